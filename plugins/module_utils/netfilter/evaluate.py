@@ -1,0 +1,461 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, diffserv.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Which DS byte does a packet leave a Linux firewall with: two views of one semantics.
+
+`trace(ruleset, packet)` follows one packet through the hooks of its path
+(forward: PREROUTING, FORWARD, POSTROUTING; output: OUTPUT, POSTROUTING;
+input: PREROUTING, INPUT), through raw, mangle and filter at each hook, and
+names every rule that changed the byte.
+
+`marking_map(ruleset)` answers the same question for every packet at once:
+it partitions header space (interfaces, protocol, addresses, ports, and the
+byte the packet arrived with) along the rules' own predicates and returns
+each reachable class with the byte it leaves with.  Nothing is enumerated:
+each dimension is cut into atoms at the boundaries the rules mention, and a
+class holds one bit mask of atoms per dimension.
+
+Both views compile a rule once per backend (`legacy` runs the xt matches as
+written; `nft` is iptables-nft 1.8.9, which compiles `! --sport A ! --dport B`
+into NOT(sport == A and dport == B)) and per TOS era (`old`: ipt_TOS revision
+0 of Linux 2.4-2.6.24, where a bare `--set-tos V` keeps precedence and clears
+ECN; `modern`: revision 1, new = (old & ~mask) ^ value).  Where the kernel
+and the rule text part ways, the result says so.
+"""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type
+
+import bisect
+import dataclasses
+import ipaddress
+import typing as t
+
+from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
+from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import (
+    AddrCond, IfaceCond, Jump, Opaque, OtherTarget, PortCond, PROTOCOL_NUMBERS, ProtoCond, Rule,
+    Ruleset, SetDscp, SetTos, TosCond, Verdict,
+)
+
+PATH_HOOKS: dict[str, tuple[str, ...]] = {
+    "forward": ("PREROUTING", "FORWARD", "POSTROUTING"),
+    "output": ("OUTPUT", "POSTROUTING"),
+    "input": ("PREROUTING", "INPUT"),
+}
+# Hook -> tables in netfilter priority order (raw -300, mangle -150, filter 0).
+# nat is left out on purpose: it neither writes the byte nor drops.
+HOOK_TABLES: dict[str, tuple[str, ...]] = {
+    "PREROUTING": ("raw", "mangle"),
+    "INPUT": ("mangle", "filter"),
+    "FORWARD": ("mangle", "filter"),
+    "OUTPUT": ("raw", "mangle", "filter"),
+    "POSTROUTING": ("mangle",),
+}
+# Which interface names a hook knows.  PREROUTING does not know the output
+# interface; on the output path the input interface is the empty name.
+HOOK_KNOWS_OUT = {"PREROUTING": False, "INPUT": False, "FORWARD": True, "OUTPUT": True, "POSTROUTING": True}
+
+BACKENDS = ("legacy", "nft")
+ERAS = ("old", "modern")
+
+
+class EvaluationError(DiffservError):
+    pass
+
+
+# ---------------------------------------------------------------------------
+# Compilation: a rule as the chosen kernel runs it
+
+
+@dataclasses.dataclass(frozen=True)
+class NftPortPairCond:
+    """iptables-nft 1.8.9's reading of `! --sport A ! --dport B`: NOT(sport == A and dport == B)."""
+
+    sport: int
+    dport: int
+
+
+@dataclasses.dataclass(frozen=True)
+class NeverCond:
+    """A condition no packet meets (legacy `! --sport 0:65535`, `! -p all`)."""
+
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class TosWrite:
+    """The byte rewrite a rule's target performs, as the chosen era's kernel does it."""
+
+    value: int
+    mask: int
+    legacy_rev0: bool  # ipt_TOS revision 0: only if (old & 0x1e) != value
+
+    def apply(self, old: int) -> int:
+        if self.legacy_rev0:
+            return dsfield.legacy_tos_apply(old, self.value)
+        return (old & ~self.mask & 0xFF) ^ self.value
+
+
+@dataclasses.dataclass(frozen=True)
+class CompiledRule:
+    rule: Rule
+    conditions: tuple  # as the kernel runs them
+    write: TosWrite | None
+    divergence: str | None  # where the kernel and the rule text part ways
+    semantics: str | None  # which TOS semantics was applied, when it matters
+
+
+def compile_rule(rule: Rule, backend: str, era: str) -> CompiledRule:
+    conditions = list(rule.conditions)
+    divergence = None
+    if backend == "nft":
+        negated_single = [c for c in conditions if isinstance(c, PortCond) and c.negated
+                          and c.direction in ("sport", "dport") and len(c.ranges) == 1
+                          and c.ranges[0][0] == c.ranges[0][1]]
+        sports = [c for c in negated_single if c.direction == "sport"]
+        dports = [c for c in negated_single if c.direction == "dport"]
+        if len(sports) == 1 and len(dports) == 1:
+            conditions.remove(sports[0])
+            conditions.remove(dports[0])
+            pair = NftPortPairCond(sports[0].ranges[0][0], dports[0].ranges[0][0])
+            conditions.append(pair)
+            divergence = (
+                "iptables-nft 1.8.9 compiles '! --sport %d ! --dport %d' into one compare: the kernel runs "
+                "NOT(sport == %d and dport == %d), so a packet with sport %d and another dport (or dport %d "
+                "and another sport) matches although the rule text says it must not"
+                % (pair.sport, pair.dport, pair.sport, pair.dport, pair.sport, pair.dport)
+            )
+    for condition in list(conditions):
+        if isinstance(condition, PortCond) and condition.negated and condition.ranges == ((0, 65535),):
+            conditions.remove(condition)
+            if backend == "legacy":
+                conditions.append(NeverCond("legacy '! --%s 0:65535' never matches" % condition.direction))
+                divergence = ("'! --%s 0:65535' never matches on iptables-legacy, but iptables-save prints it "
+                              "with no port match at all" % condition.direction)
+            else:
+                divergence = ("iptables-nft loads '! --%s 0:65535' as no port match: the rule matches every "
+                              "packet" % condition.direction)
+        elif isinstance(condition, Opaque) and condition.text == "! -p all":
+            conditions.remove(condition)
+            conditions.append(NeverCond("'! -p all' matches no packet"))
+    write = None
+    semantics = None
+    target = rule.target
+    if isinstance(target, SetTos):
+        if era == "old" and target.bare:
+            if target.value not in dsfield.RFC1349_TOS_BYTES:
+                raise EvaluationError(
+                    "%s: --set-tos 0x%02x is not one of the five RFC 1349 values the 2.4/2.6 kernel's TOS "
+                    "target accepts" % (rule.source.where(), target.value))
+            write = TosWrite(target.value, 0x1E, True)
+            semantics = "ipt_TOS revision 0 (Linux 2.4-2.6.24): precedence kept, ECN cleared, written only on change"
+        else:
+            write = TosWrite(target.value, target.mask, False)
+            semantics = "TOS revision 1: new = (old & ~0x%02x) ^ 0x%02x" % (target.mask, target.value)
+    elif isinstance(target, SetDscp):
+        rewrite = dsfield.dscp_rewrite(target.dscp)
+        write = TosWrite(rewrite.value, rewrite.mask, False)
+        semantics = "DSCP target: upper six bits set to %d, ECN kept" % target.dscp
+    return CompiledRule(rule, tuple(conditions), write, divergence, semantics)
+
+
+def resolve_backend(ruleset: Ruleset, backend: str = "auto") -> str:
+    if backend == "auto":
+        return ruleset.header.backend
+    if backend not in BACKENDS:
+        raise EvaluationError("unknown backend %r (auto, legacy or nft)" % backend)
+    return backend
+
+
+def resolve_era(ruleset: Ruleset, era: str = "auto") -> str:
+    if era == "auto":
+        return ruleset.header.era
+    if era not in ERAS:
+        raise EvaluationError("unknown TOS era %r (auto, old or modern)" % era)
+    return era
+
+
+class Program:
+    """A ruleset compiled for one backend and era; both views evaluate this."""
+
+    def __init__(self, ruleset: Ruleset, backend: str = "auto", era: str = "auto") -> None:
+        self.ruleset = ruleset
+        self.backend = resolve_backend(ruleset, backend)
+        self.era = resolve_era(ruleset, era)
+        self._compiled: dict[tuple[str, str], tuple[CompiledRule, ...]] = {}
+
+    def chain(self, table: str, chain: str) -> tuple[CompiledRule, ...]:
+        key = (table, chain)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            rules = self.ruleset.tables[table].rules(chain)
+            compiled = tuple(compile_rule(rule, self.backend, self.era) for rule in rules)
+            self._compiled[key] = compiled
+        return compiled
+
+    def policy(self, table: str, chain: str) -> str:
+        declared = self.ruleset.tables[table].chains.get(chain)
+        return declared.policy if declared is not None and declared.policy else "ACCEPT"
+
+    def has_chain(self, table: str, chain: str) -> bool:
+        table_obj = self.ruleset.tables.get(table)
+        return table_obj is not None and chain in table_obj.chains
+
+
+# ---------------------------------------------------------------------------
+# Concrete trace
+
+
+@dataclasses.dataclass(frozen=True)
+class Packet:
+    path: str
+    protocol: int
+    tos: int
+    in_interface: str = ""
+    out_interface: str = ""
+    src: int | None = None
+    dst: int | None = None
+    sport: int | None = None
+    dport: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, t.Any], family: int = 4) -> "Packet":
+        """Build a packet from the `trace` module's dict form, checking every field."""
+        path = data.get("path", "forward")
+        if path not in PATH_HOOKS:
+            raise EvaluationError("packet path %r: expected forward, output or input" % (path,))
+        protocol = data.get("protocol", "tcp")
+        if isinstance(protocol, str) and not protocol.isdigit():
+            if protocol.lower() not in PROTOCOL_NUMBERS:
+                raise EvaluationError("unknown protocol %r" % (protocol,))
+            protocol_number = PROTOCOL_NUMBERS[protocol.lower()]
+        else:
+            protocol_number = int(protocol)
+        tos = data.get("tos", 0)
+        tos_value = dsfield.parse_ds_byte(tos) if isinstance(tos, str) else int(tos)
+        if not 0 <= tos_value <= 255:
+            raise EvaluationError("packet tos %r out of range 0-255" % (tos,))
+        in_interface = data.get("in_interface") or ""
+        out_interface = data.get("out_interface") or ""
+        if path == "output" and in_interface:
+            raise EvaluationError("a locally generated packet (path output) has no input interface")
+        if path == "input" and out_interface:
+            raise EvaluationError("a locally received packet (path input) has no output interface")
+
+        def address(key: str) -> int | None:
+            value = data.get(key)
+            if value in (None, ""):
+                return None
+            parsed = ipaddress.ip_address(str(value))
+            if parsed.version != family:
+                raise EvaluationError("%s %s is not an IPv%d address" % (key, value, family))
+            return int(parsed)
+
+        def port(key: str) -> int | None:
+            value = data.get(key)
+            if value in (None, ""):
+                return None
+            number = int(value)
+            if not 0 <= number <= 65535:
+                raise EvaluationError("%s %r out of range" % (key, value))
+            return number
+
+        return cls(path=path, protocol=protocol_number, tos=tos_value, in_interface=in_interface,
+                   out_interface=out_interface, src=address("src"), dst=address("dst"),
+                   sport=port("sport"), dport=port("dport"))
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    hook: str
+    table: str
+    chain: str
+    line: int
+    rule: str
+    action: str
+    tos_before: int
+    tos_after: int
+    note: str | None = None
+
+    def as_dict(self) -> dict[str, t.Any]:
+        data = dataclasses.asdict(self)
+        if data["note"] is None:
+            del data["note"]
+        return data
+
+
+@dataclasses.dataclass(frozen=True)
+class TraceResult:
+    packet: Packet
+    tos: int
+    verdict: str
+    steps: tuple[Step, ...]
+    uncertain: tuple[str, ...]  # unmodeled matches/targets that the trace assumed
+    backend: str
+    era: str
+
+    @property
+    def dscp(self) -> int:
+        return self.tos >> 2
+
+    @property
+    def ecn(self) -> int:
+        return self.tos & 3
+
+    def as_dict(self) -> dict[str, t.Any]:
+        return {
+            "tos": self.tos, "dscp": self.dscp, "ecn": self.ecn, "verdict": self.verdict,
+            "tos_in": self.packet.tos, "describe": dsfield.describe_byte(self.tos),
+            "steps": [step.as_dict() for step in self.steps],
+            "uncertain": list(self.uncertain), "backend": self.backend, "tos_semantics": self.era,
+        }
+
+
+def _iface_matches(pattern: str, name: str) -> bool:
+    if pattern.endswith("+"):
+        return name.startswith(pattern[:-1])
+    return name == pattern
+
+
+def _in_ranges(value: int | None, ranges: tuple[tuple[int, int], ...]) -> bool | None:
+    if value is None:
+        return None
+    for low, high in ranges:
+        if low <= value <= high:
+            return True
+    return False
+
+
+def _condition_holds(condition: t.Any, packet: Packet, tos: int, in_name: str, out_name: str) -> bool | None:
+    """True/False, or None when the packet lacks the field or the match is unmodeled."""
+    if isinstance(condition, IfaceCond):
+        name = in_name if condition.direction == "in" else out_name
+        return _iface_matches(condition.name, name) != condition.negated
+    if isinstance(condition, ProtoCond):
+        return (packet.protocol == condition.number) != condition.negated
+    if isinstance(condition, AddrCond):
+        found = _in_ranges(packet.src if condition.direction == "src" else packet.dst, condition.ranges)
+        return None if found is None else found != condition.negated
+    if isinstance(condition, PortCond):
+        if condition.direction == "either":
+            first = _in_ranges(packet.sport, condition.ranges)
+            second = _in_ranges(packet.dport, condition.ranges)
+            if first is None or second is None:
+                return None
+            return (first or second) != condition.negated
+        found = _in_ranges(packet.sport if condition.direction == "sport" else packet.dport, condition.ranges)
+        return None if found is None else found != condition.negated
+    if isinstance(condition, TosCond):
+        return ((tos & condition.mask) == condition.value) != condition.negated
+    if isinstance(condition, NftPortPairCond):
+        if packet.sport is None or packet.dport is None:
+            return None
+        return not (packet.sport == condition.sport and packet.dport == condition.dport)
+    if isinstance(condition, NeverCond):
+        return False
+    return None
+
+
+def trace(ruleset: Ruleset, packet: Packet, backend: str = "auto", era: str = "auto",
+          program: Program | None = None) -> TraceResult:
+    """Follow one packet through raw, mangle and filter along its path.
+
+    A match the packet cannot decide (a field left out of the packet, or an
+    unmodeled match) is assumed to hold, and the result lists it under
+    `uncertain`: the trace never hides that it guessed.
+    """
+    program = program or Program(ruleset, backend, era)
+    tos = packet.tos
+    steps: list[Step] = []
+    uncertain: list[str] = []
+    for hook in PATH_HOOKS[packet.path]:
+        in_name = packet.in_interface if packet.path != "output" else ""
+        out_name = packet.out_interface if HOOK_KNOWS_OUT[hook] and packet.path != "input" else ""
+        for table in HOOK_TABLES[hook]:
+            if not program.has_chain(table, hook):
+                continue
+            tos, verdict = _run_table(program, table, hook, packet, tos, in_name, out_name, steps, uncertain)
+            if verdict == "drop":
+                return TraceResult(packet, tos, "drop", tuple(steps), tuple(uncertain), program.backend, program.era)
+    return TraceResult(packet, tos, "accept", tuple(steps), tuple(uncertain), program.backend, program.era)
+
+
+def _run_table(program: Program, table: str, hook: str, packet: Packet, tos: int, in_name: str,
+               out_name: str, steps: list[Step], uncertain: list[str]) -> tuple[int, str]:
+    stack: list[tuple[str, int]] = []
+    chain = hook
+    position = 0
+    depth_guard = 0
+    while True:
+        rules = program.chain(table, chain)
+        if position >= len(rules):
+            if stack:
+                chain, position = stack.pop()
+                continue
+            policy = program.policy(table, hook)
+            if policy == "DROP":
+                steps.append(Step(hook, table, hook, program.ruleset.tables[table].chains[hook].source.line,
+                                  program.ruleset.tables[table].chains[hook].source.text, "policy DROP", tos, tos))
+                return tos, "drop"
+            return tos, "accept"
+        compiled = rules[position]
+        position += 1
+        holds = True
+        guessed = []
+        for condition in compiled.conditions:
+            result = _condition_holds(condition, packet, tos, in_name, out_name)
+            if result is None:
+                guessed.append(condition)
+            elif not result:
+                holds = False
+                break
+        if not holds:
+            continue
+        rule = compiled.rule
+        for condition in guessed:
+            text = condition.text if isinstance(condition, Opaque) else type(condition).__name__
+            uncertain.append("%s: assumed %s matches" % (rule.source.where(), text))
+        target = rule.target
+        note = compiled.divergence
+        if compiled.write is not None:
+            after = compiled.write.apply(tos)
+            steps.append(Step(hook, table, chain, rule.line, rule.text, "write", tos, after,
+                              note or compiled.semantics))
+            tos = after
+            continue
+        if isinstance(target, Jump):
+            depth_guard += 1
+            if depth_guard > 100000:
+                raise EvaluationError("%s: jump loop" % rule.source.where())
+            if not target.goto:
+                stack.append((chain, position))
+            if note:
+                steps.append(Step(hook, table, chain, rule.line, rule.text, "jump", tos, tos, note))
+            chain, position = target.chain, 0
+            continue
+        if isinstance(target, Verdict):
+            steps.append(Step(hook, table, chain, rule.line, rule.text, target.kind, tos, tos, note))
+            if target.kind == "return":
+                if stack:
+                    chain, position = stack.pop()
+                    continue
+                return _policy_after_return(program, table, hook, tos, steps)
+            if target.kind == "drop":
+                return tos, "drop"
+            return tos, "accept"
+        if isinstance(target, OtherTarget) and not target.known:
+            uncertain.append("%s: unmodeled target %s assumed to leave the byte alone and continue"
+                             % (rule.source.where(), target.name))
+        elif note:
+            steps.append(Step(hook, table, chain, rule.line, rule.text, "match", tos, tos, note))
+
+
+def _policy_after_return(program: Program, table: str, hook: str, tos: int, steps: list[Step]) -> tuple[int, str]:
+    policy = program.policy(table, hook)
+    if policy == "DROP":
+        chain = program.ruleset.tables[table].chains[hook]
+        steps.append(Step(hook, table, hook, chain.source.line, chain.source.text, "policy DROP", tos, tos))
+        return tos, "drop"
+    return tos, "accept"
