@@ -61,12 +61,15 @@ __all__ = [
     "FW_CLIENT_ADDR",
     "FW_SERVER_ADDR",
     "SERVER_ADDR",
+    "DEFAULT_SRC",
+    "DEFAULT_DST",
     "FirewallLab",
     "LabError",
     "RulesetRejected",
     "cleanup_stale_namespaces",
     "lab_unavailable_reason",
     "build_packet",
+    "normalize_packet",
 ]
 
 PREFIX = "dsalab-"
@@ -79,6 +82,8 @@ CLIENT_ADDR = "192.0.2.2"
 FW_CLIENT_ADDR = "192.0.2.1"  # firewall eth1
 FW_SERVER_ADDR = "198.51.100.1"  # firewall eth0
 SERVER_ADDR = "198.51.100.2"
+DEFAULT_SRC = {"forward": CLIENT_ADDR, "output": FW_SERVER_ADDR, "reverse": SERVER_ADDR}
+DEFAULT_DST = {"forward": SERVER_ADDR, "output": SERVER_ADDR, "reverse": CLIENT_ADDR}
 CLIENT_NET = ipaddress.ip_network("192.0.2.0/24")
 SERVER_NET = ipaddress.ip_network("198.51.100.0/24")
 
@@ -258,6 +263,53 @@ def build_packet(*, protocol: str, src: str, dst: str, sport: int, dport: int, t
     return ip + l4
 
 
+def normalize_packet(pkt: Mapping[str, Any]) -> dict[str, Any]:
+    """The packet dict ``send`` would send, with every key filled in and checked.
+
+    Keys: ``path`` ("forward" | "output" | "reverse", default "forward"), ``protocol``
+    ("tcp" | "udp", default "tcp"), ``sport``, ``dport`` (required), ``tos`` (default 0),
+    ``src``/``dst`` (defaults ``DEFAULT_SRC[path]``/``DEFAULT_DST[path]``). Raises ValueError
+    for unknown keys, out-of-range values and addresses the lab cannot carry across the
+    firewall (a forward/output dst inside 192.0.2.0/24 or owned by the firewall, a reverse dst
+    outside 192.0.2.0/24, martian sources).
+    """
+    allowed = {"path", "protocol", "sport", "dport", "tos", "src", "dst"}
+    unknown = set(pkt) - allowed
+    if unknown:
+        raise ValueError(f"unknown packet keys {sorted(unknown)} in {dict(pkt)!r}")
+    path = pkt.get("path", "forward")
+    if path not in PATHS:
+        raise ValueError(f"path must be one of {PATHS}, not {path!r}")
+    protocol = pkt.get("protocol", "tcp")
+    if protocol not in ("tcp", "udp"):
+        raise ValueError(f"protocol must be 'tcp' or 'udp', not {protocol!r}")
+    try:
+        sport, dport, tos = int(pkt["sport"]), int(pkt["dport"]), int(pkt.get("tos", 0))
+    except KeyError as exc:
+        raise ValueError(f"packet needs {exc.args[0]!r}: {dict(pkt)!r}") from None
+    for name, v, hi in (("sport", sport, 0xFFFF), ("dport", dport, 0xFFFF), ("tos", tos, 0xFF)):
+        if not 0 <= v <= hi:
+            raise ValueError(f"{name}={v} out of range in {dict(pkt)!r}")
+    src_ip = ipaddress.IPv4Address(pkt.get("src") or DEFAULT_SRC[path])
+    dst_ip = ipaddress.IPv4Address(pkt.get("dst") or DEFAULT_DST[path])
+    src, dst = str(src_ip), str(dst_ip)
+    fw_addrs = (FW_CLIENT_ADDR, FW_SERVER_ADDR)
+    if (src_ip.is_multicast or src_ip.is_loopback or src_ip.is_unspecified
+            or src == "255.255.255.255" or (path != "output" and src in fw_addrs)):
+        # the firewall's kernel would drop these as martians before any mangle chain
+        raise ValueError(f"src {src} is not usable on the {path} path: {dict(pkt)!r}")
+    if path == "reverse":
+        if dst_ip not in CLIENT_NET or dst in (FW_CLIENT_ADDR, "192.0.2.0", "192.0.2.255"):
+            raise ValueError(f"reverse packets need a dst in {CLIENT_NET} that is not the "
+                             f"firewall's {FW_CLIENT_ADDR}: {dict(pkt)!r}")
+    elif (dst_ip in CLIENT_NET or dst in fw_addrs or dst_ip.is_multicast or dst_ip.is_loopback
+          or dst_ip.is_unspecified or dst in ("255.255.255.255", "198.51.100.255")):
+        raise ValueError(f"{path} packets need a unicast dst outside {CLIENT_NET} that is not "
+                         f"the firewall's: {dict(pkt)!r}")
+    return {"path": path, "protocol": protocol, "sport": sport, "dport": dport, "tos": tos,
+            "src": src, "dst": dst}
+
+
 def _parse_capture(data: bytes) -> tuple[int, int, bytes] | None:
     """(tos, ip_id, l4 payload) of a captured IPv4 TCP/UDP packet, else None."""
     if len(data) < 20 or data[0] >> 4 != 4:
@@ -327,6 +379,7 @@ class FirewallLab:
         self.close()
 
     def open(self) -> "FirewallLab":
+        cleanup_stale_namespaces(PREFIX)
         atexit.register(self.close)
         try:
             self._build()
@@ -365,7 +418,10 @@ class FirewallLab:
         _run(["ip", "-n", ns, "-batch", "-"], input_text="\n".join(lines) + "\n")
 
     def _build(self) -> None:
+        existing = set(_list_netns())
         for ns in self.namespaces:
+            if ns in existing:  # left by a dead process that had our pid: stale
+                _run(["ip", "netns", "delete", ns], check=False)
             _run(["ip", "netns", "add", ns])
             self._created.append(ns)
         m = _MACS
@@ -516,38 +572,11 @@ class FirewallLab:
 
     # ----------------------------------------------------------------- packets
 
-    def _resolve(self, pkt: Mapping[str, Any]) -> _Wire:
-        allowed = {"path", "protocol", "sport", "dport", "tos", "src", "dst"}
-        unknown = set(pkt) - allowed
-        if unknown:
-            raise ValueError(f"unknown packet keys {sorted(unknown)} in {dict(pkt)!r}")
-        path = pkt.get("path", "forward")
-        if path not in PATHS:
-            raise ValueError(f"path must be one of {PATHS}, not {path!r}")
-        protocol = pkt.get("protocol", "tcp")
-        if protocol not in ("tcp", "udp"):
-            raise ValueError(f"protocol must be 'tcp' or 'udp', not {protocol!r}")
-        sport, dport, tos = int(pkt["sport"]), int(pkt["dport"]), int(pkt.get("tos", 0))
-        for name, v, hi in (("sport", sport, 0xFFFF), ("dport", dport, 0xFFFF), ("tos", tos, 0xFF)):
-            if not 0 <= v <= hi:
-                raise ValueError(f"{name}={v} out of range in {dict(pkt)!r}")
-        default_src = {"forward": CLIENT_ADDR, "output": FW_SERVER_ADDR, "reverse": SERVER_ADDR}
-        default_dst = {"forward": SERVER_ADDR, "output": SERVER_ADDR, "reverse": CLIENT_ADDR}
-        src = str(ipaddress.IPv4Address(pkt.get("src") or default_src[path]))
-        dst_ip = ipaddress.IPv4Address(pkt.get("dst") or default_dst[path])
-        if path == "reverse":
-            if dst_ip not in CLIENT_NET or str(dst_ip) == FW_CLIENT_ADDR:
-                raise ValueError(f"reverse packets need a dst in {CLIENT_NET} other than the "
-                                 f"firewall's {FW_CLIENT_ADDR}: {dict(pkt)!r}")
-            tx = "tx.server"
-        else:
-            if (dst_ip in CLIENT_NET or str(dst_ip) in (FW_SERVER_ADDR, FW_CLIENT_ADDR)
-                    or dst_ip.is_multicast or dst_ip.is_loopback or dst_ip.is_unspecified
-                    or str(dst_ip) == "255.255.255.255" or str(dst_ip) == "198.51.100.255"):
-                raise ValueError(f"{path} packets need a unicast dst outside {CLIENT_NET} that "
-                                 f"is not the firewall's: {dict(pkt)!r}")
-            tx = "tx.client" if path == "forward" else "tx.fw"
-        return _Wire(tx, protocol, src, str(dst_ip), sport, dport, tos)
+    @staticmethod
+    def _resolve(pkt: Mapping[str, Any]) -> _Wire:
+        p = normalize_packet(pkt)
+        tx = {"forward": "tx.client", "output": "tx.fw", "reverse": "tx.server"}[p["path"]]
+        return _Wire(tx, p["protocol"], p["src"], p["dst"], p["sport"], p["dport"], p["tos"])
 
     def _drain(self) -> None:
         for key in ("rx.server", "rx.client"):

@@ -60,6 +60,8 @@ FORWARD_DST = ("198.51.100.2", "198.51.100.2", "198.51.100.77", "198.51.100.200"
 OUTPUT_SRC = ("198.51.100.1", "198.51.100.1", "192.0.2.1")
 REVERSE_SRC = ("198.51.100.2", "198.51.100.2", "198.51.100.77", "203.0.113.5")
 REVERSE_DST = ("192.0.2.2", "192.0.2.2", "192.0.2.200")
+# Same values as netns_lab.DEFAULT_SRC/DEFAULT_DST (the self-check asserts it); copied so this
+# module imports without the lab.
 DEFAULT_SRC = {"forward": "192.0.2.2", "output": "198.51.100.1", "reverse": "198.51.100.2"}
 DEFAULT_DST = {"forward": "198.51.100.2", "output": "198.51.100.2", "reverse": "192.0.2.2"}
 TOS_BIAS = (0x00, 0x00, 0x00, 0x04, 0x10, 0xB8, 0x03)

@@ -13,14 +13,18 @@ import time
 
 import pytest
 
+from . import rulegen
 from .netns_lab import (
     BACKENDS,
+    DEFAULT_DST,
+    DEFAULT_SRC,
     PATHS,
     PREFIX,
     FirewallLab,
     RulesetRejected,
     cleanup_stale_namespaces,
     lab_unavailable_reason,
+    normalize_packet,
 )
 from .rulegen import random_packets, random_ruleset
 
@@ -214,6 +218,17 @@ def test_generated_rulesets_hit_packets(lab: FirewallLab) -> None:
     assert changed > total // 10
 
 
+def test_rulegen_packets_suit_the_lab() -> None:
+    assert rulegen.DEFAULT_SRC == DEFAULT_SRC and rulegen.DEFAULT_DST == DEFAULT_DST
+    for p in random_packets(random.Random(11), 2000, paths=PATHS):
+        assert normalize_packet(p) == p
+    assert normalize_packet({"sport": 1, "dport": 2}) == {
+        "path": "forward", "protocol": "tcp", "sport": 1, "dport": 2, "tos": 0,
+        "src": "192.0.2.2", "dst": "198.51.100.2"}
+    with pytest.raises(ValueError):
+        normalize_packet(pkt(src="192.0.2.1"))  # the firewall's own address, forwarded
+
+
 def test_rulegen_is_deterministic() -> None:
     assert random_ruleset(random.Random(5)) == random_ruleset(random.Random(5))
     assert random_packets(random.Random(5), 9) == random_packets(random.Random(5), 9)
@@ -255,7 +270,8 @@ def test_interfaces_in_user_chains(lab: FirewallLab) -> None:
     text = MANGLE_HEAD + ":U - [0:0]\n:V - [0:0]\n" + (
         "-A POSTROUTING -j U\n-A U -i eth1 -j TOS --set-tos 0x04\n"
         "-A U ! -i eth+ -j TOS --set-tos 0x08\n"
-        "-A PREROUTING -j V\n-A V -o eth0 -j TOS --set-tos 0x0c\n-A V ! -o eth0 -j TOS --or-tos 0x10\n"
+        "-A PREROUTING -j V\n-A V -o eth0 -j TOS --set-tos 0x0c\n"
+        "-A V ! -o eth0 -j TOS --or-tos 0x10\n"
         "COMMIT\n")
     for backend in BACKENDS:
         lab.load(text, backend)
