@@ -242,7 +242,7 @@ def _mangle_target(rng: random.Random) -> str:
         return ""  # no target: counts only
     if r < 0.84:
         return "-j ACCEPT"
-    if r < 0.96:
+    if r < 0.975:
         return "-j RETURN"
     return "-j DROP"
 
