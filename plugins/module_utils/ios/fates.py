@@ -1,0 +1,1108 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, diffserv.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Per interface and direction: the pipeline IOS applies, and every DS byte's fate.
+
+Order of operations (Cisco document 22141; PBR placement from document
+27842): inbound, the input ACL sees the byte as it arrived, then the
+input policy classifies, marks and polices, then policy routing sees the
+byte as re-marked, then routing.  Outbound: output ACL, output policy
+(marking, policing, queueing).  The Code-Red recipe depends on this order:
+its input policy writes DSCP 1 before its route-map null-routes DSCP 1.
+
+How it is computed.  Every decision the router makes (an ACL, a class-map,
+a route-map clause, a policer) is a *decision list*: ordered alternatives
+`(byte mask, conditions, steps, value)`; the first alternative whose mask
+holds the current DS byte and whose conditions hold for the packet wins.
+Conditions are everything that is not the DS byte (addresses, ports, NBAR,
+rate): they stay symbolic.  Running the pipeline over all 256 bytes at once
+(a mask is a 256-bit int) yields ordered *paths*; the bytes are then split
+into classes that take the same paths.  For one byte, its paths are again
+a decision list: the first whose conditions hold is what happens.
+
+A rewrite keeps part of the byte (`set dscp` keeps ECN), so a path's mask
+is always a set of *arriving* bytes: a later test on the rewritten byte is
+pulled back through the rewrite (`_preimage`).
+
+>>> from ansible_collections.diffserv.audit.plugins.module_utils.ios.parse import parse_ios
+>>> cfg = parse_ios('''interface Gi0/0
+...  ip policy route-map nul
+... access-list 106 permit ip any any dscp 1
+... route-map nul permit 10
+...  match ip address 106
+...  set interface Null0
+... end''', "r.cfg")
+>>> table = fate_table(cfg, "Gi0/0", "in")
+>>> (table.for_dscp(1)[0].fate, table.for_dscp(0)[0].fate)
+('null-routed', 'forwarded')
+"""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type
+
+import dataclasses
+import typing as t
+
+from ansible_collections.diffserv.audit.plugins.module_utils.dsfield import dscp_label
+from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.links import unused_definitions
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import (
+    ALL_BYTES,
+    AclEntry,
+    ClassAction,
+    Evidence,
+    Interface,
+    IosConfig,
+    PolicyClass,
+    PolicyMap,
+    Rewrite,
+    RouteMap,
+    RouteMapClause,
+    Unused,
+    bytes_of,
+    find_interface,
+    same_interface,
+)
+
+DIRECTIONS = ("in", "out")
+
+# Final actions, from the most to the least harmful.
+NULL_ROUTED = "null-routed"
+DROPPED = "dropped"
+POLICY_ROUTED = "policy-routed"
+FORWARDED = "forwarded"
+
+
+# ---------------------------------------------------------------- evidence
+@dataclasses.dataclass(frozen=True, slots=True)
+class Step:
+    """One configuration line that decided something on a path.
+
+    `depends_on_dscp`: the line tests the DS byte (so another byte could
+    have gone elsewhere here).  `rewrite`: the line writes the byte.
+    `unmodeled`: the line may act in a way the model does not know.
+    """
+
+    source: Evidence
+    what: str
+    depends_on_dscp: bool = False
+    rewrite: Rewrite | None = None
+    unmodeled: bool = False
+
+    def as_dict(self) -> dict:
+        out = self.source.as_dict()
+        out["what"] = self.what
+        out["depends_on_dscp"] = self.depends_on_dscp
+        if self.rewrite is not None:
+            out["rewrite"] = self.rewrite.as_dict()
+        if self.unmodeled:
+            out["unmodeled"] = True
+        return out
+
+
+# ---------------------------------------------------------------- conditions
+# Conditions compare by identity: one object per configuration line, shared
+# by every path that crosses it, so two paths "under the same conditions"
+# are recognisable by the objects they hold.
+@dataclasses.dataclass(frozen=True, eq=False)
+class Condition:
+    """Something other than the DS byte that must hold for a path.
+
+    `default`: its value for a plain packet (no NBAR match, within rate,
+    matching no specific ACL entry).  `test(packet)` returns True, False
+    or None (cannot tell from the packet given).
+    """
+
+    kind: str
+    text: str
+    source: Evidence | None
+    default: bool = False
+
+    depends_on_dscp: t.ClassVar[bool] = False
+
+    def test(self, packet: t.Any) -> bool | None:
+        return None
+
+    def as_dict(self) -> dict:
+        out = {"kind": self.kind, "text": self.text, "depends_on_dscp": False}
+        if self.source is not None:
+            out.update(file=self.source.file, line=self.source.line, line_text=self.source.text)
+        return out
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class AclCondition(Condition):
+    entry: AclEntry | None = None
+
+    def test(self, packet: t.Any) -> bool | None:
+        return self.entry.matches_packet(packet) if self.entry else None
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class AnyOfCondition(Condition):
+    """Consecutive ACL entries with the same action and DS test: any of them."""
+
+    members: tuple[tuple[Condition, Step | None], ...] = ()
+
+    def first_match(self, packet: t.Any) -> tuple[bool | None, Step | None]:
+        """Whether any member holds, and the step of the first that does (for a trace)."""
+        unknown = False
+        for cond, step in self.members:
+            verdict = cond.test(packet)
+            if verdict:
+                return True, step
+            if verdict is None:
+                unknown = True
+        return (None if unknown else False), None
+
+    def test(self, packet: t.Any) -> bool | None:
+        return self.first_match(packet)[0]
+
+    def as_dict(self) -> dict:
+        out = Condition.as_dict(self)
+        out["any_of"] = [cond.as_dict() for cond, _step in self.members]
+        return out
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class NbarCondition(Condition):
+    """An NBAR criterion of class-map `class_map`: may or may not match, whatever the byte."""
+
+    class_map: str = ""
+
+    def test(self, packet: t.Any) -> bool | None:
+        nbar = packet.nbar
+        return self.class_map in nbar or self.text in nbar
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class RateCondition(Condition):
+    colors: tuple[str, ...] = ()
+
+    def test(self, packet: t.Any) -> bool | None:
+        return packet.rate in self.colors
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class RouteCondition(Condition):
+    """`set ip default next-hop` / `set default interface` act only without an explicit route."""
+
+    def test(self, packet: t.Any) -> bool | None:
+        return not packet.has_route
+
+
+# ---------------------------------------------------------------- decision lists
+class Alt(t.NamedTuple):
+    mask: int
+    conds: tuple[Condition, ...]
+    steps: tuple[Step, ...]
+    value: t.Any
+
+
+DL = t.Tuple[Alt, ...]
+
+
+def _const(value: t.Any, steps: tuple[Step, ...] = ()) -> DL:
+    return (Alt(ALL_BYTES, (), steps, value),)
+
+
+def _cond(cond: Condition, steps: tuple[Step, ...] = ()) -> DL:
+    return (Alt(ALL_BYTES, (cond,), steps, True), Alt(ALL_BYTES, (), (), False))
+
+
+def _simplify(alts: t.Iterable[Alt]) -> DL:
+    """Drop what earlier unconditional alternatives already decide."""
+    out = []
+    covered = 0
+    for alt in alts:
+        mask = alt.mask & ~covered
+        if not mask:
+            continue
+        if mask != alt.mask:
+            alt = alt._replace(mask=mask)
+        out.append(alt)
+        if not alt.conds:
+            covered |= mask
+            if covered == ALL_BYTES:
+                break
+    return tuple(out)
+
+
+def _merge_runs(dl: DL, label: str) -> DL:
+    """Consecutive single-condition alternatives with one outcome and mask: one any-of alternative.
+
+    Exact for a decision list (the first of them that holds wins, and they
+    all lead to the same place) and keeps paths from multiplying: four NBAR
+    `match protocol` lines of one match-any class are one way through it.
+    """
+    out: list[Alt] = []
+    run: list[Alt] = []
+
+    def flush() -> None:
+        if len(run) == 1:
+            out.append(run[0])
+        elif run:
+            members = tuple((a.conds[0], a.steps[0] if a.steps else None) for a in run)
+            kinds = {c.kind for c, _s in members}
+            first = run[0].conds[0].source
+            cond = AnyOfCondition(kinds.pop() if len(kinds) == 1 else "any-of",
+                                  "%s: any of %d criteria" % (label, len(run)), first, False, members=members)
+            steps: tuple[Step, ...] = ()
+            if run[0].steps:
+                lines = [a.steps[0].source.line for a in run if a.steps]
+                steps = (Step(run[0].steps[0].source, "%s: one of %d criteria (lines %s)" % (
+                    label, len(run), ", ".join(str(n) for n in lines)), run[0].steps[0].depends_on_dscp),)
+            out.append(Alt(run[0].mask, (cond,), steps, run[0].value))
+        run.clear()
+
+    for alt in dl:
+        if len(alt.conds) == 1 and len(alt.steps) <= 1 and run and run[0].value == alt.value and run[0].mask == alt.mask:
+            run.append(alt)
+            continue
+        flush()
+        if len(alt.conds) == 1 and len(alt.steps) <= 1:
+            run.append(alt)
+        else:
+            out.append(alt)
+    flush()
+    return tuple(out)
+
+
+def _not(dl: DL) -> DL:
+    return tuple(alt._replace(value=not alt.value) for alt in dl)
+
+
+def _combine(left: DL, right: DL, on: bool) -> DL:
+    """AND (on=True: right decides where left is True) or OR (on=False)."""
+    out = []
+    for a in left:
+        if a.value != on:
+            out.append(a)
+            continue
+        for b in right:
+            mask = a.mask & b.mask
+            if mask:
+                out.append(Alt(mask, a.conds + b.conds, a.steps + b.steps, b.value))
+    return _simplify(out)
+
+
+# ---------------------------------------------------------------- paths
+class _State(t.NamedTuple):
+    """A path while the pipeline runs; becomes a Path at the end."""
+
+    mask: int
+    conds: tuple[Condition, ...]
+    steps: tuple[Step, ...]
+    keep: int = 0xFF
+    value: int = 0
+    classes: tuple[str, ...] = ()
+    police: tuple[str, ...] = ()
+    route: str = FORWARDED
+    egress: str | None = None
+    unmodeled: bool = False
+
+
+def _add(state: _State, *steps: Step) -> _State:
+    return state._replace(steps=state.steps + steps)
+
+
+def _rewrite(state: _State, step: Step) -> _State:
+    rw = step.rewrite
+    assert rw is not None
+    keep = state.keep & rw.keep
+    value = (state.value & rw.keep) | rw.value
+    return state._replace(steps=state.steps + (step,), keep=keep, value=value)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Path:
+    """One way through the pipeline for the arriving bytes in `mask`.
+
+    Within a byte class, paths are ordered: the first whose conditions all
+    hold applies.  The byte leaving is `(arriving & keep) | value`.
+    """
+
+    mask: int
+    conditions: tuple[Condition, ...]
+    steps: tuple[Step, ...]
+    action: str
+    keep: int
+    value: int
+    classes: tuple[str, ...]
+    police: tuple[str, ...]
+    egress: str | None
+    unmodeled: bool
+
+    def ds_out(self, arriving: int) -> int:
+        return (arriving & self.keep) | self.value
+
+    @property
+    def rewrites(self) -> bool:
+        return self.keep != 0xFF
+
+    @property
+    def is_default(self) -> bool:
+        """Taken by a plain packet: every condition at its default value."""
+        return all(c.default for c in self.conditions)
+
+    def treatment(self) -> tuple:
+        """What the router does, independent of the arriving byte's own bits."""
+        return (tuple(id(c) for c in self.conditions), self.action, self.keep, self.value,
+                self.egress, self.police, self.unmodeled)
+
+    def describe_rewrite(self) -> str | None:
+        if not self.rewrites:
+            return None
+        if self.keep == 0x03:
+            return "DSCP %s (ECN kept)" % dscp_label(self.value >> 2)
+        if self.keep == 0x00:
+            return "byte 0x%02x" % self.value
+        return "bits 0x%02x set to 0x%02x (others kept)" % (~self.keep & 0xFF, self.value)
+
+    def as_dict(self, arriving: t.Iterable[int] | None = None) -> dict:
+        out = {
+            "action": self.action,
+            "conditions": [c.as_dict() for c in self.conditions],
+            "rewrite": None if not self.rewrites else {
+                "keep": self.keep, "value": self.value, "text": self.describe_rewrite(),
+            },
+            "classes": list(self.classes),
+            "police": list(self.police),
+            "egress": self.egress,
+            "unmodeled": self.unmodeled,
+            "steps": [s.as_dict() for s in self.steps],
+        }
+        if arriving is not None:
+            out["ds_out"] = sorted({self.ds_out(b) for b in arriving})
+        return out
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FateClass:
+    """Arriving DS bytes that take the same paths."""
+
+    mask: int
+    paths: tuple[Path, ...]
+    because_of_dscp: bool = False
+    queue_differs: bool = False
+
+    @property
+    def bytes(self) -> list[int]:
+        return bytes_of(self.mask)
+
+    @property
+    def dscps(self) -> list[int]:
+        """DSCPs whose four bytes (all ECN values) are all in this class."""
+        return [d for d in range(64) if (self.mask >> (4 * d)) & 0xF == 0xF]
+
+    @property
+    def default(self) -> Path:
+        for path in self.paths:
+            if path.is_default:
+                return path
+        return self.paths[-1]
+
+    @property
+    def fate(self) -> str:
+        """The plain packet's fate; `actions` lists what conditions can lead to."""
+        return self.default.action
+
+    @property
+    def actions(self) -> list[str]:
+        return sorted({p.action for p in self.paths})
+
+    @property
+    def policed(self) -> bool:
+        return any(p.police for p in self.paths)
+
+    def summary(self) -> str:
+        default = self.default
+        text = default.action
+        if default.rewrites:
+            text += ", re-marked to " + (default.describe_rewrite() or "")
+        others = sorted({p.action for p in self.paths if p is not default and p.action != default.action})
+        if others:
+            text += "; under conditions: " + ", ".join(others)
+        if self.policed:
+            text += "; policed"
+        return text
+
+    def as_dict(self) -> dict:
+        arriving = self.bytes
+        return {
+            "bytes": arriving,
+            "dscps": self.dscps,
+            "fate": self.fate,
+            "summary": self.summary(),
+            "actions": self.actions,
+            "policed": self.policed,
+            "because_of_dscp": self.because_of_dscp,
+            "queue_differs": self.queue_differs,
+            "paths": [p.as_dict(arriving) for p in self.paths],
+        }
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FateTable:
+    """Every arriving DS byte's fate on one interface and direction.
+
+    direction: "in" (input ACL, input policy, policy routing), "out"
+    (output ACL, output policy), "transit" (in on `interface`, out on
+    `out_interface`) or "local" (`ip local policy`: router-generated).
+    """
+
+    router: str | None
+    file: str
+    interface: str
+    direction: str
+    shutdown: bool
+    stages: tuple[Step, ...]
+    classes: tuple[FateClass, ...]
+    byte_class: tuple[int, ...]
+    out_interface: str | None = None
+
+    def for_byte(self, byte: int) -> FateClass:
+        return self.classes[self.byte_class[byte]]
+
+    def for_dscp(self, dscp: int) -> list[FateClass]:
+        """The classes of DSCP's four bytes; more than one when ECN/TOS bits matter."""
+        seen: list[int] = []
+        for byte in range(dscp << 2, (dscp << 2) + 4):
+            index = self.byte_class[byte]
+            if index not in seen:
+                seen.append(index)
+        return [self.classes[i] for i in seen]
+
+    def because_of_dscp(self, byte: int) -> bool:
+        return self.for_byte(byte).because_of_dscp
+
+    @property
+    def paths(self) -> list[Path]:
+        seen: dict[int, Path] = {}
+        for cls in self.classes:
+            for path in cls.paths:
+                seen.setdefault(id(path), path)
+        return list(seen.values())
+
+    def markings(self) -> list[tuple[Step, tuple[Condition, ...]]]:
+        """Every rewrite the router performs on this pipeline, with the conditions of its path."""
+        out: list[tuple[Step, tuple[Condition, ...]]] = []
+        seen: set[tuple[int, tuple[int, ...]]] = set()
+        for path in self.paths:
+            for step in path.steps:
+                if step.rewrite is not None:
+                    key = (id(step), tuple(id(c) for c in path.conditions))
+                    if key not in seen:
+                        seen.add(key)
+                        out.append((step, path.conditions))
+        return out
+
+    def by_dscp(self) -> list[dict]:
+        rows = []
+        for dscp in range(64):
+            classes = self.for_dscp(dscp)
+            rows.append({
+                "dscp": dscp,
+                "label": dscp_label(dscp),
+                "classes": [self.classes.index(c) for c in classes],
+                "fate": classes[0].fate if len(classes) == 1 else "/".join(
+                    "%s (ECN %d)" % (self.for_byte((dscp << 2) | e).fate, e) for e in range(4)),
+                "ecn_dependent": len(classes) > 1,
+                "because_of_dscp": any(c.because_of_dscp for c in classes),
+            })
+        return rows
+
+    def as_dict(self) -> dict:
+        return {
+            "router": self.router,
+            "file": self.file,
+            "interface": self.interface,
+            "out_interface": self.out_interface,
+            "direction": self.direction,
+            "shutdown": self.shutdown,
+            "stages": [s.as_dict() for s in self.stages],
+            "classes": [c.as_dict() for c in self.classes],
+            "by_dscp": self.by_dscp(),
+        }
+
+
+# ---------------------------------------------------------------- the engine
+_Stage = t.Callable[[_State], t.Iterator[t.Tuple[_State, t.Optional[str]]]]
+
+
+class Engine:
+    """Evaluates one configuration; caches decision lists across interfaces."""
+
+    def __init__(self, config: IosConfig) -> None:
+        self.config = config
+        self._acl: dict[str, DL | None] = {}
+        self._class: dict[str, DL] = {}
+        self._clause: dict[int, DL] = {}
+        self._police: dict[int, DL] = {}
+        self._pre: dict[tuple[int, int, int], int] = {}
+        self._keep_classes: dict[int, dict[int, int]] = {}
+
+    # -- byte arithmetic
+    def _preimage(self, keep: int, value: int, mask: int) -> int:
+        """Arriving bytes b with ((b & keep) | value) in mask."""
+        if keep == 0xFF or mask == ALL_BYTES:
+            return mask
+        key = (keep, value, mask)
+        found = self._pre.get(key)
+        if found is not None:
+            return found
+        groups = self._keep_classes.get(keep)
+        if groups is None:
+            groups = {}
+            for byte in range(256):
+                low = byte & keep
+                groups[low] = groups.get(low, 0) | (1 << byte)
+            self._keep_classes[keep] = groups
+        out = 0
+        for low, members in groups.items():
+            if (mask >> (low | value)) & 1:
+                out |= members
+        self._pre[key] = out
+        return out
+
+    def _branch(self, state: _State, dl: DL) -> t.Iterator[tuple[_State, t.Any]]:
+        """Compose a path with a decision list, in order (depth-first keeps first-match semantics)."""
+        remaining = state.mask
+        keep, value = state.keep, state.value
+        for alt in dl:
+            hit = remaining & (alt.mask if keep == 0xFF else self._preimage(keep, value, alt.mask))
+            if not hit:
+                continue
+            yield state._replace(mask=hit, conds=state.conds + alt.conds, steps=state.steps + alt.steps), alt.value
+            if not alt.conds:
+                remaining &= ~hit
+                if not remaining:
+                    return
+
+    # -- decision lists
+    def acl_dl(self, name: str) -> DL | None:
+        """permit/deny decision list of an ACL, or None when it is not defined."""
+        if name in self._acl:
+            return self._acl[name]
+        acl = self.config.acls.get(name)
+        if acl is None:
+            self._acl[name] = None
+            return None
+        alts: list[Alt] = []
+        run: list[tuple[Condition, Step]] = []
+        run_key: tuple[int, str] | None = None
+
+        def flush() -> None:
+            if not run:
+                return
+            if len(run) == 1:
+                cond, step = run[0]
+                alts.append(Alt(run_key[0], (cond,), (step,), run_key[1]))
+            else:
+                first, last = run[0][1].source, run[-1][1].source
+                text = "access-list %s lines %d-%d (%d entries, any of)" % (name, first.line, last.line, len(run))
+                step = Step(first, "access-list %s: %s (one of %d entries, lines %d-%d)" % (
+                    name, run_key[1], len(run), first.line, last.line), run[0][1].depends_on_dscp)
+                alts.append(Alt(run_key[0], (AnyOfCondition("acl", text, first, False, members=tuple(run)),), (step,), run_key[1]))
+            run.clear()
+
+        for entry in acl.entries:
+            step = Step(entry.source, "access-list %s: %s" % (name, entry.action), entry.tests_ds,
+                        unmodeled=bool(entry.unknown))
+            if entry.unconditional:
+                flush()
+                run_key = None
+                alts.append(Alt(entry.ds_mask, (), (step,), entry.action))
+                continue
+            kind = "unmodeled" if entry.unknown else "acl"
+            cond = AclCondition(kind, _entry_condition_text(entry), entry.source, False, entry=entry)
+            key = (entry.ds_mask, entry.action)
+            if key != run_key:
+                flush()
+                run_key = key
+            run.append((cond, step))
+        flush()
+        alts.append(Alt(ALL_BYTES, (), (Step(acl.source, "access-list %s: implicit deny (no entry matched)" % name),), "deny"))
+        dl = _simplify(alts)
+        self._acl[name] = dl
+        return dl
+
+    def class_dl(self, name: str, depth: int = 0) -> DL:
+        """True/False: does the class-map match."""
+        found = self._class.get(name)
+        if found is not None:
+            return found
+        cm = self.config.class_maps.get(name)
+        if cm is None or depth > 8:
+            dl = _cond(Condition("undefined", "class-map %s not defined" % name, None))
+            self._class[name] = dl
+            return dl
+        parts = []
+        for crit in cm.criteria:
+            what = "class-map %s: match %s%s" % (name, "not " if crit.negate else "", crit.text)
+            step = Step(crit.source, what, crit.kind in ("dscp", "precedence"), unmodeled=crit.kind == "unknown")
+            if crit.kind in ("dscp", "precedence"):
+                part: DL = (Alt(crit.ds_mask, (), (step,), True), Alt(ALL_BYTES, (), (), False))
+            elif crit.kind == "any":
+                part = _const(True, (step,))
+            elif crit.kind == "acl":
+                acl = self.acl_dl(crit.ref or "")
+                if acl is None:
+                    part = _cond(Condition("undefined", "access-list %s not defined" % crit.ref, crit.source), (step,))
+                else:
+                    # QoS classification: an ACL deny means "not in this class", never a drop.
+                    part = tuple(
+                        Alt(a.mask, a.conds, (step,) + a.steps if a.value == "permit" else (), a.value == "permit")
+                        for a in acl
+                    )
+            elif crit.kind == "class-map":
+                inner = self.class_dl(crit.ref or "", depth + 1)
+                part = tuple(a._replace(steps=(step,) + a.steps) if a.value else a for a in inner)
+            elif crit.kind == "nbar":
+                part = _cond(NbarCondition("nbar", crit.text, crit.source, False, class_map=name), (step,))
+            elif crit.kind == "other":
+                part = _cond(Condition("other", crit.text, crit.source), (step,))
+            else:
+                part = _cond(Condition("unmodeled", crit.text, crit.source), (step,))
+            if crit.negate:
+                part = _not(part)
+            parts.append(part)
+        if not parts:
+            dl = _const(False)
+        else:
+            dl = parts[0]
+            for part in parts[1:]:
+                dl = _combine(dl, part, cm.match_all)
+            dl = _merge_runs(_simplify(dl), "class-map %s" % name)
+        self._class[name] = dl
+        return dl
+
+    def police_dl(self, police_action: ClassAction) -> DL:
+        found = self._police.get(id(police_action))
+        if found is not None:
+            return found
+        police = police_action.police
+        assert police is not None
+        colors = [("conform", police.conform, ("conform",), True)]
+        if police.violate:
+            colors.append(("exceed", police.exceed, ("exceed",), False))
+            colors.append(("violate", police.violate, ("violate",), False))
+        else:
+            colors.append(("exceed", police.exceed, ("exceed", "violate"), False))
+        alts = []
+        for color, actions, matches, default in colors:
+            cond = RateCondition("rate", "traffic %s the policer (%s)" % (
+                "within" if color == "conform" else color + "s", police.rate or "rate"), police.source, default,
+                colors=matches)
+            alts.append(Alt(ALL_BYTES, (cond,), (), (color, actions)))
+        dl = tuple(alts)
+        self._police[id(police_action)] = dl
+        return dl
+
+    def clause_dl(self, rm: RouteMap, clause: RouteMapClause) -> DL:
+        found = self._clause.get(id(clause))
+        if found is not None:
+            return found
+        acl_matches = [m for m in clause.matches if m.kind == "acl"]
+        others = [m for m in clause.matches if m.kind != "acl"]
+        parts: list[DL] = []
+        if acl_matches:
+            # `match ip address A B` and several such lines: any of the lists.
+            group: DL | None = None
+            for match in acl_matches:
+                for ref in match.refs:
+                    step = Step(match.source, "route-map %s %d: match ip address %s" % (rm.name, clause.seq, ref))
+                    acl = self.acl_dl(ref)
+                    if acl is None:
+                        part: DL = _const(True, (Step(match.source, "access-list %s is not defined: the clause matches every packet" % ref),))
+                    else:
+                        part = tuple(
+                            Alt(a.mask, a.conds, (step,) + a.steps if a.value == "permit" else (), a.value == "permit")
+                            for a in acl
+                        )
+                    group = part if group is None else _combine(group, part, False)
+            assert group is not None
+            parts.append(group)
+        for match in others:
+            step = Step(match.source, "route-map %s %d: %s" % (rm.name, clause.seq, match.source.text),
+                        unmodeled=match.kind == "unknown")
+            kind = "other" if match.kind == "length" else "unmodeled"
+            parts.append(_cond(Condition(kind, match.source.text, match.source), (step,)))
+        if not parts:
+            dl = _const(True, (Step(clause.source, "route-map %s %d: no match clause, matches every packet" % (rm.name, clause.seq)),))
+        else:
+            dl = parts[0]
+            for part in parts[1:]:
+                dl = _combine(dl, part, True)
+            dl = _simplify(dl)
+        self._clause[id(clause)] = dl
+        return dl
+
+    # -- stages
+    def _acl_stage(self, attachment_step: Step, name: str) -> _Stage:
+        def stage(state: _State) -> t.Iterator[tuple[_State, str | None]]:
+            state = _add(state, attachment_step)
+            dl = self.acl_dl(name)
+            acl = self.config.acls.get(name)
+            if dl is None or (acl is not None and not acl.entries):
+                yield _add(state, Step(attachment_step.source, "access-list %s is not defined or empty: every packet passes" % name)), None
+                return
+            if acl is not None and acl.kind == "other":
+                cond = Condition("unmodeled", "non-IPv4 access-list %s" % name, acl.source)
+                yield state._replace(conds=state.conds + (cond,), unmodeled=True), DROPPED
+                yield state, None
+                return
+            for sub, action in self._branch(state, dl):
+                yield sub, (DROPPED if action == "deny" else None)
+
+        return stage
+
+    def _policy_stage(self, attachment_step: Step, name: str) -> _Stage:
+        def stage(state: _State) -> t.Iterator[tuple[_State, str | None]]:
+            yield from self._policy(name, _add(state, attachment_step), 0)
+
+        return stage
+
+    def _policy(self, name: str, state: _State, depth: int) -> t.Iterator[tuple[_State, str | None]]:
+        pm = self.config.policy_maps.get(name)
+        if pm is None or depth > 8:
+            yield state, None
+            return
+        yield from self._classes(pm, 0, state, depth)
+
+    def _classes(self, pm: PolicyMap, index: int, state: _State, depth: int) -> t.Iterator[tuple[_State, str | None]]:
+        cls = pm.classes[index]
+        if cls.name == "class-default":
+            yield from self._class_actions(pm, cls, state, depth)
+            return
+        for sub, matched in self._branch(state, self.class_dl(cls.name)):
+            if matched:
+                yield from self._class_actions(pm, cls, sub, depth)
+            else:
+                yield from self._classes(pm, index + 1, sub, depth)
+
+    def _class_actions(self, pm: PolicyMap, cls: PolicyClass, state: _State, depth: int) -> t.Iterator[tuple[_State, str | None]]:
+        label = "%s/%s" % (pm.name, cls.name)
+        what = "policy-map %s class %s%s" % (pm.name, cls.name, " (implicit)" if cls.implicit else "")
+        state = state._replace(classes=state.classes + (label,), steps=state.steps + (Step(cls.source, what),))
+        police: list[ClassAction] = []
+        children: list[ClassAction] = []
+        # IOS applies a class's marking before its policer, and the nested
+        # policy inside the parent's class: read them in that order.
+        for action in cls.actions:
+            if action.kind == "rewrite":
+                state = _rewrite(state, Step(action.source, "%s: %s" % (what, action.source.text), rewrite=action.rewrite))
+            elif action.kind == "drop":
+                yield _add(state, Step(action.source, "%s: drop" % what)), DROPPED
+                return
+            elif action.kind == "police":
+                police.append(action)
+            elif action.kind == "service-policy":
+                children.append(action)
+            elif action.kind == "unknown":
+                state = _add(state, Step(action.source, "%s: not modelled" % what, unmodeled=True))._replace(unmodeled=True)
+            elif action.kind == "queue":
+                state = _add(state, Step(action.source, "%s: %s" % (what, action.source.text)))
+        yield from self._after_marking(pm, label, state, children, police, depth)
+
+    def _after_marking(self, pm: PolicyMap, label: str, state: _State, children: list[ClassAction],
+                       police: list[ClassAction], depth: int) -> t.Iterator[tuple[_State, str | None]]:
+        if children:
+            child, rest = children[0], children[1:]
+            state = _add(state, Step(child.source, "nested service-policy %s" % child.ref))
+            for sub, terminal in self._policy(child.ref or "", state, depth + 1):
+                if terminal:
+                    yield sub, terminal
+                else:
+                    yield from self._after_marking(pm, label, sub, rest, police, depth)
+            return
+        if not police:
+            yield state, None
+            return
+        first, rest_police = police[0], police[1:]
+        for sub, (color, actions) in self._branch(state, self.police_dl(first)):
+            sub = sub._replace(police=sub.police + ("%s: %s" % (label, color),))
+            dropped = False
+            for act in actions:
+                step = Step(act.source, "police %s: %s" % (color, act.text), rewrite=act.rewrite,
+                            unmodeled=act.kind == "unknown")
+                if act.kind == "rewrite":
+                    sub = _rewrite(sub, step)
+                else:
+                    sub = _add(sub, step)
+                    if act.kind == "drop":
+                        dropped = True
+                    elif act.kind == "unknown":
+                        sub = sub._replace(unmodeled=True)
+            if dropped:
+                yield sub, DROPPED
+            else:
+                yield from self._after_marking(pm, label, sub, [], rest_police, depth)
+
+    def _pbr_stage(self, attachment_step: Step, name: str) -> _Stage:
+        def stage(state: _State) -> t.Iterator[tuple[_State, str | None]]:
+            state = _add(state, attachment_step)
+            rm = self.config.route_maps.get(name)
+            if rm is None:
+                yield _add(state, Step(attachment_step.source, "route-map %s is not defined: routed normally" % name)), None
+                return
+            yield from self._clauses(rm, 0, state)
+
+        return stage
+
+    def _clauses(self, rm: RouteMap, index: int, state: _State) -> t.Iterator[tuple[_State, str | None]]:
+        if index == len(rm.clauses):
+            yield _add(state, Step(rm.source, "route-map %s: no clause matched, routed normally" % rm.name)), None
+            return
+        clause = rm.clauses[index]
+        for sub, matched in self._branch(state, self.clause_dl(rm, clause)):
+            if matched:
+                yield from self._clause_actions(rm, clause, sub)
+            else:
+                yield from self._clauses(rm, index + 1, sub)
+
+    def _clause_actions(self, rm: RouteMap, clause: RouteMapClause, state: _State) -> t.Iterator[tuple[_State, str | None]]:
+        head = "route-map %s %s %d" % (rm.name, "permit" if clause.permit else "deny", clause.seq)
+        if not clause.permit:
+            yield _add(state, Step(clause.source, "%s: deny clause, routed normally" % head)), None
+            return
+        state = _add(state, Step(clause.source, head))
+        routing: dict[str, tuple[str, ...]] = {}
+        route_steps: dict[str, Step] = {}
+        for item in clause.sets:
+            if item.kind == "rewrite":
+                state = _rewrite(state, Step(item.source, "%s: %s" % (head, item.source.text), rewrite=item.rewrite))
+            elif item.kind in ("interface", "next-hop", "default-next-hop", "default-interface"):
+                routing.setdefault(item.kind, item.args)
+                route_steps.setdefault(item.kind, Step(item.source, "%s: %s" % (head, item.source.text)))
+            elif item.kind == "unknown":
+                state = _add(state, Step(item.source, "%s: not modelled: %s" % (head, item.source.text), unmodeled=True))
+                state = state._replace(unmodeled=True)
+        # IOS tries next-hop, then interface; the default forms apply only without a route.
+        if "next-hop" in routing:
+            yield _add(state, route_steps["next-hop"])._replace(route=POLICY_ROUTED), None
+            return
+        if "interface" in routing:
+            target = routing["interface"][0]
+            step = route_steps["interface"]
+            if _is_null(target):
+                yield _add(state, step), NULL_ROUTED
+            else:
+                yield _add(state, step)._replace(route=POLICY_ROUTED, egress=target), None
+            return
+        for kind in ("default-next-hop", "default-interface"):
+            if kind in routing:
+                step = route_steps[kind]
+                cond = RouteCondition("route", "no explicit route to the destination", step.source)
+                target = routing[kind][0]
+                with_cond = state._replace(conds=state.conds + (cond,), steps=state.steps + (step,))
+                if kind == "default-interface" and _is_null(target):
+                    yield with_cond, NULL_ROUTED
+                else:
+                    egress = target if kind == "default-interface" else None
+                    yield with_cond._replace(route=POLICY_ROUTED, egress=egress), None
+                yield state, None
+                return
+        yield state, None
+
+    # -- pipelines
+    def stages(self, iface: Interface, direction: str) -> list[tuple[Step, _Stage]]:
+        """The ordered stages of one interface and direction, with the lines attaching them."""
+        out: list[tuple[Step, _Stage]] = []
+        if direction == "in":
+            if iface.acl_in:
+                step = Step(iface.acl_in.source, "interface %s: input access-list %s" % (iface.name, iface.acl_in.name))
+                out.append((step, self._acl_stage(step, iface.acl_in.name)))
+            if iface.policy_in:
+                step = Step(iface.policy_in.source, "interface %s: input policy %s" % (iface.name, iface.policy_in.name))
+                out.append((step, self._policy_stage(step, iface.policy_in.name)))
+            if iface.pbr:
+                step = Step(iface.pbr.source, "interface %s: policy routing by route-map %s" % (iface.name, iface.pbr.name))
+                out.append((step, self._pbr_stage(step, iface.pbr.name)))
+        elif direction == "out":
+            if iface.acl_out:
+                step = Step(iface.acl_out.source, "interface %s: output access-list %s" % (iface.name, iface.acl_out.name))
+                out.append((step, self._acl_stage(step, iface.acl_out.name)))
+            if iface.policy_out:
+                step = Step(iface.policy_out.source, "interface %s: output policy %s" % (iface.name, iface.policy_out.name))
+                out.append((step, self._policy_stage(step, iface.policy_out.name)))
+        else:
+            raise DiffservError("direction must be 'in' or 'out', not %r" % (direction,))
+        return out
+
+    def local_stages(self) -> list[tuple[Step, _Stage]]:
+        local = self.config.local_policy
+        if local is None:
+            return []
+        step = Step(local.source, "router-generated traffic: policy routing by route-map %s" % local.name)
+        return [(step, self._pbr_stage(step, local.name))]
+
+    def run(self, stages: t.Sequence[_Stage], start_mask: int = ALL_BYTES) -> list[Path]:
+        out: list[Path] = []
+
+        def walk(index: int, state: _State) -> None:
+            if index == len(stages):
+                out.append(_finish(state, state.route))
+                return
+            for sub, terminal in stages[index](state):
+                if terminal:
+                    out.append(_finish(sub, terminal))
+                else:
+                    walk(index + 1, sub)
+
+        walk(0, _State(start_mask, (), ()))
+        return out
+
+    def interface(self, name: str) -> Interface:
+        found = find_interface(self.config.interfaces, name)
+        if found is None:
+            raise DiffservError("%s: no interface %r (have: %s)" % (
+                self.config.file, name, ", ".join(self.config.interfaces) or "none"))
+        return found
+
+    def transit_stages(self, in_iface: Interface, out_iface: Interface | None) -> list[_Stage]:
+        stages = [s for _step, s in self.stages(in_iface, "in")]
+        if out_iface is not None:
+            stages.append(_egress_gate(out_iface.name))
+            stages.extend(s for _step, s in self.stages(out_iface, "out"))
+        return stages
+
+    def fate_table(self, interface: str, direction: str) -> FateTable:
+        if direction == "local":
+            pairs = self.local_stages()
+            return self._table("(router)", "local", False, pairs, [s for _x, s in pairs])
+        iface = self.interface(interface)
+        pairs = self.stages(iface, direction)
+        return self._table(iface.name, direction, iface.shutdown, pairs, [s for _x, s in pairs])
+
+    def transit_table(self, in_interface: str, out_interface: str) -> FateTable:
+        in_iface = self.interface(in_interface)
+        out_iface = self.interface(out_interface)
+        pairs = self.stages(in_iface, "in") + self.stages(out_iface, "out")
+        return self._table(in_iface.name, "transit", in_iface.shutdown or out_iface.shutdown, pairs,
+                           self.transit_stages(in_iface, out_iface), out_iface.name)
+
+    def _table(self, name: str, direction: str, shutdown: bool, pairs: list[tuple[Step, _Stage]],
+               stages: list[_Stage], out_name: str | None = None) -> FateTable:
+        paths = self.run(stages)
+        classes = _partition(paths)
+        byte_class = [0] * 256
+        for index, mask in enumerate(classes):
+            for byte in bytes_of(mask):
+                byte_class[byte] = index
+        per_class = [tuple(p for p in paths if p.mask & mask) for mask in classes]
+        zero = per_class[byte_class[0]]
+        zero_treatment = [p.treatment() for p in zero]
+        zero_queues = [p.classes for p in zero]
+        fate_classes = []
+        for mask, members in zip(classes, per_class):
+            fate_classes.append(FateClass(
+                mask,
+                members,
+                because_of_dscp=[p.treatment() for p in members] != zero_treatment,
+                queue_differs=[p.classes for p in members] != zero_queues,
+            ))
+        return FateTable(
+            router=self.config.hostname,
+            file=self.config.file,
+            interface=name,
+            direction=direction,
+            shutdown=shutdown,
+            stages=tuple(step for step, _s in pairs),
+            classes=tuple(fate_classes),
+            byte_class=tuple(byte_class),
+            out_interface=out_name,
+        )
+
+
+def _egress_gate(out_name: str) -> _Stage:
+    def stage(state: _State) -> t.Iterator[tuple[_State, str | None]]:
+        if state.egress is not None and not same_interface(state.egress, out_name):
+            # Policy routing sent it out of another interface.
+            yield state, POLICY_ROUTED
+        else:
+            yield state, None
+
+    return stage
+
+
+def _is_null(name: str) -> bool:
+    return name.lower().replace(" ", "") in ("null0", "nu0")
+
+
+def _entry_condition_text(entry: AclEntry) -> str:
+    parts = [entry.protocol_text, entry.src.text]
+    if entry.sport:
+        parts.append(entry.sport.text)
+    parts.append(entry.dst.text)
+    if entry.dport:
+        parts.append(entry.dport.text)
+    if entry.established:
+        parts.append("established")
+    parts.extend(entry.opaque)
+    parts.extend(entry.unknown)
+    return "access-list %s %s: %s" % (entry.acl, entry.action, " ".join(parts))
+
+
+def _finish(state: _State, action: str) -> Path:
+    return Path(
+        mask=state.mask,
+        conditions=state.conds,
+        steps=state.steps,
+        action=action,
+        keep=state.keep,
+        value=state.value,
+        classes=state.classes,
+        police=state.police,
+        egress=state.egress,
+        unmodeled=state.unmodeled,
+    )
+
+
+def _partition(paths: list[Path]) -> list[int]:
+    """Split the 256 bytes into classes no path mask cuts through."""
+    classes = [ALL_BYTES]
+    for path in paths:
+        mask = path.mask
+        if mask == ALL_BYTES:
+            continue
+        split = []
+        for cls in classes:
+            inside = cls & mask
+            if inside and inside != cls:
+                split.append(inside)
+                split.append(cls & ~mask)
+            else:
+                split.append(cls)
+        classes = split
+    classes.sort(key=lambda m: (m & -m).bit_length())
+    return classes
+
+
+# ---------------------------------------------------------------- public functions
+def fate_table(config: IosConfig, interface: str, direction: str) -> FateTable:
+    """Fates of all 256 arriving DS bytes on one interface ("in"/"out"; "local" for `ip local policy`)."""
+    return Engine(config).fate_table(interface, direction)
+
+
+def transit_table(config: IosConfig, in_interface: str, out_interface: str) -> FateTable:
+    """Fates of traffic entering on one interface and leaving on another."""
+    return Engine(config).transit_table(in_interface, out_interface)
+
+
+def fate_tables(config: IosConfig) -> list[FateTable]:
+    """Every interface in both directions (plus `ip local policy`), sharing one engine's caches."""
+    engine = Engine(config)
+    out = []
+    for name in config.interfaces:
+        for direction in DIRECTIONS:
+            out.append(engine.fate_table(name, direction))
+    if config.local_policy is not None:
+        out.append(engine.fate_table("(router)", "local"))
+    return out
+
+
+def unused(config: IosConfig) -> list[Unused]:
+    """Definitions no applied place reaches: reported, never treated as active."""
+    return unused_definitions(config)

@@ -1,0 +1,1043 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, diffserv.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""`show running-config` of IOS / IOS-XE -> IosConfig, keeping file line numbers.
+
+One pass over the lines.  The hierarchy comes from indentation, as IOS
+prints it; a hand-written file that puts sub-commands at column 0
+(`class http-hacks` right under `policy-map ...`, as in blog posts and
+Cisco's own examples) is read the way IOS reads a pasted file: a word
+that is no global command but belongs to an open section goes there.
+
+What could change a DS byte or a packet's fate and is not understood is
+never dropped: it becomes a Diagnostic with file:line, and the model keeps
+it as a "may match / may act" condition.  Lines with nothing to do with
+DS fates (hostname aside: snmp, aaa, line vty, ...) are read past.
+
+>>> cfg = parse_ios('''hostname r1
+... access-list 106 permit ip any any dscp 1
+... end
+... ''', "r1.cfg")
+>>> cfg.acls["106"].entries[0].source.line
+2
+"""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type
+
+import dataclasses
+import re
+import typing as t
+
+from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
+from ansible_collections.diffserv.audit.plugins.module_utils.errors import Diagnostic, ParseError
+from ansible_collections.diffserv.audit.plugins.module_utils.ios import acl as aclmod
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.links import link_diagnostics
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import (
+    ANY_ADDRESS,
+    DSCP_BYTES,
+    PRECEDENCE_BYTES,
+    Acl,
+    AclEntry,
+    Attachment,
+    ClassAction,
+    ClassMap,
+    Criterion,
+    Evidence,
+    Interface,
+    IosConfig,
+    Police,
+    PoliceAction,
+    PolicyClass,
+    PolicyMap,
+    RouteMap,
+    RouteMapClause,
+    RouteMapMatch,
+    RouteMapSet,
+    rewrite_dscp,
+    rewrite_precedence,
+    rewrite_tos4,
+)
+
+# C0 control characters a text config must not hold.  Allowed: tab, LF, CR,
+# form feed, ESC, and ^C, which IOS banners use as their delimiter when stored raw.
+_BINARY = re.compile("[\x00-\x02\x04-\x08\x0b\x0e-\x1a\x1c-\x1f]")
+
+
+class _Ctx:
+    """Parse state shared by the section handlers."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.diagnostics: list[Diagnostic] = []
+        self.acls: dict[str, _AclB] = {}
+        self.class_maps: dict[str, _ClassMapB] = {}
+        self.policy_maps: dict[str, _PolicyB] = {}
+        self.route_maps: dict[str, _RouteMapB] = {}
+        self.interfaces: dict[str, _InterfaceB] = {}
+        self.local_policy: Attachment | None = None
+        self.hostname: str | None = None
+        self.version: str | None = None
+        self.references: dict[tuple[str, str], list[Evidence]] = {}
+
+    def ev(self, lineno: int, text: str) -> Evidence:
+        return Evidence(self.file, lineno, text)
+
+    def diag(self, lineno: int, text: str, reason: str) -> None:
+        self.diagnostics.append(Diagnostic(self.file, lineno, text, reason))
+
+    def refer(self, kind: str, name: str, lineno: int, text: str) -> None:
+        self.references.setdefault((kind, name), []).append(self.ev(lineno, text))
+
+    def scan_references(self, words: list[str], lineno: int, text: str) -> None:
+        """Mentions of ACLs, route-maps, policy-maps from places we do not model."""
+        last = len(words) - 1
+        for i, word in enumerate(words):
+            if i == last:
+                break
+            if word in ("access-class", "access-group", "list", "distribute-list"):
+                nxt = words[i + 1]
+                if nxt in ("peer", "serve", "serve-only", "query-only", "ipv6", "mac") and i + 2 <= last:
+                    nxt = words[i + 2]
+                self.refer("acl", nxt, lineno, text)
+            elif word == "route-map":
+                self.refer("route-map", words[i + 1], lineno, text)
+            elif word == "service-policy":
+                self.refer("policy-map", words[-1], lineno, text)
+
+
+class _Handler:
+    """A section being read: receives its (indented or flat) children."""
+
+    # First words this section accepts when a hand-written file puts them at column 0.
+    FLAT: t.ClassVar[frozenset[str]] = frozenset()
+
+    def accepts_flat(self, words: list[str]) -> bool:
+        return words[0] in self.FLAT
+
+    def child(self, ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
+        return None
+
+
+class _Ignore(_Handler):
+    pass
+
+
+IGNORE = _Ignore()
+
+
+class _Watch(_Handler):
+    """A section we do not model whose children may still matter (control-plane, zone-pair...)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def child(self, ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
+        ctx.scan_references(words, lineno, text)
+        if words[0] == "service-policy":
+            ctx.diag(lineno, text, "%s: service-policy here is not modelled (may drop or re-mark)" % self.what)
+        return IGNORE
+
+
+class _RefScan(_Handler):
+    """Children that may name ACLs or route-maps (router bgp, line vty): references only."""
+
+    def child(self, ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
+        ctx.scan_references(words, lineno, text)
+        return self
+
+
+REFSCAN = _RefScan()
+
+
+# ---------------------------------------------------------------- access lists
+class _AclB(_Handler):
+    FLAT = frozenset(("permit", "deny", "remark", "evaluate", "dynamic"))
+
+    def __init__(self, name: str, kind: str, source: Evidence) -> None:
+        self.name = name
+        self.kind = kind
+        self.source = source
+        self.entries: list[AclEntry] = []
+        self.seqs: list[int] = []
+        self.explicit_seq = False
+
+    def accepts_flat(self, words: list[str]) -> bool:
+        return words[0] in self.FLAT or words[0].isdigit()
+
+    def add(self, ctx: _Ctx, lineno: int, words: list[str], text: str, seq: int | None) -> None:
+        if not words or words[0] == "remark":
+            return
+        source = ctx.ev(lineno, text)
+        if seq is None:
+            seq_value = (self.seqs[-1] + 10) if self.seqs else 10
+        else:
+            seq_value = seq
+            self.explicit_seq = True
+        if self.kind == "other":
+            return
+        if words[0] == "evaluate":
+            # Reflexive ACL: permits whatever the reflect entries recorded.
+            entry = AclEntry(
+                source=source, acl=self.name, seq=seq, action="permit", protocol=None, protocol_text="ip",
+                src=ANY_ADDRESS, dst=ANY_ADDRESS, opaque=("evaluate " + " ".join(words[1:2]),),
+            )
+        else:
+            try:
+                entry = aclmod.parse_entry(words, self.name, self.kind, source, seq)
+            except aclmod.AclSyntaxError as exc:
+                action = "deny" if "deny" in words[:3] else "permit"
+                ctx.diag(lineno, text, "access-list %s: %s (kept, treated as may-match)" % (self.name, exc))
+                entry = AclEntry(
+                    source=source, acl=self.name, seq=seq, action=action, protocol=None, protocol_text="ip",
+                    src=ANY_ADDRESS, dst=ANY_ADDRESS, unknown=(str(exc),),
+                )
+            else:
+                if entry.unknown:
+                    ctx.diag(
+                        lineno, text,
+                        "access-list %s: unknown option %s (kept, treated as may-match)"
+                        % (self.name, " ".join(repr(u) for u in entry.unknown)),
+                    )
+        self.entries.append(entry)
+        self.seqs.append(seq_value)
+
+    def child(self, ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
+        seq = None
+        if words[0].isdigit():
+            seq = int(words[0])
+            words = words[1:]
+        if not words:
+            return IGNORE
+        if words[0] in ("permit", "deny", "evaluate", "dynamic", "remark"):
+            self.add(ctx, lineno, words, text, seq)
+        else:
+            ctx.diag(lineno, text, "access-list %s: unknown line (ignored)" % self.name)
+        return IGNORE
+
+    def freeze(self) -> Acl:
+        entries = self.entries
+        if self.explicit_seq:
+            # IOS keeps entries in sequence order whatever order they were typed in.
+            order = sorted(range(len(entries)), key=lambda k: self.seqs[k])
+            entries = [entries[k] for k in order]
+        return Acl(self.name, self.kind, self.source, tuple(entries))
+
+
+def _acl(ctx: _Ctx, name: str, kind: str, lineno: int, text: str) -> _AclB:
+    found = ctx.acls.get(name)
+    if found is None:
+        found = ctx.acls[name] = _AclB(name, kind, ctx.ev(lineno, text))
+    return found
+
+
+# ---------------------------------------------------------------- class-maps
+_OTHER_CRITERIA = frozenset((
+    "cos", "cos-inner", "qos-group", "discard-class", "input-interface", "packet", "mpls", "fr-de",
+    "fr-dlci", "atm", "source-address", "destination-address", "vlan", "frame-relay", "metadata",
+    "security-group", "application", "traffic-category", "traffic-class", "group-object",
+    "user-group", "ethertype", "port-type", "flow", "activity",
+))
+
+
+def _ds_values(values: list[str], parse: t.Callable[[str], int], masks: tuple[int, ...]) -> tuple[int, list[str]]:
+    mask = 0
+    bad = []
+    for value in values:
+        if value in ("ipv4", "ipv6"):
+            continue
+        try:
+            mask |= masks[parse(value)]
+        except dsfield.DSFieldError:
+            bad.append(value)
+    return mask, bad
+
+
+class _ClassMapB(_Handler):
+    FLAT = frozenset(("match",))
+
+    def __init__(self, name: str, match_all: bool, kind: str, source: Evidence) -> None:
+        self.name = name
+        self.match_all = match_all
+        self.type = kind
+        self.source = source
+        self.criteria: list[Criterion] = []
+
+    def child(self, ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
+        if words[0] == "description":
+            return IGNORE
+        if words[0] != "match" or len(words) < 2:
+            ctx.diag(lineno, text, "class-map %s: unknown command (ignored)" % self.name)
+            return IGNORE
+        self.criteria.append(self.criterion(ctx, lineno, words[1:], text))
+        return IGNORE
+
+    def criterion(self, ctx: _Ctx, lineno: int, words: list[str], text: str) -> Criterion:
+        source = ctx.ev(lineno, text)
+        negate = False
+        if words[0] == "not" and len(words) > 1:
+            negate = True
+            words = words[1:]
+        head = words[0]
+        rest = words[1:]
+        if head == "ip" and rest and rest[0] in ("dscp", "precedence"):
+            head, rest = rest[0], rest[1:]
+        if head in ("dscp", "precedence") and rest:
+            if head == "dscp":
+                mask, bad = _ds_values(rest, dsfield.parse_dscp, DSCP_BYTES)
+            else:
+                mask, bad = _ds_values(rest, dsfield.parse_precedence, PRECEDENCE_BYTES)
+            if bad or not mask:
+                ctx.diag(lineno, text, "class-map %s: unreadable %s value %s (treated as may-match)"
+                         % (self.name, head, " ".join(bad) or "(none)"))
+                return Criterion(source, "unknown", negate, text=" ".join(words))
+            return Criterion(source, head, negate, ds_mask=mask, text=" ".join(words))
+        if head == "access-group" and rest:
+            if rest[0] == "name" and len(rest) > 1:
+                return Criterion(source, "acl", negate, ref=rest[1], text=" ".join(words))
+            if rest[0] == "ipv6":
+                ctx.diag(lineno, text, "class-map %s: IPv6 access-group not modelled (treated as may-match)" % self.name)
+                return Criterion(source, "unknown", negate, text=" ".join(words))
+            return Criterion(source, "acl", negate, ref=rest[0], text=" ".join(words))
+        if head == "any" and not rest:
+            return Criterion(source, "any", negate, text="any")
+        if head == "class-map" and rest:
+            return Criterion(source, "class-map", negate, ref=rest[0], text=" ".join(words))
+        if head == "protocol" and rest:
+            # NBAR: deep packet inspection, not a function of the DS byte.
+            return Criterion(source, "nbar", negate, text=" ".join(words))
+        if head in _OTHER_CRITERIA or (head == "ip" and rest and rest[0] == "rtp"):
+            return Criterion(source, "other", negate, text=" ".join(words))
+        ctx.diag(lineno, text, "class-map %s: unknown match criterion (kept, treated as may-match)" % self.name)
+        return Criterion(source, "unknown", negate, text=" ".join(words))
+
+    def freeze(self) -> ClassMap:
+        return ClassMap(self.name, self.match_all, self.source, tuple(self.criteria), self.type)
+
+
+# ---------------------------------------------------------------- policy-maps
+_QUEUE_ACTIONS = frozenset((
+    "priority", "bandwidth", "shape", "queue-limit", "random-detect", "fair-queue",
+    "queue-buffers", "estimate", "compress", "account", "max-reserved-bandwidth",
+))
+# `set` targets outside the IP header's DS byte (layer 2, MPLS, internal labels).
+_SET_OTHER = frozenset((
+    "cos", "cos-inner", "qos-group", "discard-class", "mpls", "atm-clp", "fr-de", "vlan-inner",
+    "traffic-class", "srp-priority", "ip-cos",
+))
+_POLICE_NEEDS_ARG = frozenset((
+    "set-dscp-transmit", "set-prec-transmit", "set-qos-transmit", "set-cos-transmit",
+    "set-discard-class-transmit", "set-mpls-exp-imposition-transmit", "set-mpls-exp-topmost-transmit",
+    "set-dscp-tunnel-transmit", "set-prec-tunnel-transmit", "set-cos-inner-transmit",
+))
+_POLICE_NO_DS = frozenset((
+    "set-qos-transmit", "set-cos-transmit", "set-discard-class-transmit",
+    "set-mpls-exp-imposition-transmit", "set-mpls-exp-topmost-transmit", "set-frde-transmit",
+    "set-clp-transmit", "set-dscp-tunnel-transmit", "set-prec-tunnel-transmit",
+    "set-cos-inner-transmit",
+))
+_ACTION_WORDS = {"conform-action": "conform", "exceed-action": "exceed", "violate-action": "violate"}
+
+
+def _police_action(ctx: _Ctx, lineno: int, text: str, words: list[str]) -> PoliceAction:
+    source = ctx.ev(lineno, text)
+    label = " ".join(words)
+    if not words:
+        return PoliceAction("unknown", label, source)
+    word = words[0]
+    if word == "transmit":
+        return PoliceAction("transmit", label, source)
+    if word == "drop":
+        return PoliceAction("drop", label, source)
+    try:
+        if word == "set-dscp-transmit" and len(words) == 2:
+            return PoliceAction("rewrite", label, source, rewrite_dscp(dsfield.parse_dscp(words[1]), label))
+        if word == "set-prec-transmit" and len(words) == 2:
+            return PoliceAction("rewrite", label, source, rewrite_precedence(dsfield.parse_precedence(words[1]), label))
+    except dsfield.DSFieldError:
+        pass
+    if word in _POLICE_NO_DS:
+        return PoliceAction("transmit", label, source)
+    ctx.diag(lineno, text, "police: unknown action %r (kept, treated as may-drop)" % label)
+    return PoliceAction("unknown", label, source)
+
+
+class _PoliceB(_Handler):
+    FLAT = frozenset(_ACTION_WORDS)
+
+    def __init__(self, source: Evidence, rate: str) -> None:
+        self.source = source
+        self.rate = rate
+        self.colors: dict[str, list[PoliceAction]] = {"conform": [], "exceed": [], "violate": []}
+
+    def add_actions(self, ctx: _Ctx, lineno: int, text: str, words: list[str]) -> None:
+        i = 0
+        n = len(words)
+        while i < n:
+            color = _ACTION_WORDS.get(words[i])
+            if color is None:
+                ctx.diag(lineno, text, "police: unexpected word %r (ignored)" % words[i])
+                i += 1
+                continue
+            j = i + 2 if i + 1 < n and words[i + 1] in _POLICE_NEEDS_ARG else i + 1
+            # `set-dscp-transmit dscp table T` maps through a table-map: read all of it.
+            while j + 1 < n and words[j + 1] not in _ACTION_WORDS and words[j] in ("dscp", "precedence", "table", "cos"):
+                j += 1
+            self.colors[color].append(_police_action(ctx, lineno, text, words[i + 1:j + 1]))
+            i = j + 1
+
+    def child(self, ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
+        if words[0] in _ACTION_WORDS:
+            self.add_actions(ctx, lineno, text, words)
+        else:
+            ctx.diag(lineno, text, "police: unknown command (color-aware or platform policing is not modelled)")
+        return IGNORE
+
+    def freeze(self) -> Police:
+        def default(kind: str) -> tuple[PoliceAction, ...]:
+            return (PoliceAction(kind, kind + " (default)", self.source),)
+
+        # IOS defaults: conform transmits, exceed drops; without a violate action
+        # the exceed action covers everything over the limit.
+        return Police(
+            self.source,
+            self.rate,
+            tuple(self.colors["conform"]) or default("transmit"),
+            tuple(self.colors["exceed"]) or default("drop"),
+            tuple(self.colors["violate"]),
+        )
+
+
+class _PolicyClassB(_Handler):
+    FLAT = frozenset(("set", "police", "drop", "service-policy")) | _QUEUE_ACTIONS
+
+    def __init__(self, policy: str, name: str, source: Evidence) -> None:
+        self.policy = policy
+        self.name = name
+        self.source = source
+        self.actions: list[ClassAction | _PoliceB] = []
+
+    def child(self, ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
+        head = words[0]
+        source = ctx.ev(lineno, text)
+        where = "policy-map %s class %s" % (self.policy, self.name)
+        if head == "set":
+            self.actions.append(self.set_action(ctx, lineno, words, text, where))
+            return IGNORE
+        if head == "police":
+            starts = [k for k, w in enumerate(words) if w in _ACTION_WORDS]
+            rate_words = words[1:starts[0]] if starts else words[1:]
+            police = _PoliceB(source, " ".join(rate_words))
+            if starts:
+                police.add_actions(ctx, lineno, text, words[starts[0]:])
+            self.actions.append(police)
+            return police
+        if head == "drop":
+            self.actions.append(ClassAction(source, "drop"))
+            return IGNORE
+        if head in _QUEUE_ACTIONS:
+            self.actions.append(ClassAction(source, "queue"))
+            return IGNORE
+        if head == "service-policy" and len(words) >= 2:
+            self.actions.append(ClassAction(source, "service-policy", ref=words[-1]))
+            return IGNORE
+        if head == "description":
+            return IGNORE
+        ctx.diag(lineno, text, "%s: unknown action (kept, treated as may-drop or re-mark)" % where)
+        self.actions.append(ClassAction(source, "unknown"))
+        return IGNORE
+
+    def set_action(self, ctx: _Ctx, lineno: int, words: list[str], text: str, where: str) -> ClassAction:
+        source = ctx.ev(lineno, text)
+        args = words[1:]
+        if args and args[0] == "ip" and len(args) > 1 and args[1] in ("dscp", "precedence"):
+            args = args[1:]
+        if len(args) >= 2 and args[0] in ("dscp", "precedence"):
+            if args[1] == "tunnel":
+                # Marks the tunnel's outer header only; the packet's own byte is kept.
+                return ClassAction(source, "queue")
+            if len(args) == 2:
+                try:
+                    if args[0] == "dscp":
+                        rewrite = rewrite_dscp(dsfield.parse_dscp(args[1]), " ".join(words))
+                    else:
+                        rewrite = rewrite_precedence(dsfield.parse_precedence(args[1]), " ".join(words))
+                    return ClassAction(source, "rewrite", rewrite=rewrite)
+                except dsfield.DSFieldError:
+                    pass
+            ctx.diag(lineno, text, "%s: DS value derived from another field or table (not modelled)" % where)
+            return ClassAction(source, "unknown")
+        if args and args[0] in _SET_OTHER:
+            return ClassAction(source, "queue")
+        ctx.diag(lineno, text, "%s: unknown set clause (kept, treated as may re-mark)" % where)
+        return ClassAction(source, "unknown")
+
+    def freeze(self, implicit: bool = False) -> PolicyClass:
+        actions = []
+        for action in self.actions:
+            if isinstance(action, _PoliceB):
+                police = action.freeze()
+                actions.append(ClassAction(police.source, "police", police=police))
+            else:
+                actions.append(action)
+        return PolicyClass(self.name, self.source, tuple(actions), implicit)
+
+
+class _PolicyB(_Handler):
+    FLAT = frozenset(("class",))
+
+    def __init__(self, name: str, kind: str, source: Evidence) -> None:
+        self.name = name
+        self.type = kind
+        self.source = source
+        self.classes: list[_PolicyClassB] = []
+
+    def child(self, ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
+        if words[0] == "class" and len(words) >= 2:
+            name = words[-1]
+            for existing in self.classes:
+                if existing.name == name:
+                    return existing
+            cls = _PolicyClassB(self.name, name, ctx.ev(lineno, text))
+            self.classes.append(cls)
+            return cls
+        if words[0] == "description":
+            return IGNORE
+        ctx.diag(lineno, text, "policy-map %s: unknown command (ignored)" % self.name)
+        return IGNORE
+
+    def freeze(self) -> PolicyMap:
+        classes = [c.freeze() for c in self.classes if c.name != "class-default"]
+        default = [c for c in self.classes if c.name == "class-default"]
+        if default:
+            classes.append(default[0].freeze())
+        else:
+            # Every policy ends in class-default, written or not: unmatched traffic passes untouched.
+            classes.append(PolicyClass("class-default", self.source, (), implicit=True))
+        return PolicyMap(self.name, self.source, tuple(classes), self.type)
+
+
+# ---------------------------------------------------------------- route-maps
+_RM_ROUTING_SETS = frozenset((
+    "metric", "local-preference", "community", "as-path", "origin", "weight", "tag",
+    "metric-type", "extcommunity", "comm-list", "level", "dampening", "automatic-tag",
+    "large-community", "route-type", "traffic-index", "mpls-label", "aigp-metric",
+))
+
+
+class _ClauseB(_Handler):
+    FLAT = frozenset(("match", "set", "continue"))
+
+    def __init__(self, route_map: str, seq: int, permit: bool, source: Evidence) -> None:
+        self.route_map = route_map
+        self.seq = seq
+        self.permit = permit
+        self.source = source
+        self.matches: list[RouteMapMatch] = []
+        self.sets: list[RouteMapSet] = []
+
+    def child(self, ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
+        source = ctx.ev(lineno, text)
+        head = words[0]
+        args = words[1:]
+        if head == "match":
+            if len(args) >= 3 and args[0] == "ip" and args[1] == "address" and args[2] != "prefix-list":
+                self.matches.append(RouteMapMatch(source, "acl", tuple(args[2:])))
+            elif len(args) == 3 and args[0] == "length":
+                self.matches.append(RouteMapMatch(source, "length", tuple(args[1:])))
+            else:
+                # Routing-protocol matches are normal here; link_diagnostics reports
+                # them only when the route-map is used for policy routing.
+                self.matches.append(RouteMapMatch(source, "unknown", tuple(args)))
+            return IGNORE
+        if head == "set":
+            self.sets.append(self.set_clause(source, args))
+            return IGNORE
+        if head in ("description", "continue"):
+            return IGNORE
+        self.sets.append(RouteMapSet(source, "unknown", tuple(words)))
+        return IGNORE
+
+    @staticmethod
+    def set_clause(source: Evidence, args: list[str]) -> RouteMapSet:
+        try:
+            if len(args) >= 2 and args[0] == "interface":
+                return RouteMapSet(source, "interface", tuple(args[1:]))
+            if len(args) >= 3 and args[:2] == ["ip", "next-hop"]:
+                return RouteMapSet(source, "next-hop", tuple(args[2:]))
+            if len(args) >= 4 and args[:3] == ["ip", "default", "next-hop"]:
+                return RouteMapSet(source, "default-next-hop", tuple(args[3:]))
+            if len(args) >= 3 and args[:2] == ["default", "interface"]:
+                return RouteMapSet(source, "default-interface", tuple(args[2:]))
+            if len(args) == 3 and args[:2] == ["ip", "precedence"]:
+                rewrite = rewrite_precedence(dsfield.parse_precedence(args[2]), "set " + " ".join(args))
+                return RouteMapSet(source, "rewrite", tuple(args), rewrite)
+            if len(args) == 3 and args[:2] == ["ip", "tos"]:
+                rewrite = rewrite_tos4(dsfield.parse_ios_tos(args[2]), "set " + " ".join(args))
+                return RouteMapSet(source, "rewrite", tuple(args), rewrite)
+            if len(args) == 3 and args[:2] == ["ip", "dscp"]:
+                rewrite = rewrite_dscp(dsfield.parse_dscp(args[2]), "set " + " ".join(args))
+                return RouteMapSet(source, "rewrite", tuple(args), rewrite)
+        except dsfield.DSFieldError:
+            return RouteMapSet(source, "unknown", tuple(args))
+        if args and args[0] in _RM_ROUTING_SETS:
+            return RouteMapSet(source, "routing", tuple(args))
+        return RouteMapSet(source, "unknown", tuple(args))
+
+
+class _RouteMapB:
+    def __init__(self, name: str, source: Evidence) -> None:
+        self.name = name
+        self.source = source
+        self.clauses: dict[int, _ClauseB] = {}
+
+    def freeze(self) -> RouteMap:
+        clauses = []
+        for seq in sorted(self.clauses):
+            c = self.clauses[seq]
+            clauses.append(RouteMapClause(c.seq, c.permit, c.source, tuple(c.matches), tuple(c.sets)))
+        return RouteMap(self.name, self.source, tuple(clauses))
+
+
+# ---------------------------------------------------------------- interfaces
+class _InterfaceB(_Handler):
+    FLAT = frozenset(("service-policy", "shutdown", "description", "ip", "no", "rate-limit"))
+
+    def __init__(self, name: str, source: Evidence) -> None:
+        self.name = name
+        self.source = source
+        self.description: str | None = None
+        self.shutdown = False
+        self.addresses: list[str] = []
+        self.acl_in: Attachment | None = None
+        self.acl_out: Attachment | None = None
+        self.policy_in: Attachment | None = None
+        self.policy_out: Attachment | None = None
+        self.pbr: Attachment | None = None
+
+    def accepts_flat(self, words: list[str]) -> bool:
+        head = words[0]
+        if head == "ip":
+            return len(words) > 1 and words[1] in ("policy", "access-group", "address")
+        if head == "no":
+            return len(words) > 1 and words[1] == "shutdown"
+        return head in self.FLAT
+
+    def child(self, ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
+        head = words[0]
+        n = len(words)
+        if head == "ip" and n >= 2:
+            sub = words[1]
+            if sub == "access-group" and n >= 3:
+                direction = words[3] if n >= 4 else "out"
+                attachment = Attachment(words[2], ctx.ev(lineno, text))
+                if direction == "in":
+                    self.acl_in = attachment
+                elif direction == "out":
+                    self.acl_out = attachment
+                else:
+                    ctx.diag(lineno, text, "interface %s: unknown access-group direction" % self.name)
+            elif sub == "policy" and n >= 4 and words[2] == "route-map":
+                self.pbr = Attachment(words[3], ctx.ev(lineno, text))
+            elif sub == "address" and n >= 3:
+                self.addresses.append(" ".join(words[2:]))
+            return IGNORE
+        if head == "service-policy" and n >= 3:
+            rest = words[1:]
+            if rest[0] == "type" and len(rest) >= 2:
+                if rest[1] != "qos":
+                    ctx.diag(lineno, text, "interface %s: service-policy type %s not modelled" % (self.name, rest[1]))
+                    return IGNORE
+                rest = rest[2:]
+            if len(rest) >= 2 and rest[0] in ("input", "output"):
+                attachment = Attachment(rest[-1], ctx.ev(lineno, text))
+                if rest[0] == "input":
+                    self.policy_in = attachment
+                else:
+                    self.policy_out = attachment
+            return IGNORE
+        if head == "shutdown":
+            self.shutdown = True
+            return IGNORE
+        if head == "no" and n >= 2 and words[1] == "shutdown":
+            self.shutdown = False
+            return IGNORE
+        if head == "description":
+            self.description = text.split(None, 1)[1] if n > 1 else ""
+            return IGNORE
+        if head == "ipv6" and n >= 2 and words[1] in ("traffic-filter", "policy"):
+            ctx.diag(lineno, text, "interface %s: IPv6 filtering/policy routing is not modelled" % self.name)
+            return IGNORE
+        if head == "rate-limit":
+            ctx.diag(lineno, text, "interface %s: committed access rate (CAR) is not modelled (may drop or set precedence)" % self.name)
+            return IGNORE
+        if (head == "mls" and n >= 3 and words[1] == "qos" and words[2] == "trust") or (head == "qos" and n >= 2 and words[1] == "trust"):
+            ctx.diag(lineno, text, "interface %s: switch QoS trust state is not modelled (untrusted ports may rewrite DSCP)" % self.name)
+            return IGNORE
+        if head == "zone-member":
+            ctx.diag(lineno, text, "interface %s: zone-based firewall is not modelled (may drop)" % self.name)
+            return IGNORE
+        if head in ("service-instance", "pvc", "frame-relay"):
+            return _Watch("interface %s %s" % (self.name, " ".join(words)))
+        return IGNORE
+
+    def freeze(self) -> Interface:
+        return Interface(
+            name=self.name,
+            source=self.source,
+            description=self.description,
+            shutdown=self.shutdown,
+            addresses=tuple(self.addresses),
+            acl_in=self.acl_in,
+            acl_out=self.acl_out,
+            policy_in=self.policy_in,
+            policy_out=self.policy_out,
+            pbr=self.pbr,
+        )
+
+
+# ---------------------------------------------------------------- top level
+_FLAT_WORDS = (
+    _AclB.FLAT | _ClassMapB.FLAT | _PoliceB.FLAT | _PolicyClassB.FLAT | _PolicyB.FLAT
+    | _ClauseB.FLAT | _InterfaceB.FLAT
+)
+_BANNER_TYPES = frozenset(("motd", "login", "exec", "incoming", "slip-ppp", "prompt-timeout", "config-save"))
+
+
+def _top_access_list(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
+    if len(words) < 3 or not words[1].isdigit():
+        if len(words) >= 2 and words[1] in ("compiled", "logging", "log-update"):
+            return IGNORE
+        ctx.diag(lineno, text, "access-list: cannot read this line (ignored)")
+        return IGNORE
+    name = words[1]
+    acl = _acl(ctx, name, aclmod.numbered_acl_kind(int(name)), lineno, text)
+    acl.add(ctx, lineno, words[2:], text, None)
+    return IGNORE
+
+
+def _top_ip(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
+    n = len(words)
+    if n < 2:
+        return IGNORE
+    sub = words[1]
+    if sub == "access-list" and n >= 4 and words[2] in ("extended", "standard"):
+        return _acl(ctx, words[3], words[2], lineno, text)
+    if sub == "access-list" and n >= 4 and words[2] not in ("resequence", "logging", "log-update"):
+        # `ip access-list role-based ...` and friends: read past, but say so if applied.
+        return _acl(ctx, words[3], "other", lineno, text)
+    if sub == "local" and n >= 5 and words[2] == "policy" and words[3] == "route-map":
+        ctx.local_policy = Attachment(words[4], ctx.ev(lineno, text))
+        return IGNORE
+    if sub in ("nat", "route", "prefix-list", "dhcp", "sla", "flow-export", "wccp", "multicast", "pim", "ssh", "http"):
+        ctx.scan_references(words, lineno, text)
+    return IGNORE
+
+
+def _top_class_map(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
+    args = words[1:]
+    kind = "qos"
+    if len(args) >= 2 and args[0] == "type":
+        kind = args[1]
+        args = args[2:]
+    match_all = True
+    if args and args[0] in ("match-all", "match-any", "match-none"):
+        match_all = args[0] == "match-all"
+        if args[0] == "match-none":
+            ctx.diag(lineno, text, "class-map: match-none is not modelled (treated as match-any)")
+        args = args[1:]
+    if not args:
+        ctx.diag(lineno, text, "class-map: name missing (ignored)")
+        return IGNORE
+    name = args[0]
+    found = ctx.class_maps.get(name)
+    if found is None:
+        found = ctx.class_maps[name] = _ClassMapB(name, match_all, kind, ctx.ev(lineno, text))
+    return found
+
+
+def _top_policy_map(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
+    args = words[1:]
+    kind = "qos"
+    if len(args) >= 2 and args[0] == "type":
+        kind = args[1]
+        args = args[2:]
+    if not args:
+        ctx.diag(lineno, text, "policy-map: name missing (ignored)")
+        return IGNORE
+    if kind != "qos":
+        # Inspect/control policies do not attach with `service-policy input|output`:
+        # kept out of the QoS namespace; zone-pair lines report where they apply.
+        return IGNORE
+    name = args[-1]
+    found = ctx.policy_maps.get(name)
+    if found is None:
+        found = ctx.policy_maps[name] = _PolicyB(name, kind, ctx.ev(lineno, text))
+    return found
+
+
+def _top_route_map(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
+    if len(words) < 2:
+        ctx.diag(lineno, text, "route-map: name missing (ignored)")
+        return IGNORE
+    name = words[1]
+    permit = True
+    seq = 10
+    rest = words[2:]
+    if rest and rest[0] in ("permit", "deny"):
+        permit = rest[0] == "permit"
+        rest = rest[1:]
+    if rest and rest[0].isdigit():
+        seq = int(rest[0])
+    rm = ctx.route_maps.get(name)
+    if rm is None:
+        rm = ctx.route_maps[name] = _RouteMapB(name, ctx.ev(lineno, text))
+    clause = rm.clauses.get(seq)
+    if clause is None:
+        clause = rm.clauses[seq] = _ClauseB(name, seq, permit, ctx.ev(lineno, text))
+    return clause
+
+
+def _top_interface(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
+    if len(words) < 2:
+        return IGNORE
+    name = "".join(words[1:]) if len(words) == 3 and words[2][:1].isdigit() else " ".join(words[1:])
+    found = ctx.interfaces.get(name)
+    if found is None:
+        found = ctx.interfaces[name] = _InterfaceB(name, ctx.ev(lineno, text))
+    return found
+
+
+def _top_hostname(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
+    if len(words) >= 2:
+        ctx.hostname = words[1]
+    return IGNORE
+
+
+def _top_version(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
+    if len(words) >= 2:
+        ctx.version = words[1]
+    return IGNORE
+
+
+def _top_mls(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
+    if words == ["mls", "qos"]:
+        ctx.diag(lineno, text, "mls qos: switch QoS rewrites DSCP on untrusted ports (not modelled)")
+    return IGNORE
+
+
+def _top_refs(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
+    ctx.scan_references(words, lineno, text)
+    return REFSCAN
+
+
+def _top_snmp(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
+    # snmp-server community NAME RO|RW [view V] [ipv6 X] [ACL]
+    if len(words) >= 5 and words[1] == "community" and words[3] in ("RO", "RW", "ro", "rw"):
+        last = words[-1]
+        if last not in ("RO", "RW", "ro", "rw") and words[-2] != "view":
+            ctx.refer("acl", last, lineno, text)
+    return IGNORE
+
+
+def _top_watch(what: str) -> t.Callable[[_Ctx, int, list[str], str], _Handler | None]:
+    def handler(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
+        if what == "zone-pair":
+            ctx.diag(lineno, text, "zone-based firewall policy is not modelled (may drop)")
+        return _Watch(what)
+
+    return handler
+
+
+_TOP: dict[str, t.Callable[[_Ctx, int, list[str], str], _Handler | None]] = {
+    "interface": _top_interface,
+    "access-list": _top_access_list,
+    "ip": _top_ip,
+    "class-map": _top_class_map,
+    "policy-map": _top_policy_map,
+    "route-map": _top_route_map,
+    "hostname": _top_hostname,
+    "version": _top_version,
+    "mls": _top_mls,
+    "line": _top_refs,
+    "router": _top_refs,
+    "ntp": _top_refs,
+    "snmp-server": _top_snmp,
+    "control-plane": _top_watch("control-plane"),
+    "zone-pair": _top_watch("zone-pair"),
+}
+
+
+def _banner_delimiter(words: list[str], text: str) -> tuple[str | None, bool]:
+    """The delimiter of `banner [type] <d>text<d>` and whether the banner closes on this line."""
+    rest = text.split(None, 1)[1] if len(words) > 1 else ""
+    if len(words) > 1 and words[1] in _BANNER_TYPES:
+        rest = rest.split(None, 1)[1] if len(rest.split(None, 1)) > 1 else ""
+    rest = rest.lstrip()
+    if not rest:
+        return None, True
+    delim = "^C" if rest.startswith("^C") else rest[0]
+    return delim, delim in rest[len(delim):]
+
+
+def _check_text(text: str, file: str) -> None:
+    nul = text.find("\x00")
+    if nul >= 0:
+        raise ParseError(file, text.count("\n", 0, nul) + 1, "binary data (NUL byte): not a configuration text file")
+    found = _BINARY.search(text)
+    if found is not None:
+        raise ParseError(
+            file, text.count("\n", 0, found.start()) + 1,
+            "binary data (control character 0x%02x): not a configuration text file" % ord(found.group()),
+        )
+
+
+def decode_config(data: bytes, file: str) -> tuple[str, list[Diagnostic]]:
+    """Bytes -> text.  NUL or control bytes: ParseError.  Invalid UTF-8: Latin-1, with a Diagnostic."""
+    if b"\x00" in data:
+        nul = data.index(b"\x00")
+        raise ParseError(file, data.count(b"\n", 0, nul) + 1, "binary data (NUL byte): not a configuration text file")
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError as exc:
+        text = data.decode("latin-1")
+        _check_text(text, file)
+        line = data.count(b"\n", 0, exc.start) + 1
+        bad_line = text.split("\n")[line - 1]
+        return text, [Diagnostic(file, line, bad_line, "not valid UTF-8: read as Latin-1")]
+
+
+def load_ios(path: str, *, require_end: bool = True) -> IosConfig:
+    """Read and parse a saved `show running-config`."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    text, diags = decode_config(data, path)
+    config = parse_ios(text, path, require_end=require_end)
+    if diags:
+        config = dataclasses.replace(config, diagnostics=tuple(diags) + config.diagnostics)
+    return config
+
+
+def parse_ios(text: str, file: str = "<string>", *, require_end: bool = True) -> IosConfig:
+    """Parse running-config text.
+
+    `require_end`: a saved `show running-config` ends with `end`; without it
+    the file was probably cut short and a ParseError says so.  Pass False
+    for hand-written snippets: the missing `end` is then a Diagnostic.
+    """
+    _check_text(text, file)
+    ctx = _Ctx(file)
+    stack: list[tuple[int, _Handler]] = []
+    lines = text.split("\n")
+    banner: str | None = None
+    macro = False
+    ended_at = 0
+    last_line = 0
+    top = _TOP
+    flat_words = _FLAT_WORDS
+    for index, raw in enumerate(lines):
+        line = raw.rstrip()
+        if not line:
+            continue
+        lineno = index + 1
+        if banner is not None:
+            if banner in line:
+                banner = None
+            continue
+        if macro:
+            if line.strip() == "@":
+                macro = False
+            continue
+        if line[0] in " \t":
+            stripped = line.lstrip()
+            indent = len(line) - len(stripped)
+        else:
+            stripped = line
+            indent = 0
+        if stripped[0] == "!":
+            continue
+        if ended_at:
+            ctx.diag(lineno, stripped, "text after 'end' (ignored)")
+            break
+        last_line = lineno
+        words = stripped.split()
+        head = words[0]
+        if head == "end" and len(words) == 1:
+            ended_at = lineno
+            continue
+        if head == "exit" and len(words) == 1:
+            if stack:
+                stack.pop()
+            continue
+        if indent == 0 or not stack:
+            if stack and head in flat_words:
+                # A sub-command at column 0: IOS gives it to the innermost open mode
+                # that accepts it, as when a hand-written file is pasted.
+                for depth in range(len(stack) - 1, -1, -1):
+                    handler = stack[depth][1]
+                    if handler is not IGNORE and handler.accepts_flat(words):
+                        del stack[depth + 1:]
+                        sub = handler.child(ctx, lineno, words, stripped)
+                        stack.append((indent, sub or IGNORE))
+                        break
+                else:
+                    stack.clear()
+                    sub = None
+                    handler = None
+                if handler is not None:
+                    continue
+            stack.clear()
+            if head == "banner":
+                delim, closed = _banner_delimiter(words, stripped)
+                if not closed:
+                    banner = delim
+                continue
+            if head == "macro" and len(words) >= 3 and words[1] == "name":
+                macro = True
+                continue
+            func = top.get(head)
+            sub = func(ctx, lineno, words, stripped) if func is not None else None
+            stack.append((indent, sub or IGNORE))
+            continue
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        if not stack:
+            func = top.get(head)
+            sub = func(ctx, lineno, words, stripped) if func is not None else None
+            stack.append((indent, sub or IGNORE))
+            continue
+        parent = stack[-1][1]
+        if parent is IGNORE:
+            continue
+        sub = parent.child(ctx, lineno, words, stripped)
+        stack.append((indent, sub or IGNORE))
+    if banner is not None:
+        raise ParseError(file, last_line or 1, "configuration ends inside a banner (delimiter %r never closed): truncated?" % banner)
+    if not ended_at:
+        reason = "configuration ends without 'end': truncated?"
+        if stack and stack[-1][0] > 0:
+            reason += " (the last line is inside a section)"
+        last_text = lines[last_line - 1].strip() if last_line else ""
+        if require_end:
+            raise ParseError(file, last_line or None, reason, last_text or None)
+        ctx.diag(last_line, last_text, reason)
+    config = IosConfig(
+        file=file,
+        hostname=ctx.hostname,
+        version=ctx.version,
+        line_count=len(lines),
+        acls={name: b.freeze() for name, b in ctx.acls.items()},
+        class_maps={name: b.freeze() for name, b in ctx.class_maps.items()},
+        policy_maps={name: b.freeze() for name, b in ctx.policy_maps.items()},
+        route_maps={name: b.freeze() for name, b in ctx.route_maps.items()},
+        interfaces={name: b.freeze() for name, b in ctx.interfaces.items()},
+        local_policy=ctx.local_policy,
+        diagnostics=(),
+        references={k: tuple(v) for k, v in ctx.references.items()},
+        ended=bool(ended_at),
+    )
+    diagnostics = ctx.diagnostics + link_diagnostics(config)
+    return dataclasses.replace(config, diagnostics=tuple(diagnostics))
+
+
