@@ -229,7 +229,7 @@ def _simplify(alts: t.Iterable[Alt]) -> DL:
     return tuple(out)
 
 
-def _merge_runs(dl: DL, label: str) -> DL:
+def _merge_runs(dl: DL, label: str, summaries: dict[int, AnyOfCondition]) -> DL:
     """Consecutive single-condition alternatives with one outcome and mask: one any-of alternative.
 
     Exact for a decision list (the first of them that holds wins, and they
@@ -253,6 +253,8 @@ def _merge_runs(dl: DL, label: str) -> DL:
                 lines = [a.steps[0].source.line for a in run if a.steps]
                 steps = (Step(run[0].steps[0].source, "%s: one of %d criteria (lines %s)" % (
                     label, len(run), ", ".join(str(n) for n in lines)), run[0].steps[0].depends_on_dscp),)
+            for step in steps:
+                summaries[id(step)] = cond
             out.append(Alt(run[0].mask, (cond,), steps, run[0].value))
         run.clear()
 
@@ -542,6 +544,9 @@ class Engine:
         self._police: dict[int, DL] = {}
         self._pre: dict[tuple[int, int, int], int] = {}
         self._keep_classes: dict[int, dict[int, int]] = {}
+        # Summary steps of merged alternatives -> their any-of condition, so a
+        # trace can name the one line that matched.
+        self.summaries: dict[int, AnyOfCondition] = {}
 
     # -- byte arithmetic
     def _preimage(self, keep: int, value: int, mask: int) -> int:
@@ -604,7 +609,9 @@ class Engine:
                 text = "access-list %s lines %d-%d (%d entries, any of)" % (name, first.line, last.line, len(run))
                 step = Step(first, "access-list %s: %s (one of %d entries, lines %d-%d)" % (
                     name, run_key[1], len(run), first.line, last.line), run[0][1].depends_on_dscp)
-                alts.append(Alt(run_key[0], (AnyOfCondition("acl", text, first, False, members=tuple(run)),), (step,), run_key[1]))
+                cond = AnyOfCondition("acl", text, first, False, members=tuple(run))
+                self.summaries[id(step)] = cond
+                alts.append(Alt(run_key[0], (cond,), (step,), run_key[1]))
             run.clear()
 
         for entry in acl.entries:
@@ -674,7 +681,7 @@ class Engine:
             dl = parts[0]
             for part in parts[1:]:
                 dl = _combine(dl, part, cm.match_all)
-            dl = _merge_runs(_simplify(dl), "class-map %s" % name)
+            dl = _merge_runs(_simplify(dl), "class-map %s" % name, self.summaries)
         self._class[name] = dl
         return dl
 
@@ -701,9 +708,11 @@ class Engine:
         return dl
 
     def clause_dl(self, rm: RouteMap, clause: RouteMapClause) -> DL:
+        """True/False: does the clause match; True alternatives start with the clause line."""
         found = self._clause.get(id(clause))
         if found is not None:
             return found
+        head = Step(clause.source, "route-map %s %s %d" % (rm.name, "permit" if clause.permit else "deny", clause.seq))
         acl_matches = [m for m in clause.matches if m.kind == "acl"]
         others = [m for m in clause.matches if m.kind != "acl"]
         parts: list[DL] = []
@@ -736,6 +745,7 @@ class Engine:
             for part in parts[1:]:
                 dl = _combine(dl, part, True)
             dl = _simplify(dl)
+        dl = tuple(a._replace(steps=(head,) + a.steps) if a.value else a for a in dl)
         self._clause[id(clause)] = dl
         return dl
 
@@ -773,19 +783,24 @@ class Engine:
 
     def _classes(self, pm: PolicyMap, index: int, state: _State, depth: int) -> t.Iterator[tuple[_State, str | None]]:
         cls = pm.classes[index]
+        what = "policy-map %s class %s%s" % (pm.name, cls.name, " (implicit)" if cls.implicit else "")
+        class_step = Step(cls.source, what)
         if cls.name == "class-default":
-            yield from self._class_actions(pm, cls, state, depth)
+            yield from self._class_actions(pm, cls, _add(state, class_step), what, depth)
             return
+        cut = len(state.steps)
         for sub, matched in self._branch(state, self.class_dl(cls.name)):
             if matched:
-                yield from self._class_actions(pm, cls, sub, depth)
+                # The class line first, then the match lines that put the packet in it.
+                sub = sub._replace(steps=sub.steps[:cut] + (class_step,) + sub.steps[cut:])
+                yield from self._class_actions(pm, cls, sub, what, depth)
             else:
                 yield from self._classes(pm, index + 1, sub, depth)
 
-    def _class_actions(self, pm: PolicyMap, cls: PolicyClass, state: _State, depth: int) -> t.Iterator[tuple[_State, str | None]]:
+    def _class_actions(self, pm: PolicyMap, cls: PolicyClass, state: _State, what: str,
+                       depth: int) -> t.Iterator[tuple[_State, str | None]]:
         label = "%s/%s" % (pm.name, cls.name)
-        what = "policy-map %s class %s%s" % (pm.name, cls.name, " (implicit)" if cls.implicit else "")
-        state = state._replace(classes=state.classes + (label,), steps=state.steps + (Step(cls.source, what),))
+        state = state._replace(classes=state.classes + (label,))
         police: list[ClassAction] = []
         children: list[ClassAction] = []
         # IOS applies a class's marking before its policer, and the nested
@@ -867,7 +882,6 @@ class Engine:
         if not clause.permit:
             yield _add(state, Step(clause.source, "%s: deny clause, routed normally" % head)), None
             return
-        state = _add(state, Step(clause.source, head))
         routing: dict[str, tuple[str, ...]] = {}
         route_steps: dict[str, Step] = {}
         for item in clause.sets:

@@ -183,9 +183,12 @@ class AclEntry:
         """The non-DS part against a packet (see trace.Packet); None = cannot tell."""
         if self.opaque or self.unknown:
             return None
-        if self.protocol is not None and packet.protocol != self.protocol:
-            return False
         verdict: bool | None = True
+        if self.protocol is not None:
+            if packet.protocol is None:
+                verdict = None
+            elif packet.protocol != self.protocol:
+                return False
         for test in (
             self.src.matches(packet.src),
             self.dst.matches(packet.dst),

@@ -1,0 +1,62 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, diffserv.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin for diffserv.audit.trace: validate, call the core, shape the result."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.evaluate import Packet, Program, trace
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import parse_ruleset
+from ansible_collections.diffserv.audit.plugins.plugin_utils.argspec import argument_spec
+from ansible_collections.diffserv.audit.plugins.plugin_utils.files import read_text
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        _validation, args = self.validate_argument_spec(argument_spec=argument_spec("trace"))
+        if bool(args.get("iptables")) == bool(args.get("ios")):
+            raise AnsibleActionFail("give exactly one of 'iptables' (a dump) or 'ios' (a running-config)")
+        try:
+            if args.get("iptables"):
+                result.update(self._trace_iptables(args))
+            else:
+                result.update(self._trace_ios(args))
+        except DiffservError as error:
+            raise AnsibleActionFail(str(error)) from None
+        result["changed"] = False
+        return result
+
+    def _read(self, path):
+        full = self._loader.path_dwim(path)
+        return full, read_text(full, path)
+
+    def _trace_iptables(self, args):
+        full, text = self._read(args["iptables"])
+        ruleset = parse_ruleset(text, args["iptables"])
+        program = Program(ruleset, args["backend"], args["tos_semantics"])
+        results = []
+        for index, given in enumerate(args["packets"]):
+            wanted = {key: value for key, value in given.items() if value is not None}
+            try:
+                packet = Packet.from_dict(wanted, ruleset.family)
+            except (DiffservError, ValueError) as error:
+                raise AnsibleActionFail("packets[%d]: %s" % (index, error)) from None
+            results.append(trace(ruleset, packet, program=program).as_dict())
+        return {
+            "packets": results,
+            "file": full,
+            "diagnostics": [str(diagnostic) for diagnostic in ruleset.diagnostics],
+        }
+
+    def _trace_ios(self, args):
+        raise AnsibleActionFail("the IOS trace is not available in this version; give 'iptables'")

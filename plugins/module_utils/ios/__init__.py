@@ -1,0 +1,34 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, diffserv.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Cisco IOS / IOS-XE: running-config -> model -> DS byte fates and packet traces.
+
+Standard library only, no `import ansible`: importable and testable alone.
+
+    config = load_ios("border.cfg")            # parse.py  (ParseError on bad input)
+    config.diagnostics                         # what the model could not read, file:line
+    fate_table(config, "Gi0/0", "in")          # fates.py: all 256 arriving bytes
+    transit_table(config, "Gi0/0", "Gi0/1")    # in on one interface, out on another
+    fate_tables(config)                        # every interface, both directions
+    unused(config)                             # definitions no applied place reaches
+    trace_ios(config, {"in_interface": "Gi0/0", "tos": 4, ...})   # trace.py
+"""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.fates import (  # noqa: F401
+    Engine,
+    FateClass,
+    FateTable,
+    Path,
+    Step,
+    fate_table,
+    fate_tables,
+    transit_table,
+    unused,
+)
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import IosConfig  # noqa: F401
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.parse import load_ios, parse_ios  # noqa: F401
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.trace import Packet, trace_ios  # noqa: F401

@@ -1,0 +1,728 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, diffserv.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The marking map: every class of packets a firewall forwards or sends, with the DS byte it leaves with.
+
+Header space is cut into atoms, per dimension, at the boundaries the rules
+mention (interface names and prefixes, protocol numbers, address and port
+interval ends); a class is one bit mask of atoms per dimension plus the
+rewrite the rules applied so far, new = (arrived & keep) ^ set.  Walking
+the chains splits a class only where a rule's predicate cuts it, so the work
+follows the rules, not the packets.
+
+>>> from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import parse_ruleset
+>>> dump = '''*mangle
+... :PREROUTING ACCEPT [0:0]
+... :INPUT ACCEPT [0:0]
+... :FORWARD ACCEPT [0:0]
+... :OUTPUT ACCEPT [0:0]
+... :POSTROUTING ACCEPT [0:0]
+... -A POSTROUTING -o eth0 -p tcp -m tcp --dport 512:65535 -j TOS --set-tos 0x04/0xff
+... COMMIT
+... '''
+>>> marks = marking_map(parse_ruleset(dump, "fw.rules"))
+>>> [m.unmarked_byte for m in marks.leaving("eth0", path="forward") if m.writers]
+[4]
+"""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type
+
+import bisect
+import dataclasses
+import ipaddress
+import typing as t
+
+from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.evaluate import (
+    HOOK_KNOWS_OUT, HOOK_TABLES, PATH_HOOKS, EvaluationError, NeverCond, NftPortPairCond, Program,
+)
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import (
+    AddrCond, IfaceCond, Jump, Opaque, OtherTarget, PortCond, PROTOCOL_NUMBERS, ProtoCond, Rule, Ruleset,
+    TosCond, Verdict,
+)
+
+IIF, OIF, PROTO, SRC, DST, SPORT, DPORT, BYTE = range(8)
+STATIC_DIMS = 7
+DIM_NAMES = ("in_interface", "out_interface", "protocol", "src", "dst", "sport", "dport", "tos_in")
+_EMPTY_IFACE = ""
+_OTHER_IFACE = "\x02other"
+_PROTOCOL_NAMES = {number: name for name, number in sorted(PROTOCOL_NUMBERS.items(), reverse=True)}
+
+
+# ---------------------------------------------------------------------------
+# Atoms
+
+
+class _Intervals:
+    """A dimension over integers [0, top] cut at the given interval starts."""
+
+    def __init__(self, top: int, ranges: t.Iterable[tuple[int, int]]) -> None:
+        cuts = {0}
+        for low, high in ranges:
+            cuts.add(low)
+            if high < top:
+                cuts.add(high + 1)
+        self.starts = sorted(cuts)
+        self.top = top
+        self.size = len(self.starts)
+        self.full = (1 << self.size) - 1
+        self._cache: dict[tuple[tuple[int, int], ...], int] = {}
+
+    def mask(self, ranges: tuple[tuple[int, int], ...]) -> int:
+        cached = self._cache.get(ranges)
+        if cached is not None:
+            return cached
+        result = 0
+        for low, high in ranges:
+            first = bisect.bisect_right(self.starts, low) - 1
+            last = bisect.bisect_right(self.starts, high) - 1
+            result |= ((1 << (last + 1)) - 1) ^ ((1 << first) - 1)
+        self._cache[ranges] = result
+        return result
+
+    def atom(self, value: int) -> int:
+        return 1 << (bisect.bisect_right(self.starts, value) - 1)
+
+    def ranges(self, mask: int) -> list[tuple[int, int]]:
+        """The atoms of a mask as merged inclusive intervals."""
+        found: list[tuple[int, int]] = []
+        index = 0
+        while mask:
+            if mask & 1:
+                low = self.starts[index]
+                high = self.starts[index + 1] - 1 if index + 1 < self.size else self.top
+                if found and found[-1][1] + 1 == low:
+                    found[-1] = (found[-1][0], high)
+                else:
+                    found.append((low, high))
+            mask >>= 1
+            index += 1
+        return found
+
+
+class _Interfaces:
+    """Interface names cut into atoms: each literal name, each `prefix+`, the empty name, the rest.
+
+    A prefix atom stands for names that start with the prefix, are not a
+    literal, and start with no longer prefix: every name in one atom meets
+    exactly the same `-i`/`-o` conditions.
+    """
+
+    def __init__(self, patterns: t.Iterable[str], extra_names: t.Iterable[str]) -> None:
+        literals: set[str] = set(extra_names)
+        prefixes: set[str] = set()
+        for pattern in patterns:
+            if pattern.endswith("+"):
+                prefixes.add(pattern[:-1])
+            else:
+                literals.add(pattern)
+        literals.discard(_EMPTY_IFACE)
+        self.literals = sorted(literals)
+        self.prefixes = sorted(prefixes)
+        # representative name per atom, and what a person reads for it
+        self.representatives: list[str] = [_EMPTY_IFACE] + self.literals
+        self.labels: list[str] = ["(none: locally generated)"] + self.literals
+        for prefix in self.prefixes:
+            self.representatives.append(prefix + "\x01")
+            self.labels.append("%s+ (other)" % prefix if prefix else "any other")
+        self.representatives.append(_OTHER_IFACE)
+        self.labels.append("any other")
+        self.size = len(self.representatives)
+        self.full = (1 << self.size) - 1
+        self.empty_atom = 1
+        self._cache: dict[str, int] = {}
+
+    def mask(self, pattern: str) -> int:
+        cached = self._cache.get(pattern)
+        if cached is not None:
+            return cached
+        result = 0
+        for index, name in enumerate(self.representatives):
+            if pattern.endswith("+"):
+                hit = name.startswith(pattern[:-1]) and name != _OTHER_IFACE or pattern == "+"
+            else:
+                hit = name == pattern
+            if hit:
+                result |= 1 << index
+        self._cache[pattern] = result
+        return result
+
+    def atom(self, name: str) -> int:
+        if name == _EMPTY_IFACE:
+            return 1
+        if name in self.literals:
+            return 1 << self.representatives.index(name)
+        best = None
+        for prefix in self.prefixes:
+            if name.startswith(prefix) and (best is None or len(prefix) > len(best)):
+                best = prefix
+        if best is not None:
+            return 1 << self.representatives.index(best + "\x01")
+        return 1 << (self.size - 1)
+
+    def names(self, mask: int) -> list[str]:
+        return [self.labels[i] for i in range(self.size) if mask >> i & 1]
+
+
+class _Protocols:
+    def __init__(self, numbers: t.Iterable[int]) -> None:
+        self.numbers = sorted(set(numbers))
+        self.size = len(self.numbers) + 1  # the last atom: every other protocol
+        self.full = (1 << self.size) - 1
+
+    def mask(self, number: int) -> int:
+        return 1 << self.numbers.index(number)
+
+    def atom(self, number: int) -> int:
+        if number in self.numbers:
+            return 1 << self.numbers.index(number)
+        return 1 << (self.size - 1)
+
+    def names(self, mask: int) -> list[str]:
+        found = [_PROTOCOL_NAMES.get(n, str(n)) for i, n in enumerate(self.numbers) if mask >> i & 1]
+        if mask >> (self.size - 1) & 1:
+            found.append("other")
+        return found
+
+
+# ---------------------------------------------------------------------------
+# Rules as cubes
+
+
+@dataclasses.dataclass(frozen=True)
+class _Cube:
+    masks: tuple[int, ...]  # STATIC_DIMS masks
+    dims: tuple[int, ...]  # the dimensions it constrains
+
+
+@dataclasses.dataclass(frozen=True)
+class _SymRule:
+    compiled: t.Any  # CompiledRule
+    cubes: tuple[_Cube, ...]  # disjoint; the rule's static predicate is their union
+    tos: tuple[tuple[int, int, bool], ...]  # (value, mask, negated) on the current byte
+    opaque: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Marking:
+    """One class of packets and the DS byte it leaves with."""
+
+    path: str
+    verdict: str  # "accept" or "drop"
+    keep: int  # leaves with (arrived & keep) ^ set
+    set: int
+    writers: tuple[int, ...]  # lines of the rules that wrote the byte, in order
+    assumptions: tuple[str, ...]  # unmodeled matches this class assumed, with file:line
+    masks: tuple[int, ...]  # atoms per dimension (see DIM_NAMES)
+    space: "MarkingMap" = dataclasses.field(repr=False, compare=False, hash=False)
+
+    @property
+    def unmarked_byte(self) -> int | None:
+        """The byte traffic leaves with when it arrived with 0 (None if 0 cannot arrive in this class)."""
+        return self.set if self.masks[BYTE] & 1 else None
+
+    def out_bytes(self) -> dict[int, list[int]]:
+        """Leaving byte -> the arrived bytes that produce it."""
+        found: dict[int, list[int]] = {}
+        mask = self.masks[BYTE]
+        for arrived in range(256):
+            if mask >> arrived & 1:
+                found.setdefault((arrived & self.keep) ^ self.set, []).append(arrived)
+        return found
+
+    @property
+    def depends_on_arrival(self) -> bool:
+        return self.keep != 0 and len(self.out_bytes()) > 1
+
+    def describe(self) -> dict[str, t.Any]:
+        space = self.space
+        masks = self.masks
+        data: dict[str, t.Any] = {
+            "path": self.path,
+            "verdict": self.verdict,
+            "in_interfaces": space.interfaces.names(masks[IIF]) if masks[IIF] != space.interfaces.full else "any",
+            "out_interfaces": space.interfaces.names(masks[OIF]) if masks[OIF] != space.interfaces.full else "any",
+            "protocols": space.protocols.names(masks[PROTO]) if masks[PROTO] != space.protocols.full else "any",
+            "src": _ranges_text(space, SRC, masks[SRC]),
+            "dst": _ranges_text(space, DST, masks[DST]),
+            "sport": _ranges_text(space, SPORT, masks[SPORT]),
+            "dport": _ranges_text(space, DPORT, masks[DPORT]),
+            "writers": list(self.writers),
+            "assumptions": list(self.assumptions),
+            "rewrite": {"keep": self.keep, "set": self.set},
+        }
+        unmarked = self.unmarked_byte
+        data["ds_byte"] = unmarked
+        data["dscp"] = None if unmarked is None else unmarked >> 2
+        outs = self.out_bytes()
+        data["ds_bytes_possible"] = sorted(outs)
+        return data
+
+
+def _ranges_text(space: "MarkingMap", dim: int, mask: int) -> t.Any:
+    intervals = space.intervals[dim]
+    if mask == intervals.full:
+        return "any"
+    ranges = intervals.ranges(mask)
+    if dim in (SRC, DST):
+        return [_address_range_text(low, high, space.family) for low, high in ranges]
+    return [str(low) if low == high else "%d-%d" % (low, high) for low, high in ranges]
+
+
+def _address_range_text(low: int, high: int, family: int) -> str:
+    make = ipaddress.IPv4Address if family == 4 else ipaddress.IPv6Address
+    networks = list(ipaddress.summarize_address_range(make(low), make(high)))
+    if len(networks) == 1:
+        return str(networks[0])
+    return "%s-%s" % (make(low), make(high))
+
+
+class MarkingMap:
+    """The marking map of one firewall, and the atom spaces its masks refer to."""
+
+    def __init__(self, program: Program, interfaces: t.Iterable[str] = (),
+                 tables: tuple[str, ...] = ("mangle",)) -> None:
+        self.program = program
+        self.family = program.ruleset.family
+        self.tables = tuple(name for name in tables if name in program.ruleset.tables)
+        patterns: list[str] = []
+        protocols: set[int] = {6, 17}
+        addresses: list[tuple[int, int]] = []
+        ports: list[tuple[int, int]] = []
+        for table_name in self.tables:
+            table = program.ruleset.tables[table_name]
+            for chain in table.chains:
+                for compiled in program.chain(table_name, chain):
+                    for condition in compiled.conditions:
+                        if isinstance(condition, IfaceCond):
+                            patterns.append(condition.name)
+                        elif isinstance(condition, ProtoCond):
+                            protocols.add(condition.number)
+                        elif isinstance(condition, AddrCond):
+                            addresses.extend(condition.ranges)
+                        elif isinstance(condition, PortCond):
+                            ports.extend(condition.ranges)
+                        elif isinstance(condition, NftPortPairCond):
+                            ports.append((condition.sport, condition.sport))
+                            ports.append((condition.dport, condition.dport))
+        self.interfaces = _Interfaces(patterns, interfaces)
+        self.protocols = _Protocols(protocols)
+        top_address = (1 << (32 if self.family == 4 else 128)) - 1
+        address_space = _Intervals(top_address, addresses)
+        port_space = _Intervals(65535, ports)
+        self.intervals: dict[int, _Intervals] = {SRC: address_space, DST: address_space,
+                                                 SPORT: port_space, DPORT: port_space}
+        self.full = (self.interfaces.full, self.interfaces.full, self.protocols.full, address_space.full,
+                     address_space.full, port_space.full, port_space.full, (1 << 256) - 1)
+        self._symrules: dict[tuple[str, str, bool], tuple[_SymRule, ...]] = {}
+        self._tos_cache: dict[tuple[int, int, int, int], int] = {}
+        self.markings: list[Marking] = []
+        self.class_count = 0
+        self._by_line: dict[int, Rule] | None = None
+
+    # -- compiling rules into cubes -------------------------------------------------
+
+    def _sym_chain(self, table: str, chain: str, knows_out: bool) -> tuple[_SymRule, ...]:
+        key = (table, chain, knows_out)
+        built = self._symrules.get(key)
+        if built is None:
+            built = tuple(self._sym_rule(compiled, knows_out) for compiled in self.program.chain(table, chain))
+            self._symrules[key] = built
+        return built
+
+    def _sym_rule(self, compiled: t.Any, knows_out: bool) -> _SymRule:
+        base = list(self.full[:STATIC_DIMS])
+        alternatives: list[list[tuple[int, int]]] = []  # each: a list of (dim, mask) conjunctions, OR-ed
+        tos: list[tuple[int, int, bool]] = []
+        opaque: list[str] = []
+        never = False
+        for condition in compiled.conditions:
+            if isinstance(condition, IfaceCond):
+                if condition.direction == "out" and not knows_out:
+                    # The hook passes the empty name: the condition is a constant here.
+                    holds = (self.interfaces.mask(condition.name) & self.interfaces.empty_atom) != 0
+                    if holds == condition.negated:
+                        never = True
+                    continue
+                dim = IIF if condition.direction == "in" else OIF
+                mask = self.interfaces.mask(condition.name)
+                base[dim] &= (self.interfaces.full ^ mask) if condition.negated else mask
+            elif isinstance(condition, ProtoCond):
+                mask = self.protocols.mask(condition.number)
+                base[PROTO] &= (self.protocols.full ^ mask) if condition.negated else mask
+            elif isinstance(condition, AddrCond):
+                dim = SRC if condition.direction == "src" else DST
+                space = self.intervals[dim]
+                mask = space.mask(condition.ranges)
+                base[dim] &= (space.full ^ mask) if condition.negated else mask
+            elif isinstance(condition, PortCond):
+                space = self.intervals[SPORT]
+                mask = space.mask(condition.ranges)
+                if condition.direction == "either":
+                    if condition.negated:
+                        base[SPORT] &= space.full ^ mask
+                        base[DPORT] &= space.full ^ mask
+                    else:
+                        alternatives.append([(SPORT, mask), (SPORT, space.full ^ mask, DPORT, mask)])
+                else:
+                    dim = SPORT if condition.direction == "sport" else DPORT
+                    base[dim] &= (space.full ^ mask) if condition.negated else mask
+            elif isinstance(condition, NftPortPairCond):
+                space = self.intervals[SPORT]
+                sport_mask = space.mask(((condition.sport, condition.sport),))
+                dport_mask = space.mask(((condition.dport, condition.dport),))
+                alternatives.append([(SPORT, space.full ^ sport_mask),
+                                     (SPORT, sport_mask, DPORT, space.full ^ dport_mask)])
+            elif isinstance(condition, TosCond):
+                tos.append((condition.value, condition.mask, condition.negated))
+            elif isinstance(condition, NeverCond):
+                never = True
+            elif isinstance(condition, Opaque):
+                opaque.append("%s: %s" % (compiled.rule.source.where(), condition.text))
+            else:
+                raise EvaluationError("%s: condition %r has no symbolic form" % (compiled.rule.source.where(),
+                                                                                 condition))
+        cubes: list[_Cube] = []
+        if not never:
+            conjunctions: list[list[int]] = [base]
+            for alternative in alternatives:
+                expanded = []
+                for masks in conjunctions:
+                    for option in alternative:
+                        new = list(masks)
+                        for position in range(0, len(option), 2):
+                            new[option[position]] &= option[position + 1]
+                        expanded.append(new)
+                conjunctions = expanded
+            for masks in conjunctions:
+                if all(masks):
+                    dims = tuple(d for d in range(STATIC_DIMS) if masks[d] != self.full[d])
+                    cubes.append(_Cube(tuple(masks), dims))
+        return _SymRule(compiled, tuple(cubes), tuple(tos), tuple(opaque))
+
+    def _tos_mask(self, keep: int, setv: int, conditions: tuple[tuple[int, int, bool], ...]) -> int:
+        """Arrived bytes whose current byte, (arrived & keep) ^ set, meets every tos condition."""
+        result = self.full[BYTE]
+        for value, mask, negated in conditions:
+            key = (keep, setv, value, mask)
+            hits = self._tos_cache.get(key)
+            if hits is None:
+                hits = 0
+                for arrived in range(256):
+                    if ((arrived & keep) ^ setv) & mask == value:
+                        hits |= 1 << arrived
+                self._tos_cache[key] = hits
+            result &= (self.full[BYTE] ^ hits) if negated else hits
+        return result
+
+    # -- walking ---------------------------------------------------------------------
+
+    def build(self) -> "MarkingMap":
+        for path in PATH_HOOKS:
+            self._walk_path(path)
+        return self
+
+    def _initial(self, path: str) -> tuple[int, ...]:
+        full = list(self.full)
+        real = self.interfaces.full ^ self.interfaces.empty_atom
+        empty = self.interfaces.empty_atom
+        full[IIF] = empty if path == "output" else real
+        full[OIF] = empty if path == "input" else real
+        return tuple(full)
+
+    def _walk_path(self, path: str) -> None:
+        # A live class: (masks, keep, set, writers, assumptions)
+        live: list[tuple] = [(self._initial(path), 0xFF, 0x00, (), ())]
+        dropped: list[tuple] = []
+        for hook in PATH_HOOKS[path]:
+            knows_out = HOOK_KNOWS_OUT[hook]
+            for table in HOOK_TABLES[hook]:
+                if table not in self.tables or not self.program.has_chain(table, hook):
+                    continue
+                passed: list[tuple] = []
+                for state in live:
+                    self._run_chain(state, table, hook, knows_out, passed, dropped)
+                live = passed
+        for masks, keep, setv, writers, assumptions in live:
+            self.markings.append(Marking(path, "accept", keep, setv, writers, assumptions, masks, self))
+        for masks, keep, setv, writers, assumptions in dropped:
+            self.markings.append(Marking(path, "drop", keep, setv, writers, assumptions, masks, self))
+        self.class_count += len(live) + len(dropped)
+
+    def _run_chain(self, state: tuple, table: str, hook: str, knows_out: bool,
+                   passed: list[tuple], dropped: list[tuple]) -> None:
+        policy_drop = self.program.policy(table, hook) == "DROP"
+        work: list[tuple] = [(state, hook, 0, ())]
+        steps = 0
+        while work:
+            (masks, keep, setv, writers, assumptions), chain, position, stack = work.pop()
+            rules = self._sym_chain(table, chain, knows_out)
+            count = len(rules)
+            while position < count:
+                rule = rules[position]
+                if _touches(masks, rule.cubes):
+                    break
+                position += 1
+            if position >= count:
+                if stack:
+                    chain, position = stack[-1]
+                    work.append(((masks, keep, setv, writers, assumptions), chain, position, stack[:-1]))
+                elif policy_drop:
+                    dropped.append((masks, keep, setv, writers, assumptions))
+                else:
+                    passed.append((masks, keep, setv, writers, assumptions))
+                continue
+            steps += 1
+            if steps > 5_000_000:
+                raise EvaluationError("marking map: more than 5,000,000 steps in %s %s; refusing to guess"
+                                      % (table, hook))
+            rule = rules[position]
+            matched, unmatched = self._split(masks, keep, setv, rule)
+            state_rest = (keep, setv, writers, assumptions)
+            for piece in unmatched:
+                work.append(((piece,) + state_rest, chain, position + 1, stack))
+            if not matched:
+                continue
+            if rule.opaque:
+                # May match or not: follow both, each saying what it assumed.
+                said = "; ".join(rule.opaque)
+                for piece in matched:
+                    work.append(((piece, keep, setv, writers, assumptions + ("not matched: " + said,)),
+                                 chain, position + 1, stack))
+                assumptions = assumptions + ("matched: " + said,)
+            self._take_target(rule, matched, keep, setv, writers, assumptions, chain, position, stack, work,
+                              passed, dropped, policy_drop)
+
+    def _take_target(self, rule: _SymRule, matched: list[tuple[int, ...]], keep: int, setv: int,
+                     writers: tuple[int, ...], assumptions: tuple[str, ...], chain: str, position: int,
+                     stack: tuple, work: list, passed: list, dropped: list, policy_drop: bool) -> None:
+        compiled = rule.compiled
+        target = compiled.rule.target
+        line = compiled.rule.line
+        write = compiled.write
+        if write is not None:
+            for piece in matched:
+                if write.legacy_rev0:
+                    # Revision 0 writes only when (current & 0x1e) != value: split on the arrived byte.
+                    same = self._tos_mask(keep, setv, ((write.value, 0x1E, False),)) & piece[BYTE]
+                    if same:
+                        work.append(((piece[:BYTE] + (same,), keep, setv, writers + (line,), assumptions),
+                                     chain, position + 1, stack))
+                    changed = piece[BYTE] & ~same
+                    if changed:
+                        new_keep, new_set = keep & 0xE0, (setv & 0xE0) | write.value
+                        work.append(((piece[:BYTE] + (changed,), new_keep, new_set, writers + (line,), assumptions),
+                                     chain, position + 1, stack))
+                else:
+                    new_keep = keep & ~write.mask & 0xFF
+                    new_set = (setv & ~write.mask & 0xFF) ^ write.value
+                    work.append(((piece, new_keep, new_set, writers + (line,), assumptions),
+                                 chain, position + 1, stack))
+            return
+        if isinstance(target, Jump):
+            frame = stack if target.goto else stack + ((chain, position + 1),)
+            for piece in matched:
+                work.append(((piece, keep, setv, writers, assumptions), target.chain, 0, frame))
+            return
+        if isinstance(target, Verdict):
+            for piece in matched:
+                state = (piece, keep, setv, writers, assumptions)
+                if target.kind == "return":
+                    if stack:
+                        work.append((state, stack[-1][0], stack[-1][1], stack[:-1]))
+                    elif policy_drop:
+                        dropped.append(state)
+                    else:
+                        passed.append(state)
+                elif target.kind == "drop":
+                    dropped.append(state)
+                else:
+                    passed.append(state)
+            return
+        if isinstance(target, OtherTarget) and not target.known:
+            note = "%s: unmodeled target %s assumed to leave the byte alone and continue" % (
+                compiled.rule.source.where(), target.name)
+            assumptions = assumptions + (note,)
+        for piece in matched:
+            work.append(((piece, keep, setv, writers, assumptions), chain, position + 1, stack))
+
+    def _split(self, masks: tuple[int, ...], keep: int, setv: int,
+               rule: _SymRule) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
+        """Cut a class by a rule: the pieces it matches and the pieces it does not."""
+        matched: list[tuple[int, ...]] = []
+        rest: list[tuple[int, ...]] = [masks]
+        tos_hits = self._tos_mask(keep, setv, rule.tos) if rule.tos else None
+        for cube in rule.cubes:
+            remaining: list[tuple[int, ...]] = []
+            cube_masks = cube.masks
+            for piece in rest:
+                inside = list(piece)
+                disjoint = False
+                for dim in cube.dims:
+                    inside[dim] &= cube_masks[dim]
+                    if not inside[dim]:
+                        disjoint = True
+                        break
+                if disjoint:
+                    remaining.append(piece)
+                    continue
+                # piece minus cube: one piece per constrained dimension, disjoint by construction
+                current = list(piece)
+                for dim in cube.dims:
+                    outside = current[dim] & ~cube_masks[dim]
+                    if outside:
+                        split = list(current)
+                        split[dim] = outside
+                        remaining.append(tuple(split))
+                    current[dim] &= cube_masks[dim]
+                if tos_hits is not None:
+                    hit = inside[BYTE] & tos_hits
+                    miss = inside[BYTE] & ~tos_hits
+                    if miss:
+                        remaining.append(tuple(inside[:BYTE]) + (miss,))
+                    if hit:
+                        matched.append(tuple(inside[:BYTE]) + (hit,))
+                else:
+                    matched.append(tuple(inside))
+            rest = remaining
+        return matched, rest
+
+    # -- queries ---------------------------------------------------------------------
+
+    def summary(self, include_untouched: bool = False) -> list[dict[str, t.Any]]:
+        """One entry per outcome (path, verdict, rewrite, writing rules, assumptions) with its classes.
+
+        Classes that leave untouched and accepted are left out unless asked for:
+        they are what the firewall does not do.
+        """
+        groups: dict[tuple, dict[str, t.Any]] = {}
+        for marking in self.markings:
+            if not include_untouched and not marking.writers and marking.verdict == "accept" \
+                    and not marking.assumptions:
+                continue
+            # The outcome a person reads: which rules decided, on which path, with what verdict.
+            # (Revision-0 TOS splits a class on the arriving byte; both halves share this key.)
+            key = (marking.path, marking.verdict, marking.writers, marking.assumptions)
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = {
+                    "path": marking.path,
+                    "verdict": marking.verdict,
+                    "writers": list(marking.writers),
+                    "rules": [self._rule_text(line) for line in marking.writers],
+                    "assumptions": list(marking.assumptions),
+                    "rewrites": [],
+                    "ds_byte": None,
+                    "dscp": None,
+                    "describe": None,
+                    "depends_on_arrival": False,
+                    "classes": [],
+                }
+            rewrite = {"keep": marking.keep, "set": marking.set}
+            if rewrite not in group["rewrites"]:
+                group["rewrites"].append(rewrite)
+            if marking.keep != 0 or len(group["rewrites"]) > 1:
+                group["depends_on_arrival"] = True
+            if marking.masks[BYTE] & 1 and group["ds_byte"] is None:
+                group["ds_byte"] = marking.set
+                group["dscp"] = marking.set >> 2
+                group["describe"] = dsfield.describe_byte(marking.set)
+            described = marking.describe()
+            group["classes"].append({name: described[name] for name in (
+                "in_interfaces", "out_interfaces", "protocols", "src", "dst", "sport", "dport")})
+        return list(groups.values())
+
+    def deciders(self) -> list[dict[str, t.Any]]:
+        """Per rule that has the last word on the byte of packets leaving the box: what it leaves them with.
+
+        The short answer for a person ("line 35 leaves 0x04 on tcp to ports 512-65535 out eth0");
+        `summary()` keeps every class and every earlier write.
+        """
+        found: dict[int, dict[str, t.Any]] = {}
+        for marking in self.markings:
+            if marking.path == "input" or marking.verdict != "accept" or not marking.writers:
+                continue
+            line = marking.writers[-1]
+            entry = found.get(line)
+            if entry is None:
+                rule = self.rule_at(line)
+                entry = found[line] = {"line": line, "rule": rule.text, "chain": rule.chain, "paths": [],
+                                       "out_interfaces": [], "ds_bytes": [], "classes": 0}
+            if marking.path not in entry["paths"]:
+                entry["paths"].append(marking.path)
+            for name in self.interfaces.names(marking.masks[OIF]):
+                if name not in entry["out_interfaces"]:
+                    entry["out_interfaces"].append(name)
+            unmarked = marking.unmarked_byte
+            if unmarked is not None and unmarked not in entry["ds_bytes"]:
+                entry["ds_bytes"].append(unmarked)
+            entry["classes"] += 1
+        for entry in found.values():
+            entry["ds_bytes"].sort()
+            entry["describe"] = [dsfield.describe_byte(value) for value in entry["ds_bytes"]]
+        return [found[line] for line in sorted(found)]
+
+    def rule_at(self, line: int) -> Rule:
+        """The rule on a line of the dump (writers are given as lines)."""
+        if self._by_line is None:
+            self._by_line = {}
+            for table_name in self.tables:
+                table = self.program.ruleset.tables[table_name]
+                for chain in table.chains:
+                    for rule in table.rules(chain):
+                        self._by_line[rule.line] = rule
+        return self._by_line[line]
+
+    def _rule_text(self, line: int) -> str:
+        return self.rule_at(line).text
+
+    def leaving(self, out_interface: str | None = None, path: str | None = None,
+                verdict: str = "accept") -> list[Marking]:
+        """Markings of packets that leave by `out_interface` (any when None)."""
+        atom = self.interfaces.atom(out_interface) if out_interface is not None else None
+        found = []
+        for marking in self.markings:
+            if path is not None and marking.path != path:
+                continue
+            if verdict is not None and marking.verdict != verdict:
+                continue
+            if atom is not None and not marking.masks[OIF] & atom:
+                continue
+            found.append(marking)
+        return found
+
+    def packet_marking(self, packet: t.Any) -> list[Marking]:
+        """The markings a concrete packet falls in (more than one only where unmodeled matches fork)."""
+        point = self.point(packet)
+        return [m for m in self.markings if m.path == packet.path
+                and all(m.masks[d] & point[d] for d in range(8))]
+
+    def point(self, packet: t.Any) -> tuple[int, ...]:
+        """A concrete packet as atoms; a field the packet leaves out stands for every value."""
+        def interval_atom(dim: int, value: int | None) -> int:
+            return self.full[dim] if value is None else self.intervals[dim].atom(value)
+        in_name = packet.in_interface if packet.path != "output" else ""
+        out_name = packet.out_interface if packet.path != "input" else ""
+        return (self.interfaces.atom(in_name), self.interfaces.atom(out_name), self.protocols.atom(packet.protocol),
+                interval_atom(SRC, packet.src), interval_atom(DST, packet.dst), interval_atom(SPORT, packet.sport),
+                interval_atom(DPORT, packet.dport), 1 << packet.tos)
+
+
+def _touches(masks: tuple[int, ...], cubes: tuple[_Cube, ...]) -> bool:
+    for cube in cubes:
+        cube_masks = cube.masks
+        for dim in cube.dims:
+            if not masks[dim] & cube_masks[dim]:
+                break
+        else:
+            return True
+    return False
+
+
+def marking_map(ruleset: Ruleset, backend: str = "auto", era: str = "auto", interfaces: t.Iterable[str] = (),
+                tables: tuple[str, ...] = ("mangle",), program: Program | None = None) -> MarkingMap:
+    """Build the marking map of a firewall (see the module docstring)."""
+    program = program or Program(ruleset, backend, era)
+    return MarkingMap(program, interfaces, tables).build()
