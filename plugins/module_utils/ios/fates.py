@@ -62,6 +62,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import (
     Unused,
     bytes_of,
     find_interface,
+    gc_paused,
     same_interface,
 )
 
@@ -200,6 +201,66 @@ class Alt(t.NamedTuple):
     value: t.Any
 
 
+def _all3(conds: t.Iterable[Condition], holds: t.Callable[[Condition], bool | None]) -> bool | None:
+    """Conjunction with unknowns: False wins, then None, then True."""
+    unknown = False
+    for cond in conds:
+        verdict = holds(cond)
+        if verdict is False:
+            return False
+        if verdict is None:
+            unknown = True
+    return None if unknown else True
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class DecisionCondition(Condition):
+    """"<decision list> yields <value>", for the DS bytes of one class.
+
+    Stands for every alternative of an ACL, class-map or route-map clause
+    that leads to the same outcome, so a pipeline branches once per outcome
+    (permit/deny, match/no match) instead of once per line: exact, and
+    testable against a concrete packet by walking `alts` in order.
+    `by` are the lines that can yield the value, `unless` the earlier
+    lines that would decide otherwise.
+    """
+
+    alts: tuple[Alt, ...] = ()
+    value: t.Any = None
+
+    @property
+    def by(self) -> list[Evidence]:
+        return [a.steps[0].source for a in self.alts if a.value == self.value and a.steps]
+
+    @property
+    def unless(self) -> list[Evidence]:
+        out = []
+        for alt in self.alts:
+            if alt.value == self.value:
+                break
+            if alt.steps:
+                out.append(alt.steps[0].source)
+        return out
+
+    def decide(self, holds: t.Callable[[Condition], bool | None]) -> tuple[bool | None, Alt | None]:
+        for alt in self.alts:
+            verdict = _all3(alt.conds, holds)
+            if verdict:
+                return alt.value == self.value, alt
+            if verdict is None:
+                return None, None
+        return None, None
+
+    def test(self, packet: t.Any) -> bool | None:
+        return self.decide(lambda c: c.test(packet))[0]
+
+    def as_dict(self) -> dict:
+        out = Condition.as_dict(self)
+        out["by"] = [e.as_dict() for e in self.by]
+        out["unless"] = [e.as_dict() for e in self.unless]
+        return out
+
+
 DL = t.Tuple[Alt, ...]
 
 
@@ -229,7 +290,7 @@ def _simplify(alts: t.Iterable[Alt]) -> DL:
     return tuple(out)
 
 
-def _merge_runs(dl: DL, label: str, summaries: dict[int, AnyOfCondition]) -> DL:
+def _merge_runs(dl: DL, label: str, summaries: dict[int, Condition]) -> DL:
     """Consecutive single-condition alternatives with one outcome and mask: one any-of alternative.
 
     Exact for a decision list (the first of them that holds wins, and they
@@ -305,8 +366,12 @@ class _State(t.NamedTuple):
     unmodeled: bool = False
 
 
+# NamedTuple._replace goes through keyword handling; these hot paths build the tuple directly.
+_new_state = tuple.__new__
+
+
 def _add(state: _State, *steps: Step) -> _State:
-    return state._replace(steps=state.steps + steps)
+    return _new_state(_State, (state[0], state[1], state[2] + steps) + state[3:])
 
 
 def _rewrite(state: _State, step: Step) -> _State:
@@ -314,7 +379,7 @@ def _rewrite(state: _State, step: Step) -> _State:
     assert rw is not None
     keep = state.keep & rw.keep
     value = (state.value & rw.keep) | rw.value
-    return state._replace(steps=state.steps + (step,), keep=keep, value=value)
+    return _new_state(_State, (state[0], state[1], state[2] + (step,), keep, value) + state[5:])
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -445,7 +510,7 @@ class FateClass:
         }
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True)
 class FateTable:
     """Every arriving DS byte's fate on one interface and direction.
 
@@ -461,8 +526,20 @@ class FateTable:
     shutdown: bool
     stages: tuple[Step, ...]
     classes: tuple[FateClass, ...]
-    byte_class: tuple[int, ...]
     out_interface: str | None = None
+
+    @property
+    def byte_class(self) -> tuple[int, ...]:
+        """Index into `classes` for each arriving byte 0-255 (derived on first use)."""
+        cached = self.__dict__.get("_byte_class")
+        if cached is None:
+            index = [0] * 256
+            for position, cls in enumerate(self.classes):
+                for byte in bytes_of(cls.mask):
+                    index[byte] = position
+            cached = tuple(index)
+            object.__setattr__(self, "_byte_class", cached)
+        return cached
 
     def for_byte(self, byte: int) -> FateClass:
         return self.classes[self.byte_class[byte]]
@@ -546,7 +623,10 @@ class Engine:
         self._keep_classes: dict[int, dict[int, int]] = {}
         # Summary steps of merged alternatives -> their any-of condition, so a
         # trace can name the one line that matched.
-        self.summaries: dict[int, AnyOfCondition] = {}
+        self.summaries: dict[int, Condition] = {}
+        self._decisions: dict[tuple[int, tuple[int, ...], t.Any], DecisionCondition] = {}
+        self._compressed: dict[tuple[str, str], DL] = {}
+        self._stage_memo: dict[tuple, list[tuple[_State, str | None]]] = {}
 
     # -- byte arithmetic
     def _preimage(self, keep: int, value: int, mask: int) -> int:
@@ -579,13 +659,101 @@ class Engine:
             hit = remaining & (alt.mask if keep == 0xFF else self._preimage(keep, value, alt.mask))
             if not hit:
                 continue
-            yield state._replace(mask=hit, conds=state.conds + alt.conds, steps=state.steps + alt.steps), alt.value
+            yield _new_state(_State, (hit, state[1] + alt.conds, state[2] + alt.steps) + state[3:]), alt.value
             if not alt.conds:
                 remaining &= ~hit
                 if not remaining:
                     return
 
     # -- decision lists
+    def _compress(self, dl: DL, kind: str, label: str, words: t.Mapping[t.Any, str]) -> DL:
+        """One alternative per outcome and byte class (see DecisionCondition).
+
+        The bytes are split into classes that see the same live
+        alternatives; within a class every outcome but the last gets the
+        condition "`label` yields it", the last is what remains.
+        """
+        classes: list[tuple[int, tuple[int, ...], bool]] = [(ALL_BYTES, (), False)]
+        for index, alt in enumerate(dl):
+            split = []
+            for mask, live, closed in classes:
+                inside = mask & alt.mask
+                if closed or not inside:
+                    split.append((mask, live, closed))
+                    continue
+                if inside != mask:
+                    split.append((mask & ~alt.mask, live, closed))
+                split.append((inside, live + (index,), not alt.conds))
+            classes = split
+        out: list[Alt] = []
+        for mask, live, _closed in classes:
+            if not live:
+                continue
+            values: list[t.Any] = []
+            for index in live:
+                if dl[index].value not in values:
+                    values.append(dl[index].value)
+            for position, value in enumerate(values):
+                group = [index for index in live if dl[index].value == value]
+                last = position == len(values) - 1
+                if len(group) == 1 and (group[0] == live[0] or last):
+                    alt = dl[group[0]]
+                    out.append(Alt(mask, () if last else alt.conds, alt.steps, value))
+                    continue
+                cond = self._decision(dl, live, value, kind, label, words)
+                sources = [dl[i].steps[0].source for i in group if dl[i].steps]
+                step = Step(sources[0] if sources else cond.source or Evidence("", 0, ""),
+                            "%s: %s (%s)" % (label, words.get(value, str(value)), _lines(sources)),
+                            any(dl[i].mask != ALL_BYTES for i in group))
+                self.summaries[id(step)] = cond
+                out.append(Alt(mask, () if last else (cond,), (step,), value))
+        return tuple(out)
+
+    def _decision(self, dl: DL, live: tuple[int, ...], value: t.Any, kind: str, label: str,
+                  words: t.Mapping[t.Any, str]) -> DecisionCondition:
+        key = (id(dl), live, value)
+        found = self._decisions.get(key)
+        if found is not None:
+            return found
+        alts = tuple(dl[i] for i in live)
+        source = None
+        for alt in alts:
+            if alt.value == value and alt.steps:
+                source = alt.steps[0].source
+                break
+        default = False
+        for alt in alts:
+            if all(c.default for c in alt.conds):
+                default = alt.value == value
+                break
+        cond = DecisionCondition(kind, "%s %s" % (label, words.get(value, str(value))),
+                                 source, default, alts=alts, value=value)
+        self._decisions[key] = cond
+        return cond
+
+    def acl_stage_dl(self, name: str) -> DL | None:
+        """An applied ACL, one alternative per outcome: permit or deny."""
+        key = ("acl", name)
+        found = self._compressed.get(key)
+        if found is None:
+            raw = self.acl_dl(name)
+            if raw is None:
+                return None
+            found = self._compressed[key] = self._compress(raw, "acl", "access-list %s" % name, _ACL_WORDS)
+        return found
+
+    def acl_bool_dl(self, name: str) -> DL | None:
+        """An ACL used to classify: permit = match, deny = no match (never a drop)."""
+        key = ("acl-bool", name)
+        found = self._compressed.get(key)
+        if found is None:
+            raw = self.acl_dl(name)
+            if raw is None:
+                return None
+            mapped = tuple(Alt(a.mask, a.conds, a.steps if a.value == "permit" else (), a.value == "permit") for a in raw)
+            found = self._compressed[key] = self._compress(mapped, "acl", "access-list %s" % name, _MATCH_WORDS)
+        return found
+
     def acl_dl(self, name: str) -> DL | None:
         """permit/deny decision list of an ACL, or None when it is not defined."""
         if name in self._acl:
@@ -614,16 +782,17 @@ class Engine:
                 alts.append(Alt(run_key[0], (cond,), (step,), run_key[1]))
             run.clear()
 
+        prefix = "" if acl.source.text.startswith("access-list") else "access-list %s: " % name
+        what = {"permit": "access-list %s: permit" % name, "deny": "access-list %s: deny" % name}
         for entry in acl.entries:
-            step = Step(entry.source, "access-list %s: %s" % (name, entry.action), entry.tests_ds,
-                        unmodeled=bool(entry.unknown))
+            step = Step(entry.source, what[entry.action], entry.tests_ds, None, bool(entry.unknown))
             if entry.unconditional:
                 flush()
                 run_key = None
                 alts.append(Alt(entry.ds_mask, (), (step,), entry.action))
                 continue
             kind = "unmodeled" if entry.unknown else "acl"
-            cond = AclCondition(kind, _entry_condition_text(entry), entry.source, False, entry=entry)
+            cond = AclCondition(kind, prefix + entry.source.text, entry.source, False, entry=entry)
             key = (entry.ds_mask, entry.action)
             if key != run_key:
                 flush()
@@ -654,15 +823,12 @@ class Engine:
             elif crit.kind == "any":
                 part = _const(True, (step,))
             elif crit.kind == "acl":
-                acl = self.acl_dl(crit.ref or "")
+                acl = self.acl_bool_dl(crit.ref or "")
                 if acl is None:
                     part = _cond(Condition("undefined", "access-list %s not defined" % crit.ref, crit.source), (step,))
                 else:
                     # QoS classification: an ACL deny means "not in this class", never a drop.
-                    part = tuple(
-                        Alt(a.mask, a.conds, (step,) + a.steps if a.value == "permit" else (), a.value == "permit")
-                        for a in acl
-                    )
+                    part = tuple(a._replace(steps=(step,) + a.steps) if a.value else a for a in acl)
             elif crit.kind == "class-map":
                 inner = self.class_dl(crit.ref or "", depth + 1)
                 part = tuple(a._replace(steps=(step,) + a.steps) if a.value else a for a in inner)
@@ -682,6 +848,7 @@ class Engine:
             for part in parts[1:]:
                 dl = _combine(dl, part, cm.match_all)
             dl = _merge_runs(_simplify(dl), "class-map %s" % name, self.summaries)
+            dl = self._compress(dl, "class-map", "class-map %s" % name, _MATCH_WORDS)
         self._class[name] = dl
         return dl
 
@@ -722,14 +889,11 @@ class Engine:
             for match in acl_matches:
                 for ref in match.refs:
                     step = Step(match.source, "route-map %s %d: match ip address %s" % (rm.name, clause.seq, ref))
-                    acl = self.acl_dl(ref)
+                    acl = self.acl_bool_dl(ref)
                     if acl is None:
                         part: DL = _const(True, (Step(match.source, "access-list %s is not defined: the clause matches every packet" % ref),))
                     else:
-                        part = tuple(
-                            Alt(a.mask, a.conds, (step,) + a.steps if a.value == "permit" else (), a.value == "permit")
-                            for a in acl
-                        )
+                        part = tuple(a._replace(steps=(step,) + a.steps) if a.value else a for a in acl)
                     group = part if group is None else _combine(group, part, False)
             assert group is not None
             parts.append(group)
@@ -744,7 +908,7 @@ class Engine:
             dl = parts[0]
             for part in parts[1:]:
                 dl = _combine(dl, part, True)
-            dl = _simplify(dl)
+            dl = self._compress(_simplify(dl), "route-map", "route-map %s %d" % (rm.name, clause.seq), _MATCH_WORDS)
         dl = tuple(a._replace(steps=(head,) + a.steps) if a.value else a for a in dl)
         self._clause[id(clause)] = dl
         return dl
@@ -753,7 +917,7 @@ class Engine:
     def _acl_stage(self, attachment_step: Step, name: str) -> _Stage:
         def stage(state: _State) -> t.Iterator[tuple[_State, str | None]]:
             state = _add(state, attachment_step)
-            dl = self.acl_dl(name)
+            dl = self.acl_stage_dl(name)
             acl = self.config.acls.get(name)
             if dl is None or (acl is not None and not acl.entries):
                 yield _add(state, Step(attachment_step.source, "access-list %s is not defined or empty: every packet passes" % name)), None
@@ -768,9 +932,39 @@ class Engine:
 
         return stage
 
+    def _relative(self, key: tuple, state: _State,
+                  compute: t.Callable[[_State], t.Iterable[tuple[_State, str | None]]]) -> t.Iterator[tuple[_State, str | None]]:
+        """Run a stage from an empty history, once per (stage, rewrite so far); graft the result onto `state`.
+
+        A stage's decisions depend only on which bytes arrive and how they
+        were rewritten, not on the conditions and lines that led there, so
+        interfaces sharing a policy or route-map share its evaluation.
+        """
+        full = key + (state.keep, state.value)
+        found = self._stage_memo.get(full)
+        if found is None:
+            # Evaluated for every byte; a narrower arrival set is a restriction of it.
+            found = self._stage_memo[full] = list(compute(_State(ALL_BYTES, (), (), state.keep, state.value)))
+        mask = state.mask
+        conds, steps, classes, police = state.conds, state.steps, state.classes, state.police
+        for rel, terminal in found:
+            hit = rel.mask & mask
+            if not hit:
+                continue
+            yield _new_state(_State, (
+                hit, conds + rel.conds, steps + rel.steps, rel.keep, rel.value,
+                classes + rel.classes, police + rel.police,
+                rel.route if rel.route != FORWARDED or rel.egress is not None else state.route,
+                rel.egress if rel.egress is not None else state.egress,
+                state.unmodeled or rel.unmodeled,
+            )), terminal
+
     def _policy_stage(self, attachment_step: Step, name: str) -> _Stage:
+        def compute(start: _State) -> t.Iterator[tuple[_State, str | None]]:
+            return self._policy(name, start, 0)
+
         def stage(state: _State) -> t.Iterator[tuple[_State, str | None]]:
-            yield from self._policy(name, _add(state, attachment_step), 0)
+            yield from self._relative(("policy", name), _add(state, attachment_step), compute)
 
         return stage
 
@@ -792,7 +986,8 @@ class Engine:
         for sub, matched in self._branch(state, self.class_dl(cls.name)):
             if matched:
                 # The class line first, then the match lines that put the packet in it.
-                sub = sub._replace(steps=sub.steps[:cut] + (class_step,) + sub.steps[cut:])
+                steps = sub[2]
+                sub = _new_state(_State, (sub[0], sub[1], steps[:cut] + (class_step,) + steps[cut:]) + sub[3:])
                 yield from self._class_actions(pm, cls, sub, what, depth)
             else:
                 yield from self._classes(pm, index + 1, sub, depth)
@@ -800,7 +995,7 @@ class Engine:
     def _class_actions(self, pm: PolicyMap, cls: PolicyClass, state: _State, what: str,
                        depth: int) -> t.Iterator[tuple[_State, str | None]]:
         label = "%s/%s" % (pm.name, cls.name)
-        state = state._replace(classes=state.classes + (label,))
+        state = _new_state(_State, state[:5] + (state[5] + (label,),) + state[6:])
         police: list[ClassAction] = []
         children: list[ClassAction] = []
         # IOS applies a class's marking before its policer, and the nested
@@ -856,13 +1051,17 @@ class Engine:
                 yield from self._after_marking(pm, label, sub, [], rest_police, depth)
 
     def _pbr_stage(self, attachment_step: Step, name: str) -> _Stage:
+        def compute(start: _State) -> t.Iterator[tuple[_State, str | None]]:
+            return self._clauses(rm, 0, start)  # type: ignore[arg-type]
+
+        rm = self.config.route_maps.get(name)
+
         def stage(state: _State) -> t.Iterator[tuple[_State, str | None]]:
             state = _add(state, attachment_step)
-            rm = self.config.route_maps.get(name)
             if rm is None:
                 yield _add(state, Step(attachment_step.source, "route-map %s is not defined: routed normally" % name)), None
                 return
-            yield from self._clauses(rm, 0, state)
+            yield from self._relative(("route-map", name), state, compute)
 
         return stage
 
@@ -1001,21 +1200,18 @@ class Engine:
                stages: list[_Stage], out_name: str | None = None) -> FateTable:
         paths = self.run(stages)
         classes = _partition(paths)
-        byte_class = [0] * 256
-        for index, mask in enumerate(classes):
-            for byte in bytes_of(mask):
-                byte_class[byte] = index
-        per_class = [tuple(p for p in paths if p.mask & mask) for mask in classes]
-        zero = per_class[byte_class[0]]
-        zero_treatment = [p.treatment() for p in zero]
-        zero_queues = [p.classes for p in zero]
+        treatments = [p.treatment() for p in paths]
+        per_class = [[i for i, p in enumerate(paths) if p.mask & mask] for mask in classes]
+        zero = next(members for mask, members in zip(classes, per_class) if mask & 1)
+        zero_treatment = [treatments[i] for i in zero]
+        zero_queues = [paths[i].classes for i in zero]
         fate_classes = []
         for mask, members in zip(classes, per_class):
             fate_classes.append(FateClass(
                 mask,
-                members,
-                because_of_dscp=[p.treatment() for p in members] != zero_treatment,
-                queue_differs=[p.classes for p in members] != zero_queues,
+                tuple(paths[i] for i in members),
+                because_of_dscp=members != zero and [treatments[i] for i in members] != zero_treatment,
+                queue_differs=members != zero and [paths[i].classes for i in members] != zero_queues,
             ))
         return FateTable(
             router=self.config.hostname,
@@ -1025,9 +1221,24 @@ class Engine:
             shutdown=shutdown,
             stages=tuple(step for step, _s in pairs),
             classes=tuple(fate_classes),
-            byte_class=tuple(byte_class),
             out_interface=out_name,
         )
+
+
+_ACL_WORDS = {"permit": "permits", "deny": "denies"}
+_MATCH_WORDS = {True: "matches", False: "does not match"}
+
+
+def _lines(sources: t.Sequence[Evidence]) -> str:
+    if not sources:
+        return "no line"
+    if len(sources) == 1:
+        return "line %d" % sources[0].line
+    numbers = sorted({e.line for e in sources})
+    if numbers[-1] - numbers[0] == len(numbers) - 1:
+        return "lines %d-%d" % (numbers[0], numbers[-1])
+    shown = ", ".join(str(n) for n in numbers[:6])
+    return "lines %s%s" % (shown, ", ..." if len(numbers) > 6 else "")
 
 
 def _egress_gate(out_name: str) -> _Stage:
@@ -1043,20 +1254,6 @@ def _egress_gate(out_name: str) -> _Stage:
 
 def _is_null(name: str) -> bool:
     return name.lower().replace(" ", "") in ("null0", "nu0")
-
-
-def _entry_condition_text(entry: AclEntry) -> str:
-    parts = [entry.protocol_text, entry.src.text]
-    if entry.sport:
-        parts.append(entry.sport.text)
-    parts.append(entry.dst.text)
-    if entry.dport:
-        parts.append(entry.dport.text)
-    if entry.established:
-        parts.append("established")
-    parts.extend(entry.opaque)
-    parts.extend(entry.unknown)
-    return "access-list %s %s: %s" % (entry.acl, entry.action, " ".join(parts))
 
 
 def _finish(state: _State, action: str) -> Path:
@@ -1109,11 +1306,12 @@ def fate_tables(config: IosConfig) -> list[FateTable]:
     """Every interface in both directions (plus `ip local policy`), sharing one engine's caches."""
     engine = Engine(config)
     out = []
-    for name in config.interfaces:
-        for direction in DIRECTIONS:
-            out.append(engine.fate_table(name, direction))
-    if config.local_policy is not None:
-        out.append(engine.fate_table("(router)", "local"))
+    with gc_paused():
+        for name in config.interfaces:
+            for direction in DIRECTIONS:
+                out.append(engine.fate_table(name, direction))
+        if config.local_policy is not None:
+            out.append(engine.fate_table("(router)", "local"))
     return out
 
 

@@ -55,6 +55,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import (
     RouteMapClause,
     RouteMapMatch,
     RouteMapSet,
+    gc_paused,
     rewrite_dscp,
     rewrite_precedence,
     rewrite_tos4,
@@ -717,6 +718,12 @@ def _top_access_list(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Ha
     return IGNORE
 
 
+# `ip ...` globals that can name an ACL or a route-map (`ip nat inside source list 10`,
+# `ip route ... route-map`: no; `ip wccp web-cache redirect-list 120`...).  Static routes and
+# prefix-lists, the bulk of big files, name neither.
+_IP_REFERENCING = frozenset(("nat", "dhcp", "sla", "flow-export", "wccp", "multicast", "pim", "ssh", "http", "igmp", "sdr"))
+
+
 def _top_ip(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
     n = len(words)
     if n < 2:
@@ -730,7 +737,7 @@ def _top_ip(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | N
     if sub == "local" and n >= 5 and words[2] == "policy" and words[3] == "route-map":
         ctx.local_policy = Attachment(words[4], ctx.ev(lineno, text))
         return IGNORE
-    if sub in ("nat", "route", "prefix-list", "dhcp", "sla", "flow-export", "wccp", "multicast", "pim", "ssh", "http"):
+    if sub in _IP_REFERENCING:
         ctx.scan_references(words, lineno, text)
     return IGNORE
 
@@ -926,7 +933,13 @@ def parse_ios(text: str, file: str = "<string>", *, require_end: bool = True) ->
     the file was probably cut short and a ParseError says so.  Pass False
     for hand-written snippets: the missing `end` is then a Diagnostic.
     """
+    with gc_paused():
+        return _parse(text, file, require_end)
+
+
+def _parse(text: str, file: str, require_end: bool) -> IosConfig:
     _check_text(text, file)
+    aclmod.clear_caches()
     ctx = _Ctx(file)
     stack: list[tuple[int, _Handler]] = []
     lines = text.split("\n")
@@ -936,82 +949,87 @@ def parse_ios(text: str, file: str = "<string>", *, require_end: bool = True) ->
     last_line = 0
     top = _TOP
     flat_words = _FLAT_WORDS
+    ignore_top = (0, IGNORE)
     for index, raw in enumerate(lines):
-        line = raw.rstrip()
+        if not raw:
+            continue
+        line = raw.rstrip() if raw[-1] in " \r\t" else raw
         if not line:
             continue
-        lineno = index + 1
-        if banner is not None:
-            if banner in line:
-                banner = None
-            continue
-        if macro:
-            if line.strip() == "@":
+        if banner is not None or macro:
+            if banner is not None:
+                if banner in line:
+                    banner = None
+            elif line.strip() == "@":
                 macro = False
             continue
-        if line[0] in " \t":
+        first = line[0]
+        if first == "!":
+            continue
+        lineno = index + 1
+        if first == " " or first == "\t":
             stripped = line.lstrip()
+            if stripped[0] == "!":
+                continue
             indent = len(line) - len(stripped)
         else:
             stripped = line
             indent = 0
-        if stripped[0] == "!":
-            continue
         if ended_at:
             ctx.diag(lineno, stripped, "text after 'end' (ignored)")
             break
         last_line = lineno
         words = stripped.split()
         head = words[0]
-        if head == "end" and len(words) == 1:
-            ended_at = lineno
-            continue
-        if head == "exit" and len(words) == 1:
+        if indent and stack:
+            # The common case inside a section: hand the line to its parent.
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
             if stack:
+                parent = stack[-1][1]
+                if parent is IGNORE:
+                    continue
+                if head == "exit" and len(words) == 1:
+                    stack.pop()
+                    continue
+                sub = parent.child(ctx, lineno, words, stripped)
+                stack.append((indent, sub or IGNORE))
+                continue
+        if len(words) == 1 and (head == "end" or head == "exit"):
+            if head == "end":
+                ended_at = lineno
+            elif stack:
                 stack.pop()
             continue
-        if indent == 0 or not stack:
-            if stack and head in flat_words:
-                # A sub-command at column 0: IOS gives it to the innermost open mode
-                # that accepts it, as when a hand-written file is pasted.
-                for depth in range(len(stack) - 1, -1, -1):
-                    handler = stack[depth][1]
-                    if handler is not IGNORE and handler.accepts_flat(words):
-                        del stack[depth + 1:]
-                        sub = handler.child(ctx, lineno, words, stripped)
-                        stack.append((indent, sub or IGNORE))
-                        break
-                else:
-                    stack.clear()
-                    sub = None
-                    handler = None
-                if handler is not None:
-                    continue
-            stack.clear()
-            if head == "banner":
-                delim, closed = _banner_delimiter(words, stripped)
-                if not closed:
-                    banner = delim
+        if stack and head in flat_words:
+            # A sub-command at column 0: IOS gives it to the innermost open mode
+            # that accepts it, as when a hand-written file is pasted.
+            handled = False
+            for depth in range(len(stack) - 1, -1, -1):
+                handler = stack[depth][1]
+                if handler is not IGNORE and handler.accepts_flat(words):
+                    del stack[depth + 1:]
+                    sub = handler.child(ctx, lineno, words, stripped)
+                    stack.append((indent, sub or IGNORE))
+                    handled = True
+                    break
+            if handled:
                 continue
-            if head == "macro" and len(words) >= 3 and words[1] == "name":
-                macro = True
-                continue
-            func = top.get(head)
-            sub = func(ctx, lineno, words, stripped) if func is not None else None
-            stack.append((indent, sub or IGNORE))
+        stack.clear()
+        func = top.get(head)
+        if func is not None:
+            sub = func(ctx, lineno, words, stripped)
+            stack.append((indent, sub) if sub is not None and sub is not IGNORE else (indent, IGNORE))
             continue
-        while stack and stack[-1][0] >= indent:
-            stack.pop()
-        if not stack:
-            func = top.get(head)
-            sub = func(ctx, lineno, words, stripped) if func is not None else None
-            stack.append((indent, sub or IGNORE))
+        if head == "banner":
+            delim, closed = _banner_delimiter(words, stripped)
+            if not closed:
+                banner = delim
             continue
-        parent = stack[-1][1]
-        if parent is IGNORE:
+        if head == "macro" and len(words) >= 3 and words[1] == "name":
+            macro = True
             continue
-        sub = parent.child(ctx, lineno, words, stripped)
-        stack.append((indent, sub or IGNORE))
+        stack.append(ignore_top if indent == 0 else (indent, IGNORE))
     if banner is not None:
         raise ParseError(file, last_line or 1, "configuration ends inside a banner (delimiter %r never closed): truncated?" % banner)
     if not ended_at:
