@@ -173,8 +173,13 @@ class NbarCondition(Condition):
     class_map: str = ""
 
     def test(self, packet: t.Any) -> bool | None:
+        """Matched when the packet lists the class-map or this criterion (`[match] [protocol] http url ...`)."""
         nbar = packet.nbar
-        return self.class_map in nbar or self.text in nbar
+        if self.class_map in nbar:
+            return True
+        text = self.text
+        bare = text[len("protocol "):] if text.startswith("protocol ") else text
+        return text in nbar or bare in nbar or ("match " + text) in nbar
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
