@@ -31,6 +31,7 @@ __metaclass__ = type
 
 import bisect
 import dataclasses
+import heapq
 import ipaddress
 import typing as t
 
@@ -46,6 +47,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse imp
 IIF, OIF, PROTO, SRC, DST, SPORT, DPORT, BYTE = range(8)
 STATIC_DIMS = 7
 DIM_NAMES = ("in_interface", "out_interface", "protocol", "src", "dst", "sport", "dport", "tos_in")
+_LAST = 1 << 62  # sorts after every rule position: a frame's own point comes after its callees'
 _EMPTY_IFACE = ""
 _OTHER_IFACE = "\x02other"
 _PROTOCOL_NAMES = {number: name for name, number in sorted(PROTOCOL_NUMBERS.items(), reverse=True)}
@@ -318,7 +320,9 @@ class MarkingMap:
                      address_space.full, port_space.full, port_space.full, (1 << 256) - 1)
         self._symrules: dict[tuple[str, str, bool], tuple[_SymRule, ...]] = {}
         self._tos_cache: dict[tuple[int, int, int, int], int] = {}
-        self.markings: list[Marking] = []
+        # (path, verdict, keep, set, writes, assumptions, masks); writes may start with a _History
+        self._classes: list[tuple] = []
+        self._markings: list[Marking] | None = None
         self.class_count = 0
         self._by_line: dict[int, Rule] | None = None
 
@@ -433,7 +437,7 @@ class MarkingMap:
         return tuple(full)
 
     def _walk_path(self, path: str) -> None:
-        # A live class: (masks, keep, set, writers, assumptions)
+        # A live class: (masks, keep, set, writes, assumptions)
         live: list[tuple] = [(self._initial(path), 0xFF, 0x00, (), ())]
         dropped: list[tuple] = []
         for hook in PATH_HOOKS[path]:
@@ -442,111 +446,144 @@ class MarkingMap:
                 if table not in self.tables or not self.program.has_chain(table, hook):
                     continue
                 passed: list[tuple] = []
-                for state in live:
-                    self._run_chain(state, table, hook, knows_out, passed, dropped)
-                live = passed
-        for masks, keep, setv, writers, assumptions in live:
-            self.markings.append(Marking(path, "accept", keep, setv, writers, assumptions, masks, self))
-        for masks, keep, setv, writers, assumptions in dropped:
-            self.markings.append(Marking(path, "drop", keep, setv, writers, assumptions, masks, self))
+                self._run_table(live, table, hook, knows_out, passed, dropped)
+                live = _merge_stage(passed)
+        dropped = _merge_stage(dropped)
+        for verdict, states in (("accept", live), ("drop", dropped)):
+            for masks, keep, setv, writers, assumptions in states:
+                self._classes.append((path, verdict, keep, setv, writers, assumptions, masks))
         self.class_count += len(live) + len(dropped)
 
-    def _run_chain(self, state: tuple, table: str, hook: str, knows_out: bool,
+    def _run_table(self, states: list[tuple], table: str, hook: str, knows_out: bool,
                    passed: list[tuple], dropped: list[tuple]) -> None:
+        """Walk one table's chains at one hook for every class, in program order.
+
+        Program points are visited in the order the kernel runs them (ordered by the
+        positions of every frame of the call stack), and the classes that meet at one point
+        in the same state are merged there before the rule runs: the work follows the number
+        of distinct states, not the product of every partition made upstream.
+        """
         policy_drop = self.program.policy(table, hook) == "DROP"
-        work: list[tuple] = [(state, hook, 0, ())]
+        pending: dict[tuple, list[tuple]] = {}
+        heap: list[tuple] = []
         steps = 0
-        while work:
-            (masks, keep, setv, writers, assumptions), chain, position, stack = work.pop()
+
+        def schedule(state: tuple, chain: str, position: int, stack: tuple) -> None:
+            # Skip the rules that cannot touch this class.
             rules = self._sym_chain(table, chain, knows_out)
+            masks = state[0]
             count = len(rules)
-            while position < count:
-                rule = rules[position]
-                if _touches(masks, rule.cubes):
-                    break
+            while position < count and not _touches(masks, rules[position].cubes):
                 position += 1
-            if position >= count:
-                if stack:
-                    chain, position = stack[-1]
-                    work.append(((masks, keep, setv, writers, assumptions), chain, position, stack[:-1]))
-                elif policy_drop:
-                    dropped.append((masks, keep, setv, writers, assumptions))
-                else:
-                    passed.append((masks, keep, setv, writers, assumptions))
-                continue
-            steps += 1
-            if steps > 5_000_000:
-                raise EvaluationError("marking map: more than 5,000,000 steps in %s %s; refusing to guess"
-                                      % (table, hook))
-            rule = rules[position]
-            matched, unmatched = self._split(masks, keep, setv, rule)
-            state_rest = (keep, setv, writers, assumptions)
-            for piece in unmatched:
-                work.append(((piece,) + state_rest, chain, position + 1, stack))
-            if not matched:
-                continue
-            if rule.opaque:
-                # May match or not: follow both, each saying what it assumed.
-                said = "; ".join(rule.opaque)
-                for piece in matched:
-                    work.append(((piece, keep, setv, writers, assumptions + ("not matched: " + said,)),
-                                 chain, position + 1, stack))
-                assumptions = assumptions + ("matched: " + said,)
-            self._take_target(rule, matched, keep, setv, writers, assumptions, chain, position, stack, work,
-                              passed, dropped, policy_drop)
+            while position >= count:
+                if not stack:
+                    (dropped if policy_drop else passed).append(state)
+                    return
+                chain, position, is_goto = stack[-1]
+                stack = stack[:-1]
+                if is_goto:
+                    # A goto'd chain returns past the chain that went to it.
+                    position = count
+                    continue
+                rules = self._sym_chain(table, chain, knows_out)
+                count = len(rules)
+                while position < count and not _touches(masks, rules[position].cubes):
+                    position += 1
+            key = (stack, chain, position)
+            bucket = pending.get(key)
+            if bucket is None:
+                pending[key] = [state]
+                heapq.heappush(heap, (tuple(frame[1] for frame in stack) + (position, _LAST), key))
+            else:
+                bucket.append(state)
+
+        for state in states:
+            schedule(state, hook, 0, ())
+        while heap:
+            _order, key = heapq.heappop(heap)
+            stack, chain, position = key
+            rule = self._sym_chain(table, chain, knows_out)[position]
+            for masks, keep, setv, writers, assumptions in _merge_stage(pending.pop(key)):
+                steps += 1
+                if steps > 5_000_000:
+                    raise EvaluationError("marking map: more than 5,000,000 steps in %s %s; refusing to guess"
+                                          % (table, hook))
+                matched, unmatched = self._split(masks, keep, setv, rule)
+                for piece in unmatched:
+                    schedule((piece, keep, setv, writers, assumptions), chain, position + 1, stack)
+                if not matched:
+                    continue
+                if rule.opaque:
+                    # May match or not: follow both, each saying what it assumed.
+                    said = "; ".join(rule.opaque)
+                    for piece in matched:
+                        schedule((piece, keep, setv, writers, assumptions + ("not matched: " + said,)),
+                                 chain, position + 1, stack)
+                    assumptions = assumptions + ("matched: " + said,)
+                for state, next_chain, next_position, next_stack in self._take_target(
+                        rule, matched, keep, setv, writers, assumptions, chain, position, stack):
+                    if next_chain is None:
+                        (dropped if next_position == "drop" else passed).append(state)
+                    elif next_chain == "":
+                        # RETURN: resume the caller, or the policy of the built-in chain.
+                        schedule(state, chain, 1 << 30, next_stack)
+                    else:
+                        schedule(state, next_chain, next_position, next_stack)
 
     def _take_target(self, rule: _SymRule, matched: list[tuple[int, ...]], keep: int, setv: int,
-                     writers: tuple[int, ...], assumptions: tuple[str, ...], chain: str, position: int,
-                     stack: tuple, work: list, passed: list, dropped: list, policy_drop: bool) -> None:
+                     writers: tuple, assumptions: tuple[str, ...], chain: str, position: int,
+                     stack: tuple) -> list[tuple]:
+        """(state, next chain, next position, next stack) for each matched piece.
+
+        next chain None means the table is done with the piece (next position says accept
+        or drop); "" means RETURN.
+        """
         compiled = rule.compiled
         target = compiled.rule.target
         line = compiled.rule.line
         write = compiled.write
+        found: list[tuple] = []
         if write is not None:
             for piece in matched:
                 if write.legacy_rev0:
                     # Revision 0 writes only when (current & 0x1e) != value: split on the arrived byte.
                     same = self._tos_mask(keep, setv, ((write.value, 0x1E, False),)) & piece[BYTE]
                     if same:
-                        work.append(((piece[:BYTE] + (same,), keep, setv, writers + (line,), assumptions),
-                                     chain, position + 1, stack))
+                        found.append(((piece[:BYTE] + (same,), keep, setv, writers + (line,), assumptions),
+                                      chain, position + 1, stack))
                     changed = piece[BYTE] & ~same
                     if changed:
                         new_keep, new_set = keep & 0xE0, (setv & 0xE0) | write.value
-                        work.append(((piece[:BYTE] + (changed,), new_keep, new_set, writers + (line,), assumptions),
-                                     chain, position + 1, stack))
+                        found.append(((piece[:BYTE] + (changed,), new_keep, new_set, writers + (line,),
+                                       assumptions), chain, position + 1, stack))
                 else:
                     new_keep = keep & ~write.mask & 0xFF
                     new_set = (setv & ~write.mask & 0xFF) ^ write.value
-                    work.append(((piece, new_keep, new_set, writers + (line,), assumptions),
-                                 chain, position + 1, stack))
-            return
+                    found.append(((piece, new_keep, new_set, writers + (line,), assumptions),
+                                  chain, position + 1, stack))
+            return found
         if isinstance(target, Jump):
-            frame = stack if target.goto else stack + ((chain, position + 1),)
+            frame = stack + ((chain, position + 1, target.goto),)
             for piece in matched:
-                work.append(((piece, keep, setv, writers, assumptions), target.chain, 0, frame))
-            return
+                found.append(((piece, keep, setv, writers, assumptions), target.chain, 0, frame))
+            return found
         if isinstance(target, Verdict):
             for piece in matched:
                 state = (piece, keep, setv, writers, assumptions)
                 if target.kind == "return":
-                    if stack:
-                        work.append((state, stack[-1][0], stack[-1][1], stack[:-1]))
-                    elif policy_drop:
-                        dropped.append(state)
-                    else:
-                        passed.append(state)
+                    found.append((state, "", 0, stack))
                 elif target.kind == "drop":
-                    dropped.append(state)
+                    found.append((state, None, "drop", stack))
                 else:
-                    passed.append(state)
-            return
+                    found.append((state, None, "accept", stack))
+            return found
         if isinstance(target, OtherTarget) and not target.known:
             note = "%s: unmodeled target %s assumed to leave the byte alone and continue" % (
                 compiled.rule.source.where(), target.name)
             assumptions = assumptions + (note,)
         for piece in matched:
-            work.append(((piece, keep, setv, writers, assumptions), chain, position + 1, stack))
+            found.append(((piece, keep, setv, writers, assumptions), chain, position + 1, stack))
+        return found
 
     def _split(self, masks: tuple[int, ...], keep: int, setv: int,
                rule: _SymRule) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
@@ -590,6 +627,21 @@ class MarkingMap:
         return matched, rest
 
     # -- queries ---------------------------------------------------------------------
+
+    def _marking(self, raw: tuple) -> list[Marking]:
+        path, verdict, keep, setv, writes, assumptions, masks = raw
+        return [Marking(path, verdict, keep, setv, writers, assumptions, sub_masks, self)
+                for sub_masks, writers in expand_writers(masks, writes)]
+
+    @property
+    def markings(self) -> list[Marking]:
+        """Every class with its exact sequence of writing rules (merged histories expanded)."""
+        if self._markings is None:
+            found: list[Marking] = []
+            for raw in self._classes:
+                found.extend(self._marking(raw))
+            self._markings = found
+        return self._markings
 
     def summary(self, include_untouched: bool = False) -> list[dict[str, t.Any]]:
         """One entry per outcome (path, verdict, rewrite, writing rules, assumptions) with its classes.
@@ -696,8 +748,11 @@ class MarkingMap:
     def packet_marking(self, packet: t.Any) -> list[Marking]:
         """The markings a concrete packet falls in (more than one only where unmodeled matches fork)."""
         point = self.point(packet)
-        return [m for m in self.markings if m.path == packet.path
-                and all(m.masks[d] & point[d] for d in range(8))]
+        found = []
+        for raw in self._classes:
+            if raw[0] == packet.path and all(raw[6][d] & point[d] for d in range(8)):
+                found.extend(m for m in self._marking(raw) if all(m.masks[d] & point[d] for d in range(8)))
+        return found
 
     def point(self, packet: t.Any) -> tuple[int, ...]:
         """A concrete packet as atoms; a field the packet leaves out stands for every value."""
@@ -708,6 +763,80 @@ class MarkingMap:
         return (self.interfaces.atom(in_name), self.interfaces.atom(out_name), self.protocols.atom(packet.protocol),
                 interval_atom(SRC, packet.src), interval_atom(DST, packet.dst), interval_atom(SPORT, packet.sport),
                 interval_atom(DPORT, packet.dport), 1 << packet.tos)
+
+
+class _History:
+    """Earlier stages' classes that were merged into one: each part keeps its own cube and writes.
+
+    Between hooks, classes that end a table in the same state (same rewrite, same assumptions)
+    are merged into fewer cubes, so that later rules split a few classes instead of the product of
+    every earlier partition (the founding dump's PREROUTING sport rules times its POSTROUTING dport
+    rules).  The exact writers of any sub-class stay recoverable: `expand_writers` intersects.
+    """
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: list[tuple[tuple[int, ...], tuple]]) -> None:
+        self.parts = parts
+
+
+def _merge_stage(states: list[tuple]) -> list[tuple]:
+    groups: dict[tuple, list[tuple]] = {}
+    for masks, keep, setv, writers, assumptions in states:
+        groups.setdefault((keep, setv, assumptions), []).append((masks, writers))
+    merged: list[tuple] = []
+    for (keep, setv, assumptions), parts in groups.items():
+        if len(parts) == 1:
+            merged.append((parts[0][0], keep, setv, parts[0][1], assumptions))
+            continue
+        cubes = _merge_cubes([masks for masks, _writers in parts])
+        if len(cubes) == len(parts):
+            merged.extend((masks, keep, setv, writers, assumptions) for masks, writers in parts)
+            continue
+        if all(not writers for _masks, writers in parts):
+            history: tuple = ()
+        else:
+            history = (_History(parts),)
+        merged.extend((cube, keep, setv, history, assumptions) for cube in cubes)
+    return merged
+
+
+def _merge_cubes(cubes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+    """Union disjoint cubes that differ in one dimension only (the result stays disjoint).
+
+    One sweep over the dimensions; a dimension where every cube holds the same atoms cannot
+    merge anything and is skipped.
+    """
+    for dim in range(len(cubes[0])):
+        if len(cubes) < 2:
+            break
+        first = cubes[0][dim]
+        for cube in cubes:
+            if cube[dim] != first:
+                break
+        else:
+            continue
+        buckets: dict[tuple[int, ...], int] = {}
+        for cube in cubes:
+            key = cube[:dim] + cube[dim + 1:]
+            buckets[key] = buckets.get(key, 0) | cube[dim]
+        if len(buckets) < len(cubes):
+            cubes = [key[:dim] + (mask,) + key[dim:] for key, mask in buckets.items()]
+    return cubes
+
+
+def expand_writers(masks: tuple[int, ...], writers: tuple) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """(sub-class, full sequence of writing lines) for a class whose writers may start with a history."""
+    if not writers or not isinstance(writers[0], _History):
+        return [(masks, writers)]
+    later = writers[1:]
+    found: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
+    for part_masks, part_writers in writers[0].parts:
+        inside = tuple(a & b for a, b in zip(masks, part_masks))
+        if all(inside):
+            for sub_masks, sub_writers in expand_writers(inside, part_writers):
+                found.append((sub_masks, sub_writers + later))
+    return found
 
 
 def _touches(masks: tuple[int, ...], cubes: tuple[_Cube, ...]) -> bool:

@@ -223,7 +223,7 @@ class Table:
         self.source = source
         self.family = family
         self.chains: dict[str, Chain] = {}
-        self._raw: dict[str, list[tuple[int, str, tuple[int, int] | None, list[str]]]] = {}
+        self._raw: dict[str, list[tuple[int, str, tuple[int, int] | None]]] = {}
         self._rules: dict[str, tuple[Rule, ...]] | None = None
         self._diagnostics: list[Diagnostic] = []
         self.commit_line: int | None = None
@@ -236,7 +236,10 @@ class Table:
             rules: dict[str, tuple[Rule, ...]] = {}
             for chain_name, raw_rules in self._raw.items():
                 built = []
-                for index, (line, text, counters, tokens) in enumerate(raw_rules, 1):
+                for index, (line, text, counters) in enumerate(raw_rules, 1):
+                    tokens = tokenize(text, self.source.file, line)
+                    if counters is not None:
+                        tokens = tokens[1:]
                     built.append(_build_rule(self, chain_name, index, line, text, counters, tokens))
                 rules[chain_name] = tuple(built)
             self._rules = rules
@@ -294,10 +297,36 @@ class Ruleset:
 # Tokenising
 
 
+_TOKEN_RE = re.compile(r'"((?:[^"\\]|\\.)*)"(?=\s|$)|([^\s"\\]+)(?=\s|$)')
+_UNESCAPE_RE = re.compile(r"\\(.)")
+
+
 def tokenize(text: str, file: str = "<string>", line: int = 0) -> list[str]:
     """Split like iptables-restore does: double quotes group, backslash escapes."""
     if '"' not in text and "\\" not in text:
         return text.split()
+    # iptables-save quotes whole arguments only; a word that mixes quotes into it takes the slow path.
+    tokens: list[str] = []
+    position = 0
+    length = len(text)
+    while position < length:
+        while position < length and text[position].isspace():
+            position += 1
+        if position >= length:
+            break
+        match = _TOKEN_RE.match(text, position)
+        if match is None:
+            return _tokenize_slowly(text, file, line)
+        quoted = match.group(1)
+        if quoted is not None:
+            tokens.append(Quoted(_UNESCAPE_RE.sub(r"\1", quoted)))
+        else:
+            tokens.append(match.group(2))
+        position = match.end()
+    return tokens
+
+
+def _tokenize_slowly(text: str, file: str, line: int) -> list[str]:
     tokens: list[str] = []
     current: list[str] = []
     quoted = False
@@ -456,24 +485,25 @@ def _add_chain(table: Table, file: str, number: int, line: str) -> None:
 
 
 def _add_rule_line(table: Table, file: str, number: int, raw: str, line: str) -> None:
-    tokens = tokenize(line, file, number)
+    # Only the structure is checked here; the rule is tokenised when its table is parsed.
+    head = line.split(None, 3)
     counters = None
-    if tokens[0].startswith("["):
-        match = _COUNTERS_RE.match(tokens[0])
+    if head[0][0] == "[":
+        match = _COUNTERS_RE.match(head[0])
         if not match:
-            raise ParseError(file, number, "bad rule counters %r" % tokens[0], raw)
+            raise ParseError(file, number, "bad rule counters %r" % head[0], raw)
         counters = (int(match.group(1)), int(match.group(2)))
-        tokens = tokens[1:]
-    if len(tokens) < 2 or tokens[0] != "-A":
-        if tokens and tokens[0] in ("-I", "-D", "-R", "-N", "-X", "-F", "-Z", "-P"):
+        head = head[1:]
+    if len(head) < 2 or head[0] != "-A":
+        if head and head[0] in ("-I", "-D", "-R", "-N", "-X", "-F", "-Z", "-P"):
             raise ParseError(file, number, "%s is an iptables command, not iptables-save output; "
-                             "only -A rules are read" % tokens[0], raw)
+                             "only -A rules are read" % head[0], raw)
         raise ParseError(file, number, "not an iptables-save rule (expected '-A CHAIN ...')", raw)
-    chain = tokens[1]
-    pending = table._raw.get(chain)
+    pending = table._raw.get(head[1])
     if pending is None:
-        raise ParseError(file, number, "rule for chain %s, which table %s does not declare" % (chain, table.name), raw)
-    pending.append((number, line, counters, tokens))
+        raise ParseError(file, number, "rule for chain %s, which table %s does not declare" % (head[1], table.name),
+                         raw)
+    pending.append((number, line, counters))
 
 
 # ---------------------------------------------------------------------------
