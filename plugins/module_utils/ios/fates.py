@@ -458,6 +458,8 @@ class FateClass:
     paths: tuple[Path, ...]
     because_of_dscp: bool = False
     queue_differs: bool = False
+    # Per path: no path of unmarked traffic (byte 0) has this treatment.
+    path_differs: tuple[bool, ...] = ()
 
     @property
     def bytes(self) -> list[int]:
@@ -511,7 +513,8 @@ class FateClass:
             "policed": self.policed,
             "because_of_dscp": self.because_of_dscp,
             "queue_differs": self.queue_differs,
-            "paths": [p.as_dict(arriving) for p in self.paths],
+            "paths": [dict(p.as_dict(arriving), differs_from_unmarked=bool(d))
+                      for p, d in zip(self.paths, self.path_differs or (False,) * len(self.paths))],
         }
 
 
@@ -1209,6 +1212,7 @@ class Engine:
         per_class = [[i for i, p in enumerate(paths) if p.mask & mask] for mask in classes]
         zero = next(members for mask, members in zip(classes, per_class) if mask & 1)
         zero_treatment = [treatments[i] for i in zero]
+        zero_set = set(zero_treatment)
         zero_queues = [paths[i].classes for i in zero]
         fate_classes = []
         for mask, members in zip(classes, per_class):
@@ -1217,6 +1221,7 @@ class Engine:
                 tuple(paths[i] for i in members),
                 because_of_dscp=members != zero and [treatments[i] for i in members] != zero_treatment,
                 queue_differs=members != zero and [paths[i].classes for i in members] != zero_queues,
+                path_differs=tuple(treatments[i] not in zero_set for i in members),
             ))
         return FateTable(
             router=self.config.hostname,

@@ -19,7 +19,7 @@ to a stated assumption, never silently.
 ... end''', "r.cfg")
 >>> result = trace_ios(cfg, {"in_interface": "Gi0/0", "protocol": "tcp", "tos": 0x04})
 >>> (result["fate"], [s["line"] for s in result["steps"]])
-('null-routed', [2, 5, 3, 4, 6])
+('null-routed', [2, 4, 5, 3, 6])
 """
 
 from __future__ import absolute_import, annotations, division, print_function
@@ -35,11 +35,13 @@ from ansible_collections.diffserv.audit.plugins.module_utils.ios.acl import PROT
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.fates import (
     AnyOfCondition,
     Condition,
+    DecisionCondition,
     Engine,
     NbarCondition,
     Path,
     RateCondition,
     RouteCondition,
+    Step,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import IosConfig
 
@@ -148,7 +150,10 @@ class _Judge:
         key = id(cond)
         if key in self.verdicts:
             return self.verdicts[key]
-        verdict = cond.test(self.packet)
+        if isinstance(cond, DecisionCondition):
+            verdict = cond.decide(self.holds)[0]
+        else:
+            verdict = cond.test(self.packet)
         where = " (%s:%d)" % (cond.source.file, cond.source.line) if cond.source else ""
         if isinstance(cond, AnyOfCondition) and cond.kind == "nbar" and not verdict:
             self.assumptions.append(
@@ -165,6 +170,23 @@ class _Judge:
             verdict = False
         self.verdicts[key] = bool(verdict)
         return bool(verdict)
+
+
+def _concrete_steps(engine: Engine, judge: _Judge, steps: t.Iterable[Step]) -> t.Iterator[Step]:
+    """Replace each summary step ("one of lines 79-83") by the line that decided for this packet."""
+    for step in steps:
+        summary = engine.summaries.get(id(step))
+        if isinstance(summary, AnyOfCondition):
+            _verdict, member = summary.first_match(judge.packet)
+            yield member if member is not None else step
+        elif isinstance(summary, DecisionCondition):
+            _verdict, alt = summary.decide(judge.holds)
+            if alt is None:
+                yield step
+            else:
+                yield from _concrete_steps(engine, judge, alt.steps)
+        else:
+            yield step
 
 
 def _choose(paths: list[Path], judge: _Judge) -> Path:
@@ -206,12 +228,7 @@ def trace_ios(config: IosConfig, packet: t.Mapping[str, t.Any]) -> dict:
     steps = []
     unmodeled = []
     current = pkt.tos
-    for step in path.steps:
-        summary = engine.summaries.get(id(step))
-        if summary is not None:
-            _verdict, member = summary.first_match(pkt)
-            if member is not None:
-                step = member
+    for step in _concrete_steps(engine, judge, path.steps):
         before = current
         if step.rewrite is not None:
             current = step.rewrite.apply(current)

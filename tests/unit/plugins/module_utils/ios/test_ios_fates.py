@@ -539,3 +539,13 @@ def test_unused_acl_lists_its_other_uses():
     (acl10,) = [u for u in unused(config) if u.name == "10"]
     assert "access-class 10 in" in [e.text for e in acl10.other_uses]
     assert not [u for u in unused(config) if u.name in ("106", "110", "null_policy_route")]
+
+
+def test_each_path_says_whether_unmarked_traffic_is_treated_the_same():
+    table = fate_table(load_ios(str(BORDER)), "Gi0/0", "in")
+    dscp1 = only(table.for_dscp(1))
+    flags = {p.action: d for p, d in zip(dscp1.paths, dscp1.path_differs) if not p.conditions}
+    assert flags == {NULL_ROUTED: True}
+    nbar = [d for p, d in zip(dscp1.paths, dscp1.path_differs) if any(c.kind == "nbar" for c in p.conditions)]
+    assert nbar == [False]  # the router's own marking happens to unmarked traffic too
+    assert table.as_dict()["classes"][1]["paths"][-1]["differs_from_unmarked"] is True
