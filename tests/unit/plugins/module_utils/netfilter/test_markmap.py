@@ -1,0 +1,123 @@
+"""The symbolic marking map: exact classes, and agreement with the concrete trace."""
+
+import pathlib
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.evaluate import Packet, Program, trace
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import marking_map
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import parse_ruleset
+
+from tests.kernel import rulegen
+
+SEED = pathlib.Path(__file__).resolve().parents[5] / "inventories" / "example" / "files" / "partner-fw.rules"
+LAB_PATHS = {"forward": ("forward", "eth1", "eth0"), "output": ("output", "", "eth0"),
+             "reverse": ("forward", "eth0", "eth1")}
+
+
+def as_packet(sent):
+    path, in_interface, out_interface = LAB_PATHS[sent["path"]]
+    return Packet.from_dict(dict(sent, path=path, in_interface=in_interface, out_interface=out_interface))
+
+
+def test_founding_dump_line_35_decides_dscp_1_out_eth0():
+    marks = marking_map(parse_ruleset(SEED.read_text(), "partner-fw.rules"), interfaces=["eth0", "eth1"])
+    deciders = {entry["line"]: entry for entry in marks.deciders()}
+    line35 = deciders[35]
+    assert line35["ds_bytes"] == [0x04] and line35["out_interfaces"] == ["eth0"]
+    assert sorted(line35["paths"]) == ["forward", "output"]
+    # Line 10 (--sport 1110) and line 24 (--dport 1110) never have the last word: 21 and 35 overwrite them.
+    assert 10 not in deciders and 24 not in deciders
+    leaving = [m for m in marks.leaving("eth0", path="forward") if m.writers and m.writers[-1] == 35]
+    assert {m.unmarked_byte for m in leaving} - {None} == {0x04}
+    # Revision 0 (the dump is from iptables 1.2.9): whatever arrived, the TOS bits leave as 0x04.
+    assert all(out & 0x1E == 0x04 for m in leaving for out in m.out_bytes())
+    assert all(m.describe()["dport"] != "any" for m in leaving)
+
+
+def test_marking_map_gives_exact_writer_sequences_after_merging():
+    ruleset = parse_ruleset(SEED.read_text(), "partner-fw.rules")
+    marks = marking_map(ruleset, interfaces=["eth0", "eth1"])
+    packet = Packet.from_dict({"path": "forward", "in_interface": "eth0", "out_interface": "eth0",
+                               "protocol": "tcp", "sport": 110, "dport": 993, "tos": 0})
+    found = marks.packet_marking(packet)
+    assert [m.writers for m in found] == [tuple(s.line for s in trace(ruleset, packet).steps)] == [(9, 26, 35)]
+
+
+def test_classes_partition_the_header_space():
+    ruleset = parse_ruleset(rulegen.random_ruleset(random.Random(5)), "r.rules")
+    marks = marking_map(ruleset, backend="nft", era="modern", interfaces=["eth0", "eth1"])
+    for path in ("forward", "output", "input"):
+        classes = [m for m in marks.markings if m.path == path]
+        for first in range(len(classes)):
+            for second in range(first + 1, len(classes)):
+                a, b = classes[first], classes[second]
+                overlap = all(x & y for x, y in zip(a.masks, b.masks))
+                assert not overlap or a.assumptions != b.assumptions
+
+
+def test_unmodeled_match_forks_with_both_assumptions():
+    text = ("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            ":POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -m conntrack --ctstate NEW -j TOS --set-tos 0x04\nCOMMIT\n")
+    marks = marking_map(parse_ruleset(text, "fw.rules"))
+    outcomes = {(m.unmarked_byte, m.assumptions) for m in marks.leaving(path="output")}
+    assert outcomes == {(0x04, ("matched: fw.rules:7: -m conntrack --ctstate NEW",)),
+                        (0x00, ("not matched: fw.rules:7: -m conntrack --ctstate NEW",))}
+
+
+def test_rewrite_that_keeps_bits_reports_each_arrival():
+    text = ("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            ":POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -j DSCP --set-dscp 1\nCOMMIT\n")
+    marks = marking_map(parse_ruleset(text, "fw.rules"))
+    (marking,) = marks.leaving(path="output")
+    assert marking.unmarked_byte == 0x04 and marking.depends_on_arrival
+    assert sorted(marking.out_bytes()) == [0x04, 0x05, 0x06, 0x07]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6), backend=st.sampled_from(["legacy", "nft"]),
+       era=st.sampled_from(["old", "modern"]), packets=st.integers(0, 10**6))
+def test_marking_map_and_trace_agree_on_random_packets(seed, backend, era, packets):
+    rng = random.Random(seed)
+    text = rulegen.random_ruleset(rng, filter_table=seed % 2 == 0, degenerate=seed % 5 == 0)
+    if era == "old":
+        # Revision 0 accepts only the five RFC 1349 values for a bare --set-tos.
+        text = "\n".join(line for line in text.split("\n")
+                         if "--set-tos" not in line or "/" in line.split("--set-tos")[1]
+                         or line.split("--set-tos ")[1].split()[0].lower() in
+                         ("0x00", "0x02", "0x04", "0x08", "0x10", "0", "2", "4", "8", "16"))
+    ruleset = parse_ruleset(text, "r.rules")
+    program = Program(ruleset, backend=backend, era=era)
+    marks = marking_map(ruleset, program=program, interfaces=["eth0", "eth1"], tables=("raw", "mangle", "filter"))
+    for sent in rulegen.random_packets(random.Random(packets), 25, paths=("forward", "output", "reverse")):
+        packet = as_packet(sent)
+        traced = trace(ruleset, packet, program=program)
+        found = marks.packet_marking(packet)
+        assert len(found) == 1, (sent, found)
+        (marking,) = found
+        assert marking.verdict == traced.verdict
+        assert (packet.tos & marking.keep) ^ marking.set == traced.tos
+        assert marking.writers == tuple(s.line for s in traced.steps if s.action == "write")
+
+
+def test_input_path_stays_on_the_box():
+    marks = marking_map(parse_ruleset(SEED.read_text(), "partner-fw.rules"), interfaces=["eth0"])
+    assert all(m.path != "input" for m in marks.leaving("eth0"))
+
+
+@pytest.mark.parametrize("size", [200])
+def test_many_chains_and_jumps_stay_exact(size):
+    chains = "".join(":C%d - [0:0]\n" % i for i in range(size))
+    rules = "".join("-A POSTROUTING -p tcp -m tcp --dport %d -j C%d\n-A C%d -j DSCP --set-dscp %d\n"
+                    % (1000 + i, i, i, i % 64) for i in range(size))
+    text = ("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            ":POSTROUTING ACCEPT [0:0]\n" + chains + rules + "COMMIT\n")
+    ruleset = parse_ruleset(text, "fw.rules")
+    marks = marking_map(ruleset)
+    for port in (1000, 1057, 1199):
+        packet = Packet.from_dict({"path": "output", "out_interface": "eth0", "protocol": "tcp", "sport": 1,
+                                   "dport": port, "tos": 0})
+        (marking,) = marks.packet_marking(packet)
+        assert marking.unmarked_byte == ((port - 1000) % 64) << 2 == trace(ruleset, packet).tos
