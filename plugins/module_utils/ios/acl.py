@@ -28,6 +28,8 @@ from __future__ import absolute_import, annotations, division, print_function
 __metaclass__ = type
 
 import functools
+import re
+import socket
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import (
@@ -113,12 +115,19 @@ class AclSyntaxError(ValueError):
     """An entry whose fixed part (protocol, addresses) cannot be read."""
 
 
+_DOTTED_QUAD = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)").fullmatch
+
+
 @functools.lru_cache(maxsize=65536)
 def parse_ipv4(text: str) -> int:
+    # 10,000-entry lists are common: a strict dotted quad goes through the C converter
+    # (inet_aton alone would read a leading 0 as octal, hence the pattern first).
+    if _DOTTED_QUAD(text):
+        return int.from_bytes(socket.inet_aton(text), "big")
     parts = text.split(".")
-    # 10,000-entry lists are common: one isdigit() over the digits and no per-octet loop.
-    if len(parts) == 4 and text.replace(".", "").isdigit() and "" not in parts:
-        a, b, c, d = int(parts[0]), int(parts[1]), int(parts[2]), int(parts[3])
+    if len(parts) == 4 and all(p.isdigit() for p in parts):
+        # Leading zeros: IOS reads each octet as decimal.
+        a, b, c, d = (int(p) for p in parts)
         if (a | b | c | d) <= 255:
             return (a << 24) | (b << 16) | (c << 8) | d
     raise AclSyntaxError("%r is not an IPv4 address" % text)
@@ -330,22 +339,10 @@ def parse_entry(words: list[str], acl: str, kind: str, source: Evidence, seq: in
             continue
         unknown.append(word)
         i += 1
+    # Positional: this runs once per entry of every list.
     return AclEntry(
-        source=source,
-        acl=acl,
-        seq=seq,
-        action=action,
-        protocol=protocol,
-        protocol_text=proto_text,
-        src=src,
-        dst=dst,
-        sport=sport,
-        dport=dport,
-        ds_mask=ds_mask,
-        ds_text=" ".join(ds_text),
-        established=established,
-        opaque=tuple(opaque),
-        unknown=tuple(unknown),
+        source, acl, seq, action, protocol, proto_text, src, dst, sport, dport, ds_mask,
+        " ".join(ds_text), established, tuple(opaque), tuple(unknown),
     )
 
 

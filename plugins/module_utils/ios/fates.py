@@ -15,7 +15,11 @@ a route-map clause, a policer) is a *decision list*: ordered alternatives
 `(byte mask, conditions, steps, value)`; the first alternative whose mask
 holds the current DS byte and whose conditions hold for the packet wins.
 Conditions are everything that is not the DS byte (addresses, ports, NBAR,
-rate): they stay symbolic.  Running the pipeline over all 256 bytes at once
+rate): they stay symbolic.  Each list is first compressed to one alternative
+per outcome and byte class ("access-list 110 permits", see
+DecisionCondition), so a pipeline branches once per outcome of each stage,
+not once per line: a few paths per interface instead of a product of ACL
+lengths.  Running the pipeline over all 256 bytes at once
 (a mask is a 256-bit int) yields ordered *paths*; the bytes are then split
 into classes that take the same paths.  For one byte, its paths are again
 a decision list: the first whose conditions hold is what happens.
@@ -146,11 +150,11 @@ class AnyOfCondition(Condition):
 
     members: tuple[tuple[Condition, Step | None], ...] = ()
 
-    def first_match(self, packet: t.Any) -> tuple[bool | None, Step | None]:
+    def decide(self, holds: t.Callable[[Condition], bool | None]) -> tuple[bool | None, Step | None]:
         """Whether any member holds, and the step of the first that does (for a trace)."""
         unknown = False
         for cond, step in self.members:
-            verdict = cond.test(packet)
+            verdict = holds(cond)
             if verdict:
                 return True, step
             if verdict is None:
@@ -158,7 +162,7 @@ class AnyOfCondition(Condition):
         return (None if unknown else False), None
 
     def test(self, packet: t.Any) -> bool | None:
-        return self.first_match(packet)[0]
+        return self.decide(lambda c: c.test(packet))[0]
 
     def as_dict(self) -> dict:
         out = Condition.as_dict(self)
@@ -755,11 +759,12 @@ class Engine:
         key = ("acl-bool", name)
         found = self._compressed.get(key)
         if found is None:
-            raw = self.acl_dl(name)
-            if raw is None:
+            stage = self.acl_stage_dl(name)
+            if stage is None:
                 return None
-            mapped = tuple(Alt(a.mask, a.conds, a.steps if a.value == "permit" else (), a.value == "permit") for a in raw)
-            found = self._compressed[key] = self._compress(mapped, "acl", "access-list %s" % name, _MATCH_WORDS)
+            # The outcome-compressed list maps over exactly: "permits" is "matches".
+            found = self._compressed[key] = tuple(
+                Alt(a.mask, a.conds, a.steps if a.value == "permit" else (), a.value == "permit") for a in stage)
         return found
 
     def acl_dl(self, name: str) -> DL | None:
@@ -1208,6 +1213,11 @@ class Engine:
                stages: list[_Stage], out_name: str | None = None) -> FateTable:
         paths = self.run(stages)
         classes = _partition(paths)
+        if len(classes) == 1:
+            # No decision looked at the byte: one class, identical to unmarked traffic.
+            fate_classes = [FateClass(ALL_BYTES, tuple(paths), path_differs=(False,) * len(paths))]
+            return FateTable(self.config.hostname, self.config.file, name, direction, shutdown,
+                             tuple(step for step, _s in pairs), tuple(fate_classes), out_name)
         treatments = [p.treatment() for p in paths]
         per_class = [[i for i, p in enumerate(paths) if p.mask & mask] for mask in classes]
         zero = next(members for mask, members in zip(classes, per_class) if mask & 1)

@@ -118,6 +118,8 @@ def link_diagnostics(config: IosConfig) -> list[Diagnostic]:
                 out.append(_diag(attachment.source, "access-list %s is not defined: IOS lets every packet through" % attachment.name))
             elif acl.kind == "other":
                 out.append(_diag(attachment.source, "access-list %s is not an IPv4 standard/extended list: not modelled (treated as may-drop)" % attachment.name))
+            elif not acl.entries:
+                out.append(_diag(attachment.source, "access-list %s has no entries: read as not defined (every packet passes)" % attachment.name))
         for attachment in (iface.policy_in, iface.policy_out):
             if attachment and attachment.name not in config.policy_maps:
                 out.append(_diag(attachment.source, "policy-map %s is not defined (IOS refuses this; ignored)" % attachment.name))

@@ -145,22 +145,24 @@ class _Judge:
         self.packet = packet
         self.verdicts: dict[int, bool] = {}
         self.assumptions: list[str] = []
+        self.nbar_noted: set[str] = set()
 
     def holds(self, cond: Condition) -> bool:
         key = id(cond)
         if key in self.verdicts:
             return self.verdicts[key]
-        if isinstance(cond, DecisionCondition):
+        if isinstance(cond, (DecisionCondition, AnyOfCondition)):
+            # Composite: decide its parts here, so each unknown part is noted once.
             verdict = cond.decide(self.holds)[0]
         else:
             verdict = cond.test(self.packet)
         where = " (%s:%d)" % (cond.source.file, cond.source.line) if cond.source else ""
-        if isinstance(cond, AnyOfCondition) and cond.kind == "nbar" and not verdict:
-            self.assumptions.append(
-                "NBAR %s%s: not matched; list the class-map in `nbar` to trace a match" % (cond.text, where))
-        elif isinstance(cond, NbarCondition) and not verdict:
-            self.assumptions.append(
-                "NBAR class-map %s (%s)%s: not matched; list it in `nbar` to trace a match" % (cond.class_map, cond.text, where))
+        if isinstance(cond, NbarCondition) and not verdict:
+            if cond.class_map not in self.nbar_noted:
+                self.nbar_noted.add(cond.class_map)
+                self.assumptions.append(
+                    "NBAR class-map %s%s: not matched; list it (or its `match protocol` text) in `nbar` to trace a match"
+                    % (cond.class_map, where))
         elif isinstance(cond, RateCondition) and cond.default and verdict:
             self.assumptions.append("policer%s: traffic assumed within rate (pass rate: exceed to trace the other branch)" % where)
         elif isinstance(cond, RouteCondition) and verdict is False:
@@ -177,7 +179,7 @@ def _concrete_steps(engine: Engine, judge: _Judge, steps: t.Iterable[Step]) -> t
     for step in steps:
         summary = engine.summaries.get(id(step))
         if isinstance(summary, AnyOfCondition):
-            _verdict, member = summary.first_match(judge.packet)
+            _verdict, member = summary.decide(judge.holds)
             yield member if member is not None else step
         elif isinstance(summary, DecisionCondition):
             _verdict, alt = summary.decide(judge.holds)

@@ -567,3 +567,13 @@ def test_config_as_dict_is_json_serialisable():
     data = json.loads(json.dumps(config.as_dict()))
     assert data["hostname"] == "border-rtr1"
     assert data["acls"]["106"]["entries"][0]["ds"] == "dscp 1"
+
+
+def test_applied_acl_with_only_remarks_is_a_diagnostic():
+    config = cfg("""
+        interface Gi0/0
+         ip access-group 150 in
+        access-list 150 remark to be filled in
+        end
+    """)
+    assert any("has no entries" in r for r in reasons(config))
