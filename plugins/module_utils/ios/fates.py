@@ -434,6 +434,10 @@ class Path:
             return "DSCP %s (ECN kept)" % dscp_label(self.value >> 2)
         if self.keep == 0x00:
             return "byte 0x%02x" % self.value
+        if self.keep == 0x1F:
+            return "precedence %d (low DSCP bits and ECN kept)" % (self.value >> 5)
+        if self.keep == 0xE1:
+            return "TOS %d (precedence and last bit kept)" % (self.value >> 1)
         return "bits 0x%02x set to 0x%02x (others kept)" % (~self.keep & 0xFF, self.value)
 
     def as_dict(self, arriving: t.Iterable[int] | None = None) -> dict:
@@ -460,9 +464,14 @@ class FateClass:
 
     mask: int
     paths: tuple[Path, ...]
+    # Compared with unmarked traffic (byte 0).  because_of_dscp: the paths differ
+    # (conservative: a redundant line testing the byte can make it true with the
+    # same outcomes).  fate_differs: certainly different, the plain packet's
+    # outcome or the set of possible outcomes changes.
     because_of_dscp: bool = False
+    fate_differs: bool = False
     queue_differs: bool = False
-    # Per path: no path of unmarked traffic (byte 0) has this treatment.
+    # Per path: no path of unmarked traffic has this treatment.
     path_differs: tuple[bool, ...] = ()
 
     @property
@@ -516,6 +525,7 @@ class FateClass:
             "actions": self.actions,
             "policed": self.policed,
             "because_of_dscp": self.because_of_dscp,
+            "fate_differs": self.fate_differs,
             "queue_differs": self.queue_differs,
             "paths": [dict(p.as_dict(arriving), differs_from_unmarked=bool(d))
                       for p, d in zip(self.paths, self.path_differs or (False,) * len(self.paths))],
@@ -601,6 +611,7 @@ class FateTable:
                     "%s (ECN %d)" % (self.for_byte((dscp << 2) | e).fate, e) for e in range(4)),
                 "ecn_dependent": len(classes) > 1,
                 "because_of_dscp": any(c.because_of_dscp for c in classes),
+                "fate_differs": any(c.fate_differs for c in classes),
             })
         return rows
 
@@ -1224,13 +1235,16 @@ class Engine:
         zero_treatment = [treatments[i] for i in zero]
         zero_set = set(zero_treatment)
         zero_queues = [paths[i].classes for i in zero]
+        zero_outcomes = _outcomes([paths[i] for i in zero])
         fate_classes = []
         for mask, members in zip(classes, per_class):
+            chosen = [paths[i] for i in members]
             fate_classes.append(FateClass(
                 mask,
-                tuple(paths[i] for i in members),
+                tuple(chosen),
                 because_of_dscp=members != zero and [treatments[i] for i in members] != zero_treatment,
-                queue_differs=members != zero and [paths[i].classes for i in members] != zero_queues,
+                fate_differs=members != zero and _outcomes(chosen) != zero_outcomes,
+                queue_differs=members != zero and [p.classes for p in chosen] != zero_queues,
                 path_differs=tuple(treatments[i] not in zero_set for i in members),
             ))
         return FateTable(
@@ -1274,6 +1288,16 @@ def _egress_gate(out_name: str) -> _Stage:
 
 def _is_null(name: str) -> bool:
     return name.lower().replace(" ", "") in ("null0", "nu0")
+
+
+def _outcomes(paths: list[Path]) -> tuple:
+    """The plain packet's outcome and every possible one: what a byte can change for certain."""
+    default = next((p for p in paths if p.is_default), paths[-1])
+
+    def outcome(p: Path) -> tuple:
+        return (p.action, p.keep, p.value, p.egress)
+
+    return outcome(default), frozenset(outcome(p) for p in paths)
 
 
 def _finish(state: _State, action: str) -> Path:

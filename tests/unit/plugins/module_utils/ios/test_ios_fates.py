@@ -549,3 +549,23 @@ def test_each_path_says_whether_unmarked_traffic_is_treated_the_same():
     nbar = [d for p, d in zip(dscp1.paths, dscp1.path_differs) if any(c.kind == "nbar" for c in p.conditions)]
     assert nbar == [False]  # the router's own marking happens to unmarked traffic too
     assert table.as_dict()["classes"][1]["paths"][-1]["differs_from_unmarked"] is True
+
+
+def test_fate_differs_is_certain_where_because_of_dscp_is_conservative():
+    config = cfg("""
+        interface Gi0/0
+         ip access-group 101 in
+        access-list 101 permit tcp any any eq smtp dscp 1
+        access-list 101 permit tcp any any eq smtp
+        end
+    """)
+    table = fate_table(config, "Gi0/0", "in")
+    dscp1 = only(table.for_dscp(1))
+    # The first entry is redundant: the byte is tested, the outcomes are the same.
+    assert dscp1.because_of_dscp and not dscp1.fate_differs
+
+
+def test_founding_router_fate_differs_for_dscp_1():
+    table = fate_table(load_ios(str(BORDER)), "Gi0/0", "in")
+    assert only(table.for_dscp(1)).fate_differs
+    assert not only(table.for_dscp(4)).fate_differs
