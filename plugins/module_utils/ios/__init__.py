@@ -9,6 +9,7 @@ Standard library only, no `import ansible`: importable and testable alone.
     config.diagnostics                         # what the model could not read, file:line
     fate_table(config, "Gi0/0", "in")          # fates.py: all 256 arriving bytes
     transit_table(config, "Gi0/0", "Gi0/1")    # in on one interface, out on another
+    transit_tables(config, "Gi0/0")            # ... out on every interface that can forward
     fate_tables(config)                        # every interface, both directions
     unused(config)                             # definitions no applied place reaches
     trace_ios(config, {"in_interface": "Gi0/0", "tos": 4, ...})   # trace.py
@@ -27,6 +28,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.ios.fates import ( 
     fate_table,
     fate_tables,
     transit_table,
+    transit_tables,
     unused,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import IosConfig  # noqa: F401

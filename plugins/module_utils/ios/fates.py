@@ -1198,6 +1198,14 @@ class Engine:
                 self.config.file, name, ", ".join(self.config.interfaces) or "none"))
         return found
 
+    def output_stages(self, out_iface: Interface | None) -> list[_Stage]:
+        """Router-generated traffic: `ip local policy`, then the egress interface's output stages."""
+        stages = [s for _step, s in self.local_stages()]
+        if out_iface is not None:
+            stages.append(_egress_gate(out_iface.name))
+            stages.extend(s for _step, s in self.stages(out_iface, "out"))
+        return stages
+
     def transit_stages(self, in_iface: Interface, out_iface: Interface | None) -> list[_Stage]:
         stages = [s for _step, s in self.stages(in_iface, "in")]
         if out_iface is not None:
@@ -1344,6 +1352,23 @@ def fate_table(config: IosConfig, interface: str, direction: str) -> FateTable:
 def transit_table(config: IosConfig, in_interface: str, out_interface: str) -> FateTable:
     """Fates of traffic entering on one interface and leaving on another."""
     return Engine(config).transit_table(in_interface, out_interface)
+
+
+def transit_tables(config: IosConfig, in_interface: str) -> list[FateTable]:
+    """Traffic entering on one interface may leave by any other that can forward it.
+
+    Every interface but the entry one, shut ones, Null and Loopback
+    interfaces: their output ACLs and policies see what the input side wrote.
+    """
+    engine = Engine(config)
+    entry = engine.interface(in_interface)
+    out = []
+    with gc_paused():
+        for iface in config.interfaces.values():
+            if iface is entry or iface.shutdown or iface.name.lower().startswith(("null", "loopback")):
+                continue
+            out.append(engine.transit_table(entry.name, iface.name))
+    return out
 
 
 def fate_tables(config: IosConfig) -> list[FateTable]:

@@ -15,6 +15,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.ios import (
     load_ios,
     parse_ios,
     transit_table,
+    transit_tables,
     unused,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.fates import NULL_ROUTED
@@ -569,3 +570,12 @@ def test_founding_router_fate_differs_for_dscp_1():
     table = fate_table(load_ios(str(BORDER)), "Gi0/0", "in")
     assert only(table.for_dscp(1)).fate_differs
     assert not only(table.for_dscp(4)).fate_differs
+
+
+def test_transit_tables_cover_every_interface_that_can_forward():
+    config = load_ios(str(FIXTURES / "codered-acl-out.cfg"))
+    tables = transit_tables(config, "Serial0/0")
+    assert [t.out_interface for t in tables] == ["Ethernet0/1"]
+    assert only(tables[0].for_dscp(1)).fate == "dropped"
+    border = transit_tables(load_ios(str(BORDER)), "Gi0/0")
+    assert [t.out_interface for t in border] == ["GigabitEthernet0/1"]  # not Loopback0, shut Serial, Null0

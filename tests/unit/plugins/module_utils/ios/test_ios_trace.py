@@ -192,3 +192,33 @@ def test_unknown_interface_is_an_error(border):
 def test_bad_tos_is_an_error(border):
     with pytest.raises(DiffservError, match="tos"):
         trace_ios(border, dict(SYN_ACK, tos=300))
+
+
+def test_router_generated_traffic_takes_the_local_policy():
+    config = parse_ios(textwrap.dedent("""
+        ip local policy route-map LOCAL
+        interface Gi0/1
+         ip access-group 150 out
+        access-list 150 deny ip any any dscp cs6
+        access-list 150 permit ip any any
+        access-list 101 permit ip any any dscp cs6
+        route-map LOCAL permit 10
+         match ip address 101
+         set ip precedence routine
+        end
+    """).lstrip(), "l.cfg")
+    result = trace_ios(config, {"path": "output", "out_interface": "Gi0/1", "tos": 48 << 2})
+    assert result["fate"] == "forwarded"
+    assert result["tos_out"] == 0x00
+    assert result["in_interface"] is None
+
+
+def test_traffic_to_the_router_is_not_modelled(border):
+    with pytest.raises(DiffservError, match="not modelled"):
+        trace_ios(border, dict(SYN_ACK, path="input"))
+
+
+def test_result_also_speaks_the_netfilter_trace_names(border):
+    result = trace_ios(border, dict(SYN_ACK, tos=0x04, path="forward"))
+    assert (result["tos"], result["dscp"], result["ecn"], result["verdict"]) == (4, 1, 0, "drop")
+    assert result["describe"] == "0x04 = DSCP 1 (LE), ECN Not-ECT"
