@@ -3,8 +3,10 @@
 The shape follows what large Linux firewalls carry: the nat and filter tables of kube-proxy
 (KUBE-SERVICES -> KUBE-SVC-* -> KUBE-SEP-* with comments, statistic and DNAT; thousands of user
 chains and jumps), and a mangle table of TOS/DSCP markings organised per tenant (POSTROUTING
-jumps per interface, then per source subnet, into chains that mark by port, multiport, tos/dscp
-match and protocol), plus a flat chain of per-port rules as old hand-written firewalls have.
+jumps per interface, then per source subnet, into chains that mark by port, multiport, address
+and protocol, a third of them behind a "trust EF" guard and 5% of the rules keyed on the byte
+itself), plus a flat chain of per-port TOS rules in PREROUTING as old hand-written firewalls
+have (the founding dump's shape: PREROUTING sport rules, POSTROUTING dport rules).
 
     python bench/gen_iptables.py 100000 > /tmp/big.rules
 """
@@ -37,19 +39,22 @@ def mangle_rules(count: int, rng: random.Random) -> list[str]:
         lines.append(":%s - [0:0]" % chain)
         parent = "QOS_OUT" if tenant % 2 == 0 else "QOS_IN"
         rules.append("-A %s -s 10.%d.%d.0/24 -j %s" % (parent, tenant // 250, tenant % 250, chain))
+        if tenant % 3 == 0:
+            # Trust the tenant's own voice marking: a DS-byte match as a guard, as QoS scripts do.
+            rules.append("-A %s -m dscp --dscp-class EF -j RETURN" % chain)
         for position in range(per_tenant):
             choice = rng.random()
-            if choice < 0.55:
+            if choice < 0.6:
                 match = "-p tcp -m tcp --dport %d" % rng.choice((22, 25, 53, 80, 110, 443, 465, 993, 995, 3306,
                                                                   5432, 8080, 8443, rng.randint(1024, 65535)))
-            elif choice < 0.7:
+            elif choice < 0.75:
                 match = "-p udp -m udp --dport %d:%d" % tuple(sorted((rng.randint(1, 65535), rng.randint(1, 65535))))
-            elif choice < 0.8:
+            elif choice < 0.85:
                 match = "-p tcp -m multiport --dports 20,21,%d:%d" % (1000 + position, 2000 + position)
-            elif choice < 0.9:
-                match = "-m tos --tos 0x%02x/0x3f" % rng.choice((0x04, 0x08, 0x10))
+            elif choice < 0.95:
+                match = "-d 172.16.%d.0/24" % position
             else:
-                match = "-d 172.16.%d.0/24 -m dscp ! --dscp 0x%02x" % (position, rng.choice((0, 10, 46)))
+                match = "-m tos --tos 0x%02x/0x3f" % rng.choice((0x04, 0x08, 0x10))
             rules.append("-A %s %s -m comment --comment \"tenant %d rule %d\" %s"
                          % (chain, match, tenant, position, rng.choice(TOS_TARGETS)))
         rules.append("-A %s -j RETURN" % chain)

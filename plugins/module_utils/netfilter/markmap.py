@@ -467,10 +467,17 @@ class MarkingMap:
         pending: dict[tuple, list[tuple]] = {}
         heap: list[tuple] = []
         steps = 0
+        chains: dict[str, tuple[_SymRule, ...]] = {}
+
+        def rules_of(chain: str) -> tuple[_SymRule, ...]:
+            found = chains.get(chain)
+            if found is None:
+                found = chains[chain] = self._sym_chain(table, chain, knows_out)
+            return found
 
         def schedule(state: tuple, chain: str, position: int, stack: tuple) -> None:
             # Skip the rules that cannot touch this class.
-            rules = self._sym_chain(table, chain, knows_out)
+            rules = rules_of(chain)
             masks = state[0]
             count = len(rules)
             while position < count and not _touches(masks, rules[position].cubes):
@@ -485,7 +492,7 @@ class MarkingMap:
                     # A goto'd chain returns past the chain that went to it.
                     position = count
                     continue
-                rules = self._sym_chain(table, chain, knows_out)
+                rules = rules_of(chain)
                 count = len(rules)
                 while position < count and not _touches(masks, rules[position].cubes):
                     position += 1
@@ -502,8 +509,9 @@ class MarkingMap:
         while heap:
             _order, key = heapq.heappop(heap)
             stack, chain, position = key
-            rule = self._sym_chain(table, chain, knows_out)[position]
-            for masks, keep, setv, writers, assumptions in _merge_stage(pending.pop(key)):
+            rule = rules_of(chain)[position]
+            bucket = pending.pop(key)
+            for masks, keep, setv, writers, assumptions in (_merge_stage(bucket) if len(bucket) > 3 else bucket):
                 steps += 1
                 if steps > 5_000_000:
                     raise EvaluationError("marking map: more than 5,000,000 steps in %s %s; refusing to guess"
@@ -781,6 +789,8 @@ class _History:
 
 
 def _merge_stage(states: list[tuple]) -> list[tuple]:
+    if len(states) < 2:
+        return states
     groups: dict[tuple, list[tuple]] = {}
     for masks, keep, setv, writers, assumptions in states:
         groups.setdefault((keep, setv, assumptions), []).append((masks, writers))

@@ -71,8 +71,9 @@ class Quoted(str):
 # Value objects
 
 
-@dataclasses.dataclass(frozen=True)
-class Source:
+class Source(t.NamedTuple):
+    """Where a line came from.  (A NamedTuple: a kube-proxy dump declares tens of thousands.)"""
+
     file: str
     line: int
     text: str
@@ -206,8 +207,7 @@ class Rule:
         return isinstance(self.target, (SetTos, SetDscp))
 
 
-@dataclasses.dataclass(frozen=True)
-class Chain:
+class Chain(t.NamedTuple):
     name: str
     builtin: bool
     policy: str | None  # None for user chains
@@ -465,10 +465,13 @@ def _add_chain(table: Table, file: str, number: int, line: str) -> None:
     name, policy = parts[0], parts[1]
     counters = None
     if len(parts) > 2:
-        match = _COUNTERS_RE.match(parts[2])
-        if not match:
-            raise ParseError(file, number, "bad counters %r" % parts[2], line)
-        counters = (int(match.group(1)), int(match.group(2)))
+        if parts[2] == "[0:0]":
+            counters = (0, 0)
+        else:
+            match = _COUNTERS_RE.match(parts[2])
+            if not match:
+                raise ParseError(file, number, "bad counters %r" % parts[2], line)
+            counters = (int(match.group(1)), int(match.group(2)))
     builtin = name in BUILTIN_CHAINS[table.name]
     if builtin:
         if policy not in ("ACCEPT", "DROP"):
@@ -477,10 +480,7 @@ def _add_chain(table: Table, file: str, number: int, line: str) -> None:
         raise ParseError(file, number, "user chain %s cannot have policy %r (only built-in chains do)" % (name, policy), line)
     if name in table.chains:
         raise ParseError(file, number, "chain %s declared twice in table %s" % (name, table.name), line)
-    table.chains[name] = Chain(
-        name=name, builtin=builtin, policy=policy if builtin else None,
-        counters=counters, source=Source(file, number, line),
-    )
+    table.chains[name] = Chain(name, builtin, policy if builtin else None, counters, Source(file, number, line))
     table._raw.setdefault(name, [])
 
 
