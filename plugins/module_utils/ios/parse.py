@@ -722,6 +722,9 @@ def _top_access_list(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Ha
 # `ip route ... route-map`: no; `ip wccp web-cache redirect-list 120`...).  Static routes and
 # prefix-lists, the bulk of big files, name neither.
 _IP_REFERENCING = frozenset(("nat", "dhcp", "sla", "flow-export", "wccp", "multicast", "pim", "ssh", "http", "igmp", "sdr"))
+# `ip <second word>` lines the parser reads (globals, and interface lines a flat file
+# puts at column 0); every other `ip ...` line is skipped without a full split.
+_IP_SECTIONS = _IP_REFERENCING | frozenset(("access-list", "local", "policy", "access-group", "address"))
 
 
 def _top_ip(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
@@ -979,8 +982,6 @@ def _parse(text: str, file: str, require_end: bool) -> IosConfig:
             ctx.diag(lineno, stripped, "text after 'end' (ignored)")
             break
         last_line = lineno
-        words = stripped.split()
-        head = words[0]
         if indent and stack:
             # The common case inside a section: hand the line to its parent.
             while stack and stack[-1][0] >= indent:
@@ -989,12 +990,23 @@ def _parse(text: str, file: str, require_end: bool) -> IosConfig:
                 parent = stack[-1][1]
                 if parent is IGNORE:
                     continue
+                words = stripped.split()
+                head = words[0]
                 if head == "exit" and len(words) == 1:
                     stack.pop()
                     continue
                 sub = parent.child(ctx, lineno, words, stripped)
                 stack.append((indent, sub or IGNORE))
                 continue
+        if not indent and stripped.startswith("ip "):
+            # Static routes and prefix-lists are most of a big file: decide on two words.
+            parts = stripped.split(None, 2)
+            if len(parts) > 1 and parts[1] not in _IP_SECTIONS:
+                stack.clear()
+                stack.append(ignore_top)
+                continue
+        words = stripped.split()
+        head = words[0]
         if len(words) == 1 and (head == "end" or head == "exit"):
             if head == "end":
                 ended_at = lineno
