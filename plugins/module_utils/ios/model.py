@@ -62,13 +62,6 @@ def bytes_of(mask: int) -> list[int]:
     return [i for i, bit in enumerate(bits) if bit == "1"]
 
 
-def mask_of(values: t.Iterable[int]) -> int:
-    mask = 0
-    for value in values:
-        mask |= 1 << value
-    return mask
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class Evidence:
     """One configuration line: where it is and what it says."""
@@ -292,7 +285,9 @@ class Rewrite:
 
     `set dscp D` keeps the ECN bits (keep 0x03); `set precedence P` keeps
     the low five bits (keep 0x1f); route-map `set ip tos T` keeps
-    precedence and the last bit (keep 0xe1).
+    precedence and the last bit (keep 0xe1).  [doc, to verify on a router:
+    that software IOS keeps ECN on `set dscp` (RFC 3168 routers must) and
+    the low DSCP bits on `set precedence`; Catalyst hardware may clear them.]
     """
 
     keep: int
