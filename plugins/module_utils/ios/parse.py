@@ -1044,6 +1044,9 @@ def _parse(text: str, file: str, require_end: bool) -> IosConfig:
         stack.append(ignore_top if indent == 0 else (indent, IGNORE))
     if banner is not None:
         raise ParseError(file, last_line or 1, "configuration ends inside a banner (delimiter %r never closed): truncated?" % banner)
+    if not last_line and not ended_at:
+        # An empty file would read as a router that treats nothing: say so instead.
+        raise ParseError(file, None, "empty configuration: no command in the file")
     if not ended_at:
         reason = "configuration ends without 'end': truncated?"
         if stack and stack[-1][0] > 0:

@@ -577,3 +577,8 @@ def test_applied_acl_with_only_remarks_is_a_diagnostic():
         end
     """)
     assert any("has no entries" in r for r in reasons(config))
+
+
+def test_empty_file_is_a_parse_error():
+    with pytest.raises(ParseError, match="empty configuration"):
+        parse_ios("\n!\n\n", "empty.cfg", require_end=False)
