@@ -853,8 +853,6 @@ def _top_snmp(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler |
 
 def _top_watch(what: str) -> t.Callable[[_Ctx, int, list[str], str], _Handler | None]:
     def handler(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
-        if what == "zone-pair":
-            ctx.diag(lineno, text, "zone-based firewall policy is not modelled (may drop)")
         return _Watch(what)
 
     return handler
@@ -874,8 +872,8 @@ _TOP: dict[str, t.Callable[[_Ctx, int, list[str], str], _Handler | None]] = {
     "router": _top_refs,
     "ntp": _top_refs,
     "snmp-server": _top_snmp,
-    "control-plane": _top_watch("control-plane"),
-    "zone-pair": _top_watch("zone-pair"),
+    "control-plane": _top_watch("control-plane policing (traffic to the router itself)"),
+    "zone-pair": _top_watch("zone-based firewall zone-pair"),
 }
 
 

@@ -582,3 +582,16 @@ def test_applied_acl_with_only_remarks_is_a_diagnostic():
 def test_empty_file_is_a_parse_error():
     with pytest.raises(ParseError, match="empty configuration"):
         parse_ios("\n!\n\n", "empty.cfg", require_end=False)
+
+
+def test_zone_pair_and_control_plane_policies_are_diagnosed_where_applied():
+    config = cfg("""
+        zone-pair security IN-OUT source INSIDE destination OUTSIDE
+         service-policy type inspect FW
+        control-plane
+         service-policy input COPP
+        end
+    """)
+    assert [d.line for d in config.diagnostics] == [2, 4]
+    assert "zone-based firewall" in config.diagnostics[0].reason
+    assert "control-plane" in config.diagnostics[1].reason
