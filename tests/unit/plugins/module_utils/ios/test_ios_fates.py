@@ -579,3 +579,20 @@ def test_transit_tables_cover_every_interface_that_can_forward():
     assert only(tables[0].for_dscp(1)).fate == "dropped"
     border = transit_tables(load_ios(str(BORDER)), "Gi0/0")
     assert [t.out_interface for t in border] == ["GigabitEthernet0/1"]  # not Loopback0, shut Serial, Null0
+
+
+def test_ios_xe_style_numbered_list_under_ip_access_list_extended():
+    # IOS-XE 16+ prints numbered lists as named ones with sequence numbers.
+    config = cfg("""
+        interface GigabitEthernet1
+         ip policy route-map null_policy_route
+        ip access-list extended 106
+         10 permit ip any any dscp 1
+        route-map null_policy_route permit 10
+         match ip address 106
+         set interface Null0
+        end
+    """)
+    table = fate_table(config, "GigabitEthernet1", "in")
+    assert only(table.for_dscp(1)).fate == NULL_ROUTED
+    assert only(table.for_dscp(0)).fate == "forwarded"
