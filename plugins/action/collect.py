@@ -1,0 +1,130 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, diffserv.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin for diffserv.audit.collect: one host's configuration, live or from a saved file."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+
+from ansible import constants as C
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError, ParseError
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.parse import parse_ios
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import parse_ruleset
+from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact
+from ansible_collections.diffserv.audit.plugins.plugin_utils.argspec import argument_spec
+from ansible_collections.diffserv.audit.plugins.plugin_utils.files import read_text
+from ansible_collections.diffserv.audit.plugins.plugin_utils.session import COLLECTORS, CollectError, Target
+
+GROUP_PLATFORMS = {"linux_firewalls": "iptables", "ios_routers": "ios"}
+
+
+def platform_of(task_vars, given):
+    """The platform: the task's argument, `diffserv_platform`, or the host's group."""
+    platform = given or task_vars.get("diffserv_platform")
+    if platform:
+        return platform
+    found = {GROUP_PLATFORMS[group] for group in task_vars.get("group_names", []) if group in GROUP_PLATFORMS}
+    if len(found) == 1:
+        return found.pop()
+    if not found:
+        raise AnsibleActionFail("cannot tell the platform of %s: put it in group linux_firewalls or ios_routers, "
+                                "or set diffserv_platform (iptables or ios)" % task_vars.get("inventory_hostname"))
+    raise AnsibleActionFail("%s is in both linux_firewalls and ios_routers: set diffserv_platform"
+                            % task_vars.get("inventory_hostname"))
+
+
+def check_integrity(platform, name, text, source):
+    """Parse once on the controller: a cut-short collection fails the host here."""
+    if platform == "ios":
+        config = parse_ios(text, source)
+        return {"interfaces": len(config.interfaces), "diagnostics": [str(d) for d in config.diagnostics]}
+    ruleset = parse_ruleset(text, source, family=6 if name == "ip6tables-save" else None)
+    return {"tables": sorted(ruleset.tables), "rules": ruleset.rule_count, "backend": ruleset.header.backend,
+            "tos_semantics": ruleset.header.era, "diagnostics": [str(d) for d in ruleset.diagnostics]}
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        task_vars = task_vars or {}
+        _validation, args = self.validate_argument_spec(argument_spec=argument_spec("collect"))
+        platform = platform_of(task_vars, args["platform"])
+        if platform not in COLLECTORS:
+            raise AnsibleActionFail("unknown platform %r (iptables or ios)" % platform)
+        config_file = args["config_file"] or task_vars.get("diffserv_config_file")
+        collected_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        try:
+            if config_file:
+                path = self._loader.path_dwim(config_file)
+                name = "running-config" if platform == "ios" else (
+                    "ip6tables-save" if args["family"] == 6 else "iptables-save")
+                pieces = [(name, read_text(path, config_file), config_file)]
+                origin = "file"
+            else:
+                target = self._target(args, task_vars)
+                collected = COLLECTORS[platform](target, **({"with_ipv6": args["ipv6"]} if platform == "iptables"
+                                                            else {}))
+                where = "%s@%s:%d" % (target.username, target.host, target.port)
+                pieces = [(item.name, item.text, "%s (%s)" % (where, item.command)) for item in collected]
+                origin = "live"
+            files = []
+            for name, text, source in pieces:
+                summary = check_integrity(platform, name, text, source)
+                # Facts carry the text with every secret redacted: line numbers are kept, so the
+                # evidence still points at the device's own lines, and nothing downstream can leak.
+                files.append({"name": name, "source": source, "text": redact(text), "summary": summary})
+        except CollectError as error:
+            result.update(failed=True, msg=str(error), diffserv_error=str(error))
+            if error.unreachable:
+                result["unreachable"] = True
+            return result
+        except (ParseError, DiffservError) as error:
+            result.update(failed=True, msg=str(error), diffserv_error=str(error))
+            return result
+        result.update(
+            changed=False,
+            diffserv_collection={
+                "host": task_vars.get("inventory_hostname"), "platform": platform, "origin": origin,
+                "collected_at": collected_at, "managed": boolean(task_vars.get("diffserv_managed", True)),
+                "files": files,
+            },
+        )
+        return result
+
+    def _target(self, args, task_vars):
+        def var(*names, default=None):
+            for name in names:
+                if task_vars.get(name) is not None:
+                    return self._templar.template(task_vars[name])
+            return default
+
+        host = args["host"] or var("ansible_host", default=task_vars.get("inventory_hostname"))
+        default_port = 22
+        checking = args["host_key_checking"]
+        if checking is None:
+            checking = boolean(var("ansible_host_key_checking", "ansible_ssh_host_key_checking",
+                                   default=C.HOST_KEY_CHECKING))
+        username = args["username"] or var("ansible_user", "ansible_ssh_user")
+        if not username:
+            raise AnsibleActionFail("no user for %s: set ansible_user" % host)
+        return Target(
+            host=host, port=int(args["port"] or var("ansible_port", "ansible_ssh_port", default=default_port)),
+            username=username,
+            password=args["password"] if args["password"] is not None else var("ansible_password",
+                                                                                "ansible_ssh_pass"),
+            key_file=args["private_key_file"] or var("ansible_ssh_private_key_file", "ansible_private_key_file"),
+            become_password=args["become_password"] if args["become_password"] is not None else var(
+                "ansible_become_password", "ansible_become_pass"),
+            host_key_checking=checking, known_hosts=args["known_hosts"] or var("diffserv_known_hosts"),
+            timeout=float(args["timeout"]), retries=int(args["retries"]),
+        )

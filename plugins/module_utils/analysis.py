@@ -1,0 +1,352 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, diffserv.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Firewall marking maps x router fate tables along the links between them -> conflicts.
+
+A marking conflicts with a router when the flow's fate there differs from the fate of the
+same flow arriving unmarked (DS byte 0): dropped, null-routed, policed or re-marked *because
+of* the byte the firewall wrote (shared/reference/semantics.md, "What counts as a conflict").
+A router that marks regardless of the arriving byte (the Code-Red recipe's NBAR class setting
+DSCP 1) creates no conflict by itself; it is reported as an advisory.
+
+Each conflict carries both ends of its evidence chain: the firewall rule (file:line) that
+wrote the byte, and the router lines (file:line) that decide its fate, with the interface.
+"""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type
+
+import dataclasses
+import typing as t
+
+from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.fates import (
+    DROPPED, NULL_ROUTED, FateTable, transit_tables,
+)
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.links import unused_definitions
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import IosConfig
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.trace import trace_ios
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import (
+    DPORT, IIF, PROTO, SPORT, Marking, MarkingMap,
+)
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import Ruleset
+
+SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2}
+EPHEMERAL = (1024, 65535)
+
+
+@dataclasses.dataclass(frozen=True)
+class FirewallInput:
+    host: str
+    file: str
+    ruleset: Ruleset
+    marks: MarkingMap
+    managed: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class RouterInput:
+    host: str
+    file: str
+    config: IosConfig
+    managed: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Link:
+    """Packets leaving `firewall` by `egress` enter `router` on `interface` (None: any, assumed)."""
+
+    firewall: str
+    egress: str | None
+    router: str
+    interface: str
+    assumed: bool = False
+
+    def as_dict(self) -> dict[str, t.Any]:
+        return {"from": "%s:%s" % (self.firewall, self.egress or "*"), "to": "%s:%s" % (self.router, self.interface),
+                "assumed": self.assumed}
+
+
+def parse_links(given: t.Iterable[dict[str, str]], firewalls: dict[str, FirewallInput],
+                routers: dict[str, RouterInput]) -> tuple[list[Link], list[str]]:
+    """`diffserv_links` entries ({from: "host:if", to: "host:if"}) -> links, and what was wrong with them."""
+    links: list[Link] = []
+    problems: list[str] = []
+    for index, entry in enumerate(given):
+        try:
+            source_host, _colon, source_iface = str(entry["from"]).partition(":")
+            target_host, _colon2, target_iface = str(entry["to"]).partition(":")
+        except (KeyError, TypeError):
+            problems.append("diffserv_links[%d]: needs 'from' and 'to' as host:interface" % index)
+            continue
+        if source_host not in firewalls and source_host not in routers:
+            problems.append("diffserv_links[%d]: %s is not an audited host" % (index, source_host))
+            continue
+        if target_host not in routers:
+            problems.append("diffserv_links[%d]: %s is not an audited router" % (index, target_host))
+            continue
+        if source_host in firewalls:
+            interface = routers[target_host].config.interfaces.get(target_iface)
+            if interface is None:
+                problems.append("diffserv_links[%d]: %s has no interface %s" % (index, target_host, target_iface))
+                continue
+            links.append(Link(source_host, source_iface or None, target_host, target_iface))
+    return links, problems
+
+
+def assumed_links(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput]) -> list[Link]:
+    """Without diffserv_links: every firewall egress may reach every router interface that forwards."""
+    links = []
+    for firewall in firewalls:
+        for router in routers.values():
+            for name, interface in router.config.interfaces.items():
+                if interface.shutdown or name.lower().startswith(("null", "loopback")):
+                    continue
+                links.append(Link(firewall, None, router.host, name, assumed=True))
+    return links
+
+
+def _flow(markings: list[Marking], firewall: str, router: str) -> dict[str, t.Any]:
+    """What a person needs of the flows behind one conflict: the union of their classes, in words."""
+    first = markings[0]
+    space = first.space
+    masks = list(first.masks)
+    for marking in markings[1:]:
+        masks = [a | b for a, b in zip(masks, marking.masks)]
+    union = Marking(first.path, first.verdict, first.keep, first.set, first.writers, first.assumptions,
+                    tuple(masks), space)
+    described = union.describe()
+    flow = {key: described[key] for key in ("protocols", "sport", "dport", "src", "dst", "out_interfaces")}
+    flow["path"] = first.path
+    flow["classes"] = len(markings)
+    flow["words"] = _flow_words(union, described, firewall, router)
+    return flow
+
+
+def _coverage(ranges: list[tuple[int, int]], low: int, high: int) -> float:
+    covered = sum(max(0, min(b, high) - max(a, low) + 1) for a, b in ranges)
+    return covered / float(high - low + 1)
+
+
+def _flow_words(marking: Marking, described: dict[str, t.Any], firewall: str, router: str) -> str:
+    space = marking.space
+    protocols = described["protocols"]
+    proto = "/".join(protocols).upper() if isinstance(protocols, list) else "IP"
+    dports = space.intervals[DPORT].ranges(marking.masks[DPORT])
+    origin = "sent by %s itself" % firewall if marking.path == "output" else "forwarded by %s" % firewall
+    if _coverage(dports, *EPHEMERAL) > 0.9:
+        return ("%s to high ports, %s: replies to every connection the %s side opens (for example the "
+                "SYN/ACK of a mail server answering a relay behind %s)" % (proto, origin, router, router))
+    if described["dport"] != "any":
+        return "%s to port(s) %s, %s: connections the %s side opens towards the %s side" % (
+            proto, ", ".join(described["dport"]), origin, firewall, router)
+    if described["sport"] != "any":
+        return "%s from port(s) %s, %s: replies of those services" % (proto, ", ".join(described["sport"]), origin)
+    return "all %s packets %s" % (proto, origin)
+
+
+def _severity(action: str, policed: bool, rewritten: bool) -> str:
+    if action in (NULL_ROUTED, DROPPED):
+        return "critical"
+    if policed:
+        return "high"
+    return "medium"
+
+
+def _representative(marking: Marking) -> dict[str, t.Any]:
+    """One concrete packet of a marking class, to confirm the conflict with a router trace."""
+    space = marking.space
+    protocol_names = space.protocols.names(marking.masks[PROTO])
+    protocol = next((name for name in protocol_names if name in ("tcp", "udp")), protocol_names[0]
+                    if protocol_names else "tcp")
+    packet: dict[str, t.Any] = {"protocol": protocol if protocol != "other" else 47}
+    for key, dim in (("sport", SPORT), ("dport", DPORT)):
+        ranges = space.intervals[dim].ranges(marking.masks[dim])
+        if ranges and marking.masks[dim] != space.intervals[dim].full:
+            packet[key] = ranges[0][0]
+    return packet
+
+
+def _deciding_lines(trace: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+    return [{"file": step["file"], "line": step["line"], "text": step["text"], "what": step["what"]}
+            for step in trace["steps"]]
+
+
+def conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
+                      tables: list[FateTable]) -> list[dict[str, t.Any]]:
+    found: dict[tuple, dict[str, t.Any]] = {}
+    behind: dict[tuple, list[Marking]] = {}
+    egress_atom = firewall.marks.interfaces.atom(link.egress) if link.egress else None
+    for marking in firewall.marks.leaving(link.egress):
+        if not marking.writers or marking.path == "input":
+            continue
+        if egress_atom is not None and marking.path == "forward" and marking.masks[IIF] == egress_atom:
+            # In and out by the same interface: hairpin forwarding, which routes rarely do; left out.
+            continue
+        ds_byte = marking.unmarked_byte
+        if ds_byte is None or ds_byte == 0:
+            continue
+        for table in tables:
+            fate_class = table.for_byte(ds_byte)
+            if not fate_class.fate_differs:
+                continue
+            # Confirm on a concrete packet of the class, marked and unmarked: the trace gives the lines.
+            packet = dict(_representative(marking), in_interface=link.interface, out_interface=table.out_interface)
+            marked = trace_ios(router.config, dict(packet, tos=ds_byte))
+            plain = trace_ios(router.config, dict(packet, tos=0))
+            confirmed = (marked["fate"], marked["tos_out"] if marked["fate"] != plain["fate"] else None) != \
+                (plain["fate"], plain["tos_out"] if marked["fate"] != plain["fate"] else None) \
+                or marked["tos_out"] != plain["tos_out"]
+            action = marked["fate"] if confirmed else fate_class.fate
+            rewritten = marked["tos_out"] != ds_byte
+            writer = firewall.marks.rule_at(marking.writers[-1])
+            key = (marking.writers[-1], ds_byte, link.interface, table.out_interface, action)
+            conflict = found.get(key)
+            if conflict is None:
+                conflict = found[key] = {
+                    "dscp": ds_byte >> 2,
+                    "ds_byte": ds_byte,
+                    "describe": dsfield.describe_byte(ds_byte),
+                    "severity": _severity(action, bool(marked["police"]), rewritten),
+                    "marker": {
+                        "host": firewall.host, "file": firewall.file, "line": writer.line, "rule": writer.text,
+                        "chain": writer.chain, "table": writer.table, "writers": list(marking.writers),
+                        "backend": firewall.marks.program.backend, "tos_semantics": firewall.marks.program.era,
+                    },
+                    "treatment": {
+                        "host": router.host, "file": router.file, "interface": link.interface,
+                        "out_interface": table.out_interface, "direction": "in",
+                        "action": action, "summary": fate_class.summary(),
+                        "unmarked_action": plain["fate"],
+                        "tos_out": marked["tos_out"],
+                        "lines": _deciding_lines(marked) if confirmed else [
+                            step.source.as_dict() for step in fate_class.default.steps],
+                        "confirmed_by_trace": confirmed,
+                        "example_packet": dict(packet, tos=ds_byte),
+                    },
+                    "flows": [],
+                    "path_assumed": link.assumed,
+                    "link": link.as_dict(),
+                }
+            behind.setdefault(key + (marking.path,), []).append(marking)
+    for key_path, markings in behind.items():
+        found[key_path[:-1]]["flows"].append(_flow(markings, firewall.host, router.host))
+    return list(found.values())
+
+
+def advisories_for(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput]) -> list[dict[str, t.Any]]:
+    found: list[dict[str, t.Any]] = []
+    legacy = dsfield.dscps_from_rfc1349()
+    for router in routers.values():
+        for name, interface in router.config.interfaces.items():
+            if interface.shutdown or name.lower().startswith(("null", "loopback")):
+                continue
+            for table in transit_tables(router.config, name):
+                for dscp in (1,):
+                    fate_class = table.for_byte(dscp << 2)
+                    if fate_class.fate in (NULL_ROUTED, DROPPED) and fate_class.fate_differs:
+                        found.append({
+                            "kind": "drops-lower-effort",
+                            "host": router.host, "interface": name, "out_interface": table.out_interface,
+                            "text": "%s %s DSCP 1 arriving on %s: DSCP 1 is now the Lower-Effort codepoint "
+                                    "(RFC 8622), set on purpose by applications that yield; it should be "
+                                    "deprioritised, not discarded" % (router.host, fate_class.fate, name),
+                            "lines": [step.source.as_dict() for step in fate_class.default.steps
+                                      if step.depends_on_dscp],
+                        })
+                        break
+                else:
+                    continue
+                break
+            for table in transit_tables(router.config, name)[:1]:
+                for step, _conditions in table.markings():
+                    rewrite = step.rewrite
+                    if rewrite is None or getattr(rewrite, "keep", None) not in (0x03, 0x00):
+                        continue
+                    dscp = rewrite.value >> 2
+                    if dscp in legacy and dscp != 0:
+                        found.append({
+                            "kind": "internal-marker-on-legacy-codepoint",
+                            "host": router.host, "interface": name,
+                            "text": "%s marks DSCP %s, a codepoint legacy RFC 1349 TOS values produce (%s); "
+                                    "traffic from stacks that still write TOS can carry it too"
+                                    % (router.host, dsfield.dscp_label(dscp), _tos_origin(dscp)),
+                            "lines": [step.source.as_dict()],
+                        })
+    for firewall in firewalls.values():
+        for table in firewall.ruleset.tables.values():
+            if table.name != "mangle":
+                continue
+            for chain in table.chains:
+                for rule in table.rules(chain):
+                    target = rule.target
+                    value = getattr(target, "value", None)
+                    mask = getattr(target, "mask", None)
+                    if value is not None and mask is not None and (value & mask & 0x03):
+                        found.append({
+                            "kind": "legacy-tos-writes-ecn",
+                            "host": firewall.host, "interface": None,
+                            "text": "%s:%d writes the ECN bits (0x%02x): a legacy TOS value such as Minimize-Cost "
+                                    "(0x02) claims ECN capability (ECT(0)) on packets whose sender never asked"
+                                    % (firewall.file, rule.line, value & mask & 0x03),
+                            "lines": [{"file": firewall.file, "line": rule.line, "text": rule.text}],
+                        })
+    unique: list[dict[str, t.Any]] = []
+    for item in found:
+        if item not in unique:
+            unique.append(item)
+    return unique
+
+
+def _tos_origin(dscp: int) -> str:
+    precedence, low = divmod(dscp, 8)
+    tos_names = {0: "Normal-Service", 1: "Maximize-Reliability", 2: "Maximize-Throughput", 4: "Minimize-Delay"}
+    return "precedence %d with %s, byte 0x%02x" % (precedence, tos_names.get(low, "?"), dscp << 2)
+
+
+def analyze(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput],
+            links: list[Link] | None = None, errors: t.Iterable[dict[str, t.Any]] = ()) -> dict[str, t.Any]:
+    """The findings: conflicts, advisories, unmodeled lines, errors (see the module docstring)."""
+    errors = list(errors)
+    if links is None:
+        links = assumed_links(firewalls, routers)
+    tables_cache: dict[tuple[str, str], list[FateTable]] = {}
+    conflicts: list[dict[str, t.Any]] = []
+    for link in links:
+        firewall = firewalls.get(link.firewall)
+        router = routers.get(link.router)
+        if firewall is None or router is None:
+            continue
+        key = (link.router, link.interface)
+        if key not in tables_cache:
+            tables_cache[key] = transit_tables(router.config, link.interface)
+        conflicts.extend(conflicts_on_link(link, firewall, router, tables_cache[key]))
+    conflicts.sort(key=lambda c: (SEVERITY_ORDER[c["severity"]], c["marker"]["host"], c["marker"]["line"],
+                                  c["treatment"]["host"], c["treatment"]["interface"],
+                                  c["treatment"]["out_interface"] or ""))
+    unmodeled: list[dict[str, t.Any]] = []
+    for firewall in firewalls.values():
+        for diagnostic in firewall.ruleset.diagnostics:
+            unmodeled.append(dict(diagnostic.as_dict(), host=firewall.host))
+    for router in routers.values():
+        for diagnostic in router.config.diagnostics:
+            unmodeled.append(dict(diagnostic.as_dict(), host=router.host))
+    unused = [dict(item.as_dict(), host=router.host) for router in routers.values()
+              for item in unused_definitions(router.config)]
+    return {
+        "summary": {
+            "conflicts": len(conflicts),
+            "critical": sum(1 for c in conflicts if c["severity"] == "critical"),
+            "high": sum(1 for c in conflicts if c["severity"] == "high"),
+            "medium": sum(1 for c in conflicts if c["severity"] == "medium"),
+            "firewalls": sorted(firewalls), "routers": sorted(routers),
+            "errors": len(errors), "paths_assumed": any(link.assumed for link in links),
+        },
+        "conflicts": conflicts,
+        "advisories": advisories_for(firewalls, routers),
+        "errors": errors,
+        "unmodeled": unmodeled,
+        "unused": unused,
+        "links": [link.as_dict() for link in links],
+    }

@@ -1,0 +1,146 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, diffserv.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Documentation of the collect action plugin (plugins/action/collect.py does the work)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: collect
+short_description: Collect one host's firewall rules or router configuration, live or from a saved file
+description:
+  - Collects what the analysis needs from one host, on the controller.
+  - From a saved file when O(config_file) (or the host variable C(diffserv_config_file)) is set; no
+    connection is made. A partner mails its C(iptables-save) dump; a backup system holds the router's.
+  - Live through netmiko otherwise. Firewalls (device type C(linux)) run C(iptables-save) and, where
+    present, C(ip6tables-save), through sudo when the user is not root. Routers (device type
+    C(cisco_ios)) get C(terminal length 0) and C(show running-config), after C(enable) with the become
+    password when the session starts in user EXEC mode. Only show commands are sent.
+  - Connection data come from the usual inventory variables (C(ansible_host), C(ansible_port),
+    C(ansible_user), C(ansible_password) or C(ansible_ssh_private_key_file), C(ansible_become_password));
+    the options below override them. Host keys are checked unless the inventory turns that off
+    (C(ansible_host_key_checking) or Ansible's C(host_key_checking)).
+  - Every collection is parsed on the controller before it is returned; a collection cut short (a
+    table without C(COMMIT), a configuration without C(end)) fails the host with the file and line,
+    and is never analysed as if it were whole. An unreachable device fails that host only.
+  - The returned text has every secret (passwords, secrets, keys, SNMP communities) redacted, line
+    for line, so the line numbers still match the device.
+  - The platform comes from the host's group (C(linux_firewalls), C(ios_routers)) or C(diffserv_platform).
+version_added: 0.1.0
+author:
+  - diffserv.audit contributors
+options:
+  platform:
+    description: C(iptables) or C(ios). Default from C(diffserv_platform) or the host's group.
+    type: str
+    choices: [iptables, ios]
+  config_file:
+    description: A saved dump or running-config to read instead of connecting.
+    type: path
+  family:
+    description: With O(config_file) on a firewall, whether the file is an IPv4 or IPv6 dump.
+    type: int
+    choices: [4, 6]
+    default: 4
+  host:
+    description: Address to connect to. Default C(ansible_host), then the inventory name.
+    type: str
+  port:
+    description: SSH port. Default C(ansible_port), then 22.
+    type: int
+  username:
+    description: SSH user. Default C(ansible_user).
+    type: str
+  password:
+    description: SSH password. Default C(ansible_password).
+    type: str
+    no_log: true
+  private_key_file:
+    description: SSH private key. Default C(ansible_ssh_private_key_file).
+    type: path
+  become_password:
+    description: The sudo password on Linux, the enable secret on IOS. Default C(ansible_become_password).
+    type: str
+    no_log: true
+  host_key_checking:
+    description: Check the device's host key. Default from the inventory or Ansible's configuration.
+    type: bool
+  known_hosts:
+    description: An extra known_hosts file (for example a lab's). Default C(diffserv_known_hosts).
+    type: path
+  timeout:
+    description: Seconds to wait for the connection, the login, and each command's output.
+    type: int
+    default: 30
+  retries:
+    description: Further connection attempts after a timeout (not after a refused login).
+    type: int
+    default: 2
+  ipv6:
+    description: On firewalls, also collect C(ip6tables-save) where it is installed.
+    type: bool
+    default: true
+notes:
+  - Runs on the controller (an action plugin); netmiko must be installed there.
+  - No Cisco image runs in this collection's CI; the IOS side is tested against an SSH device
+    simulator that keeps real configuration state.
+"""
+
+EXAMPLES = r"""
+- name: Collect every firewall and router (live, or from diffserv_config_file where set)
+  diffserv.audit.collect:
+  register: diffserv_collection
+
+- name: Read a dump a partner mailed us
+  diffserv.audit.collect:
+    platform: iptables
+    config_file: files/partner-fw.rules
+"""
+
+RETURN = r"""
+diffserv_collection:
+  description: What was collected, with every secret redacted.
+  returned: success
+  type: dict
+  contains:
+    host:
+      description: The inventory name.
+      type: str
+    platform:
+      description: C(iptables) or C(ios).
+      type: str
+    origin:
+      description: C(file) or C(live).
+      type: str
+    collected_at:
+      description: When, in UTC (ISO 8601).
+      type: str
+    managed:
+      description: False when the inventory says the host is not ours to change (C(diffserv_managed)).
+      type: bool
+    files:
+      description: One entry per collected text (C(iptables-save), C(ip6tables-save), C(running-config)).
+      type: list
+      elements: dict
+      contains:
+        name:
+          description: What it is.
+          type: str
+        source:
+          description: The file, or user@host:port and the command.
+          type: str
+        text:
+          description: The text, secrets redacted line for line.
+          type: str
+        summary:
+          description: What the controller's parse found (tables and rules, or interfaces; diagnostics).
+          type: dict
+diffserv_error:
+  description: Why the host could not be collected or parsed.
+  returned: failure
+  type: str
+"""

@@ -1,0 +1,177 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, diffserv.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The netmiko sessions that collect configurations live (the collection's one netmiko import).
+
+One function a platform, chosen from a plain dict (`COLLECTORS`), as netmiko's own dispatcher
+does.  Only show commands are sent: `iptables-save` / `ip6tables-save` on Linux (through sudo when
+the user is not root), `show running-config` on IOS (netmiko's session preparation sends
+`terminal length 0` and `terminal width 511` first).
+"""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type
+
+import dataclasses
+import os
+import re
+import socket
+import time
+import typing as t
+
+try:
+    from netmiko import ConnectHandler
+    from netmiko.exceptions import NetmikoAuthenticationException, NetmikoTimeoutException, ReadTimeout
+    HAS_NETMIKO = True
+    NETMIKO_IMPORT_ERROR = None
+except ImportError as import_error:  # pragma: no cover - exercised only without netmiko
+    HAS_NETMIKO = False
+    NETMIKO_IMPORT_ERROR = import_error
+
+SUDO_PROMPT = "diffserv-sudo-password:"
+
+
+class CollectError(Exception):
+    """A device could not be collected; `unreachable` tells a connection problem from the rest."""
+
+    def __init__(self, message: str, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    host: str
+    port: int
+    username: str
+    password: str | None = dataclasses.field(default=None, repr=False)
+    key_file: str | None = None
+    become_password: str | None = dataclasses.field(default=None, repr=False)
+    host_key_checking: bool = True
+    known_hosts: str | None = None
+    timeout: float = 30.0
+    retries: int = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Collected:
+    name: str  # "iptables-save", "ip6tables-save", "running-config"
+    text: str
+    command: str
+
+
+def _connect(target: Target, device_type: str) -> t.Any:
+    if not HAS_NETMIKO:
+        raise CollectError("netmiko is not installed on the controller: %s" % NETMIKO_IMPORT_ERROR)
+    params: dict[str, t.Any] = {
+        "device_type": device_type, "host": target.host, "port": target.port, "username": target.username,
+        "conn_timeout": target.timeout, "auth_timeout": target.timeout, "banner_timeout": target.timeout,
+        "read_timeout_override": target.timeout, "fast_cli": False,
+        # Host keys: checked against the user's known_hosts (and an extra file) unless turned off.
+        "ssh_strict": target.host_key_checking, "system_host_keys": target.host_key_checking,
+    }
+    if target.known_hosts:
+        params.update(alt_host_keys=True, alt_key_file=os.path.expanduser(target.known_hosts))
+    if target.password is not None:
+        params["password"] = target.password
+    if target.key_file:
+        params.update(use_keys=True, key_file=os.path.expanduser(target.key_file))
+    else:
+        params.update(use_keys=False, allow_agent=False)
+    if target.become_password is not None:
+        params["secret"] = target.become_password
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return ConnectHandler(**params)
+        except NetmikoAuthenticationException as error:
+            raise CollectError("authentication failed for %s@%s:%d: %s" % (
+                target.username, target.host, target.port, _first_line(error))) from None
+        except (NetmikoTimeoutException, socket.error, EOFError) as error:
+            if attempt > target.retries:
+                raise CollectError("cannot reach %s:%d after %d attempt(s): %s" % (
+                    target.host, target.port, attempt, _first_line(error)), unreachable=True) from None
+            time.sleep(min(2.0 * attempt, 5.0))
+        except Exception as error:  # paramiko raises its own types for bad host keys and the like
+            message = _first_line(error)
+            if "host key" in message.lower() or "not found in known_hosts" in message.lower():
+                raise CollectError("host key of %s:%d not trusted (%s); add it to known_hosts or set "
+                                   "ansible_host_key_checking: false" % (target.host, target.port, message)) from None
+            raise CollectError("cannot connect to %s:%d: %s" % (target.host, target.port, message),
+                               unreachable=True) from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0] if text.splitlines() else text
+
+
+def _run(connection: t.Any, command: str, target: Target, expect: str | None = None) -> str:
+    try:
+        if expect:
+            return connection.send_command(command, expect_string=expect, read_timeout=target.timeout,
+                                           strip_prompt=False, strip_command=True)
+        return connection.send_command(command, read_timeout=target.timeout)
+    except ReadTimeout:
+        raise CollectError("%s:%d stopped answering during %r (no prompt within %.0f s); nothing collected "
+                           "from it is used" % (target.host, target.port, command, target.timeout)) from None
+    except (OSError, EOFError) as error:
+        raise CollectError("%s:%d closed the session during %r: %s" % (
+            target.host, target.port, command, _first_line(error)), unreachable=True) from None
+
+
+def _linux_privileged(connection: t.Any, command: str, target: Target) -> str:
+    """Run a command as root: directly for root, else `sudo -n`, else sudo with the become password."""
+    if target.username == "root":
+        return _run(connection, command, target)
+    output = _run(connection, "sudo -n %s 2>&1" % command, target)
+    if "password is required" not in output and not output.startswith("sudo:"):
+        return output
+    if target.become_password is None:
+        raise CollectError("sudo on %s asks for a password: set ansible_become_password (or allow "
+                           "'%s' without one)" % (target.host, command))
+    prompt_pattern = re.escape(SUDO_PROMPT)
+    first = _run(connection, "sudo -k -p '%s' %s" % (SUDO_PROMPT, command), target, expect=prompt_pattern)
+    if SUDO_PROMPT not in first:
+        return first
+    output = _run(connection, target.become_password, target)
+    if "Sorry, try again" in output or "incorrect password" in output:
+        raise CollectError("sudo on %s refused the become password" % target.host)
+    return output
+
+
+def collect_linux(target: Target, with_ipv6: bool = True) -> list[Collected]:
+    connection = _connect(target, "linux")
+    try:
+        found = [Collected("iptables-save", _linux_privileged(connection, "iptables-save", target), "iptables-save")]
+        if with_ipv6:
+            present = _run(connection, "command -v ip6tables-save >/dev/null 2>&1 && echo present || echo absent",
+                           target)
+            if "present" in present:
+                found.append(Collected("ip6tables-save", _linux_privileged(connection, "ip6tables-save", target),
+                                       "ip6tables-save"))
+        return found
+    finally:
+        connection.disconnect()
+
+
+def collect_ios(target: Target) -> list[Collected]:
+    connection = _connect(target, "cisco_ios")
+    try:
+        if not connection.check_enable_mode():
+            if target.become_password is None:
+                raise CollectError("%s is in user EXEC mode: set ansible_become_password (the enable secret) "
+                                   "to read the running configuration" % target.host)
+            try:
+                connection.enable()
+            except (ValueError, ReadTimeout) as error:
+                raise CollectError("enable refused on %s: %s" % (target.host, _first_line(error))) from None
+        text = _run(connection, "show running-config", target)
+        return [Collected("running-config", text, "show running-config")]
+    finally:
+        connection.disconnect()
+
+
+COLLECTORS: dict[str, t.Callable[..., list[Collected]]] = {"iptables": collect_linux, "ios": collect_ios}
