@@ -58,10 +58,16 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         _validation, args = self.validate_argument_spec(argument_spec=argument_spec("collect"))
-        platform = platform_of(task_vars, args["platform"])
+        templar = self._templar
+
+        def hostvar(name, default=None):
+            value = task_vars.get(name)
+            return default if value is None else templar.template(value)
+
+        platform = args["platform"] or hostvar("diffserv_platform") or platform_of(task_vars, None)
         if platform not in COLLECTORS:
             raise AnsibleActionFail("unknown platform %r (iptables or ios)" % platform)
-        config_file = args["config_file"] or task_vars.get("diffserv_config_file")
+        config_file = args["config_file"] or hostvar("diffserv_config_file")
         collected_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         try:
             if config_file:
@@ -95,7 +101,7 @@ class ActionModule(ActionBase):
             changed=False,
             diffserv_collection={
                 "host": task_vars.get("inventory_hostname"), "platform": platform, "origin": origin,
-                "collected_at": collected_at, "managed": boolean(task_vars.get("diffserv_managed", True)),
+                "collected_at": collected_at, "managed": boolean(hostvar("diffserv_managed", True)),
                 "files": files,
             },
         )

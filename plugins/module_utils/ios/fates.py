@@ -941,15 +941,17 @@ class Engine:
     def _acl_stage(self, attachment_step: Step, name: str) -> _Stage:
         def stage(state: _State) -> t.Iterator[tuple[_State, str | None]]:
             state = _add(state, attachment_step)
-            dl = self.acl_stage_dl(name)
             acl = self.config.acls.get(name)
+            if acl is not None and acl.kind == "other":
+                # A MAC or protocol-type list under `ip access-group`: may drop, we cannot say which.
+                cond = Condition("unmodeled", "non-IPv4 access-list %s" % name, acl.source)
+                step = Step(acl.source, "access-list %s: not an IPv4 list, not modelled" % name, unmodeled=True)
+                yield _add(state, step)._replace(conds=state.conds + (cond,), unmodeled=True), DROPPED
+                yield _add(state, step)._replace(unmodeled=True), None
+                return
+            dl = self.acl_stage_dl(name)
             if dl is None or (acl is not None and not acl.entries):
                 yield _add(state, Step(attachment_step.source, "access-list %s is not defined or empty: every packet passes" % name)), None
-                return
-            if acl is not None and acl.kind == "other":
-                cond = Condition("unmodeled", "non-IPv4 access-list %s" % name, acl.source)
-                yield state._replace(conds=state.conds + (cond,), unmodeled=True), DROPPED
-                yield state, None
                 return
             for sub, action in self._branch(state, dl):
                 yield sub, (DROPPED if action == "deny" else None)

@@ -1,0 +1,80 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, diffserv.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin for diffserv.audit.analyze: everything collected -> findings, once, on the controller."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.diffserv.audit.plugins.module_utils.analysis import (
+    FirewallInput, RouterInput, analyze, parse_links,
+)
+from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.parse import parse_ios
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import marking_map
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import parse_ruleset
+from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact_data
+from ansible_collections.diffserv.audit.plugins.plugin_utils.argspec import argument_spec
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        task_vars = task_vars or {}
+        _validation, args = self.validate_argument_spec(argument_spec=argument_spec("analyze"))
+        hostvars = task_vars.get("hostvars", {})
+        groups = task_vars.get("groups", {})
+        hosts = args["hosts"] or sorted(set(groups.get("linux_firewalls", [])) | set(groups.get("ios_routers", [])))
+        links_given = args["links"]
+        if links_given is None:
+            links_given = task_vars.get("diffserv_links")
+            if links_given is None:
+                links_given = next((hostvars[h].get("diffserv_links") for h in hosts
+                                    if h in hostvars and hostvars[h].get("diffserv_links") is not None), None)
+            links_given = self._templar.template(links_given) if links_given is not None else None
+        firewalls, routers, errors = {}, {}, []
+        for host in hosts:
+            registered = hostvars.get(host, {}).get(args["register_name"])
+            if not registered:
+                errors.append({"host": host, "reason": "not collected (no %s result for this host)"
+                               % args["register_name"]})
+                continue
+            collection = registered.get("diffserv_collection")
+            if collection is None:
+                errors.append({"host": host, "reason": registered.get("diffserv_error") or registered.get("msg")
+                               or "collection failed", "unreachable": bool(registered.get("unreachable"))})
+                continue
+            egresses = [str(link.get("from", "")).partition(":")[2] for link in (links_given or [])
+                        if str(link.get("from", "")).partition(":")[0] == host]
+            try:
+                for item in collection["files"]:
+                    if collection["platform"] == "ios":
+                        config = parse_ios(item["text"], item["source"])
+                        routers[host] = RouterInput(host, item["source"], config, collection["managed"])
+                    elif item["name"] == "iptables-save":
+                        ruleset = parse_ruleset(item["text"], item["source"])
+                        marks = marking_map(ruleset, args["backend"], args["tos_semantics"],
+                                            interfaces=[e for e in egresses if e])
+                        firewalls[host] = FirewallInput(host, item["source"], ruleset, marks, collection["managed"])
+            except DiffservError as error:
+                errors.append({"host": host, "reason": str(error)})
+                firewalls.pop(host, None)
+                routers.pop(host, None)
+        links = None
+        if links_given:
+            links, problems = parse_links(links_given, firewalls, routers)
+            errors.extend({"host": None, "reason": problem} for problem in problems)
+        try:
+            findings = analyze(firewalls, routers, links, errors)
+        except DiffservError as error:
+            raise AnsibleActionFail(str(error)) from None
+        # Texts were redacted when collected; redact the findings once more as a belt to those braces.
+        result.update(changed=False, findings=redact_data(findings))
+        return result

@@ -1,0 +1,107 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, diffserv.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Documentation of the analyze action plugin (plugins/action/analyze.py does the work)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: analyze
+short_description: Find every DSCP/TOS conflict between the collected firewalls and routers
+description:
+  - Runs once, on the controller, over what M(diffserv.audit.collect) registered for every host.
+  - "Conflicts are firewall marking maps crossed with router fate tables along the paths between them: a
+    marking conflicts with a router when the flow's fate there differs from the fate of the same flow
+    arriving unmarked (dropped, null-routed, policed or re-marked because of the byte the firewall wrote)."
+  - "Paths come from O(links) (or the variable C(diffserv_links)), a list of C({from: host:interface,
+    to: host:interface}) meaning packets leaving the first enter the second. Without it, every firewall
+    egress is assumed to reach every router interface, and each finding says the path was assumed."
+  - Each conflict carries both ends of its evidence chain, the firewall rule (file, line, text) that
+    wrote the byte and the router lines (file, line, text) that decide its fate on which interface,
+    and is confirmed by a router trace of a concrete packet of the flow, marked and unmarked.
+  - Advisories flag a router that drops or null-routes DSCP 1 (now Lower-Effort, RFC 8622), legacy TOS
+    values that write ECN bits, and internal markers on codepoints that RFC 1349 TOS values produce.
+  - Every configuration line that could affect the byte or its fate but that the model does not
+    understand is listed under C(unmodeled), with file and line.
+  - A host that could not be collected or parsed is listed under C(errors) with the reason.
+version_added: 0.1.0
+author:
+  - diffserv.audit contributors
+options:
+  hosts:
+    description: The hosts to analyse. Default every host of C(linux_firewalls) and C(ios_routers).
+    type: list
+    elements: str
+  links:
+    description: The paths between firewalls and routers. Default C(diffserv_links).
+    type: list
+    elements: dict
+  register_name:
+    description: The variable each host registered the M(diffserv.audit.collect) result in.
+    type: str
+    default: diffserv_collect
+  backend:
+    description: Override the iptables backend read from each dump's header.
+    type: str
+    choices: [auto, legacy, nft]
+    default: auto
+  tos_semantics:
+    description: Override the TOS target revision read from each dump's header.
+    type: str
+    choices: [auto, old, modern]
+    default: auto
+notes:
+  - The IOS side is modelled from the configuration text; no Cisco image runs in this collection's tests.
+"""
+
+EXAMPLES = r"""
+- name: Analyse what every host registered as diffserv_collect
+  diffserv.audit.analyze:
+    links:
+      - from: partner-fw:eth0
+        to: border-rtr1:GigabitEthernet0/0
+  register: diffserv_analysis
+"""
+
+RETURN = r"""
+findings:
+  description: The findings, with every secret redacted.
+  returned: success
+  type: dict
+  contains:
+    summary:
+      description: Counts by severity, the hosts, whether paths were assumed.
+      type: dict
+    conflicts:
+      description:
+        - One per (firewall rule, DS byte, router interface, outcome), most severe first, with C(dscp),
+          C(ds_byte), C(severity) (null-route or drop critical, police high, re-mark or queueing medium),
+          C(marker) (host, file, line, rule, chain), C(treatment) (host, interface, direction, action,
+          the deciding lines) and C(flows) (protocol, ports, path, in plain words).
+      type: list
+      elements: dict
+    advisories:
+      description: Risks that are not conflicts yet (DSCP 1 dropped, legacy TOS writing ECN bits, ...).
+      type: list
+      elements: dict
+    errors:
+      description: Hosts that could not be collected or parsed, with the reason.
+      type: list
+      elements: dict
+    unmodeled:
+      description: Lines that could matter but that the model does not understand, with file and line.
+      type: list
+      elements: dict
+    unused:
+      description: Router definitions (ACLs, class-maps, policy-maps, route-maps) applied nowhere.
+      type: list
+      elements: dict
+    links:
+      description: The paths analysed.
+      type: list
+      elements: dict
+"""
