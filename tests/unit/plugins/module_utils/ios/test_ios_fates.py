@@ -596,3 +596,16 @@ def test_ios_xe_style_numbered_list_under_ip_access_list_extended():
     table = fate_table(config, "GigabitEthernet1", "in")
     assert only(table.for_dscp(1)).fate == NULL_ROUTED
     assert only(table.for_dscp(0)).fate == "forwarded"
+
+
+def test_non_ip_acl_under_ip_access_group_is_a_may_drop():
+    config = cfg("""
+        interface Gi0/0
+         ip access-group 700 in
+        access-list 700 permit 0000.1111.2222 0000.0000.0000
+        end
+    """)
+    fc = only(fate_table(config, "Gi0/0", "in").classes)
+    assert fc.actions == ["dropped", "forwarded"]
+    assert all(p.unmodeled for p in fc.paths)
+    assert fc.paths[0].conditions[0].kind == "unmodeled"
