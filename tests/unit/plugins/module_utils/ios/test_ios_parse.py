@@ -595,3 +595,41 @@ def test_zone_pair_and_control_plane_policies_are_diagnosed_where_applied():
     assert [d.line for d in config.diagnostics] == [2, 4]
     assert "zone-based firewall" in config.diagnostics[0].reason
     assert "control-plane" in config.diagnostics[1].reason
+
+
+def test_banners_and_macros_of_every_shape_are_skipped():
+    config = cfg("""
+        banner motd ^CAuthorized use only^C
+        banner exec #
+        interface Fake0
+        #
+        banner login ^C
+        route-map FAKE permit 10
+        ^C
+        macro name EDGE
+        interface range $interface
+        switchport mode access
+        @
+        interface Real0
+        end
+    """)
+    assert list(config.interfaces) == ["Real0"]
+    assert config.route_maps == {}
+    assert config.diagnostics == ()
+
+
+def test_certificate_hex_and_unknown_sections_are_read_past():
+    config = cfg("""
+        crypto pki certificate chain TP-self-signed-1
+         certificate self-signed 01
+          3082022B 30820194 A0030201 02020101 300D0609 2A864886 F70D0101 05050030
+                quit
+        event manager applet X
+         action 1.0 cli command "enable"
+        interface Gi0/0
+         ip access-group 101 in
+        access-list 101 permit ip any any
+        end
+    """)
+    assert config.interface("Gi0/0").acl_in.name == "101"
+    assert config.diagnostics == ()
