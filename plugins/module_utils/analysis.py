@@ -22,7 +22,7 @@ import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.fates import (
-    DROPPED, NULL_ROUTED, FateTable, transit_tables,
+    DROPPED, NULL_ROUTED, FateTable, fate_table, transit_tables,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.links import unused_definitions
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import IosConfig
@@ -320,7 +320,10 @@ def analyze(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput]
             continue
         key = (link.router, link.interface)
         if key not in tables_cache:
-            tables_cache[key] = transit_tables(router.config, link.interface)
+            # In on the link, out on every interface that forwards; with no other interface, the
+            # input side alone (policy routing to Null0 and input ACLs decide there).
+            tables_cache[key] = transit_tables(router.config, link.interface) or [
+                fate_table(router.config, link.interface, "in")]
         conflicts.extend(conflicts_on_link(link, firewall, router, tables_cache[key]))
     conflicts.sort(key=lambda c: (SEVERITY_ORDER[c["severity"]], c["marker"]["host"], c["marker"]["line"],
                                   c["treatment"]["host"], c["treatment"]["interface"],

@@ -3,31 +3,93 @@
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
 import pytest
+import yaml
+
+from ansible_collections.diffserv.audit.plugins.module_utils.redact import secrets_in
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(sys.executable).parent
+EXAMPLE = ROOT / "inventories" / "example" / "files"
+SECRETS_CFG = ROOT / "tests" / "unit" / "plugins" / "module_utils" / "fixtures" / "secrets-router.cfg"
 pytestmark = pytest.mark.playbook
 
+MANGLE = ("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+          ":POSTROUTING ACCEPT [0:0]\n%sCOMMIT\n")
+ROUTER = """hostname {name}
+!
+access-list 106 permit ip any any dscp 1
+access-list 107 deny ip any any dscp 1
+access-list 107 permit ip any any
+!
+route-map null_policy_route permit 10
+ match ip address 106
+ set interface Null0
+!
+interface GigabitEthernet0/0
+ ip address 203.0.113.2 255.255.255.252
+{uplink}
+!
+interface GigabitEthernet0/1
+ ip address 198.51.100.1 255.255.255.248
+!
+end
+"""
 
-def ansible(tool, *args, cwd=ROOT, env_extra=None):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_FORCE_COLOR="0", ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"))
-    env.update(env_extra or {})
+
+def ansible(tool, *args, cwd=ROOT):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+               ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"))
     return subprocess.run([str(BIN / tool), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
-def test_audit_playbook_on_the_example_names_line_35():
-    run = ansible("ansible-playbook", "diffserv.audit.audit", "-i", "inventories/example")
+def audit(tmp_path, firewalls, routers, links=None):
+    """Write an inventory of saved files, run the audit playbook, return (run, findings, report folder)."""
+    hosts = {"linux_firewalls": {"hosts": {}}, "ios_routers": {"hosts": {}}}
+    for name, text in firewalls.items():
+        path = tmp_path / ("%s.rules" % name)
+        path.write_text(text)
+        hosts["linux_firewalls"]["hosts"][name] = {"diffserv_config_file": str(path)}
+    for name, text in routers.items():
+        path = tmp_path / ("%s.cfg" % name)
+        path.write_text(text)
+        hosts["ios_routers"]["hosts"][name] = {"diffserv_config_file": str(path)}
+    inventory = {"all": {"children": hosts}}
+    if links is not None:
+        inventory["all"]["vars"] = {"diffserv_links": links}
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
+    report = tmp_path / "report"
+    run = ansible("ansible-playbook", "diffserv.audit.audit", "-i", str(tmp_path / "hosts.yml"),
+                  "-e", "diffserv_report_dir=%s" % report)
+    findings = json.loads((report / "findings.json").read_text()) if (report / "findings.json").exists() else None
+    return run, findings, report
+
+
+def test_founding_incident_example_finds_the_dscp_1_conflict_with_both_ends(tmp_path):
+    run = ansible("ansible-playbook", "diffserv.audit.audit", "-i", "inventories/example",
+                  "-e", "diffserv_report_dir=%s" % tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "line 35 (forward/output, out eth0): 0x04 = DSCP 1 (LE), ECN Not-ECT" in run.stdout
-    assert "failed=0" in run.stdout
+    findings = json.loads((tmp_path / "findings.json").read_text())
+    assert {c["dscp"] for c in findings["conflicts"]} == {1}
+    syn_ack = next(c for c in findings["conflicts"] if c["marker"]["line"] == 35)
+    assert syn_ack["severity"] == "critical" and syn_ack["treatment"]["action"] == "null-routed"
+    assert syn_ack["marker"]["rule"] == "-A POSTROUTING -o eth0 -p tcp -m tcp --dport 512:65535 -j TOS --set-tos 0x04"
+    lines = {line["text"].strip() for line in syn_ack["treatment"]["lines"]}
+    assert {"access-list 106 permit ip any any dscp 1", "match ip address 106", "set interface Null0",
+            "ip policy route-map null_policy_route"} <= lines
+    assert syn_ack["treatment"]["interface"] == "GigabitEthernet0/0" and not syn_ack["path_assumed"]
+    assert "replies to every connection" in syn_ack["flows"][0]["words"]
+    assert any(a["kind"] == "drops-lower-effort" for a in findings["advisories"])
+    report = (tmp_path / "report.md").read_text()
+    assert "partner-fw.rules` line 35" in report and "set interface Null0" in report
+    assert "[CRITICAL] DSCP 1" in run.stdout
 
 
-def test_adhoc_trace_of_the_partner_syn_ack(tmp_path):
+def test_adhoc_trace_of_the_partner_syn_ack():
     packets = {"iptables": "inventories/example/files/partner-fw.rules",
                "packets": [{"in_interface": "eth1", "out_interface": "eth0", "protocol": "tcp",
                             "sport": 25, "dport": 28680, "tos": 0}]}
@@ -40,18 +102,76 @@ def test_adhoc_trace_of_the_partner_syn_ack(tmp_path):
     assert [step["line"] for step in packet["steps"]] == [35]
 
 
-def test_truncated_dump_fails_the_host_with_file_and_line(tmp_path):
-    dump = tmp_path / "cut.rules"
-    dump.write_text("*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j TOS --set-tos 0x04\n")
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text("all:\n  children:\n    linux_firewalls:\n      hosts:\n        cut-fw:\n"
-                         "          diffserv_config_file: %s\n        good-fw:\n"
-                         "          diffserv_config_file: %s\n"
-                         % (dump, ROOT / "inventories/example/files/partner-fw.rules"))
-    run = ansible("ansible-playbook", "diffserv.audit.audit", "-i", str(inventory))
+@pytest.mark.parametrize("firewall_rules, uplink", [
+    # TOS 0x10 (DSCP 4) against a router that null-routes only DSCP 1
+    ("-A POSTROUTING -o eth0 -p tcp -j TOS --set-tos 0x10\n", " ip policy route-map null_policy_route"),
+    # the ACL that denies DSCP 1 exists but is applied nowhere
+    ("-A POSTROUTING -o eth0 -p tcp -j TOS --set-tos 0x04\n", ""),
+    # the marking is cleared by a later rule before the packet leaves
+    ("-A POSTROUTING -o eth0 -p tcp -j TOS --set-tos 0x04\n-A POSTROUTING -o eth0 -j DSCP --set-dscp 0\n",
+     " ip access-group 107 in"),
+])
+def test_no_conflict_scenarios(tmp_path, firewall_rules, uplink):
+    run, findings, _report = audit(tmp_path, {"fw1": MANGLE % firewall_rules},
+                                   {"rtr1": ROUTER.format(name="rtr1", uplink=uplink)},
+                                   links=[{"from": "fw1:eth0", "to": "rtr1:GigabitEthernet0/0"}])
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert findings["conflicts"] == [] and findings["errors"] == []
+
+
+def test_several_firewalls_and_routers_without_links_assume_every_path(tmp_path):
+    run, findings, _report = audit(
+        tmp_path,
+        {"fw-a": MANGLE % "-A POSTROUTING -p udp -j TOS --set-tos 0x04\n",
+         "fw-b": MANGLE % "-A POSTROUTING -p tcp -m tcp --dport 25 -j DSCP --set-dscp 1\n",
+         "fw-c": MANGLE % "-A POSTROUTING -j TOS --set-tos 0x10\n"},
+        {"rtr-pbr": ROUTER.format(name="rtr-pbr", uplink=" ip policy route-map null_policy_route"),
+         "rtr-acl": ROUTER.format(name="rtr-acl", uplink=" ip access-group 107 in")})
+    assert run.returncode == 0, run.stdout + run.stderr
+    pairs = {(c["marker"]["host"], c["treatment"]["host"], c["treatment"]["action"]) for c in findings["conflicts"]}
+    assert pairs == {("fw-a", "rtr-pbr", "null-routed"), ("fw-a", "rtr-acl", "dropped"),
+                     ("fw-b", "rtr-pbr", "null-routed"), ("fw-b", "rtr-acl", "dropped")}
+    assert all(c["path_assumed"] and c["treatment"]["interface"] == "GigabitEthernet0/0"
+               for c in findings["conflicts"])
+    assert findings["summary"]["paths_assumed"] is True
+
+
+def test_broken_file_fails_that_host_and_the_others_still_report(tmp_path):
+    run, findings, _report = audit(
+        tmp_path,
+        {"cut-fw": "*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j TOS --set-tos 0x04\n",
+         "good-fw": (EXAMPLE / "partner-fw.rules").read_text()},
+        {"border-rtr1": (EXAMPLE / "border-router.cfg").read_text(),
+         "cut-rtr": "hostname cut\ninterface GigabitEthernet0/0\n ip policy route-map x\n"},
+        links=[{"from": "good-fw:eth0", "to": "border-rtr1:GigabitEthernet0/0"}])
     assert run.returncode != 0
-    assert "cut.rules:1: table mangle has no COMMIT: the dump is truncated" in run.stdout
-    assert "cut-fw" in run.stdout and "good-fw                    : ok=2" in run.stdout
+    errors = {e["host"]: e["reason"] for e in findings["errors"]}
+    assert "cut-fw.rules:1: table mangle has no COMMIT: the dump is truncated" in errors["cut-fw"]
+    assert "cut-rtr.cfg" in errors["cut-rtr"] and "end" in errors["cut-rtr"]
+    assert {c["marker"]["host"] for c in findings["conflicts"]} == {"good-fw"}
+    assert re.search(r"cut-fw\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=1", run.stdout)
+    assert re.search(r"good-fw\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=0", run.stdout)
+
+
+def test_no_secret_survives_into_any_artifact(tmp_path):
+    config = SECRETS_CFG.read_text().replace("interface GigabitEthernet0/0\n",
+                                             "interface GigabitEthernet0/0\n ip policy route-map null\n")
+    config = config.replace("end\n", "access-list 106 permit ip any any dscp 1\nroute-map null permit 10\n"
+                            " match ip address 106\n set interface Null0\nend\n")
+    run, findings, report = audit(tmp_path, {"fw1": MANGLE % "-A POSTROUTING -j TOS --set-tos 0x04\n"},
+                                  {"secret-rtr": config},
+                                  links=[{"from": "fw1:eth0", "to": "secret-rtr:GigabitEthernet0/0"}])
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert findings["conflicts"], "the scenario must produce a conflict, so the router lines are quoted"
+    secrets = [secret for _line, _kind, secret in secrets_in(config)]
+    assert len(secrets) >= 15
+    artifacts = [p for p in report.rglob("*") if p.is_file()]
+    assert {p.name for p in artifacts} >= {"findings.json", "report.md"}
+    for artifact in artifacts + [None]:
+        text = run.stdout + run.stderr if artifact is None else artifact.read_text()
+        for secret in secrets:
+            assert secret not in text, (artifact, secret)
+        assert secrets_in(text) == [], artifact
 
 
 def test_trace_rejects_bad_arguments_from_the_documented_spec():
