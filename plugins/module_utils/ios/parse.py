@@ -27,7 +27,6 @@ from __future__ import absolute_import, annotations, division, print_function
 __metaclass__ = type
 
 import dataclasses
-import re
 import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
@@ -63,7 +62,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import (
 
 # C0 control characters a text config must not hold.  Allowed: tab, LF, CR,
 # form feed, ESC, and ^C, which IOS banners use as their delimiter when stored raw.
-_BINARY = re.compile("[\x00-\x02\x04-\x08\x0b\x0e-\x1a\x1c-\x1f]")
+_BINARY_CHARS = tuple(chr(c) for c in range(32) if chr(c) not in "\t\n\r\x0c\x1b\x03")
 
 
 class _Ctx:
@@ -893,11 +892,14 @@ def _check_text(text: str, file: str) -> None:
     nul = text.find("\x00")
     if nul >= 0:
         raise ParseError(file, text.count("\n", 0, nul) + 1, "binary data (NUL byte): not a configuration text file")
-    found = _BINARY.search(text)
-    if found is not None:
+    # One substring search per forbidden character runs at memory speed; a regex
+    # character class over a 2 MB file costs tens of milliseconds.
+    hits = [(text.find(char), char) for char in _BINARY_CHARS if char in text]
+    if hits:
+        index, char = min(hits)
         raise ParseError(
-            file, text.count("\n", 0, found.start()) + 1,
-            "binary data (control character 0x%02x): not a configuration text file" % ord(found.group()),
+            file, text.count("\n", 0, index) + 1,
+            "binary data (control character 0x%02x): not a configuration text file" % ord(char),
         )
 
 
