@@ -11,6 +11,8 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.parse import parse_ios
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.trace import trace_ios
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.evaluate import Packet, Program, trace
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import parse_ruleset
 from ansible_collections.diffserv.audit.plugins.plugin_utils.argspec import argument_spec
@@ -59,4 +61,17 @@ class ActionModule(ActionBase):
         }
 
     def _trace_ios(self, args):
-        raise AnsibleActionFail("the IOS trace is not available in this version; give 'iptables'")
+        full, text = self._read(args["ios"])
+        config = parse_ios(text, args["ios"])
+        results = []
+        for index, given in enumerate(args["packets"]):
+            wanted = {key: value for key, value in given.items() if value is not None}
+            try:
+                results.append(trace_ios(config, wanted))
+            except (DiffservError, ValueError) as error:
+                raise AnsibleActionFail("packets[%d]: %s" % (index, error)) from None
+        return {
+            "packets": results,
+            "file": full,
+            "diagnostics": [str(diagnostic) for diagnostic in config.diagnostics],
+        }

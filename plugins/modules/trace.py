@@ -44,8 +44,12 @@ options:
     type: path
   ios:
     description:
-      - Path to a Cisco IOS C(show running-config). Reserved for the IOS trace; give either
-        O(iptables) or O(ios).
+      - Path to a Cisco IOS C(show running-config). The packets then need C(in_interface) (path
+        C(forward)) or path C(output) for traffic the router generates; each result gives C(fate)
+        (forwarded, policy-routed, dropped, null-routed), C(tos_out), and C(steps) with line numbers,
+        following IOS's order of operations (input ACL, input marking, policing, policy routing, then the
+        egress interface's output ACL and policy).
+      - Give either O(iptables) or O(ios).
     type: path
   packets:
     description:
@@ -85,6 +89,22 @@ options:
         description: The DS byte the packet arrives with, as an integer (0x04 is 4).
         type: int
         default: 0
+      nbar:
+        description:
+          - IOS only. NBAR class-map names or C(match protocol) texts to treat as matched; by default no
+            NBAR match holds (and the result says so).
+        type: list
+        elements: str
+      rate:
+        description: IOS only. Where the packet falls against policers.
+        type: str
+        choices: [conform, exceed, violate]
+      tcp_flags:
+        description: IOS only. TCP flags, for C(established) ACL entries (for example C(SA)).
+        type: str
+      has_route:
+        description: IOS only. Whether the routing table has a route for the destination.
+        type: bool
   backend:
     description:
       - Which kernel backend loaded the rules. C(auto) reads the dump's header
@@ -130,6 +150,16 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ traced.packets[0].dscp }} by line {{ traced.packets[0].steps | map(attribute='line') | list }}"
 
+- name: What the border router does with it when it arrives on the uplink
+  diffserv.audit.trace:
+    ios: files/border-router.cfg
+    packets:
+      - in_interface: GigabitEthernet0/0
+        protocol: tcp
+        sport: 25
+        dport: 28680
+        tos: 4
+
 # Ad hoc, from the repository root:
 # ansible localhost -m diffserv.audit.trace \
 #   -a '{"iptables": "inventories/example/files/partner-fw.rules",
@@ -138,7 +168,11 @@ EXAMPLES = r"""
 
 RETURN = r"""
 packets:
-  description: One result for each packet given, in the same order.
+  description:
+    - One result for each packet given, in the same order.
+    - For O(ios), each result has C(fate), C(tos_in), C(tos_out), C(steps) (file, line, text, what,
+      tos_before, tos_after), C(assumptions), C(unmodeled), and C(unmarked) (the same packet arriving with
+      byte 0, and whether the router treats the two differently). The keys below are the iptables ones.
   returned: success
   type: list
   elements: dict

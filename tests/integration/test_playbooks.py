@@ -180,3 +180,17 @@ def test_trace_rejects_bad_arguments_from_the_documented_spec():
                               "packets": [{"path": "sideways"}]}))
     assert run.returncode != 0
     assert "sideways" in run.stdout and "forward" in run.stdout
+
+
+def test_adhoc_ios_trace_null_routes_dscp_1_on_the_uplink_and_forwards_0():
+    packets = {"ios": "inventories/example/files/border-router.cfg",
+               "packets": [{"in_interface": "GigabitEthernet0/0", "protocol": "tcp", "sport": 25, "dport": 28680,
+                            "tos": 4},
+                           {"in_interface": "GigabitEthernet0/0", "protocol": "tcp", "sport": 25, "dport": 28680,
+                            "tos": 0}]}
+    run = ansible("ansible", "localhost", "-m", "diffserv.audit.trace", "-a", json.dumps(packets))
+    assert run.returncode == 0, run.stdout + run.stderr
+    marked, plain = json.loads(run.stdout.split(" => ", 1)[1])["packets"]
+    assert (marked["fate"], plain["fate"]) == ("null-routed", "forwarded")
+    texts = [step["text"].strip() for step in marked["steps"]]
+    assert texts[-3:] == ["match ip address 106", "access-list 106 permit ip any any dscp 1", "set interface Null0"]
