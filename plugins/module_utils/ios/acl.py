@@ -205,7 +205,13 @@ def _ports(words: list[str], i: int, names: dict[str, int]) -> tuple[Ports | Non
                 break
         if not values:
             raise AclSyntaxError("port missing after %r" % op)
-    return Ports(op, tuple(values), " ".join(words[start:i])), i
+    return _port_match(op, tuple(values), " ".join(words[start:i])), i
+
+
+@functools.lru_cache(maxsize=4096)
+def _port_match(op: str, values: tuple[int, ...], text: str) -> Ports:
+    # A few services (www, smtp, domain...) recur across thousands of entries.
+    return Ports(op, values, text)
 
 
 def parse_entry(words: list[str], acl: str, kind: str, source: Evidence, seq: int | None = None) -> AclEntry:
@@ -351,6 +357,7 @@ def clear_caches() -> None:
     parse_ipv4.cache_clear()
     _network.cache_clear()
     _host.cache_clear()
+    _port_match.cache_clear()
 
 
 def numbered_acl_kind(number: int) -> str:

@@ -156,6 +156,8 @@ class AnyOfCondition(Condition):
         for cond, step in self.members:
             verdict = holds(cond)
             if verdict:
+                if step is None and isinstance(cond, AclCondition) and cond.entry is not None:
+                    step = _entry_step(cond.entry)
                 return True, step
             if verdict is None:
                 unknown = True
@@ -787,33 +789,31 @@ class Engine:
             self._acl[name] = None
             return None
         alts: list[Alt] = []
-        run: list[tuple[Condition, Step]] = []
+        run: list[AclCondition] = []
         run_key: tuple[int, str] | None = None
 
         def flush() -> None:
             if not run:
                 return
             if len(run) == 1:
-                cond, step = run[0]
-                alts.append(Alt(run_key[0], (cond,), (step,), run_key[1]))
+                alts.append(Alt(run_key[0], (run[0],), (_entry_step(run[0].entry),), run_key[1]))
             else:
-                first, last = run[0][1].source, run[-1][1].source
+                first, last = run[0].source, run[-1].source
                 text = "access-list %s lines %d-%d (%d entries, any of)" % (name, first.line, last.line, len(run))
                 step = Step(first, "access-list %s: %s (one of %d entries, lines %d-%d)" % (
-                    name, run_key[1], len(run), first.line, last.line), run[0][1].depends_on_dscp)
-                cond = AnyOfCondition("acl", text, first, False, members=tuple(run))
+                    name, run_key[1], len(run), first.line, last.line), run_key[0] != ALL_BYTES)
+                # Member steps are made only if a trace needs one (AnyOfCondition.decide).
+                cond = AnyOfCondition("acl", text, first, False, members=tuple((c, None) for c in run))
                 self.summaries[id(step)] = cond
                 alts.append(Alt(run_key[0], (cond,), (step,), run_key[1]))
             run.clear()
 
         prefix = "" if acl.source.text.startswith("access-list") else "access-list %s: " % name
-        what = {"permit": "access-list %s: permit" % name, "deny": "access-list %s: deny" % name}
         for entry in acl.entries:
-            step = Step(entry.source, what[entry.action], entry.tests_ds, None, bool(entry.unknown))
             if entry.unconditional:
                 flush()
                 run_key = None
-                alts.append(Alt(entry.ds_mask, (), (step,), entry.action))
+                alts.append(Alt(entry.ds_mask, (), (_entry_step(entry),), entry.action))
                 continue
             kind = "unmodeled" if entry.unknown else "acl"
             cond = AclCondition(kind, prefix + entry.source.text, entry.source, False, entry=entry)
@@ -821,7 +821,7 @@ class Engine:
             if key != run_key:
                 flush()
                 run_key = key
-            run.append((cond, step))
+            run.append(cond)
         flush()
         alts.append(Alt(ALL_BYTES, (), (Step(acl.source, "access-list %s: implicit deny (no entry matched)" % name),), "deny"))
         dl = _simplify(alts)
@@ -1267,6 +1267,10 @@ class Engine:
             classes=tuple(fate_classes),
             out_interface=out_name,
         )
+
+
+def _entry_step(entry: AclEntry) -> Step:
+    return Step(entry.source, "access-list %s: %s" % (entry.acl, entry.action), entry.tests_ds, None, bool(entry.unknown))
 
 
 _ACL_WORDS = {"permit": "permits", "deny": "denies"}
