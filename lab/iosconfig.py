@@ -1,0 +1,1003 @@
+"""The configuration state of a simulated Cisco IOS router: parse, render, apply one command.
+
+An own small indented tree rather than hier_config: the simulator must *execute* commands the way
+IOS does (``no access-list 106 ...`` deletes the whole list, ``no 10`` inside ``ip access-list
+extended 106`` deletes one entry, ``no policy-map X`` is refused while X is attached), keep the
+text of ``show running-config`` in IOS order with its ``!`` separators, banner and version line,
+and must not share the code it is meant to test (the collection plans its changes with
+hier_config).
+
+Model:
+    * top-level nodes in running-config order: plain lines, sections (with children), ``!``
+      separators, banners, and one holder node per *numbered* access list whose entries render as
+      ``access-list N <entry>`` lines;
+    * access-list entries (numbered and named) carry sequence numbers internally (10, 20, ...)
+      so ``ip access-list extended N`` / ``no 10`` / ``15 permit ...`` work; running-config
+      prints them without numbers (IOS 12.x/15 style), ``show access-lists`` with them;
+    * a command is tried in the current sub-mode and, if that mode does not know it, in the
+      parent modes (IOS falls back the same way: ``access-list ...`` typed under an interface runs
+      in global configuration and leaves the interface).
+
+Example::
+
+    >>> cfg = IOSConfig("hostname r1\\n!\\naccess-list 106 permit ip any any dscp 1\\n!\\nend\\n")
+    >>> cfg.apply((), "access-list 106 deny ip any any").status
+    'ok'
+    >>> cfg.apply((), "no access-list 106 deny ip any any").changed
+    True
+    >>> cfg.lines()
+    ['hostname r1', '!', '!']
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+__all__ = ["Node", "Outcome", "IOSConfig", "mode_of", "expand_interface"]
+
+
+@dataclass(eq=False, slots=True)
+class Node:
+    """One configuration line; ``kind`` is line | section | sep | banner | acl (numbered ACL holder)."""
+
+    text: str
+    children: list["Node"] = field(default_factory=list)
+    kind: str = "line"
+    mode: str | None = None  # the configuration sub-mode a section opens (config-if, ...)
+    seq: int | None = None  # access-list entry sequence number
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one configuration command did."""
+
+    status: str  # ok | invalid | incomplete | ambiguous | refused
+    path: tuple[Node, ...]  # the sub-mode path after the command
+    output: str = ""  # text IOS prints (without the caret line for invalid input)
+    changed: bool = False
+    error_col: int = 0  # where the caret goes, as an offset in the command line
+
+
+class Ambiguous(Exception):
+    """A keyword prefix that matches more than one keyword."""
+
+
+# --------------------------------------------------------------------------- vocabularies
+
+# First words accepted in global configuration mode (besides the section commands).
+_GLOBAL_WORDS = (
+    "aaa access-list alias archive banner boot boot-start-marker boot-end-marker call-home cdp "
+    "class-map clock control-plane crypto default dot11 enable errdisable file hostname interface "
+    "ip ipv6 key license line logging login mac memory-size mls multilink no ntp object-group "
+    "parser policy-map privilege radius-server redundancy route-map router security service "
+    "snmp-server spanning-tree tacacs-server track username version vlan vtp"
+).split()
+
+_IF_WORDS = (
+    "arp auto bandwidth carrier-delay cdp channel-group clock crypto default delay description "
+    "dialer duplex encapsulation fair-queue hold-queue ip ipv6 keepalive load-interval logging "
+    "mac-address media-type mls mtu negotiation no ppp pppoe priority-queue qos random-detect "
+    "service-policy shutdown snmp spanning-tree speed standby storm-control switchport tunnel "
+    "vrf vrrp zone-member"
+).split()
+# ``ip <word>`` under an interface; any other ``ip ...`` falls back to global configuration.
+_IF_IP_WORDS = (
+    "access-group accounting address authentication directed-broadcast dhcp flow hello-interval "
+    "helper-address igmp mroute-cache mtu nat nbar ospf pim policy proxy-arp redirects "
+    "route-cache split-horizon summary-address tcp unnumbered unreachables verify "
+    "virtual-reassembly vrf"
+).split()
+_ACL_WORDS = ("permit", "deny", "remark", "evaluate", "dynamic")
+_CMAP_WORDS = ("match", "description")
+_PMAP_WORDS = ("class", "description")
+_PMAPC_WORDS = (
+    "bandwidth compress drop fair-queue police priority queue-limit random-detect "
+    "service-policy set shape trust"
+).split()
+_RMAP_WORDS = ("match", "set", "description", "continue")
+_LINE_WORDS = (
+    "absolute-timeout access-class autoselect databits escape-character exec exec-banner "
+    "exec-timeout flowcontrol history length logging login modem motd-banner parity password "
+    "privilege rotary session-timeout speed stopbits timeout transport width"
+).split()
+_ROUTER_WORDS = (
+    "address-family area auto-summary bgp default-information distance distribute-list "
+    "log-adjacency-changes maximum-paths neighbor network passive-interface redistribute "
+    "router-id timers version"
+).split()
+_CP_WORDS = ("service-policy",)
+
+_MODE_WORDS: dict[str, tuple[str, ...]] = {
+    "config-if": tuple(_IF_WORDS),
+    "config-subif": tuple(_IF_WORDS),
+    "config-ext-nacl": _ACL_WORDS,
+    "config-std-nacl": _ACL_WORDS,
+    "config-cmap": _CMAP_WORDS,
+    "config-pmap": _PMAP_WORDS,
+    "config-pmap-c": tuple(_PMAPC_WORDS),
+    "config-route-map": _RMAP_WORDS,
+    "config-line": tuple(_LINE_WORDS),
+    "config-router": tuple(_ROUTER_WORDS),
+    "config-cp": _CP_WORDS,
+}
+
+# Lines whose newer value replaces the older one (same key), per mode.
+_REPLACE: dict[str, tuple[re.Pattern[str], ...]] = {
+    "config": tuple(
+        re.compile(p)
+        for p in (
+            r"hostname\b",
+            r"enable secret\b",
+            r"enable password\b",
+            r"ip domain[ -]name\b",
+            r"ip default-gateway\b",
+            r"logging buffered\b",
+            r"version\b",
+            r"snmp-server location\b",
+            r"snmp-server contact\b",
+            r"snmp-server community (\S+)",
+            r"username (\S+)",
+        )
+    ),
+    "config-if": tuple(
+        re.compile(p)
+        for p in (
+            r"description\b",
+            r"ip address(?!.* secondary$)",
+            r"duplex\b",
+            r"speed\b",
+            r"bandwidth\b",
+            r"mtu\b",
+            r"encapsulation\b",
+            r"ip policy route-map\b",
+            r"service-policy (input|output)\b",
+            r"ip access-group \S+ (in|out)$",
+        )
+    ),
+    "config-pmap-c": tuple(
+        re.compile(p)
+        for p in (
+            r"set (?:ip )?dscp\b",
+            r"set (?:ip )?precedence\b",
+            r"police\b",
+            r"bandwidth\b",
+            r"priority\b",
+            r"shape \S+",
+            r"queue-limit\b",
+            r"service-policy\b",
+        )
+    ),
+    "config-route-map": (re.compile(r"description\b"),),
+    "config-cmap": (re.compile(r"description\b"),),
+    "config-line": tuple(
+        re.compile(p)
+        for p in (
+            r"password\b",
+            r"exec-timeout\b",
+            r"transport input\b",
+            r"access-class \S+ (in|out)$",
+            r"login\b",
+            r"privilege level\b",
+        )
+    ),
+}
+_REPLACE["config-subif"] = _REPLACE["config-if"]
+
+# Route-map lines that IOS merges into one line (``match ip address 106 107``).
+_MERGE = re.compile(r"^(match ip address|set interface|match interface)\s+(.+)$")
+
+# ``no X`` on these (absent) lines is kept in running-config as ``no X`` (they default to on).
+_DEFAULT_ON = {
+    "config": {
+        "ip domain lookup", "ip domain-lookup", "ip http server", "ip http secure-server",
+        "service pad", "ip source-route", "cdp run", "ip bootp server", "service config",
+        "ip finger", "aaa new-model", "ip subnet-zero", "ip classless", "ip cef",
+    },
+    "config-if": {
+        "ip address", "ip unreachables", "ip redirects", "ip proxy-arp", "cdp enable",
+        "keepalive", "ip route-cache", "mop enabled", "ip directed-broadcast",
+    },
+}
+_DEFAULT_ON["config-subif"] = _DEFAULT_ON["config-if"]
+
+_IF_TYPES = (
+    "GigabitEthernet", "FastEthernet", "TenGigabitEthernet", "Ethernet", "Serial", "Loopback",
+    "Tunnel", "Vlan", "Null", "Port-channel", "Dialer", "Virtual-Template", "BVI", "Multilink",
+)
+_VIRTUAL_IF = ("Loopback", "Tunnel", "Vlan", "Port-channel", "Dialer", "Virtual-Template", "BVI")
+
+# Where a new top-level item goes, by rank (the order IOS prints running-config in).
+_RANKS: tuple[tuple[re.Pattern[str], float], ...] = tuple(
+    (re.compile(p), r)
+    for p, r in (
+        (r"version\b", 1),
+        (r"service\b", 2),
+        (r"hostname\b", 3),
+        (r"boot", 4),
+        (r"logging\b", 5),
+        (r"enable\b", 6),
+        (r"username\b", 7),
+        (r"(no )?aaa\b", 8),
+        (r"(no )?ip (subnet-zero|cef|domain|name-server|dhcp|ssh)", 9),
+        (r"class-map\b", 10),
+        (r"policy-map\b", 11),
+        (r"interface\b", 20),
+        (r"router\b", 25),
+        (r"ip classless|ip route\b|ip forward-protocol", 26),
+        (r"(no )?ip http\b", 27),
+        (r"ip access-list\b", 28),
+        (r"access-list\b", 29),
+        (r"snmp-server\b", 30),
+        (r"route-map\b", 31),
+        (r"control-plane\b", 32),
+        (r"banner\b", 33),
+        (r"line\b", 34),
+        (r"ntp\b", 35),
+    )
+)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def expand_keyword(word: str, vocab: tuple[str, ...] | list[str]) -> str | None:
+    """The keyword ``word`` abbreviates (IOS: any unique prefix); None if none; Ambiguous if many."""
+    lw = word.lower()
+    if lw in vocab:
+        return lw
+    hits = [k for k in vocab if k.startswith(lw)]
+    if len(hits) == 1:
+        return hits[0]
+    if len(hits) > 1:
+        raise Ambiguous(word)
+    return None
+
+
+def expand_interface(name: str) -> str:
+    """``gi0/0`` -> ``GigabitEthernet0/0``; ``GigabitEthernet 0/0`` -> ``GigabitEthernet0/0``."""
+    name = name.replace(" ", "")
+    m = re.match(r"([A-Za-z-]+)(.*)$", name)
+    if not m:
+        return name
+    prefix, rest = m.group(1).lower(), m.group(2)
+    hits = [t for t in _IF_TYPES if t.lower().startswith(prefix)]
+    if len(hits) >= 1:
+        # IOS resolves "E" to Ethernet ahead of longer names; take the shortest match.
+        return min(hits, key=len) + rest
+    return name
+
+
+def _norm(line: str) -> str:
+    return " ".join(line.split())
+
+
+def _fmt_ace(text: str) -> str:
+    """IOS pads ``deny`` to the width of ``permit`` in access-list entries."""
+    if text.startswith("deny "):
+        return "deny   " + text[5:]
+    return text
+
+
+def _col(line: str, index: int) -> int:
+    """Offset of the ``index``-th word of ``line`` (where IOS puts its caret)."""
+    starts = [m.start() for m in re.finditer(r"\S+", line)]
+    return starts[index] if index < len(starts) else len(line)
+
+
+def _acl_is_standard(number: str) -> bool:
+    n = int(number)
+    return 1 <= n <= 99 or 1300 <= n <= 1999
+
+
+def _rank(node: Node) -> float | None:
+    if node.kind == "sep":
+        return None
+    text = node.text
+    if node.kind == "acl":
+        return 29 + int(text.split()[1]) / 1e6
+    for pattern, r in _RANKS:
+        if pattern.match(text):
+            return r
+    return None
+
+
+def _section_mode(header: str, parent_mode: str) -> str | None:
+    """The sub-mode that ``header`` opens inside ``parent_mode`` (None: not a section header)."""
+    if parent_mode == "config":
+        if header.startswith("interface "):
+            return "config-subif" if "." in header.split()[1] else "config-if"
+        m = re.match(r"ip access-list (extended|standard) \S+$", header)
+        if m:
+            return "config-ext-nacl" if m.group(1) == "extended" else "config-std-nacl"
+        if header.startswith("class-map "):
+            return "config-cmap"
+        if header.startswith("policy-map "):
+            return "config-pmap"
+        if header.startswith("route-map "):
+            return "config-route-map"
+        if header.startswith("line "):
+            return "config-line"
+        if header.startswith("router "):
+            return "config-router"
+        if header == "control-plane":
+            return "config-cp"
+        return None
+    if parent_mode == "config-pmap" and header.startswith("class "):
+        return "config-pmap-c"
+    return None
+
+
+def mode_of(path: tuple[Node, ...]) -> str:
+    """The IOS mode name (as in the prompt) of a configuration sub-mode path."""
+    if not path:
+        return "config"
+    node = path[-1]
+    if node.kind == "acl":
+        return "config-std-nacl" if _acl_is_standard(node.text.split()[1]) else "config-ext-nacl"
+    return node.mode or "config"
+
+
+# --------------------------------------------------------------------------- the model
+
+
+class IOSConfig:
+    """A running configuration: parse IOS text, apply configuration commands, render it back."""
+
+    def __init__(self, text: str = "") -> None:
+        self.root: list[Node] = []
+        self._parse(text)
+
+    # ------------------------------------------------------------------ parse and render
+
+    def _parse(self, text: str) -> None:
+        lines = text.splitlines()
+        i = 0
+        # Skip the "show running-config" preamble.
+        while i < len(lines) and (
+            not lines[i].strip()
+            or lines[i].startswith("Building configuration")
+            or lines[i].startswith("Current configuration")
+            or lines[i].startswith("Using ")
+        ):
+            i += 1
+        stack: list[tuple[int, Node]] = []
+        while i < len(lines):
+            raw = lines[i].rstrip()
+            i += 1
+            if not raw.strip():
+                continue
+            indent = len(raw) - len(raw.lstrip(" "))
+            s = raw.strip()
+            if indent == 0:
+                stack = []
+                if s == "end":
+                    break
+                if s.startswith("!"):
+                    self.root.append(Node(s, kind="sep"))
+                    continue
+                if s.startswith("banner "):
+                    body, i = self._read_banner(s, lines, i)
+                    self.root.append(Node(body, kind="banner"))
+                    continue
+                m = re.match(r"access-list (\d+) (.+)$", s)
+                if m:
+                    holder = self._numbered_acl(m.group(1), create=True, insert=False)
+                    self._acl_append(holder, _norm(m.group(2)))
+                    continue
+                mode = _section_mode(s, "config")
+                node = Node(s, kind="section" if mode else "line", mode=mode)
+                self.root.append(node)
+                stack = [(0, node)]
+                continue
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
+            if not stack:  # indented line without a parent: keep it as a top-level line
+                self.root.append(Node(s))
+                continue
+            parent = stack[-1][1]
+            parent_mode = parent.mode or "config-generic"
+            if parent.kind == "line":
+                parent.kind = "section"
+            if parent_mode in ("config-ext-nacl", "config-std-nacl"):
+                m = re.match(r"(\d+) (.+)$", s)
+                if m:
+                    self._acl_insert(parent, int(m.group(1)), _norm(m.group(2)))
+                else:
+                    self._acl_append(parent, _norm(s))
+                continue
+            mode = _section_mode(s, parent_mode)
+            child = Node(s, kind="section" if mode else "line", mode=mode)
+            parent.children.append(child)
+            stack.append((indent, child))
+
+    @staticmethod
+    def _read_banner(first: str, lines: list[str], i: int) -> tuple[str, int]:
+        """A banner from ``banner motd ^C`` to the closing delimiter, kept verbatim."""
+        m = re.match(r"banner \S+ (\^C|\S)(.*)$", first)
+        if not m:
+            return first, i
+        delim, rest = m.group(1), m.group(2)
+        if delim in rest:
+            return first, i
+        body = [first]
+        while i < len(lines):
+            body.append(lines[i].rstrip("\r"))
+            i += 1
+            if delim in body[-1]:
+                break
+        return "\n".join(body), i
+
+    def lines(self) -> list[str]:
+        """The configuration as running-config lines (without preamble and ``end``)."""
+        out: list[str] = []
+        for node in self.root:
+            if node.kind == "acl":
+                out.extend(f"{node.text} {_fmt_ace(e.text)}" for e in node.children)
+            elif node.kind == "banner":
+                out.extend(node.text.split("\n"))
+            else:
+                out.append(node.text)
+                self._render_children(node, 1, out)
+        return out
+
+    def _render_children(self, node: Node, depth: int, out: list[str]) -> None:
+        is_acl = node.mode in ("config-ext-nacl", "config-std-nacl")
+        for child in node.children:
+            out.append(" " * depth + (_fmt_ace(child.text) if is_acl else child.text))
+            self._render_children(child, depth + 1, out)
+
+    def body(self) -> str:
+        """running-config text from the first line to ``end`` (what IOS counts as its size)."""
+        return "\n".join(self.lines() + ["end"]) + "\n"
+
+    def running_config(self) -> str:
+        """The text ``show running-config`` prints."""
+        body = self.body()
+        return f"Building configuration...\n\nCurrent configuration : {len(body)} bytes\n{body}"
+
+    @property
+    def hostname(self) -> str:
+        for node in self.root:
+            if node.kind == "line" and node.text.startswith("hostname "):
+                return node.text.split()[1]
+        return "Router"
+
+    def banner(self, kind: str = "motd") -> str | None:
+        """The text of ``banner <kind>`` (without its delimiters), or None."""
+        for node in self.root:
+            if node.kind == "banner" and node.text.startswith(f"banner {kind} "):
+                m = re.match(r"banner \S+ (\^C|\S)(.*)$", node.text, re.S)
+                if not m:
+                    return None
+                delim, rest = m.group(1), m.group(2)
+                return rest.split(delim)[0].strip("\n")
+        return None
+
+    # ------------------------------------------------------------------ queries
+
+    def find_section(self, header: str) -> Node | None:
+        for node in self.root:
+            if node.kind == "section" and node.text == header:
+                return node
+        return None
+
+    def access_lists(self) -> list[tuple[str, bool, list[tuple[int, str]]]]:
+        """Every access list: (name, is_standard, [(seq, entry)]), in running-config order."""
+        result = []
+        for node in self.root:
+            if node.kind == "acl":
+                name = node.text.split()[1]
+                result.append((name, _acl_is_standard(name), [(e.seq or 0, e.text) for e in node.children]))
+            elif node.mode in ("config-ext-nacl", "config-std-nacl"):
+                name = node.text.split()[3]
+                result.append((name, node.mode == "config-std-nacl", [(e.seq or 0, e.text) for e in node.children]))
+        return result
+
+    def interfaces(self) -> list[Node]:
+        return [n for n in self.root if n.mode in ("config-if", "config-subif")]
+
+    def policy_map_users(self, name: str) -> list[str]:
+        """Where policy-map ``name`` is attached (interfaces, control-plane, parent policies)."""
+        users = []
+        pat = re.compile(rf"service-policy (?:(?:input|output) )?{re.escape(name)}$")
+        for node in self.root:
+            for child in node.children:
+                if pat.match(child.text):
+                    users.append(node.text)
+                for grandchild in child.children:
+                    if pat.match(grandchild.text):
+                        users.append(f"{node.text} / {child.text}")
+        return users
+
+    # ------------------------------------------------------------------ structure edits
+
+    def _numbered_acl(self, number: str, *, create: bool, insert: bool = True) -> Node | None:
+        header = f"access-list {number}"
+        for node in self.root:
+            if node.kind == "acl" and node.text == header:
+                return node
+        if not create:
+            return None
+        node = Node(header, kind="acl")
+        if insert:
+            self._insert_top(node)
+        else:
+            self.root.append(node)
+        return node
+
+    def _named_acl(self, name: str) -> Node | None:
+        for node in self.root:
+            if node.mode in ("config-ext-nacl", "config-std-nacl") and node.text.split()[3] == name:
+                return node
+        return None
+
+    @staticmethod
+    def _acl_append(acl: Node, text: str) -> bool:
+        if any(e.text == text for e in acl.children):
+            return False  # IOS ignores a duplicate entry
+        if text.startswith("remark "):
+            # Remarks take no sequence number: they stay attached to the entry that follows.
+            acl.children.append(Node(text))
+            return True
+        last = max((e.seq or 0 for e in acl.children), default=0)
+        acl.children.append(Node(text, seq=last + 10))
+        return True
+
+    @staticmethod
+    def _acl_insert(acl: Node, seq: int, text: str) -> bool:
+        entry = Node(text, seq=seq)
+        for idx, e in enumerate(acl.children):
+            if (e.seq or 0) > seq:
+                acl.children.insert(idx, entry)
+                return True
+        acl.children.append(entry)
+        return True
+
+    def _insert_top(self, node: Node) -> None:
+        """Insert a new top-level item where IOS would print it."""
+        rank = _rank(node)
+        after = None
+        if rank is not None:
+            for idx, other in enumerate(self.root):
+                r = _rank(other)
+                if r is not None and r <= rank:
+                    after = idx
+        if after is None:
+            first = next(
+                (i for i, o in enumerate(self.root) if (_rank(o) or 0) > (rank or 0)), len(self.root)
+            )
+            pos = first
+        else:
+            pos = after + 1
+            # Keep a section's trailing "!" with it: insert after the separators that follow.
+            if self.root[after].kind in ("section", "acl", "banner"):
+                while pos < len(self.root) and self.root[pos].kind == "sep":
+                    pos += 1
+                    break
+        self.root.insert(pos, node)
+        if node.kind in ("section", "banner"):
+            if pos + 1 >= len(self.root) or self.root[pos + 1].kind != "sep":
+                self.root.insert(pos + 1, Node("!", kind="sep"))
+            if pos > 0 and self.root[pos - 1].kind not in ("sep",):
+                self.root.insert(pos, Node("!", kind="sep"))
+
+    def _remove_top(self, node: Node) -> None:
+        idx = self.root.index(node)
+        del self.root[idx]
+        # Two separators left side by side where a section went: keep one.
+        if (
+            node.kind in ("section", "banner")
+            and 0 < idx < len(self.root)
+            and self.root[idx - 1].kind == "sep"
+            and self.root[idx].kind == "sep"
+        ):
+            del self.root[idx]
+
+    @staticmethod
+    def _replace_key(mode: str, text: str) -> tuple | None:
+        for idx, pattern in enumerate(_REPLACE.get(mode, ())):
+            m = pattern.match(text)
+            if m:
+                return (idx, m.groups())
+        return None
+
+    def _add_line(self, siblings: list[Node], mode: str, text: str) -> bool:
+        """Add a line to a mode's lines, as IOS does: dedupe, replace, merge, drop ``no X``."""
+        if any(n.text == text and n.kind != "sep" for n in siblings):
+            return False
+        if text in _DEFAULT_ON.get(mode, ()):
+            # Turning a default-on feature back on removes its "no X" line; IOS shows no "X".
+            hits = [n for n in siblings if n.text == "no " + text]
+            for n in hits:
+                siblings.remove(n)
+            return bool(hits)
+        if mode == "config-route-map":
+            m = _MERGE.match(text)
+            if m:
+                for n in siblings:
+                    n_m = _MERGE.match(n.text)
+                    if n_m and n_m.group(1) == m.group(1):
+                        have = n_m.group(2).split()
+                        new = [w for w in m.group(2).split() if w not in have]
+                        if not new:
+                            return False
+                        n.text = f"{n_m.group(1)} {' '.join(have + new)}"
+                        return True
+        changed = False
+        key = self._replace_key(mode, text)
+        for n in list(siblings):
+            if n.kind != "line":
+                continue
+            if key is not None and self._replace_key(mode, n.text) == key:
+                siblings.remove(n)
+                changed = True
+            elif n.text.startswith("no ") and (text == n.text[3:] or text.startswith(n.text[3:] + " ")):
+                siblings.remove(n)  # "ip address X" replaces "no ip address"
+                changed = True
+        node = Node(text)
+        if siblings is self.root:
+            self._insert_top(node)
+        else:
+            siblings.append(node)
+        return True
+
+    def _remove_lines(self, siblings: list[Node], mode: str, target: str) -> bool:
+        """``no <target>``: remove the exact line, else every line it is a word-prefix of."""
+        exact = [n for n in siblings if n.text == target and n.kind in ("line", "section")]
+        hits = exact or [
+            n for n in siblings if n.kind in ("line", "section") and n.text.startswith(target + " ")
+        ]
+        for n in hits:
+            if siblings is self.root:
+                self._remove_top(n)
+            else:
+                siblings.remove(n)
+        if target in _DEFAULT_ON.get(mode, ()):
+            # A default-on feature turned off is shown as "no X" (e.g. "no ip domain lookup").
+            return self._add_line(siblings, mode, "no " + target) or bool(hits)
+        return bool(hits)
+
+    # ------------------------------------------------------------------ commands
+
+    def apply(self, path: tuple[Node, ...], line: str) -> Outcome:
+        """Apply one configuration-mode command typed in sub-mode ``path``.
+
+        The command is tried in the innermost mode first, then in each parent (IOS falls back
+        the same way, and the mode changes to the one that accepted the command).
+        """
+        words = line.split()
+        if not words:
+            return Outcome("ok", path)
+        # A sub-mode path may hold nodes another session has deleted: cut it there.
+        live: list[Node] = []
+        siblings = self.root
+        for node in path:
+            if node not in siblings:
+                break
+            live.append(node)
+            siblings = node.children
+        path = tuple(live)
+        for depth in range(len(path), 0, -1):
+            result = self._apply_sub(path[:depth], words)
+            if result is not None:
+                return result
+        return self._apply_global(words, line)
+
+    # -- sub-modes
+
+    def _apply_sub(self, path: tuple[Node, ...], words: list[str]) -> Outcome | None:
+        node = path[-1]
+        mode = mode_of(path)
+        vocab = _MODE_WORDS.get(mode)
+        if vocab is None:
+            return None
+        negate = words[0].lower() == "no"
+        rest = words[1:] if negate else words
+        if not rest:
+            return Outcome("incomplete", path, output="% Incomplete command.\n") if negate else None
+        if mode in ("config-ext-nacl", "config-std-nacl"):
+            return self._apply_acl(path, node, negate, rest)
+        try:
+            word = expand_keyword(rest[0], vocab)
+        except Ambiguous:
+            return None
+        if word is None:
+            return None
+        if mode in ("config-if", "config-subif") and word == "ip":
+            if len(rest) < 2 or rest[1] not in _IF_IP_WORDS:
+                return None  # "ip route ...", "ip access-list ...": global commands
+        text = _norm(" ".join([word] + rest[1:]))
+        if mode == "config-pmap" and word == "class":
+            if len(rest) < 2:
+                return Outcome("incomplete", path, output="% Incomplete command.\n")
+            header = f"class {rest[1]}"
+            existing = next((c for c in node.children if c.text == header), None)
+            if negate:
+                if existing is not None:
+                    node.children.remove(existing)
+                return Outcome("ok", path, changed=existing is not None)
+            if existing is None:
+                existing = Node(header, kind="section", mode="config-pmap-c")
+                node.children.append(existing)
+            return Outcome("ok", path + (existing,), changed=True)
+        if negate:
+            changed = self._remove_lines(node.children, mode, text)
+            return Outcome("ok", path, changed=changed)
+        changed = self._add_line(node.children, mode, text)
+        if node.kind == "line":
+            node.kind = "section"
+        return Outcome("ok", path, changed=changed)
+
+    def _apply_acl(self, path: tuple[Node, ...], acl: Node, negate: bool, rest: list[str]) -> Outcome | None:
+        first = rest[0].lower()
+        if first.isdigit():
+            seq = int(first)
+            if negate:
+                hit = [e for e in acl.children if e.seq == seq]
+                for e in hit:
+                    acl.children.remove(e)
+                return Outcome("ok", path, changed=bool(hit))
+            if len(rest) < 2:
+                return Outcome("incomplete", path, output="% Incomplete command.\n")
+            try:
+                action = expand_keyword(rest[1], _ACL_WORDS)
+            except Ambiguous:
+                action = None
+            if action is None:
+                return Outcome("invalid", path, error_col=-2)
+            if any(e.seq == seq for e in acl.children):
+                return Outcome("refused", path, output="% Duplicate sequence number\n")
+            self._acl_insert(acl, seq, _norm(" ".join([action] + rest[2:])))
+            return Outcome("ok", path, changed=True)
+        try:
+            action = expand_keyword(first, _ACL_WORDS)
+        except Ambiguous:
+            return None
+        if action is None:
+            return None
+        text = _norm(" ".join([action] + rest[1:]))
+        if negate:
+            hit = [e for e in acl.children if e.text == text]
+            for e in hit:
+                acl.children.remove(e)
+            return Outcome("ok", path, changed=bool(hit))
+        return Outcome("ok", path, changed=self._acl_append(acl, text))
+
+    # -- global configuration
+
+    def _apply_global(self, words: list[str], line: str) -> Outcome:
+        negate = words[0].lower() == "no"
+        rest = words[1:] if negate else words
+        if not rest:
+            return Outcome("incomplete", (), output="% Incomplete command.\n")
+        col = _col(line, 1 if negate else 0)
+        try:
+            word = expand_keyword(rest[0], _GLOBAL_WORDS)
+        except Ambiguous:
+            return Outcome("ambiguous", (), output=f'% Ambiguous command:  "{line.strip()}"\n')
+        if word is None or (negate and word == "no"):
+            return Outcome("invalid", (), error_col=col)
+        args = rest[1:]
+        handler = getattr(self, "_g_" + word.replace("-", "_"), None)
+        if handler is not None:
+            return handler(negate, args, line)
+        text = _norm(" ".join([word] + args))
+        if word == "ip" and args[:1] and args[0].lower() == "access-list":
+            return self._g_ip_access_list(negate, args[1:], line)
+        if negate:
+            return Outcome("ok", (), changed=self._remove_lines(self.root, "config", text))
+        if len(args) == 0 and word in ("ip", "access-list", "interface", "username", "logging"):
+            return Outcome("incomplete", (), output="% Incomplete command.\n")
+        return Outcome("ok", (), changed=self._add_line(self.root, "config", text))
+
+    def _enter(self, header: str, mode: str) -> Outcome:
+        node = self.find_section(header)
+        changed = False
+        if node is None:
+            node = Node(header, kind="section", mode=mode)
+            self._insert_top(node)
+            changed = True
+        return Outcome("ok", (node,), changed=changed)
+
+    def _g_interface(self, negate: bool, args: list[str], line: str) -> Outcome:
+        if not args:
+            return Outcome("incomplete", (), output="% Incomplete command.\n")
+        name = expand_interface("".join(args))
+        header = f"interface {name}"
+        if negate:
+            node = self.find_section(header)
+            if node is None:
+                return Outcome("ok", ())
+            if not name.startswith(_VIRTUAL_IF) and "." not in name:
+                # Physical interfaces cannot be deleted.
+                return Outcome("invalid", (), error_col=line.find(args[0]))
+            self._remove_top(node)
+            return Outcome("ok", (), changed=True)
+        return self._enter(header, "config-subif" if "." in name else "config-if")
+
+    def _g_access_list(self, negate: bool, args: list[str], line: str) -> Outcome:
+        if not args:
+            return Outcome("incomplete", (), output="% Incomplete command.\n")
+        number = args[0]
+        if not number.isdigit():
+            return Outcome("invalid", (), error_col=line.find(number))
+        if negate:
+            # IOS: "no access-list N <anything>" deletes the whole numbered list.
+            node = self._numbered_acl(number, create=False)
+            if node is not None:
+                self._remove_top(node)
+            return Outcome("ok", (), changed=node is not None)
+        if len(args) < 2:
+            return Outcome("incomplete", (), output="% Incomplete command.\n")
+        try:
+            action = expand_keyword(args[1], _ACL_WORDS)
+        except Ambiguous:
+            action = None
+        if action is None:
+            return Outcome("invalid", (), error_col=line.find(args[1], line.find(number) + len(number)))
+        holder = self._numbered_acl(number, create=True)
+        assert holder is not None
+        changed = self._acl_append(holder, _norm(" ".join([action] + args[2:])))
+        return Outcome("ok", (), changed=changed)
+
+    def _g_ip_access_list(self, negate: bool, args: list[str], line: str) -> Outcome:
+        if len(args) < 2:
+            return Outcome("incomplete", (), output="% Incomplete command.\n")
+        kind = args[0].lower()
+        if kind not in ("extended", "standard"):
+            return Outcome("invalid", (), error_col=line.find(args[0]))
+        name = args[1]
+        if name.isdigit():
+            node = self._numbered_acl(name, create=False)
+            if negate:
+                if node is not None:
+                    self._remove_top(node)
+                return Outcome("ok", (), changed=node is not None)
+            if node is None:
+                node = self._numbered_acl(name, create=True)
+                assert node is not None
+            return Outcome("ok", (node,), changed=False)
+        existing = self._named_acl(name)
+        if negate:
+            if existing is not None:
+                self._remove_top(existing)
+            return Outcome("ok", (), changed=existing is not None)
+        if existing is not None:
+            return Outcome("ok", (existing,))
+        return self._enter(f"ip access-list {kind} {name}", "config-ext-nacl" if kind == "extended" else "config-std-nacl")
+
+    def _g_class_map(self, negate: bool, args: list[str], line: str) -> Outcome:
+        match_type = None
+        if args and args[0] in ("match-any", "match-all"):
+            match_type, args = args[0], args[1:]
+        if not args:
+            return Outcome("incomplete", (), output="% Incomplete command.\n")
+        name = args[0]
+        existing = next(
+            (n for n in self.root if n.mode == "config-cmap" and n.text.split()[-1] == name), None
+        )
+        if negate:
+            if existing is not None:
+                self._remove_top(existing)
+            return Outcome("ok", (), changed=existing is not None)
+        header = f"class-map {match_type or 'match-all'} {name}"
+        if existing is not None:
+            if match_type and existing.text != header:
+                existing.text = header
+                return Outcome("ok", (existing,), changed=True)
+            return Outcome("ok", (existing,))
+        return self._enter(header, "config-cmap")
+
+    def _g_policy_map(self, negate: bool, args: list[str], line: str) -> Outcome:
+        if not args:
+            return Outcome("incomplete", (), output="% Incomplete command.\n")
+        name = args[-1]
+        header = f"policy-map {name}"
+        if negate:
+            node = self.find_section(header)
+            if node is None:
+                return Outcome("ok", ())
+            if self.policy_map_users(name):
+                # IOS refuses to delete an attached policy-map.
+                return Outcome("refused", (), output=f"Policy map {name} is being used\n")
+            self._remove_top(node)
+            return Outcome("ok", (), changed=True)
+        return self._enter(header, "config-pmap")
+
+    def _g_route_map(self, negate: bool, args: list[str], line: str) -> Outcome:
+        if not args:
+            return Outcome("incomplete", (), output="% Incomplete command.\n")
+        name = args[0]
+        action = args[1].lower() if len(args) > 1 else None
+        if action is not None and action not in ("permit", "deny"):
+            return Outcome("invalid", (), error_col=line.find(args[1], line.find(name) + len(name)))
+        seq = args[2] if len(args) > 2 else None
+        if seq is not None and not seq.isdigit():
+            return Outcome("invalid", (), error_col=line.rfind(seq))
+        clauses = [n for n in self.root if n.mode == "config-route-map" and n.text.split()[1] == name]
+        if negate:
+            hits = clauses if seq is None else [c for c in clauses if c.text.split()[3] == seq]
+            for c in hits:
+                self._remove_top(c)
+            return Outcome("ok", (), changed=bool(hits))
+        if seq is None:
+            if len(clauses) > 1:
+                return Outcome("refused", (), output="% Please specify the entry by its sequence\n")
+            seq = clauses[0].text.split()[3] if clauses else "10"
+        header = f"route-map {name} {action or 'permit'} {seq}"
+        for c in clauses:
+            if c.text.split()[3] == seq:
+                changed = c.text != header
+                c.text = header
+                return Outcome("ok", (c,), changed=changed)
+        node = Node(header, kind="section", mode="config-route-map")
+        # Keep the clauses of one route-map together and in sequence order.
+        before = [c for c in clauses if int(c.text.split()[3]) < int(seq)]
+        if before:
+            idx = self.root.index(before[-1]) + 1
+            if idx < len(self.root) and self.root[idx].kind == "sep":
+                idx += 1
+            self.root[idx:idx] = [node, Node("!", kind="sep")]
+        elif clauses:
+            idx = self.root.index(clauses[0])
+            self.root[idx:idx] = [node, Node("!", kind="sep")]
+        else:
+            self._insert_top(node)
+        return Outcome("ok", (node,), changed=True)
+
+    def _g_line(self, negate: bool, args: list[str], line: str) -> Outcome:
+        if negate or not args:
+            return Outcome("invalid" if negate else "incomplete", (), output="" if negate else "% Incomplete command.\n")
+        return self._enter(_norm("line " + " ".join(args)), "config-line")
+
+    def _g_router(self, negate: bool, args: list[str], line: str) -> Outcome:
+        if not args:
+            return Outcome("incomplete", (), output="% Incomplete command.\n")
+        header = _norm("router " + " ".join(args))
+        if negate:
+            node = self.find_section(header)
+            if node is not None:
+                self._remove_top(node)
+            return Outcome("ok", (), changed=node is not None)
+        return self._enter(header, "config-router")
+
+    def _g_control_plane(self, negate: bool, args: list[str], line: str) -> Outcome:
+        if negate:
+            return Outcome("invalid", (), error_col=line.find("control"))
+        return self._enter("control-plane", "config-cp")
+
+    def _g_hostname(self, negate: bool, args: list[str], line: str) -> Outcome:
+        if negate:
+            args = ["Router"]
+        if not args:
+            return Outcome("incomplete", (), output="% Incomplete command.\n")
+        return Outcome("ok", (), changed=self._add_line(self.root, "config", f"hostname {args[0]}"))
+
+    def _g_banner(self, negate: bool, args: list[str], line: str) -> Outcome:
+        """``no banner motd``; setting a banner (multi-line input) goes through ``set_banner``."""
+        if not args:
+            return Outcome("incomplete", (), output="% Incomplete command.\n")
+        if negate:
+            node = next(
+                (n for n in self.root if n.kind == "banner" and n.text.startswith(f"banner {args[0]} ")), None
+            )
+            if node is not None:
+                self._remove_top(node)
+            return Outcome("ok", (), changed=node is not None)
+        m = re.match(r"\s*banner\s+(\S+)\s+(\^C|\S)(.*)$", line)
+        if m and m.group(2) in m.group(3):
+            self.set_banner(m.group(1), m.group(3).split(m.group(2))[0], m.group(2))
+            return Outcome("ok", (), changed=True)
+        return Outcome("incomplete", (), output="% Incomplete command.\n")
+
+    def set_banner(self, kind: str, text: str, delim: str = "^C") -> None:
+        """Set ``banner <kind>`` to ``text`` (running-config shows it between ``^C``)."""
+        node = Node(f"banner {kind} ^C{text}^C" if "\n" not in text else f"banner {kind} ^C\n{text}\n^C", kind="banner")
+        if "\n" not in text:
+            node.text = f"banner {kind} ^C{text}^C"
+        for idx, other in enumerate(self.root):
+            if other.kind == "banner" and other.text.startswith(f"banner {kind} "):
+                self.root[idx] = node
+                return
+        self._insert_top(node)
