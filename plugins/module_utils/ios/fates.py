@@ -426,7 +426,7 @@ class Path:
 
     def treatment(self) -> tuple:
         """What the router does, independent of the arriving byte's own bits."""
-        return (tuple(id(c) for c in self.conditions), self.action, self.keep, self.value,
+        return (tuple(map(id, self.conditions)), self.action, self.keep, self.value,
                 self.egress, self.police, self.unmodeled)
 
     def describe_rewrite(self) -> str | None:
@@ -1240,21 +1240,29 @@ class Engine:
             return FateTable(self.config.hostname, self.config.file, name, direction, shutdown,
                              tuple(step for step, _s in pairs), tuple(fate_classes), out_name)
         treatments = [p.treatment() for p in paths]
+        outcomes = [(p.action, p.keep, p.value, p.egress) for p in paths]
+        plain = [p.is_default for p in paths]
+
+        def certain(members: list[int]) -> tuple:
+            """The plain packet's outcome and every possible one: what a byte changes for certain."""
+            default = next((i for i in members if plain[i]), members[-1])
+            return outcomes[default], frozenset(outcomes[i] for i in members)
+
         per_class = [[i for i, p in enumerate(paths) if p.mask & mask] for mask in classes]
         zero = next(members for mask, members in zip(classes, per_class) if mask & 1)
         zero_treatment = [treatments[i] for i in zero]
         zero_set = set(zero_treatment)
         zero_queues = [paths[i].classes for i in zero]
-        zero_outcomes = _outcomes([paths[i] for i in zero])
+        zero_certain = certain(zero)
         fate_classes = []
         for mask, members in zip(classes, per_class):
-            chosen = [paths[i] for i in members]
+            other = members != zero
             fate_classes.append(FateClass(
                 mask,
-                tuple(chosen),
-                because_of_dscp=members != zero and [treatments[i] for i in members] != zero_treatment,
-                fate_differs=members != zero and _outcomes(chosen) != zero_outcomes,
-                queue_differs=members != zero and [p.classes for p in chosen] != zero_queues,
+                tuple(paths[i] for i in members),
+                because_of_dscp=other and [treatments[i] for i in members] != zero_treatment,
+                fate_differs=other and certain(members) != zero_certain,
+                queue_differs=other and [paths[i].classes for i in members] != zero_queues,
                 path_differs=tuple(treatments[i] not in zero_set for i in members),
             ))
         return FateTable(
@@ -1302,16 +1310,6 @@ def _egress_gate(out_name: str) -> _Stage:
 
 def _is_null(name: str) -> bool:
     return name.lower().replace(" ", "") in ("null0", "nu0")
-
-
-def _outcomes(paths: list[Path]) -> tuple:
-    """The plain packet's outcome and every possible one: what a byte can change for certain."""
-    default = next((p for p in paths if p.is_default), paths[-1])
-
-    def outcome(p: Path) -> tuple:
-        return (p.action, p.keep, p.value, p.egress)
-
-    return outcome(default), frozenset(outcome(p) for p in paths)
 
 
 def _finish(state: _State, action: str) -> Path:
