@@ -632,7 +632,9 @@ class FateTable:
 
 
 # ---------------------------------------------------------------- the engine
-_Stage = t.Callable[[_State], t.Iterator[t.Tuple[_State, t.Optional[str]]]]
+# What a stage yields: a path so far, and its final action if the stage ended it.
+_Branch = t.Tuple[_State, t.Optional[str]]
+_Stage = t.Callable[[_State], t.Iterator[_Branch]]
 
 
 class Engine:
@@ -651,7 +653,7 @@ class Engine:
         self.summaries: dict[int, Condition] = {}
         self._decisions: dict[tuple[int, tuple[int, ...], t.Any], DecisionCondition] = {}
         self._compressed: dict[tuple[str, str], DL] = {}
-        self._stage_memo: dict[tuple, list[tuple[_State, str | None]]] = {}
+        self._stage_memo: dict[tuple, list[_Branch]] = {}
 
     # -- byte arithmetic
     def _preimage(self, keep: int, value: int, mask: int) -> int:
@@ -915,7 +917,8 @@ class Engine:
                     step = Step(match.source, "route-map %s %d: match ip address %s" % (rm.name, clause.seq, ref))
                     acl = self.acl_bool_dl(ref)
                     if acl is None:
-                        part: DL = _const(True, (Step(match.source, "access-list %s is not defined: the clause matches every packet" % ref),))
+                        missing = Step(match.source, "access-list %s is not defined: the clause matches every packet" % ref)
+                        part: DL = _const(True, (missing,))
                     else:
                         part = tuple(a._replace(steps=(step,) + a.steps) if a.value else a for a in acl)
                     group = part if group is None else _combine(group, part, False)
@@ -927,7 +930,8 @@ class Engine:
             kind = "other" if match.kind == "length" else "unmodeled"
             parts.append(_cond(Condition(kind, match.source.text, match.source), (step,)))
         if not parts:
-            dl = _const(True, (Step(clause.source, "route-map %s %d: no match clause, matches every packet" % (rm.name, clause.seq)),))
+            everything = Step(clause.source, "route-map %s %d: no match clause, matches every packet" % (rm.name, clause.seq))
+            dl = _const(True, (everything,))
         else:
             dl = parts[0]
             for part in parts[1:]:
@@ -939,7 +943,7 @@ class Engine:
 
     # -- stages
     def _acl_stage(self, attachment_step: Step, name: str) -> _Stage:
-        def stage(state: _State) -> t.Iterator[tuple[_State, str | None]]:
+        def stage(state: _State) -> t.Iterator[_Branch]:
             state = _add(state, attachment_step)
             acl = self.config.acls.get(name)
             if acl is not None and acl.kind == "other":
@@ -951,7 +955,8 @@ class Engine:
                 return
             dl = self.acl_stage_dl(name)
             if dl is None or (acl is not None and not acl.entries):
-                yield _add(state, Step(attachment_step.source, "access-list %s is not defined or empty: every packet passes" % name)), None
+                passes = Step(attachment_step.source, "access-list %s is not defined or empty: every packet passes" % name)
+                yield _add(state, passes), None
                 return
             for sub, action in self._branch(state, dl):
                 yield sub, (DROPPED if action == "deny" else None)
@@ -959,7 +964,7 @@ class Engine:
         return stage
 
     def _relative(self, key: tuple, state: _State,
-                  compute: t.Callable[[_State], t.Iterable[tuple[_State, str | None]]]) -> t.Iterator[tuple[_State, str | None]]:
+                  compute: t.Callable[[_State], t.Iterable[_Branch]]) -> t.Iterator[_Branch]:
         """Run a stage from an empty history, once per (stage, rewrite so far); graft the result onto `state`.
 
         A stage's decisions depend only on which bytes arrive and how they
@@ -986,22 +991,22 @@ class Engine:
             )), terminal
 
     def _policy_stage(self, attachment_step: Step, name: str) -> _Stage:
-        def compute(start: _State) -> t.Iterator[tuple[_State, str | None]]:
+        def compute(start: _State) -> t.Iterator[_Branch]:
             return self._policy(name, start, 0)
 
-        def stage(state: _State) -> t.Iterator[tuple[_State, str | None]]:
+        def stage(state: _State) -> t.Iterator[_Branch]:
             yield from self._relative(("policy", name), _add(state, attachment_step), compute)
 
         return stage
 
-    def _policy(self, name: str, state: _State, depth: int) -> t.Iterator[tuple[_State, str | None]]:
+    def _policy(self, name: str, state: _State, depth: int) -> t.Iterator[_Branch]:
         pm = self.config.policy_maps.get(name)
         if pm is None or depth > 8:
             yield state, None
             return
         yield from self._classes(pm, 0, state, depth)
 
-    def _classes(self, pm: PolicyMap, index: int, state: _State, depth: int) -> t.Iterator[tuple[_State, str | None]]:
+    def _classes(self, pm: PolicyMap, index: int, state: _State, depth: int) -> t.Iterator[_Branch]:
         cls = pm.classes[index]
         what = "policy-map %s class %s%s" % (pm.name, cls.name, " (implicit)" if cls.implicit else "")
         class_step = Step(cls.source, what)
@@ -1019,7 +1024,7 @@ class Engine:
                 yield from self._classes(pm, index + 1, sub, depth)
 
     def _class_actions(self, pm: PolicyMap, cls: PolicyClass, state: _State, what: str,
-                       depth: int) -> t.Iterator[tuple[_State, str | None]]:
+                       depth: int) -> t.Iterator[_Branch]:
         label = "%s/%s" % (pm.name, cls.name)
         state = _new_state(_State, state[:5] + (state[5] + (label,),) + state[6:])
         police: list[ClassAction] = []
@@ -1043,7 +1048,7 @@ class Engine:
         yield from self._after_marking(pm, label, state, children, police, depth)
 
     def _after_marking(self, pm: PolicyMap, label: str, state: _State, children: list[ClassAction],
-                       police: list[ClassAction], depth: int) -> t.Iterator[tuple[_State, str | None]]:
+                       police: list[ClassAction], depth: int) -> t.Iterator[_Branch]:
         if children:
             child, rest = children[0], children[1:]
             state = _add(state, Step(child.source, "nested service-policy %s" % child.ref))
@@ -1077,12 +1082,12 @@ class Engine:
                 yield from self._after_marking(pm, label, sub, [], rest_police, depth)
 
     def _pbr_stage(self, attachment_step: Step, name: str) -> _Stage:
-        def compute(start: _State) -> t.Iterator[tuple[_State, str | None]]:
+        def compute(start: _State) -> t.Iterator[_Branch]:
             return self._clauses(rm, 0, start)  # type: ignore[arg-type]
 
         rm = self.config.route_maps.get(name)
 
-        def stage(state: _State) -> t.Iterator[tuple[_State, str | None]]:
+        def stage(state: _State) -> t.Iterator[_Branch]:
             state = _add(state, attachment_step)
             if rm is None:
                 yield _add(state, Step(attachment_step.source, "route-map %s is not defined: routed normally" % name)), None
@@ -1091,7 +1096,7 @@ class Engine:
 
         return stage
 
-    def _clauses(self, rm: RouteMap, index: int, state: _State) -> t.Iterator[tuple[_State, str | None]]:
+    def _clauses(self, rm: RouteMap, index: int, state: _State) -> t.Iterator[_Branch]:
         if index == len(rm.clauses):
             yield _add(state, Step(rm.source, "route-map %s: no clause matched, routed normally" % rm.name)), None
             return
@@ -1102,7 +1107,7 @@ class Engine:
             else:
                 yield from self._clauses(rm, index + 1, sub)
 
-    def _clause_actions(self, rm: RouteMap, clause: RouteMapClause, state: _State) -> t.Iterator[tuple[_State, str | None]]:
+    def _clause_actions(self, rm: RouteMap, clause: RouteMapClause, state: _State) -> t.Iterator[_Branch]:
         head = "route-map %s %s %d" % (rm.name, "permit" if clause.permit else "deny", clause.seq)
         if not clause.permit:
             yield _add(state, Step(clause.source, "%s: deny clause, routed normally" % head)), None
@@ -1298,7 +1303,7 @@ def _lines(sources: t.Sequence[Evidence]) -> str:
 
 
 def _egress_gate(out_name: str) -> _Stage:
-    def stage(state: _State) -> t.Iterator[tuple[_State, str | None]]:
+    def stage(state: _State) -> t.Iterator[_Branch]:
         if state.egress is not None and not same_interface(state.egress, out_name):
             # Policy routing sent it out of another interface.
             yield state, POLICY_ROUTED

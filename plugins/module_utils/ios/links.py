@@ -93,14 +93,13 @@ def reachable(config: IosConfig) -> Reach:
     return reach
 
 
-def _diag(via: Evidence, reason: str) -> Diagnostic:
-    return Diagnostic(via.file, via.line, via.text, reason)
-
-
 def link_diagnostics(config: IosConfig) -> list[Diagnostic]:
     """Dangling references and policy-routing clauses the model cannot read."""
     out: list[Diagnostic] = []
     seen: set[tuple[str, str]] = set()
+
+    def add(via: Evidence, reason: str) -> None:
+        out.append(Diagnostic(via.file, via.line, via.text, reason))
 
     def once(kind: str, name: str) -> bool:
         key = (kind, name)
@@ -113,20 +112,23 @@ def link_diagnostics(config: IosConfig) -> list[Diagnostic]:
         for attachment in (iface.acl_in, iface.acl_out):
             if attachment is None:
                 continue
-            acl = config.acls.get(attachment.name)
+            name = attachment.name
+            acl = config.acls.get(name)
             if acl is None:
-                out.append(_diag(attachment.source, "access-list %s is not defined: IOS lets every packet through" % attachment.name))
+                add(attachment.source, "access-list %s is not defined: IOS lets every packet through" % name)
             elif acl.kind == "other":
-                out.append(_diag(attachment.source, "access-list %s is not an IPv4 standard/extended list: not modelled (treated as may-drop)" % attachment.name))
+                add(attachment.source, "access-list %s is not an IPv4 standard/extended list: "
+                                       "not modelled (treated as may-drop)" % name)
             elif not acl.entries:
-                out.append(_diag(attachment.source, "access-list %s has no entries: read as not defined (every packet passes)" % attachment.name))
+                add(attachment.source, "access-list %s has no entries: read as not defined (every packet passes)" % name)
         for attachment in (iface.policy_in, iface.policy_out):
             if attachment and attachment.name not in config.policy_maps:
-                out.append(_diag(attachment.source, "policy-map %s is not defined (IOS refuses this; ignored)" % attachment.name))
+                add(attachment.source, "policy-map %s is not defined (IOS refuses this; ignored)" % attachment.name)
         if iface.pbr and iface.pbr.name not in config.route_maps:
-            out.append(_diag(iface.pbr.source, "route-map %s is not defined: packets are routed normally" % iface.pbr.name))
-    if config.local_policy and config.local_policy.name not in config.route_maps:
-        out.append(_diag(config.local_policy.source, "route-map %s is not defined: packets are routed normally" % config.local_policy.name))
+            add(iface.pbr.source, "route-map %s is not defined: packets are routed normally" % iface.pbr.name)
+    local = config.local_policy
+    if local and local.name not in config.route_maps:
+        add(local.source, "route-map %s is not defined: packets are routed normally" % local.name)
 
     reach = reachable(config)
     for name in reach.policy_map:
@@ -135,21 +137,22 @@ def link_diagnostics(config: IosConfig) -> list[Diagnostic]:
             continue
         for cls in pm.classes:
             if cls.name != "class-default" and cls.name not in config.class_maps and once("class-map", cls.name):
-                out.append(_diag(cls.source, "class-map %s is not defined (class treated as may-match)" % cls.name))
+                add(cls.source, "class-map %s is not defined (class treated as may-match)" % cls.name)
             for action in cls.actions:
                 if action.kind == "service-policy" and action.ref not in config.policy_maps:
-                    out.append(_diag(action.source, "policy-map %s is not defined (nested policy ignored)" % action.ref))
+                    add(action.source, "policy-map %s is not defined (nested policy ignored)" % action.ref)
     for name in reach.class_map:
         cm = config.class_maps.get(name)
         if cm is None:
             continue
         if not cm.criteria:
-            out.append(_diag(cm.source, "class-map %s has no match statement: it matches no packet" % name))
+            add(cm.source, "class-map %s has no match statement: it matches no packet" % name)
         for crit in cm.criteria:
-            if crit.kind == "acl" and crit.ref not in config.acls and once("acl-class", crit.ref or ""):
-                out.append(_diag(crit.source, "access-list %s is not defined (criterion treated as may-match)" % crit.ref))
-            if crit.kind == "class-map" and crit.ref not in config.class_maps and once("class-map", crit.ref or ""):
-                out.append(_diag(crit.source, "class-map %s is not defined (criterion treated as may-match)" % crit.ref))
+            ref = crit.ref or ""
+            if crit.kind == "acl" and ref not in config.acls and once("acl-class", ref):
+                add(crit.source, "access-list %s is not defined (criterion treated as may-match)" % ref)
+            if crit.kind == "class-map" and ref not in config.class_maps and once("class-map", ref):
+                add(crit.source, "class-map %s is not defined (criterion treated as may-match)" % ref)
     for name in reach.pbr:
         rm = config.route_maps.get(name)
         if rm is None:
@@ -159,12 +162,14 @@ def link_diagnostics(config: IosConfig) -> list[Diagnostic]:
                 if match.kind == "acl":
                     for ref in match.refs:
                         if ref not in config.acls:
-                            out.append(_diag(match.source, "access-list %s is not defined: route-map %s %d matches every packet" % (ref, name, clause.seq)))
+                            add(match.source, "access-list %s is not defined: route-map %s %d matches every packet"
+                                % (ref, name, clause.seq))
                 elif match.kind == "unknown":
-                    out.append(_diag(match.source, "route-map %s: match clause not modelled for policy routing (treated as may-match)" % name))
+                    add(match.source, "route-map %s: match clause not modelled for policy routing "
+                                      "(treated as may-match)" % name)
             for item in clause.sets:
                 if item.kind == "unknown":
-                    out.append(_diag(item.source, "route-map %s: unknown set clause (kept, treated as may-drop)" % name))
+                    add(item.source, "route-map %s: unknown set clause (kept, treated as may-drop)" % name)
     return out
 
 

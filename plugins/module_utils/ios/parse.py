@@ -670,10 +670,12 @@ class _InterfaceB(_Handler):
             ctx.diag(lineno, text, "interface %s: IPv6 filtering/policy routing is not modelled" % self.name)
             return IGNORE
         if head == "rate-limit":
-            ctx.diag(lineno, text, "interface %s: committed access rate (CAR) is not modelled (may drop or set precedence)" % self.name)
+            ctx.diag(lineno, text, "interface %s: committed access rate (CAR) is not modelled "
+                                   "(may drop or set precedence)" % self.name)
             return IGNORE
-        if (head == "mls" and n >= 3 and words[1] == "qos" and words[2] == "trust") or (head == "qos" and n >= 2 and words[1] == "trust"):
-            ctx.diag(lineno, text, "interface %s: switch QoS trust state is not modelled (untrusted ports may rewrite DSCP)" % self.name)
+        if words[:3] == ["mls", "qos", "trust"] or words[:2] == ["qos", "trust"]:
+            ctx.diag(lineno, text, "interface %s: switch QoS trust state is not modelled "
+                                   "(untrusted ports may rewrite DSCP)" % self.name)
             return IGNORE
         if head == "zone-member":
             ctx.diag(lineno, text, "interface %s: zone-based firewall is not modelled (may drop)" % self.name)
@@ -1043,7 +1045,8 @@ def _parse(text: str, file: str, require_end: bool) -> IosConfig:
             continue
         stack.append(ignore_top if indent == 0 else (indent, IGNORE))
     if banner is not None:
-        raise ParseError(file, last_line or 1, "configuration ends inside a banner (delimiter %r never closed): truncated?" % banner)
+        raise ParseError(file, last_line or 1,
+                         "configuration ends inside a banner (delimiter %r never closed): truncated?" % banner)
     if not last_line and not ended_at:
         # An empty file would read as a router that treats nothing: say so instead.
         raise ParseError(file, None, "empty configuration: no command in the file")

@@ -225,21 +225,22 @@ def trace_ios(config: IosConfig, packet: t.Mapping[str, t.Any]) -> dict:
     out_interface, path ("forward", or "output" for traffic the router
     generates: `ip local policy route-map`, then the egress interface),
     protocol (tcp/udp/icmp/number), src, dst, sport, dport, tos (arriving
-    DS byte: int or "0x04"),
-    nbar (class-map names or `match protocol` texts to treat as matched;
-    default none), rate (conform/exceed/violate, default conform),
-    tcp_flags (e.g. "SA": `established` needs A or R), has_route (default
-    true).
+    DS byte: int or "0x04"), nbar (class-map names or `match protocol`
+    texts to treat as matched; default none), rate (conform/exceed/violate,
+    default conform), tcp_flags (e.g. "SA": `established` needs A or R),
+    has_route (default true).
 
     Fields the packet leaves out make the tests on them undecidable: such a
     line is taken as not matching (as a plain packet would not) and said so
     under `assumptions`.
 
     Returns: fate (forwarded / policy-routed / dropped / null-routed),
-    tos_in, tos_out (the byte when the fate is decided), steps (file, line, text, what, tos_before, tos_after,
-    depends_on_dscp), assumptions, unmodeled, and `unmarked`: the same
-    packet arriving with DS byte 0, with `because_of_dscp` telling whether
-    the router treats the two differently.
+    tos_in, tos_out (the byte when the fate is decided), steps (file,
+    line, text, what, tos_before, tos_after, depends_on_dscp),
+    assumptions, unmodeled, and `unmarked`: the same packet arriving with
+    DS byte 0, with `because_of_dscp` telling whether the router treats
+    the two differently.  Also tos/dscp/ecn/describe/verdict, the names
+    the netfilter trace uses.
     """
     pkt = Packet.from_mapping(packet)
     engine = Engine(config)
@@ -270,7 +271,8 @@ def trace_ios(config: IosConfig, packet: t.Mapping[str, t.Any]) -> dict:
     unmarked_path, _j = _run(engine, pkt, 0) if pkt.tos else (path, judge)
     unmarked_out = unmarked_path.ds_out(0)
     because = (unmarked_path.action != path.action or unmarked_path.keep != path.keep
-               or unmarked_path.value != path.value or unmarked_path.police != path.police)
+               or unmarked_path.value != path.value or unmarked_path.police != path.police
+               or unmarked_path.egress != path.egress)
     return {
         "router": config.hostname,
         "file": config.file,
