@@ -648,8 +648,8 @@ class Engine:
         self._police: dict[int, DL] = {}
         self._pre: dict[tuple[int, int, int], int] = {}
         self._keep_classes: dict[int, dict[int, int]] = {}
-        # Summary steps of merged alternatives -> their any-of condition, so a
-        # trace can name the one line that matched.
+        # Summary steps ("one of lines 79-83") -> the any-of or decision condition
+        # they stand for, so a trace can name the one line that decided.
         self.summaries: dict[int, Condition] = {}
         self._decisions: dict[tuple[int, tuple[int, ...], t.Any], DecisionCondition] = {}
         self._compressed: dict[tuple[str, str], DL] = {}
