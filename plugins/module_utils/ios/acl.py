@@ -28,7 +28,6 @@ from __future__ import absolute_import, annotations, division, print_function
 __metaclass__ = type
 
 import functools
-import re
 import socket
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
@@ -115,15 +114,14 @@ class AclSyntaxError(ValueError):
     """An entry whose fixed part (protocol, addresses) cannot be read."""
 
 
-_DOTTED_QUAD = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)").fullmatch
-
-
 @functools.lru_cache(maxsize=65536)
 def parse_ipv4(text: str) -> int:
     # 10,000-entry lists are common: a strict dotted quad goes through the C converter
-    # (inet_aton alone would read a leading 0 as octal, hence the pattern first).
-    if _DOTTED_QUAD(text):
-        return int.from_bytes(socket.inet_aton(text), "big")
+    # (inet_pton takes exactly four decimal octets, no leading zeros, no hex).
+    try:
+        return int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
+    except (OSError, ValueError):
+        pass
     parts = text.split(".")
     if len(parts) == 4 and all(p.isdigit() for p in parts):
         # Leading zeros: IOS reads each octet as decimal.
@@ -253,19 +251,27 @@ def parse_entry(words: list[str], acl: str, kind: str, source: Evidence, seq: in
     else:
         raise AclSyntaxError("unknown protocol %r" % proto_text)
     port_names = TCP_PORTS if protocol == 6 else UDP_PORTS if protocol == 17 else None
-    src, i = _address(words, i)
+    has_ports = port_names is not None or protocol == 132
+    n = len(words)
+    # `any` and absent ports are the common case: decided here without a call.
+    if i < n and words[i] == "any":
+        src, i = ANY_ADDRESS, i + 1
+    else:
+        src, i = _address(words, i)
     sport = dport = None
-    if port_names is not None or protocol == 132:
+    if has_ports and i < n and words[i] in _PORT_OPS:
         sport, i = _ports(words, i, port_names or {})
-    dst, i = _address(words, i)
-    if port_names is not None or protocol == 132:
+    if i < n and words[i] == "any":
+        dst, i = ANY_ADDRESS, i + 1
+    else:
+        dst, i = _address(words, i)
+    if has_ports and i < n and words[i] in _PORT_OPS:
         dport, i = _ports(words, i, port_names or {})
 
     ds_mask = ALL_BYTES
     ds_text: list[str] = []
     established = False
     unknown: list[str] = []
-    n = len(words)
     if protocol in (1, 2) and i < n:
         # ICMP/IGMP message: a name, or a type number with an optional code.
         names = ICMP_NAMES if protocol == 1 else IGMP_NAMES
