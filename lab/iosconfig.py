@@ -279,6 +279,28 @@ def _fmt_ace(text: str) -> str:
     return text
 
 
+# The order IOS prints interface sub-commands in (roughly): new lines go before higher ranks.
+_IF_ORDER: tuple[tuple[re.Pattern[str], int], ...] = tuple(
+    (re.compile(p), r)
+    for p, r in (
+        (r"description\b", 1),
+        (r"(no )?ip address\b", 2),
+        (r"ip policy\b", 4),
+        (r"(no )?ip\b", 3),
+        (r"(no )?shutdown\b", 5),
+        (r"(duplex|speed)\b", 6),
+        (r"service-policy\b", 9),
+    )
+)
+
+
+def _if_rank(text: str) -> int:
+    for pattern, r in _IF_ORDER:
+        if pattern.match(text):
+            return r
+    return 7
+
+
 def _col(line: str, index: int) -> int:
     """Offset of the ``index``-th word of ``line`` (where IOS puts its caret)."""
     starts = [m.start() for m in re.finditer(r"\S+", line)]
@@ -624,20 +646,30 @@ class IOSConfig:
                             return False
                         n.text = f"{n_m.group(1)} {' '.join(have + new)}"
                         return True
-        changed = False
         key = self._replace_key(mode, text)
-        for n in list(siblings):
-            if n.kind != "line":
-                continue
-            if key is not None and self._replace_key(mode, n.text) == key:
+        replaced = [
+            n
+            for n in siblings
+            if n.kind == "line"
+            and (
+                (key is not None and self._replace_key(mode, n.text) == key)
+                # "ip address X" replaces "no ip address"
+                or (n.text.startswith("no ") and (text == n.text[3:] or text.startswith(n.text[3:] + " ")))
+            )
+        ]
+        if replaced:
+            # Replace in place: the line keeps its position in the section.
+            replaced[0].text = text
+            for n in replaced[1:]:
                 siblings.remove(n)
-                changed = True
-            elif n.text.startswith("no ") and (text == n.text[3:] or text.startswith(n.text[3:] + " ")):
-                siblings.remove(n)  # "ip address X" replaces "no ip address"
-                changed = True
+            return True
         node = Node(text)
         if siblings is self.root:
             self._insert_top(node)
+        elif mode in ("config-if", "config-subif"):
+            rank = _if_rank(text)
+            pos = next((i for i, n in enumerate(siblings) if _if_rank(n.text) > rank), len(siblings))
+            siblings.insert(pos, node)
         else:
             siblings.append(node)
         return True
@@ -648,6 +680,12 @@ class IOSConfig:
         hits = exact or [
             n for n in siblings if n.kind in ("line", "section") and n.text.startswith(target + " ")
         ]
+        if hits and siblings is not self.root and target in _DEFAULT_ON.get(mode, ()):
+            # "no ip address" takes the place of the address line it removes.
+            hits[0].text, hits[0].kind, hits[0].children = "no " + target, "line", []
+            for n in hits[1:]:
+                siblings.remove(n)
+            return True
         for n in hits:
             if siblings is self.root:
                 self._remove_top(n)

@@ -32,6 +32,7 @@ Python::
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import datetime as _dt
 import json
@@ -279,8 +280,11 @@ class Lab:
     def _save_manifest(self) -> None:
         text = json.dumps(self.manifest, indent=1) + "\n"
         _atomic_write(self.manifest_path, text, 0o600)
-        REGISTRY.mkdir(parents=True, exist_ok=True)
-        _atomic_write(REGISTRY / f"{self.lab_id}.json", text, 0o600)
+        try:
+            REGISTRY.mkdir(parents=True, exist_ok=True)
+            _atomic_write(REGISTRY / f"{self.lab_id}.json", text, 0o600)
+        except PermissionError:
+            pass  # not root: a routers-only lab, nothing outside the state directory to find
 
     def _record(self, resource: dict[str, Any]) -> None:
         self.manifest["resources"].append(resource)
@@ -318,6 +322,8 @@ class Lab:
             "firewalls": [],
         }
         self._save_manifest()
+        if self.owned:
+            atexit.register(self.down)  # a forgotten lab goes with its process
         t0 = time.monotonic()
         try:
             client_pub = generate_host_key(str(self.client_key_path))
@@ -516,6 +522,8 @@ class Lab:
         """Undo everything in the manifest; return what could not be undone (empty: all gone)."""
         if not self.manifest:
             return []
+        if self.owned:
+            atexit.unregister(self.down)
         problems = down_manifest(self.manifest)
         self.manifest = {}
         self.routers, self.firewalls = [], []
@@ -543,7 +551,7 @@ def down_manifest(manifest: Mapping[str, Any]) -> list[str]:
         if manifest.get("remove_state_dir"):
             shutil.rmtree(state_dir, ignore_errors=True)
     if lab_id and not problems:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
             (REGISTRY / f"{lab_id}.json").unlink()
     return problems
 
