@@ -22,7 +22,7 @@ import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.fates import (
-    DROPPED, NULL_ROUTED, FateTable, fate_table, transit_tables,
+    DROPPED, NULL_ROUTED, FateTable, fate_table, fate_tables, transit_tables,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.links import unused_definitions
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import IosConfig
@@ -173,12 +173,55 @@ def _deciding_lines(trace: dict[str, t.Any]) -> list[dict[str, t.Any]]:
             for step in trace["steps"]]
 
 
+def _new_conflict(link: Link, firewall: FirewallInput, router: RouterInput, table: FateTable,
+                  fate_class: t.Any, marking: Marking, ds_byte: int) -> dict[str, t.Any]:
+    # Confirm on a concrete packet of the class, marked and unmarked: the trace gives the lines.
+    packet = dict(_representative(marking), in_interface=link.interface, out_interface=table.out_interface)
+    marked = trace_ios(router.config, dict(packet, tos=ds_byte))
+    plain = trace_ios(router.config, dict(packet, tos=0))
+    confirmed = (marked["fate"], marked["tos_out"]) != (plain["fate"], plain["tos_out"])
+    action = marked["fate"] if confirmed else fate_class.fate
+    writer = firewall.marks.rule_at(marking.writers[-1])
+    return {
+        "dscp": ds_byte >> 2,
+        "ds_byte": ds_byte,
+        "describe": dsfield.describe_byte(ds_byte),
+        "severity": _severity(action, bool(marked["police"]) or fate_class.policed, marked["tos_out"] != ds_byte),
+        "marker": {
+            "host": firewall.host, "file": firewall.file, "line": writer.line, "rule": writer.text,
+            "chain": writer.chain, "table": writer.table, "writers": list(marking.writers),
+            "backend": firewall.marks.program.backend, "tos_semantics": firewall.marks.program.era,
+        },
+        "treatment": {
+            "host": router.host, "file": router.file, "interface": link.interface,
+            "out_interfaces": [], "direction": "in",
+            "action": action, "summary": fate_class.summary(),
+            "unmarked_action": plain["fate"],
+            "tos_out": marked["tos_out"],
+            "lines": _deciding_lines(marked) if confirmed else [
+                step.source.as_dict() for step in fate_class.default.steps],
+            "confirmed_by_trace": confirmed,
+            "example_packet": dict(packet, tos=ds_byte),
+        },
+        "flows": [],
+        "path_assumed": link.assumed,
+        "link": link.as_dict(),
+    }
+
+
 def conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
                       tables: list[FateTable]) -> list[dict[str, t.Any]]:
     found: dict[tuple, dict[str, t.Any]] = {}
     behind: dict[tuple, list[Marking]] = {}
     egress_atom = firewall.marks.interfaces.atom(link.egress) if link.egress else None
-    for marking in firewall.marks.leaving(link.egress):
+    # Only bytes some router table treats differently from unmarked traffic can conflict.
+    suspect_mask = 0
+    for table in tables:
+        for fate_class in table.classes:
+            if fate_class.fate_differs:
+                suspect_mask |= fate_class.mask
+    suspect = {byte for byte in range(1, 256) if suspect_mask >> byte & 1}
+    for marking in firewall.marks.leaving(link.egress, ds_bytes=suspect):
         if not marking.writers or marking.path == "input":
             continue
         if egress_atom is not None and marking.path == "forward" and marking.masks[IIF] == egress_atom:
@@ -191,45 +234,15 @@ def conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
             fate_class = table.for_byte(ds_byte)
             if not fate_class.fate_differs:
                 continue
-            # Confirm on a concrete packet of the class, marked and unmarked: the trace gives the lines.
-            packet = dict(_representative(marking), in_interface=link.interface, out_interface=table.out_interface)
-            marked = trace_ios(router.config, dict(packet, tos=ds_byte))
-            plain = trace_ios(router.config, dict(packet, tos=0))
-            confirmed = (marked["fate"], marked["tos_out"] if marked["fate"] != plain["fate"] else None) != \
-                (plain["fate"], plain["tos_out"] if marked["fate"] != plain["fate"] else None) \
-                or marked["tos_out"] != plain["tos_out"]
-            action = marked["fate"] if confirmed else fate_class.fate
-            rewritten = marked["tos_out"] != ds_byte
-            writer = firewall.marks.rule_at(marking.writers[-1])
-            key = (marking.writers[-1], ds_byte, link.interface, table.out_interface, action)
+            key = (marking.writers[-1], ds_byte, link.interface, fate_class.fate)
             conflict = found.get(key)
             if conflict is None:
-                conflict = found[key] = {
-                    "dscp": ds_byte >> 2,
-                    "ds_byte": ds_byte,
-                    "describe": dsfield.describe_byte(ds_byte),
-                    "severity": _severity(action, bool(marked["police"]), rewritten),
-                    "marker": {
-                        "host": firewall.host, "file": firewall.file, "line": writer.line, "rule": writer.text,
-                        "chain": writer.chain, "table": writer.table, "writers": list(marking.writers),
-                        "backend": firewall.marks.program.backend, "tos_semantics": firewall.marks.program.era,
-                    },
-                    "treatment": {
-                        "host": router.host, "file": router.file, "interface": link.interface,
-                        "out_interface": table.out_interface, "direction": "in",
-                        "action": action, "summary": fate_class.summary(),
-                        "unmarked_action": plain["fate"],
-                        "tos_out": marked["tos_out"],
-                        "lines": _deciding_lines(marked) if confirmed else [
-                            step.source.as_dict() for step in fate_class.default.steps],
-                        "confirmed_by_trace": confirmed,
-                        "example_packet": dict(packet, tos=ds_byte),
-                    },
-                    "flows": [],
-                    "path_assumed": link.assumed,
-                    "link": link.as_dict(),
-                }
-            behind.setdefault(key + (marking.path,), []).append(marking)
+                conflict = found[key] = _new_conflict(link, firewall, router, table, fate_class, marking, ds_byte)
+            if table.out_interface and table.out_interface not in conflict["treatment"]["out_interfaces"]:
+                conflict["treatment"]["out_interfaces"].append(table.out_interface)
+            flows = behind.setdefault(key + (marking.path,), [])
+            if not flows or flows[-1] is not marking:
+                flows.append(marking)
     for key_path, markings in behind.items():
         found[key_path[:-1]]["flows"].append(_flow(markings, firewall.host, router.host))
     return list(found.values())
@@ -239,41 +252,34 @@ def advisories_for(firewalls: dict[str, FirewallInput], routers: dict[str, Route
     found: list[dict[str, t.Any]] = []
     legacy = dsfield.dscps_from_rfc1349()
     for router in routers.values():
-        for name, interface in router.config.interfaces.items():
-            if interface.shutdown or name.lower().startswith(("null", "loopback")):
+        for table in fate_tables(router.config):
+            name = table.interface
+            if table.shutdown or name.lower().startswith(("null", "loopback")):
                 continue
-            for table in transit_tables(router.config, name):
-                for dscp in (1,):
-                    fate_class = table.for_byte(dscp << 2)
-                    if fate_class.fate in (NULL_ROUTED, DROPPED) and fate_class.fate_differs:
-                        found.append({
-                            "kind": "drops-lower-effort",
-                            "host": router.host, "interface": name, "out_interface": table.out_interface,
-                            "text": "%s %s DSCP 1 arriving on %s: DSCP 1 is now the Lower-Effort codepoint "
-                                    "(RFC 8622), set on purpose by applications that yield; it should be "
-                                    "deprioritised, not discarded" % (router.host, fate_class.fate, name),
-                            "lines": [step.source.as_dict() for step in fate_class.default.steps
-                                      if step.depends_on_dscp],
-                        })
-                        break
-                else:
+            fate_class = table.for_byte(1 << 2)
+            if fate_class.fate in (NULL_ROUTED, DROPPED) and fate_class.fate_differs:
+                found.append({
+                    "kind": "drops-lower-effort",
+                    "host": router.host, "interface": name, "direction": table.direction,
+                    "text": "%s: DSCP 1 %s %s: DSCP 1 is now the Lower-Effort codepoint (RFC 8622), set on "
+                            "purpose by applications that yield; it should be deprioritised, not discarded"
+                            % (router.host, "arriving on" if table.direction == "in" else "leaving by", name),
+                    "lines": [step.source.as_dict() for step in fate_class.default.steps if step.depends_on_dscp],
+                })
+            for step, _conditions in table.markings():
+                rewrite = step.rewrite
+                if rewrite is None or getattr(rewrite, "keep", None) not in (0x03, 0x00):
                     continue
-                break
-            for table in transit_tables(router.config, name)[:1]:
-                for step, _conditions in table.markings():
-                    rewrite = step.rewrite
-                    if rewrite is None or getattr(rewrite, "keep", None) not in (0x03, 0x00):
-                        continue
-                    dscp = rewrite.value >> 2
-                    if dscp in legacy and dscp != 0:
-                        found.append({
-                            "kind": "internal-marker-on-legacy-codepoint",
-                            "host": router.host, "interface": name,
-                            "text": "%s marks DSCP %s, a codepoint legacy RFC 1349 TOS values produce (%s); "
-                                    "traffic from stacks that still write TOS can carry it too"
-                                    % (router.host, dsfield.dscp_label(dscp), _tos_origin(dscp)),
-                            "lines": [step.source.as_dict()],
-                        })
+                dscp = rewrite.value >> 2
+                if dscp in legacy and dscp != 0:
+                    found.append({
+                        "kind": "internal-marker-on-legacy-codepoint",
+                        "host": router.host, "interface": name, "direction": table.direction,
+                        "text": "%s marks DSCP %s, a codepoint legacy RFC 1349 TOS values produce (%s); "
+                                "traffic from stacks that still write TOS can carry it too"
+                                % (router.host, dsfield.dscp_label(dscp), _tos_origin(dscp)),
+                        "lines": [step.source.as_dict()],
+                    })
     for firewall in firewalls.values():
         for table in firewall.ruleset.tables.values():
             if table.name != "mangle":
@@ -326,11 +332,13 @@ def analyze(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput]
                 fate_table(router.config, link.interface, "in")]
         conflicts.extend(conflicts_on_link(link, firewall, router, tables_cache[key]))
     conflicts.sort(key=lambda c: (SEVERITY_ORDER[c["severity"]], c["marker"]["host"], c["marker"]["line"],
-                                  c["treatment"]["host"], c["treatment"]["interface"],
-                                  c["treatment"]["out_interface"] or ""))
+                                  c["treatment"]["host"], c["treatment"]["interface"]))
     unmodeled: list[dict[str, t.Any]] = []
     for firewall in firewalls.values():
-        for diagnostic in firewall.ruleset.diagnostics:
+        # Only the mangle table can write the byte or drop by it before it leaves; an unmodeled
+        # match in filter or nat changes no DS byte.
+        mangle = firewall.ruleset.tables.get("mangle")
+        for diagnostic in (mangle.diagnostics if mangle is not None else []):
             unmodeled.append(dict(diagnostic.as_dict(), host=firewall.host))
     for router in routers.values():
         for diagnostic in router.config.diagnostics:

@@ -739,18 +739,30 @@ class MarkingMap:
         return self.rule_at(line).text
 
     def leaving(self, out_interface: str | None = None, path: str | None = None,
-                verdict: str = "accept") -> list[Marking]:
-        """Markings of packets that leave by `out_interface` (any when None)."""
+                verdict: str = "accept", ds_bytes: t.Container[int] | None = None) -> list[Marking]:
+        """Markings of packets that leave by `out_interface` (any when None).
+
+        `ds_bytes` keeps only classes whose unmarked arrival leaves with one of those bytes; the
+        filter runs before merged histories are expanded, which is where the time goes.
+        """
         atom = self.interfaces.atom(out_interface) if out_interface is not None else None
-        found = []
-        for marking in self.markings:
-            if path is not None and marking.path != path:
+        found: list[Marking] = []
+        for raw in self._classes:
+            raw_path, raw_verdict, _keep, setv, _writes, _assumptions, masks = raw
+            if path is not None and raw_path != path:
                 continue
-            if verdict is not None and marking.verdict != verdict:
+            if verdict is not None and raw_verdict != verdict:
                 continue
-            if atom is not None and not marking.masks[OIF] & atom:
+            if atom is not None and not masks[OIF] & atom:
                 continue
-            found.append(marking)
+            if ds_bytes is not None and not (masks[BYTE] & 1 and setv in ds_bytes):
+                continue
+            for marking in self._marking(raw):
+                if atom is not None and not marking.masks[OIF] & atom:
+                    continue
+                if ds_bytes is not None and not marking.masks[BYTE] & 1:
+                    continue
+                found.append(marking)
         return found
 
     def packet_marking(self, packet: t.Any) -> list[Marking]:
@@ -803,8 +815,10 @@ def _merge_stage(states: list[tuple]) -> list[tuple]:
         if len(cubes) == len(parts):
             merged.extend((masks, keep, setv, writers, assumptions) for masks, writers in parts)
             continue
-        if all(not writers for _masks, writers in parts):
-            history: tuple = ()
+        first_writes = parts[0][1]
+        if all(writers == first_writes for _masks, writers in parts):
+            # Same writes everywhere (often none): nothing to remember per part.
+            history: tuple = first_writes
         else:
             history = (_History(parts),)
         merged.extend((cube, keep, setv, history, assumptions) for cube in cubes)
