@@ -294,6 +294,11 @@ _IF_ORDER: tuple[tuple[re.Pattern[str], int], ...] = tuple(
 )
 
 
+def _is_default(word: str) -> bool:
+    """``default`` or an abbreviation of it (``def``)."""
+    return len(word) >= 3 and "default".startswith(word.lower())
+
+
 def _if_rank(text: str) -> int:
     for pattern, r in _IF_ORDER:
         if pattern.match(text):
@@ -579,6 +584,12 @@ class IOSConfig:
     def _insert_top(self, node: Node) -> None:
         """Insert a new top-level item where IOS would print it."""
         rank = _rank(node)
+        if rank is None:
+            # No idea where IOS would print it: at the end, before "end".
+            self.root.append(node)
+            if node.kind in ("section", "banner"):
+                self.root.append(Node("!", kind="sep"))
+            return
         after = None
         if rank is not None:
             for idx, other in enumerate(self.root):
@@ -674,12 +685,23 @@ class IOSConfig:
             siblings.append(node)
         return True
 
-    def _remove_lines(self, siblings: list[Node], mode: str, target: str) -> bool:
-        """``no <target>``: remove the exact line, else every line it is a word-prefix of."""
+    def _remove_lines(self, siblings: list[Node], mode: str, target: str, default: bool = False) -> bool:
+        """``no <target>``: remove the exact line, else every line it is a word-prefix of.
+
+        ``default <target>`` removes them too, and a ``no <target>`` line, without leaving one.
+        """
         exact = [n for n in siblings if n.text == target and n.kind in ("line", "section")]
         hits = exact or [
             n for n in siblings if n.kind in ("line", "section") and n.text.startswith(target + " ")
         ]
+        if default:
+            hits += [n for n in siblings if n.kind == "line" and n.text == "no " + target]
+            for n in hits:
+                if siblings is self.root:
+                    self._remove_top(n)
+                else:
+                    siblings.remove(n)
+            return bool(hits)
         if hits and siblings is not self.root and target in _DEFAULT_ON.get(mode, ()):
             # "no ip address" takes the place of the address line it removes.
             hits[0].text, hits[0].kind, hits[0].children = "no " + target, "line", []
@@ -730,7 +752,8 @@ class IOSConfig:
         vocab = _MODE_WORDS.get(mode)
         if vocab is None:
             return None
-        negate = words[0].lower() == "no"
+        default = _is_default(words[0])
+        negate = words[0].lower() == "no" or default
         rest = words[1:] if negate else words
         if not rest:
             return Outcome("incomplete", path, output="% Incomplete command.\n") if negate else None
@@ -760,7 +783,7 @@ class IOSConfig:
                 node.children.append(existing)
             return Outcome("ok", path + (existing,), changed=True)
         if negate:
-            changed = self._remove_lines(node.children, mode, text)
+            changed = self._remove_lines(node.children, mode, text, default=default)
             return Outcome("ok", path, changed=changed)
         changed = self._add_line(node.children, mode, text)
         if node.kind == "line":
@@ -805,7 +828,8 @@ class IOSConfig:
     # -- global configuration
 
     def _apply_global(self, words: list[str], line: str) -> Outcome:
-        negate = words[0].lower() == "no"
+        default = _is_default(words[0])
+        negate = words[0].lower() == "no" or default
         rest = words[1:] if negate else words
         if not rest:
             return Outcome("incomplete", (), output="% Incomplete command.\n")
@@ -814,9 +838,16 @@ class IOSConfig:
             word = expand_keyword(rest[0], _GLOBAL_WORDS)
         except Ambiguous:
             return Outcome("ambiguous", (), output=f'% Ambiguous command:  "{line.strip()}"\n')
-        if word is None or (negate and word == "no"):
+        if word is None or (negate and word in ("no", "default")):
             return Outcome("invalid", (), error_col=col)
         args = rest[1:]
+        if default and word == "interface" and args:
+            # "default interface X": the interface keeps only its name.
+            node = self.find_section(f"interface {expand_interface(''.join(args))}")
+            if node is not None and node.children:
+                node.children.clear()
+                return Outcome("ok", (), changed=True)
+            return Outcome("ok", ())
         handler = getattr(self, "_g_" + word.replace("-", "_"), None)
         if handler is not None:
             return handler(negate, args, line)
@@ -824,7 +855,7 @@ class IOSConfig:
         if word == "ip" and args[:1] and args[0].lower() == "access-list":
             return self._g_ip_access_list(negate, args[1:], line)
         if negate:
-            return Outcome("ok", (), changed=self._remove_lines(self.root, "config", text))
+            return Outcome("ok", (), changed=self._remove_lines(self.root, "config", text, default=default))
         if len(args) == 0 and word in ("ip", "access-list", "interface", "username", "logging"):
             return Outcome("incomplete", (), output="% Incomplete command.\n")
         return Outcome("ok", (), changed=self._add_line(self.root, "config", text))

@@ -881,7 +881,7 @@ class CLISession:
         if first == "end" and len(words) == 1:
             self.path = None
             return "", "ok", None
-        if first == "exit" and len(words) == 1:
+        if len(first) >= 2 and "exit".startswith(first) and len(words) == 1:
             self.path = self.path[:-1] if self.path else None
             return "", "ok", None
         m = re.match(r"banner\s+(\S+)\s+(\^C|\S)(.*)$", cmd)

@@ -558,10 +558,13 @@ def down_manifest(manifest: Mapping[str, Any]) -> list[str]:
 
 def _registered() -> list[dict[str, Any]]:
     labs = []
-    if REGISTRY.is_dir():
-        for path in sorted(REGISTRY.glob("*.json")):
-            with contextlib.suppress(OSError, ValueError):
-                labs.append(json.loads(path.read_text()))
+    try:
+        paths = sorted(REGISTRY.glob("*.json")) if REGISTRY.is_dir() else []
+    except OSError:  # not root: the registry is not readable, and holds nothing of ours
+        return []
+    for path in paths:
+        with contextlib.suppress(OSError, ValueError):
+            labs.append(json.loads(path.read_text()))
     return labs
 
 
