@@ -442,3 +442,10 @@ def test_daemon_serves_until_sigterm(tmp_path):
 def test_faults_validation_names_the_unknown_fault():
     with pytest.raises(ValueError, match="unknown fault"):
         Faults.from_mapping({"silent_after": 3})
+
+
+def test_firewall_lab_says_why_it_cannot_run_without_root(monkeypatch):
+    from lab import firewalls
+
+    monkeypatch.setattr(firewalls.os, "geteuid", lambda: 1000)
+    assert "root" in firewalls.firewall_unavailable_reason()
