@@ -58,7 +58,7 @@ class ActionModule(ActionBase):
                     if collection["platform"] == "ios":
                         config = parse_ios(item["text"], item["source"])
                         routers[host] = RouterInput(host, item["source"], config, collection["managed"])
-                    elif item["name"] == "iptables-save":
+                    elif item["name"] == "iptables-save" and item["text"]:
                         ruleset = parse_ruleset(item["text"], item["source"])
                         marks = marking_map(ruleset, args["backend"], args["tos_semantics"],
                                             interfaces=[e for e in egresses if e])

@@ -85,6 +85,12 @@ class ActionModule(ActionBase):
                 origin = "live"
             files = []
             for name, text, source in pieces:
+                if origin == "live" and platform == "iptables" and not text.strip():
+                    # iptables-save prints nothing at all when no table is loaded (common for IPv6);
+                    # a dump cut short still has its header or first table, and fails the parse below.
+                    files.append({"name": name, "source": source, "text": "", "summary": {
+                        "tables": [], "rules": 0, "note": "no table loaded: the command printed nothing"}})
+                    continue
                 summary = check_integrity(platform, name, text, source)
                 # Facts carry the text with every secret redacted: line numbers are kept, so the
                 # evidence still points at the device's own lines, and nothing downstream can leak.
@@ -118,8 +124,8 @@ class ActionModule(ActionBase):
         default_port = 22
         checking = args["host_key_checking"]
         if checking is None:
-            checking = boolean(var("ansible_host_key_checking", "ansible_ssh_host_key_checking",
-                                   default=C.HOST_KEY_CHECKING))
+            checking = boolean(var("diffserv_host_key_checking", "ansible_host_key_checking",
+                                   "ansible_ssh_host_key_checking", default=C.HOST_KEY_CHECKING))
         username = args["username"] or var("ansible_user", "ansible_ssh_user")
         if not username:
             raise AnsibleActionFail("no user for %s: set ansible_user" % host)
@@ -132,5 +138,8 @@ class ActionModule(ActionBase):
             become_password=args["become_password"] if args["become_password"] is not None else var(
                 "ansible_become_password", "ansible_become_pass"),
             host_key_checking=checking, known_hosts=args["known_hosts"] or var("diffserv_known_hosts"),
-            timeout=float(args["timeout"]), retries=int(args["retries"]),
+            timeout=float(args["timeout"] if args["timeout"] is not None else var("diffserv_collect_timeout",
+                                                                                 default=30)),
+            retries=int(args["retries"] if args["retries"] is not None else var("diffserv_collect_retries",
+                                                                                default=2)),
         )

@@ -57,7 +57,8 @@ PATTERNS: tuple[tuple[str, str], ...] = (
     ("wpa-psk", r"^\s*wpa-psk\s+(?:ascii|hex)\s+" + _ENC + _SECRET),
     ("ftp-password", r"^\s*ip\s+(?:ftp|http\s+client)\s+password\s+" + _ENC + _SECRET),
     ("config-key", r"^\s*key\s+config-key\s+password-encrypt\s+" + _SECRET),
-    ("authentication-key", r"^\s*authentication(?:-key)?\s+(?:key\s+)?(?:md5\s+|text\s+)?" + _ENC + _SECRET),
+    ("authentication-key", r"\bauthentication-key\s+(?:\d+\s+)?(?:md5\s+)?" + _ENC + _SECRET),
+    ("authentication-key", r"^\s*authentication\s+(?:text|key-string|md5\s+key-string)\s+" + _ENC + _SECRET),
     ("l2tp-password", r"^\s*l2tp\s+tunnel\s+(?:\S+\s+)?password\s+" + _ENC + _SECRET),
     ("iptables-comment-secret", r"""--comment\s+"?[^"]*\b(?:password|passwd|secret)\s*[=:]\s*(?P<secret>[^\s"]+)"""),
 )

@@ -73,13 +73,15 @@ options:
     description: An extra known_hosts file (for example a lab's). Default C(diffserv_known_hosts).
     type: path
   timeout:
-    description: Seconds to wait for the connection, the login, and each command's output.
+    description:
+      - Seconds to wait for the connection, the login, and each command's output.
+      - Default C(diffserv_collect_timeout), then 30.
     type: int
-    default: 30
   retries:
-    description: Further connection attempts after a timeout (not after a refused login).
+    description:
+      - Further connection attempts after a timeout (not after a refused login).
+      - Default C(diffserv_collect_retries), then 2.
     type: int
-    default: 2
   ipv6:
     description: On firewalls, also collect C(ip6tables-save) where it is installed.
     type: bool

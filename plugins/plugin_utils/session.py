@@ -112,8 +112,9 @@ def _run(connection: t.Any, command: str, target: Target, expect: str | None = N
     try:
         if expect:
             return connection.send_command(command, expect_string=expect, read_timeout=target.timeout,
-                                           strip_prompt=False, strip_command=True)
-        return connection.send_command(command, read_timeout=target.timeout)
+                                           strip_prompt=False, strip_command=True, cmd_verify=False)
+        # cmd_verify off: netmiko would otherwise wait a fixed 10 s for the echo, whatever the timeout.
+        return connection.send_command(command, read_timeout=target.timeout, cmd_verify=False)
     except ReadTimeout:
         raise CollectError("%s:%d stopped answering during %r (no prompt within %.0f s); nothing collected "
                            "from it is used" % (target.host, target.port, command, target.timeout)) from None
@@ -132,33 +133,64 @@ def _linux_privileged(connection: t.Any, command: str, target: Target) -> str:
     if target.become_password is None:
         raise CollectError("sudo on %s asks for a password: set ansible_become_password (or allow "
                            "'%s' without one)" % (target.host, command))
-    prompt_pattern = re.escape(SUDO_PROMPT)
-    first = _run(connection, "sudo -k -p '%s' %s" % (SUDO_PROMPT, command), target, expect=prompt_pattern)
-    if SUDO_PROMPT not in first:
-        return first
-    output = _run(connection, target.become_password, target)
+    # The password goes to sudo's own prompt on the channel, never on a command line (where `ps`
+    # on the device would show it); the reply is read up to the shell prompt.
+    try:
+        connection.write_channel("sudo -k -p '%s' %s\n" % (SUDO_PROMPT, command))
+        first = connection.read_until_pattern(
+            # at a line start: the echoed command line holds the same text after "-p '"
+            pattern=r"^%s|%s" % (re.escape(SUDO_PROMPT), re.escape(connection.base_prompt)), re_flags=re.M,
+            read_timeout=target.timeout)
+        if SUDO_PROMPT not in first:
+            raise CollectError("sudo on %s did not ask for a password as expected: %s"
+                               % (target.host, first.strip()[:200]))
+        connection.write_channel(target.become_password + "\n")
+        output = connection.read_until_prompt(read_timeout=target.timeout)
+    except ReadTimeout:
+        raise CollectError("%s:%d stopped answering during sudo %r (no prompt within %.0f s); nothing collected "
+                           "from it is used" % (target.host, target.port, command, target.timeout)) from None
     if "Sorry, try again" in output or "incorrect password" in output:
+        connection.write_channel("\x03")
         raise CollectError("sudo on %s refused the become password" % target.host)
-    return output
+    lines = output.split("\n")
+    # Drop the newline echoed after the password and the closing prompt line.
+    if lines and lines[-1].strip().startswith(connection.base_prompt):
+        lines = lines[:-1]
+    return "\n".join(line.rstrip("\r") for line in lines).strip("\n") + "\n"
+
+
+def _close(connection: t.Any, failed: bool) -> None:
+    """Log out politely; a device that stopped answering is cut off at once instead."""
+    try:
+        if failed:
+            connection.paramiko_cleanup()
+        else:
+            connection.disconnect()
+    except Exception:  # closing is best effort: the result is already decided
+        pass
 
 
 def collect_linux(target: Target, with_ipv6: bool = True) -> list[Collected]:
     connection = _connect(target, "linux")
+    failed = True
     try:
         found = [Collected("iptables-save", _linux_privileged(connection, "iptables-save", target), "iptables-save")]
         if with_ipv6:
-            present = _run(connection, "command -v ip6tables-save >/dev/null 2>&1 && echo present || echo absent",
-                           target)
+            # A non-root user's PATH often lacks /usr/sbin; sudo's secure_path has it.
+            present = _run(connection, "{ command -v ip6tables-save || ls /usr/sbin/ip6tables-save /sbin/ip6tables-save;"
+                                       " } >/dev/null 2>&1 && echo present || echo absent", target)
             if "present" in present:
                 found.append(Collected("ip6tables-save", _linux_privileged(connection, "ip6tables-save", target),
                                        "ip6tables-save"))
+        failed = False
         return found
     finally:
-        connection.disconnect()
+        _close(connection, failed)
 
 
 def collect_ios(target: Target) -> list[Collected]:
     connection = _connect(target, "cisco_ios")
+    failed = True
     try:
         if not connection.check_enable_mode():
             if target.become_password is None:
@@ -169,9 +201,10 @@ def collect_ios(target: Target) -> list[Collected]:
             except (ValueError, ReadTimeout) as error:
                 raise CollectError("enable refused on %s: %s" % (target.host, _first_line(error))) from None
         text = _run(connection, "show running-config", target)
+        failed = False
         return [Collected("running-config", text, "show running-config")]
     finally:
-        connection.disconnect()
+        _close(connection, failed)
 
 
 COLLECTORS: dict[str, t.Callable[..., list[Collected]]] = {"iptables": collect_linux, "ios": collect_ios}

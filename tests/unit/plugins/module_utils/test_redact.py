@@ -59,3 +59,15 @@ def test_structures_are_redacted_recursively():
 def test_private_key_blocks_are_removed():
     text = "crypto pki key private\n -----BEGIN RSA PRIVATE KEY-----\n MIIEow\n -----END RSA PRIVATE KEY-----\nend"
     assert "MIIEow" not in redact(text) and redact(text).endswith("end")
+
+
+@pytest.mark.parametrize("line", [
+    "authentication failed for netops@127.0.0.1:22", "ip ospf authentication message-digest",
+    "key chain OSPF-KEYS", " key 1", "service password-encryption", "no service password-recovery",
+])
+def test_lines_that_only_talk_about_secrets_are_kept(line):
+    assert redact(line) == line
+
+
+def test_virtual_link_authentication_key_anywhere_on_the_line():
+    assert "S3cret" not in redact(" area 0 virtual-link 192.0.2.1 authentication-key 7 S3cret")
