@@ -714,7 +714,9 @@ def _top_access_list(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Ha
         ctx.diag(lineno, text, "access-list: cannot read this line (ignored)")
         return IGNORE
     name = words[1]
-    acl = _acl(ctx, name, aclmod.numbered_acl_kind(int(name)), lineno, text)
+    acl = ctx.acls.get(name)
+    if acl is None:
+        acl = _acl(ctx, name, aclmod.numbered_acl_kind(int(name)), lineno, text)
     acl.add(ctx, lineno, words[2:], text, None)
     return IGNORE
 
