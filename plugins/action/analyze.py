@@ -7,6 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import time
+
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
@@ -39,9 +41,24 @@ class ActionModule(ActionBase):
                 links_given = next((hostvars[h].get("diffserv_links") for h in hosts
                                     if h in hostvars and hostvars[h].get("diffserv_links") is not None), None)
             links_given = self._templar.template(links_given) if links_given is not None else None
+        started = time.perf_counter()
         firewalls, routers, errors = {}, {}, []
+        fetch_seconds = 0.0
+        batch = task_vars.get(args["register_name"])
+        if not (isinstance(batch, dict) and "collections" in batch):
+            batch = None
         for host in hosts:
-            registered = hostvars.get(host, {}).get(args["register_name"])
+            fetch_start = time.perf_counter()
+            if batch is not None:
+                # Batch mode: one collect action registered every host's result on this host.
+                if host in batch["collections"]:
+                    registered = {"diffserv_collection": batch["collections"][host]}
+                else:
+                    registered = dict(batch["errors"].get(host) or {"reason": "not collected"})
+                    registered["diffserv_error"] = registered.get("reason")
+            else:
+                registered = hostvars.get(host, {}).get(args["register_name"])
+            fetch_seconds += time.perf_counter() - fetch_start
             if not registered:
                 errors.append({"host": host, "reason": "not collected (no %s result for this host)"
                                % args["register_name"]})
@@ -67,6 +84,7 @@ class ActionModule(ActionBase):
                 errors.append({"host": host, "reason": str(error)})
                 firewalls.pop(host, None)
                 routers.pop(host, None)
+        loaded = time.perf_counter()
         links = None
         if links_given:
             links, problems = parse_links(links_given, firewalls, routers)
@@ -75,6 +93,9 @@ class ActionModule(ActionBase):
             findings = analyze(firewalls, routers, links, errors)
         except DiffservError as error:
             raise AnsibleActionFail(str(error)) from None
+        analysed = time.perf_counter()
         # Texts were redacted when collected; redact the findings once more as a belt to those braces.
-        result.update(changed=False, findings=redact_data(findings))
+        result.update(changed=False, findings=redact_data(findings), timings={
+            "load_seconds": round(loaded - started, 3), "hostvars_seconds": round(fetch_seconds, 3), "analyse_seconds": round(analysed - loaded, 3),
+            "redact_seconds": round(time.perf_counter() - analysed, 3)})
         return result

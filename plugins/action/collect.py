@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import concurrent.futures
 import datetime
 
 from ansible import constants as C
@@ -50,6 +51,15 @@ def check_integrity(platform, name, text, source):
             "tos_semantics": ruleset.header.era, "diagnostics": [str(d) for d in ruleset.diagnostics]}
 
 
+# Host variables the collection reads; in batch mode they are fetched (templated) from hostvars.
+HOST_KEYS = ("inventory_hostname", "group_names", "diffserv_platform", "diffserv_config_file", "diffserv_managed",
+             "diffserv_host_key_checking", "ansible_host_key_checking", "ansible_ssh_host_key_checking",
+             "diffserv_known_hosts", "diffserv_collect_timeout", "diffserv_collect_retries", "ansible_host",
+             "ansible_port", "ansible_ssh_port", "ansible_user", "ansible_ssh_user", "ansible_password",
+             "ansible_ssh_pass", "ansible_ssh_private_key_file", "ansible_private_key_file",
+             "ansible_become_password", "ansible_become_pass")
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
@@ -58,16 +68,66 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         _validation, args = self.validate_argument_spec(argument_spec=argument_spec("collect"))
-        templar = self._templar
+        if args["hosts"] is not None:
+            result.update(self._collect_many(args, task_vars))
+            return result
+        host_vars = {key: self._templar.template(task_vars[key]) for key in HOST_KEYS if task_vars.get(key) is not None}
+        collection, error = self._collect_one(args, host_vars)
+        if error is not None:
+            result.update(failed=True, msg=error["reason"], diffserv_error=error["reason"])
+            if error.get("unreachable"):
+                result["unreachable"] = True
+            return result
+        result.update(changed=False, diffserv_collection=collection)
+        return result
 
-        def hostvar(name, default=None):
-            value = task_vars.get(name)
-            return default if value is None else templar.template(value)
+    def _collect_many(self, args, task_vars):
+        """Batch mode: every listed host, live sessions in a thread pool, saved files read in turn.
 
-        platform = args["platform"] or hostvar("diffserv_platform") or platform_of(task_vars, None)
+        One action for the fleet costs far less than one Ansible task a host (each forks a
+        worker); a host that fails is reported under `errors` and the batch goes on.
+        """
+        hostvars = task_vars.get("hostvars", {})
+        per_host = {}
+        for host in args["hosts"]:
+            known = hostvars.get(host)
+            if known is None:
+                per_host[host] = None
+                continue
+            values = {key: known.get(key) for key in HOST_KEYS}
+            per_host[host] = {key: value for key, value in values.items() if value is not None}
+        collections, errors = {}, {}
+
+        def one(host):
+            if per_host[host] is None:
+                return host, None, {"host": host, "reason": "%s is not in the inventory" % host}
+            collection, error = self._collect_one(args, per_host[host])
+            return host, collection, error
+
+        live = [h for h in args["hosts"] if per_host[h] is not None and not per_host[h].get("diffserv_config_file")
+                and not args["config_file"]]
+        offline = [h for h in args["hosts"] if h not in live]
+        outcomes = [one(host) for host in offline]
+        if live:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=args["workers"]) as pool:
+                outcomes.extend(pool.map(one, live))
+        for host, collection, error in outcomes:
+            if error is not None:
+                errors[host] = dict(error, host=host)
+            else:
+                collections[host] = collection
+        return {"changed": False, "collections": collections, "errors": errors,
+                "failed_hosts": sorted(errors)}
+
+    def _collect_one(self, args, host_vars):
+        """(collection, None) or (None, {reason, unreachable}) for one host's variables."""
+        try:
+            platform = args["platform"] or host_vars.get("diffserv_platform") or platform_of(host_vars, None)
+        except AnsibleActionFail as error:
+            return None, {"reason": str(error)}
         if platform not in COLLECTORS:
-            raise AnsibleActionFail("unknown platform %r (iptables or ios)" % platform)
-        config_file = args["config_file"] or hostvar("diffserv_config_file")
+            return None, {"reason": "unknown platform %r (iptables or ios)" % platform}
+        config_file = args["config_file"] or host_vars.get("diffserv_config_file")
         collected_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         try:
             if config_file:
@@ -77,7 +137,7 @@ class ActionModule(ActionBase):
                 pieces = [(name, read_text(path, config_file), config_file)]
                 origin = "file"
             else:
-                target = self._target(args, task_vars)
+                target = self._target(args, host_vars)
                 collected = COLLECTORS[platform](target, **({"with_ipv6": args["ipv6"]} if platform == "iptables"
                                                             else {}))
                 where = "%s@%s:%d" % (target.username, target.host, target.port)
@@ -96,31 +156,23 @@ class ActionModule(ActionBase):
                 # evidence still points at the device's own lines, and nothing downstream can leak.
                 files.append({"name": name, "source": source, "text": redact(text), "summary": summary})
         except CollectError as error:
-            result.update(failed=True, msg=str(error), diffserv_error=str(error))
-            if error.unreachable:
-                result["unreachable"] = True
-            return result
-        except (ParseError, DiffservError) as error:
-            result.update(failed=True, msg=str(error), diffserv_error=str(error))
-            return result
-        result.update(
-            changed=False,
-            diffserv_collection={
-                "host": task_vars.get("inventory_hostname"), "platform": platform, "origin": origin,
-                "collected_at": collected_at, "managed": boolean(hostvar("diffserv_managed", True)),
-                "files": files,
-            },
-        )
-        return result
+            return None, {"reason": str(error), "unreachable": error.unreachable}
+        except (ParseError, DiffservError, AnsibleActionFail) as error:
+            return None, {"reason": str(error)}
+        return {
+            "host": host_vars.get("inventory_hostname"), "platform": platform, "origin": origin,
+            "collected_at": collected_at, "managed": boolean(host_vars.get("diffserv_managed", True)),
+            "files": files,
+        }, None
 
-    def _target(self, args, task_vars):
+    def _target(self, args, host_vars):
         def var(*names, default=None):
             for name in names:
-                if task_vars.get(name) is not None:
-                    return self._templar.template(task_vars[name])
+                if host_vars.get(name) is not None:
+                    return host_vars[name]
             return default
 
-        host = args["host"] or var("ansible_host", default=task_vars.get("inventory_hostname"))
+        host = args["host"] or var("ansible_host", default=host_vars.get("inventory_hostname"))
         default_port = 22
         checking = args["host_key_checking"]
         if checking is None:

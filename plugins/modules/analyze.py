@@ -41,7 +41,9 @@ options:
     type: list
     elements: dict
   register_name:
-    description: The variable each host registered the M(diffserv.audit.collect) result in.
+    description:
+      - The variable the M(diffserv.audit.collect) result was registered in. In batch mode (collect with
+        C(hosts)) it is read on the host running this task; otherwise on each host.
     type: str
     default: diffserv_collect
   backend:
@@ -104,4 +106,8 @@ findings:
       description: The paths analysed.
       type: list
       elements: dict
+timings:
+  description: Seconds spent parsing and mapping what was collected, analysing, and redacting the findings.
+  returned: success
+  type: dict
 """

@@ -34,6 +34,18 @@ version_added: 0.1.0
 author:
   - diffserv.audit contributors
 options:
+  hosts:
+    description:
+      - Batch mode, run once on the controller (C(run_once) or a play on C(localhost)). Collects every
+        listed inventory host with its own variables; live sessions run in a thread pool of O(workers),
+        saved files are read in turn. A host that fails is reported under C(errors) and the others go on.
+      - One action for a fleet costs far less than one Ansible task a host, which forks a worker each.
+    type: list
+    elements: str
+  workers:
+    description: Concurrent live sessions in batch mode.
+    type: int
+    default: 20
   platform:
     description: C(iptables) or C(ios). Default from C(diffserv_platform) or the host's group.
     type: str
@@ -97,6 +109,12 @@ EXAMPLES = r"""
   diffserv.audit.collect:
   register: diffserv_collection
 
+- name: Collect the whole fleet in one action, live sessions in parallel threads
+  diffserv.audit.collect:
+    hosts: "{{ groups['linux_firewalls'] + groups['ios_routers'] }}"
+  run_once: true
+  register: diffserv_collect
+
 - name: Read a dump a partner mailed us
   diffserv.audit.collect:
     platform: iptables
@@ -104,6 +122,19 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+collections:
+  description: Batch mode. Inventory host -> what was collected (the same shape as C(diffserv_collection)).
+  returned: batch mode
+  type: dict
+errors:
+  description: Batch mode. Inventory host -> C(reason) (and C(unreachable)) for every host that failed.
+  returned: batch mode
+  type: dict
+failed_hosts:
+  description: Batch mode. The hosts that could not be collected.
+  returned: batch mode
+  type: list
+  elements: str
 diffserv_collection:
   description: What was collected, with every secret redacted.
   returned: success
