@@ -4,8 +4,8 @@ Generates saved configurations of realistic size (firewalls: the founding dump's
 per-site TOS/DSCP rules and a filter table, ~150 rules; routers: ~40 interfaces, QoS policies, ACLs,
 PBR, ~400 lines), one link per pair, then times in the same command:
 
-  baseline  the same inventory and plays with ansible.builtin.debug in place of the work: what
-            Ansible itself costs per host (forks, templating, results)
+  baseline  the same inventory with one controller task that reads every host's variables: what
+            ansible-playbook itself costs (start-up, inventory, templating)
   audit     `ansible-playbook diffserv.audit.audit` (collect from files, analyse once, reports)
 
 and prints wall times, the per-device cost, and the ratio.
@@ -80,20 +80,13 @@ def router(index: int, rng: random.Random) -> str:
 
 
 BASELINE = """---
-- name: Same hosts, no work
-  hosts: linux_firewalls:ios_routers
-  gather_facts: false
-  tasks:
-    - name: Nothing
-      ansible.builtin.debug:
-        msg: "{{ diffserv_config_file }}"
-- name: Once on the controller
+- name: Same inventory, no work (ansible-playbook start-up, inventory, one controller task)
   hosts: localhost
   gather_facts: false
   tasks:
-    - name: Nothing
+    - name: Touch every host's variables once
       ansible.builtin.debug:
-        msg: "{{ groups['linux_firewalls'] | length }}"
+        msg: "{{ groups['linux_firewalls'] | map('extract', hostvars, 'diffserv_config_file') | list | length }}"
 """
 
 
