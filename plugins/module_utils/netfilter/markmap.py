@@ -424,35 +424,57 @@ class MarkingMap:
     # -- walking ---------------------------------------------------------------------
 
     def build(self) -> "MarkingMap":
-        for path in PATH_HOOKS:
-            self._walk_path(path)
+        """Walk the hooks once each: the paths that share a hook share its walk.
+
+        Forwarded and locally received packets both cross PREROUTING; forwarded and locally
+        generated ones both cross POSTROUTING.  Their classes stay apart by their interfaces
+        (a received packet leaves by the empty name, a generated one arrives by it), so one walk
+        serves both and classes that end up alike merge across paths.
+        """
+        iface_full = self.interfaces.full
+        empty = self.interfaces.empty_atom
+        real = iface_full ^ empty
+        start = list(self.full)
+        arriving = tuple(start[:IIF] + [real, iface_full] + start[PROTO:])   # forward + input
+        generated = tuple(start[:IIF] + [empty, real] + start[PROTO:])       # output
+        dropped: list[tuple] = []
+        after_pre = self._run_hook("PREROUTING", [(arriving, 0xFF, 0x00, (), ())], dropped)
+        received = _restrict(after_pre, OIF, empty)
+        forwarded = _restrict(after_pre, OIF, real)
+        received = self._run_hook("INPUT", received, dropped)
+        forwarded = self._run_hook("FORWARD", forwarded, dropped)
+        sent = self._run_hook("OUTPUT", [(generated, 0xFF, 0x00, (), ())], dropped)
+        leaving = self._run_hook("POSTROUTING", forwarded + sent, dropped)
+        for verdict, states in (("accept", received + leaving), ("drop", dropped)):
+            for path, (masks, keep, setv, writers, assumptions) in self._by_path(states):
+                self._classes.append((path, verdict, keep, setv, writers, assumptions, masks))
         return self
 
-    def _initial(self, path: str) -> tuple[int, ...]:
-        full = list(self.full)
-        real = self.interfaces.full ^ self.interfaces.empty_atom
+    def _by_path(self, states: list[tuple]) -> t.Iterator[tuple[str, tuple]]:
+        """Tell the paths apart again by the interfaces: generated packets arrive by the empty name,
+        received ones leave by it."""
         empty = self.interfaces.empty_atom
-        full[IIF] = empty if path == "output" else real
-        full[OIF] = empty if path == "input" else real
-        return tuple(full)
+        real = self.interfaces.full ^ empty
+        for state in states:
+            masks = state[0]
+            for path, iif, oif in (("output", empty, real), ("input", real, empty), ("forward", real, real)):
+                inside_iif = masks[IIF] & iif
+                inside_oif = masks[OIF] & oif
+                if inside_iif and inside_oif:
+                    self.class_count += 1
+                    yield path, (masks[:IIF] + (inside_iif, inside_oif) + masks[PROTO:],) + state[1:]
 
-    def _walk_path(self, path: str) -> None:
-        # A live class: (masks, keep, set, writes, assumptions)
-        live: list[tuple] = [(self._initial(path), 0xFF, 0x00, (), ())]
-        dropped: list[tuple] = []
-        for hook in PATH_HOOKS[path]:
-            knows_out = HOOK_KNOWS_OUT[hook]
-            for table in HOOK_TABLES[hook]:
-                if table not in self.tables or not self.program.has_chain(table, hook):
-                    continue
-                passed: list[tuple] = []
-                self._run_table(live, table, hook, knows_out, passed, dropped)
-                live = _merge_stage(passed)
-        dropped = _merge_stage(dropped)
-        for verdict, states in (("accept", live), ("drop", dropped)):
-            for masks, keep, setv, writers, assumptions in states:
-                self._classes.append((path, verdict, keep, setv, writers, assumptions, masks))
-        self.class_count += len(live) + len(dropped)
+    def _run_hook(self, hook: str, states: list[tuple], dropped: list[tuple]) -> list[tuple]:
+        knows_out = HOOK_KNOWS_OUT[hook]
+        for table in HOOK_TABLES[hook]:
+            if not states:
+                break
+            if table not in self.tables or not self.program.has_chain(table, hook):
+                continue
+            passed: list[tuple] = []
+            self._run_table(states, table, hook, knows_out, passed, dropped)
+            states = _merge_stage(passed)
+        return states
 
     def _run_table(self, states: list[tuple], table: str, hook: str, knows_out: bool,
                    passed: list[tuple], dropped: list[tuple]) -> None:
@@ -798,6 +820,17 @@ class _History:
 
     def __init__(self, parts: list[tuple[tuple[int, ...], tuple]]) -> None:
         self.parts = parts
+
+
+def _restrict(states: list[tuple], dim: int, mask: int) -> list[tuple]:
+    """The part of each class inside `mask` on one dimension (classes outside it dropped)."""
+    found = []
+    for state in states:
+        masks = state[0]
+        inside = masks[dim] & mask
+        if inside:
+            found.append((masks[:dim] + (inside,) + masks[dim + 1:],) + state[1:])
+    return found
 
 
 def _merge_stage(states: list[tuple]) -> list[tuple]:
