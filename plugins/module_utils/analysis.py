@@ -331,8 +331,11 @@ def analyze(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput]
             tables_cache[key] = transit_tables(router.config, link.interface) or [
                 fate_table(router.config, link.interface, "in")]
         conflicts.extend(conflicts_on_link(link, firewall, router, tables_cache[key]))
-    conflicts.sort(key=lambda c: (SEVERITY_ORDER[c["severity"]], c["marker"]["host"], c["marker"]["line"],
-                                  c["treatment"]["host"], c["treatment"]["interface"]))
+    # Most severe first; within a severity, the conflict behind the most flows first (on the
+    # founding incident: the replies to every connection the client opens, line 35).
+    conflicts.sort(key=lambda c: (SEVERITY_ORDER[c["severity"]], -sum(f["classes"] for f in c["flows"]),
+                                  c["marker"]["host"], c["marker"]["line"], c["treatment"]["host"],
+                                  c["treatment"]["interface"]))
     unmodeled: list[dict[str, t.Any]] = []
     for firewall in firewalls.values():
         # Only the mangle table can write the byte or drop by it before it leaves; an unmodeled
