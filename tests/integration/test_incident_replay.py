@@ -77,7 +77,7 @@ def traced_byte(dump_text: str, source: str, tos_in: int, dport: int, era: str =
     return result.tos, result.era, [s.line for s in result.steps if s.tos_before != s.tos_after]
 
 
-class Step:
+class Attempt:
     """One SMTP attempt and what the captures saw of its SYN/ACK."""
 
     def __init__(self, topo: IncidentTopology, uplink: Capture, inside: Capture, pcap: pathlib.Path) -> None:
@@ -109,7 +109,7 @@ def test_incident_replayed_dscp1_synack_is_dropped_at_the_border_and_a_clear_on_
 
         # The partner firewall "turned off" (no rules, a router): mail flows (the incident's nofw.pcap).
         topo.load_partner_rules(NO_RULES)
-        nofw = Step(topo, uplink, inside, tmp_path / "nofw.pcap")
+        nofw = Attempt(topo, uplink, inside, tmp_path / "nofw.pcap")
         assert nofw.exchange.ok and nofw.exchange.greeting == GREETING, nofw.describe()
         assert nofw.exchange.ehlo[0].startswith(f"250-{MAIL_NAME}"), nofw.describe()
         assert [s["tos"] for s in nofw.at_border] == [0x00], nofw.describe()
@@ -118,7 +118,7 @@ def test_incident_replayed_dscp1_synack_is_dropped_at_the_border_and_a_clear_on_
         # The "upgraded" firewall: the founding dump. No greeting; the SYN/ACK reaches the border
         # with DS byte 0x04 (DSCP 1) and goes no further (the incident's failed.pcap).
         topo.load_partner_rules(founding)
-        failed = Step(topo, uplink, inside, tmp_path / "failed.pcap")
+        failed = Attempt(topo, uplink, inside, tmp_path / "failed.pcap")
         assert failed.port >= 1024, failed.describe()
         assert failed.exchange.greeting is None, failed.describe()
         assert failed.exchange.elapsed >= TIMEOUT - 0.5, failed.describe()
@@ -134,7 +134,7 @@ def test_incident_replayed_dscp1_synack_is_dropped_at_the_border_and_a_clear_on_
         # The fix on the partner's side: clear the DSCP on egress, after the founding rules.
         drops_before = topo.border_drops()
         append_partner_change(topo, CLEAR_ON_EGRESS)
-        fixed = Step(topo, uplink, inside, tmp_path / "fixed.pcap")
+        fixed = Attempt(topo, uplink, inside, tmp_path / "fixed.pcap")
         assert fixed.port >= 1024 and fixed.port != failed.port, fixed.describe()
         assert fixed.exchange.ok and fixed.exchange.greeting == GREETING, fixed.describe()
         assert [s["tos"] for s in fixed.at_border] == [0x00], fixed.describe()
