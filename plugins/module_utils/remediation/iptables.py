@@ -169,19 +169,18 @@ def clear_commands(placement: ClearPlacement, family: int = 4) -> tuple[tuple[st
 
 
 def chain_listing(text: str, source: str) -> tuple[str, ...]:
-    """What `iptables -t mangle -S POSTROUTING` prints for a dump (the pre- and post-check)."""
+    """The mangle POSTROUTING rules of a dump as iptables-save prints them (the pre- and post-check)."""
     ruleset = parse_ruleset(text, source)
     mangle = ruleset.tables.get("mangle")
     if mangle is None or CHAIN not in mangle.chains:
-        return ("-P %s ACCEPT" % CHAIN,)
-    policy = mangle.chains[CHAIN].policy or "ACCEPT"
-    listing = ["-P %s %s" % (CHAIN, policy)]
+        return ("(no rule)",)
+    listing = []
     for rule in mangle.rules(CHAIN):
         words = rule.text.split()
         if words and words[0].startswith("["):
             words = words[1:]
         listing.append(" ".join(words))
-    return tuple(listing)
+    return tuple(listing) or ("(no rule)",)
 
 
 def markings_by_writer(marks: MarkingMap, egress: str | None) -> dict[int, t.Any]:

@@ -1,0 +1,375 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, diffserv.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Change bundles: one folder per strategy, ready for change control.
+
+    summary = write_bundles(findings, collections, report_dir, {"dscp": None})
+
+writes, under `<report_dir>/changes/`:
+
+    summary.json                  every strategy: clean or not, hosts, files (what a playbook reads)
+    <strategy>/CHANGE.md          summary, evidence chain, the three options compared, steps,
+                                  pre-checks, post-checks, rollback
+    <strategy>/plan.json          the same plan as data: commands, rollback, checks per host
+    <strategy>/<host>.commands    configuration commands, in the order to apply them (managed hosts)
+    <strategy>/<host>.rollback    commands that restore today's configuration (managed hosts)
+    <strategy>/<host>.diff        unified diff of the configuration, before and after
+    <strategy>/<host>.candidate   the whole configuration after the change (for review and diff only)
+    <strategy>/<host>.request.md  for a host we do not manage: the request to its owner
+
+The plan comes from the pure core (module_utils/remediation/plan.py), the IOS commands from
+hier_config through hier.py, the text from the Jinja2 templates in roles/remediate/templates
+(which get finished data: no arithmetic there).  Every file passes through redact() on its way
+out, although the collected texts are already redacted.
+"""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import pathlib
+import typing as t
+
+import jinja2
+
+from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
+from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact, redact_data
+from ansible_collections.diffserv.audit.plugins.module_utils.remediation import plan as core
+from ansible_collections.diffserv.audit.plugins.plugin_utils import hier
+
+TEMPLATES = pathlib.Path(__file__).resolve().parents[2] / "roles" / "remediate" / "templates"
+SUFFIXES = ("commands", "rollback", "diff", "candidate")
+
+
+def environment(templates: str | os.PathLike[str] = TEMPLATES) -> jinja2.Environment:
+    """The Jinja2 environment of the bundle templates (strict: a missing value is an error)."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def hosts_from_collections(collections: t.Mapping[str, t.Mapping[str, t.Any]]) -> dict[str, core.HostText]:
+    """`diffserv_collection` results (plugins/action/collect.py) -> the texts the plan reads."""
+    hosts: dict[str, core.HostText] = {}
+    for host, collection in collections.items():
+        if not collection:
+            continue
+        wanted = "running-config" if collection.get("platform") == "ios" else "iptables-save"
+        for item in collection.get("files", []):
+            # IPv6 (ip6tables-save) is not planned yet: the audit reads IPv4 marking maps.
+            if item.get("name") == wanted and item.get("text"):
+                hosts[host] = core.HostText(host, collection["platform"], redact(item["text"]), item["source"],
+                                            bool(collection.get("managed", True)))
+    return hosts
+
+
+def options_from(given: t.Mapping[str, t.Any] | None) -> core.Options:
+    """Task arguments or role variables -> plan options (None means the default)."""
+    given = {key: value for key, value in (given or {}).items() if value is not None}
+    dscp = given.get("dscp")
+    if dscp is not None and not isinstance(dscp, int):
+        dscp = dsfield.parse_dscp(str(dscp))
+    strategies = tuple(given.get("strategies") or core.STRATEGIES)
+    unknown = [s for s in strategies if s not in core.STRATEGIES]
+    if unknown:
+        raise core.PlanError("unknown strategy %s (known: %s)" % (", ".join(unknown), ", ".join(core.STRATEGIES)))
+    return core.Options(dscp=dscp, strategies=strategies,
+                        boundary_policy=given.get("boundary_policy", core.Options.boundary_policy),
+                        backend=given.get("backend", "auto"), tos_semantics=given.get("tos_semantics", "auto"))
+
+
+def plan_all(findings: t.Mapping[str, t.Any], hosts: t.Mapping[str, core.HostText],
+             options: core.Options) -> tuple[core.Plan, ...]:
+    """Every strategy, with hier_config's commands for the IOS hosts."""
+    return core.plan_remediation(findings, hosts, options, hier.staged_commands)
+
+
+# ---------------------------------------------------------------------- context (finished data)
+def _numbered(lines: t.Iterable[tuple[int | None, str]]) -> list[str]:
+    return ["%4s  %s" % (number if number is not None else "", text.rstrip()) for number, text in lines]
+
+
+def _conflict_title(conflict: t.Mapping[str, t.Any]) -> str:
+    treatment = conflict["treatment"]
+    return "DSCP %s %s on %s %s (%s)" % (dsfield.dscp_label(conflict["dscp"]), treatment["action"],
+                                        treatment["host"], treatment["interface"], conflict["severity"])
+
+
+def _evidence(findings: t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
+    chains = []
+    for conflict in findings.get("conflicts", []):
+        marker, treatment = conflict["marker"], conflict["treatment"]
+        chains.append({
+            "title": _conflict_title(conflict),
+            "marker": "%s, `%s` line %d (table %s, chain %s; %s backend, %s TOS semantics)" % (
+                marker["host"], marker["file"], marker["line"], marker["table"], marker["chain"],
+                marker["backend"], marker["tos_semantics"]),
+            "rule": marker["rule"],
+            "byte": conflict["describe"],
+            "flows": [flow["words"] for flow in conflict["flows"]],
+            "router": "%s, packets entering %s%s: **%s**; the same flow unmarked is %s" % (
+                treatment["host"], treatment["interface"],
+                " (leaving by %s)" % ", ".join(treatment["out_interfaces"]) if treatment["out_interfaces"] else "",
+                treatment["action"], treatment["unmarked_action"]),
+            "lines": _numbered((line["line"], line["text"]) for line in treatment["lines"]),
+            "file": treatment["file"],
+            "assumed": conflict.get("path_assumed", False),
+        })
+    return chains
+
+
+def _problem(findings: t.Mapping[str, t.Any]) -> list[str]:
+    groups: dict[tuple, list[int]] = {}
+    for conflict in findings.get("conflicts", []):
+        key = (conflict["marker"]["host"], conflict["describe"], conflict["treatment"]["host"],
+               conflict["treatment"]["interface"], conflict["treatment"]["action"])
+        groups.setdefault(key, []).append(conflict["marker"]["line"])
+    return ["%s writes %s (rule line%s %s); %s reads it as a DSCP and the traffic is %s on %s, where the same "
+            "traffic unmarked is forwarded" % (fw, describe, "s" if len(lines) > 1 else "",
+                                               ", ".join(map(str, sorted(lines))), router, action, interface)
+            for (fw, describe, router, interface, action), lines in groups.items()]
+
+
+def _recheck_text(recheck: core.Recheck | None, refused: str | None) -> str:
+    if refused:
+        return "not planned: %s" % refused
+    if recheck is None:
+        return "not re-audited"
+    if recheck.clean:
+        return "clean: no conflict and no error"
+    parts = ["%s remaining" % _count(len(recheck.conflicts), "conflict")] if recheck.conflicts else []
+    if recheck.errors:
+        parts.append("%s" % _count(len(recheck.errors), "error"))
+    return "not clean: " + ", ".join(parts)
+
+
+def _count(number: int, word: str) -> str:
+    return "%d %s%s" % (number, word, "" if number == 1 else "s")
+
+
+def _files(plan: core.Plan, change: core.HostChange) -> list[str]:
+    if not change.changed:
+        return []
+    if change.managed:
+        return ["%s.%s" % (change.host, suffix) for suffix in SUFFIXES]
+    return ["%s.request.md" % change.host, "%s.diff" % change.host, "%s.candidate" % change.host]
+
+
+def _check_rows(checks: t.Iterable[core.Check], phase: str) -> list[dict[str, t.Any]]:
+    return [{"command": check.command, "expect": list(check.expect), "why": check.why}
+            for check in checks if check.phase == phase]
+
+
+def _change_rows(plan: core.Plan) -> list[dict[str, t.Any]]:
+    rows = []
+    for change in plan.changes:
+        purposes = [stage.purpose for stage in change.stages]
+        blocks = list(change.command_blocks)
+        stages = []
+        for index, block in enumerate(blocks):
+            stages.append({"number": index + 1, "purpose": purposes[index] if index < len(purposes) else "",
+                           "commands": list(block)})
+        rows.append({
+            "host": change.host,
+            "platform": change.platform,
+            "managed": change.managed,
+            "changed": change.changed,
+            "apply": change.apply,
+            "source": change.source,
+            "actions": [{"verb": action.verb, "what": action.what, "why": action.why,
+                         "lines": _numbered(action.lines)} for action in change.actions],
+            "lost": list(change.protections_lost),
+            "kept": list(change.kept),
+            "notes": list(change.notes),
+            "stages": stages,
+            "commands": list(change.commands),
+            "rollback": list(change.rollback),
+            "pre": _check_rows(change.checks, core.PRE),
+            "post": _check_rows(change.checks, core.POST),
+            "files": _files(plan, change),
+        })
+    return rows
+
+
+def _option_rows(plans: t.Sequence[core.Plan], current: core.Plan) -> list[dict[str, t.Any]]:
+    return [{
+        "strategy": plan.strategy,
+        "title": plan.title,
+        "this": plan.strategy == current.strategy,
+        "fixes": plan.fixes if not plan.refused else "not planned: %s" % plan.refused,
+        "risks": list(plan.risks),
+        "windows": [{"between": w.between, "meanwhile": w.meanwhile, "order": w.order} for w in plan.windows],
+        "recheck": _recheck_text(plan.recheck, plan.refused),
+        "recheck_managed": _recheck_text(plan.recheck_managed, plan.refused),
+        "hosts": ", ".join(change.host for change in plan.changes if change.changed) or "none",
+    } for plan in plans]
+
+
+def change_context(plan: core.Plan, plans: t.Sequence[core.Plan], findings: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """Everything CHANGE.md shows, as finished strings and lists."""
+    remaining = [_conflict_title(c) for c in (plan.recheck.conflicts if plan.recheck else ())]
+    remaining += ["%s: %s" % (e.get("host") or "-", e.get("reason")) for e in (plan.recheck.errors if plan.recheck else ())]
+    return {
+        "strategy": plan.strategy,
+        "title": plan.title,
+        "audited": ", ".join(sorted(set(findings.get("summary", {}).get("firewalls", [])) |
+                                    set(findings.get("summary", {}).get("routers", [])))) or "none",
+        "conflict_count": _count(len(findings.get("conflicts", [])), "conflict"),
+        "problem": _problem(findings),
+        "fixes": plan.fixes,
+        "refused": plan.refused,
+        "clean": plan.clean,
+        "recheck": _recheck_text(plan.recheck, plan.refused),
+        "recheck_managed": _recheck_text(plan.recheck_managed, plan.refused),
+        "remaining": remaining,
+        "stage_problems": list(plan.stage_problems),
+        "evidence": _evidence(findings),
+        "options": _option_rows(plans, plan),
+        "changes": _change_rows(plan),
+        "codepoints": [{"old": dsfield.dscp_label(c.old), "new": dsfield.dscp_label(c.new) if c.new is not None else None,
+                        "reasons": list(c.reasons), "residual": list(c.residual), "override": c.override,
+                        "refused": c.refused} for c in plan.codepoints],
+        "windows": [{"between": w.between, "meanwhile": w.meanwhile, "order": w.order} for w in plan.windows],
+        "risks": list(plan.risks),
+    }
+
+
+def request_context(plan: core.Plan, change: core.HostChange, findings: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """What the owner of a host we do not manage needs: which rule, why, the replacement, how to check and undo."""
+    conflicts = [c for c in findings.get("conflicts", []) if change.host in (c["marker"]["host"], c["treatment"]["host"])]
+    effects = sorted({"%s, %s: traffic arriving with %s is %s; the same traffic unmarked is %s" % (
+        c["treatment"]["host"], c["treatment"]["interface"], c["describe"], c["treatment"]["action"],
+        c["treatment"]["unmarked_action"]) for c in conflicts})
+    return {
+        "host": change.host,
+        "strategy": plan.strategy,
+        "title": plan.title,
+        "platform": change.platform,
+        "source": change.source,
+        "rules": sorted({"%4d  %s" % (c["marker"]["line"], c["marker"]["rule"]) for c in conflicts
+                         if c["marker"]["host"] == change.host}),
+        "effects": effects,
+        "flows": sorted({flow["words"] for c in conflicts for flow in c["flows"]}),
+        "actions": [{"verb": a.verb, "what": a.what, "why": a.why, "lines": _numbered(a.lines)} for a in change.actions],
+        "notes": list(change.notes),
+        "commands": list(change.commands),
+        "rollback": list(change.rollback),
+        "diff": core.unified_diff(change.running, change.candidate, change.host),
+        "pre": _check_rows(change.checks, core.PRE),
+        "post": _check_rows(change.checks, core.POST),
+    }
+
+
+# ---------------------------------------------------------------------- files
+def render_bundle(plan: core.Plan, plans: t.Sequence[core.Plan], findings: t.Mapping[str, t.Any],
+                  env: jinja2.Environment | None = None) -> dict[str, str]:
+    """File name -> content for one strategy's folder (nothing written)."""
+    env = env or environment()
+    files: dict[str, str] = {"CHANGE.md": env.get_template("CHANGE.md.j2").render(change_context(plan, plans, findings))}
+    for change in plan.changes:
+        if not change.changed:
+            continue
+        files["%s.diff" % change.host] = core.unified_diff(change.running, change.candidate, change.host)
+        files["%s.candidate" % change.host] = change.candidate if change.candidate.endswith("\n") \
+            else change.candidate + "\n"
+        if change.managed:
+            template = env.get_template("%s/commands.j2" % change.platform)
+            files["%s.commands" % change.host] = template.render(lines=list(change.commands))
+            files["%s.rollback" % change.host] = template.render(lines=list(change.rollback))
+        else:
+            files["%s.request.md" % change.host] = env.get_template("request.md.j2").render(
+                request_context(plan, change, findings))
+    files["plan.json"] = json.dumps(plan_data(plan), indent=2, sort_keys=True) + "\n"
+    # Belt and braces: the texts were redacted when collected.
+    return {name: redact(text) for name, text in files.items()}
+
+
+def plan_data(plan: core.Plan) -> dict[str, t.Any]:
+    """A plan as JSON-ready data: what a remediate playbook needs to apply or check it."""
+    return redact_data({
+        "strategy": plan.strategy,
+        "title": plan.title,
+        "clean": plan.clean,
+        "refused": plan.refused,
+        "fixes": plan.fixes,
+        "recheck": _recheck_data(plan.recheck),
+        "recheck_managed": _recheck_data(plan.recheck_managed),
+        "stage_problems": list(plan.stage_problems),
+        "codepoints": [{"old": c.old, "new": c.new, "override": c.override, "refused": c.refused}
+                       for c in plan.codepoints],
+        "hosts": {change.host: {
+            "platform": change.platform,
+            "managed": change.managed,
+            "changed": change.changed,
+            "apply": change.apply,
+            "commands": list(change.commands) if change.managed else [],
+            "rollback": list(change.rollback) if change.managed else [],
+            "request": [] if change.managed else list(change.commands),
+            "stages": [stage.purpose for stage in change.stages],
+            "checks": [{"phase": c.phase, "command": c.command, "expect": list(c.expect), "why": c.why}
+                       for c in change.checks],
+            "files": _files(plan, change),
+        } for change in plan.changes},
+    })
+
+
+def _recheck_data(recheck: core.Recheck | None) -> dict[str, t.Any] | None:
+    if recheck is None:
+        return None
+    return {"scope": recheck.scope, "clean": recheck.clean, "conflicts": len(recheck.conflicts),
+            "errors": [e.get("reason") for e in recheck.errors]}
+
+
+def write_bundles(findings: t.Mapping[str, t.Any], collections: t.Mapping[str, t.Mapping[str, t.Any]],
+                  report_dir: str, options: t.Mapping[str, t.Any] | None = None, *, write: bool = True) -> dict[str, t.Any]:
+    """Plan every strategy for the audited fleet and write one bundle folder per strategy.
+
+    `findings`: what analysis.analyze returned (the analyze action's `findings`).
+    `collections`: host -> the `diffserv_collection` the collect action returned.
+    `options`: dscp (override, `diffserv_dscp`), strategies, boundary_policy, backend, tos_semantics.
+    `write=False` plans and renders but writes nothing (check mode).
+    Returns the summary also written to `<report_dir>/changes/summary.json`.
+    """
+    hosts = hosts_from_collections(collections)
+    plans = plan_all(findings, hosts, options_from(options))
+    root = os.path.join(report_dir, "changes")
+    env = environment()
+    summary: dict[str, t.Any] = {
+        "folder": root,
+        "conflicts": len(findings.get("conflicts", [])),
+        "hosts": {name: {"platform": h.platform, "managed": h.managed} for name, h in sorted(hosts.items())},
+        "strategies": {},
+    }
+    for plan in plans:
+        files = render_bundle(plan, plans, findings, env)
+        folder = os.path.join(root, plan.strategy)
+        if write:
+            os.makedirs(folder, mode=0o750, exist_ok=True)
+            for name, text in files.items():
+                with open(os.path.join(folder, name), "w", encoding="utf-8") as handle:
+                    handle.write(text)
+        data = plan_data(plan)
+        summary["strategies"][plan.strategy] = {
+            "title": plan.title,
+            "folder": folder,
+            "clean": plan.clean,
+            "refused": plan.refused,
+            "recheck": data["recheck"],
+            "recheck_managed": data["recheck_managed"],
+            "stage_problems": data["stage_problems"],
+            "files": sorted(files),
+            "hosts": {name: {key: host[key] for key in ("platform", "managed", "changed", "apply", "files")}
+                      for name, host in data["hosts"].items()},
+        }
+    if write:
+        os.makedirs(root, mode=0o750, exist_ok=True)
+        with open(os.path.join(root, "summary.json"), "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    return summary
