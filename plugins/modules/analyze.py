@@ -30,7 +30,7 @@ description:
   - A host that could not be collected or parsed is listed under C(errors) with the reason.
 version_added: 0.1.0
 author:
-  - diffserv.audit contributors
+  - diffserv.audit contributors (!UNKNOWN)
 options:
   hosts:
     description: The hosts to analyse. Default every host of C(linux_firewalls) and C(ios_routers).

@@ -32,7 +32,7 @@ description:
   - The platform comes from the host's group (C(linux_firewalls), C(ios_routers)) or C(diffserv_platform).
 version_added: 0.1.0
 author:
-  - diffserv.audit contributors
+  - diffserv.audit contributors (!UNKNOWN)
 options:
   hosts:
     description:
@@ -68,16 +68,18 @@ options:
     description: SSH user. Default C(ansible_user).
     type: str
   password:
-    description: SSH password. Default C(ansible_password).
+    description:
+      - SSH password. Default C(ansible_password).
+      - A secret; the collection never returns it nor writes it into a report.
     type: str
-    no_log: true
   private_key_file:
     description: SSH private key. Default C(ansible_ssh_private_key_file).
     type: path
   become_password:
-    description: The sudo password on Linux, the enable secret on IOS. Default C(ansible_become_password).
+    description:
+      - The sudo password on Linux, the enable secret on IOS. Default C(ansible_become_password).
+      - A secret; the collection never returns it nor writes it into a report.
     type: str
-    no_log: true
   host_key_checking:
     description: Check the device's host key. Default from the inventory or Ansible's configuration.
     type: bool

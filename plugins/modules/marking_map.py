@@ -24,7 +24,7 @@ description:
   - Runs on the controller (an action plugin).
 version_added: 0.1.0
 author:
-  - diffserv.audit contributors
+  - diffserv.audit contributors (!UNKNOWN)
 options:
   iptables:
     description: Path to an C(iptables-save) or C(ip6tables-save) dump.

@@ -35,7 +35,7 @@ description:
   - Runs on the controller (an action plugin); the dump is read from the controller's disk.
 version_added: 0.1.0
 author:
-  - diffserv.audit contributors
+  - diffserv.audit contributors (!UNKNOWN)
 options:
   iptables:
     description:
