@@ -582,17 +582,65 @@ class _Model:
             return self.numbered_acl_lines(acl.name)
         return self.text.block(acl.source.line)
 
+    def live(self) -> tuple[set[str], set[str]]:
+        """Access lists and class-maps an applied place still reaches once the removals so far are done."""
+        config, removed = self.config, self.removed
+        acls: set[str] = set()
+        class_maps: set[str] = set()
+
+        def policy(name: str, depth: int = 0) -> None:
+            pm = config.policy_maps.get(name)
+            if pm is None or ("policy-map", name) in removed or depth > 8:
+                return
+            for cls in pm.classes:
+                if ("class", pm.name, cls.name) in removed:
+                    continue
+                if cls.name != "class-default":
+                    class_map(cls.name)
+                for action in cls.actions:
+                    if action.kind == "service-policy" and action.ref and ("line", action.source.line) not in removed:
+                        policy(action.ref, depth + 1)
+
+        def class_map(name: str, depth: int = 0) -> None:
+            cm = config.class_maps.get(name)
+            if cm is None or name in class_maps or depth > 8:
+                return
+            class_maps.add(name)
+            for crit in cm.criteria:
+                if crit.kind == "acl" and crit.ref:
+                    acls.add(crit.ref)
+                elif crit.kind == "class-map" and crit.ref:
+                    class_map(crit.ref, depth + 1)
+
+        def route_map(name: str) -> None:
+            rm = config.route_maps.get(name)
+            if rm is None or ("route-map", name) in removed:
+                return
+            for clause in rm.clauses:
+                if ("clause", name, clause.seq) not in removed:
+                    acls.update(ref for match in clause.matches if match.kind == "acl" for ref in match.refs)
+
+        for iface in config.interfaces.values():
+            for attachment, use in ((iface.acl_in, acls.add), (iface.acl_out, acls.add), (iface.policy_in, policy),
+                                    (iface.policy_out, policy), (iface.pbr, route_map)):
+                if attachment is not None and ("line", attachment.source.line) not in removed:
+                    use(attachment.name)
+        if config.local_policy is not None and ("line", config.local_policy.source.line) not in removed:
+            route_map(config.local_policy.name)
+        return acls, class_maps
+
     def tests(self, dscp: int) -> list[tuple[int, str]]:
-        """Lines (not being removed) that treat DSCP `dscp` differently from DSCP 0."""
+        """Lines an applied place still reaches that treat DSCP `dscp` differently from DSCP 0."""
         byte = dscp << 2
+        acls, class_maps = self.live()
         found = []
         for line, (acl, entry) in self.entries.items():
-            if entry.tests_ds and ("line", line) not in self.removed and ("acl", acl.name) not in self.removed \
+            if entry.tests_ds and ("line", line) not in self.removed and acl.name in acls \
                     and (entry.ds_mask >> byte & 1) != (entry.ds_mask & 1):
                 found.append((line, entry.source.text))
         for line, (cm, crit) in self.criteria.items():
             if crit.kind in ("dscp", "precedence") and ("line", line) not in self.removed \
-                    and ("class-map", cm.name) not in self.removed and (crit.ds_mask >> byte & 1) != (crit.ds_mask & 1):
+                    and cm.name in class_maps and (crit.ds_mask >> byte & 1) != (crit.ds_mask & 1):
                 found.append((line, crit.source.text))
         return sorted(found)
 

@@ -1,0 +1,85 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, diffserv.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The DSCP-clearing rule goes where it wins, proven with the marking map."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import marking_map
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import parse_ruleset
+from ansible_collections.diffserv.audit.plugins.module_utils.remediation import iptables as ipt
+
+from .scenarios import read
+
+HEAD = ("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+        ":POSTROUTING ACCEPT [0:0]\n")
+
+
+def test_docstring_examples_run():
+    assert doctest.testmod(ipt).failed == 0
+
+
+def test_founding_dump_gets_the_rule_at_the_end_of_postrouting():
+    placed = ipt.place_clear_rule(read("partner-fw.rules"), "partner-fw.rules", "eth0")
+    assert placed.appended and placed.position == 14 and placed.after_line == 35
+    assert placed.writers[0] == 9 and placed.writers[-1] == 35  # PREROUTING and POSTROUTING writes, all before it
+    marks = marking_map(parse_ruleset(placed.candidate, "candidate"), interfaces=["eth0"])
+    assert ipt.still_marked(marks, "eth0") == []
+    before = marking_map(parse_ruleset(read("partner-fw.rules"), "x"), interfaces=["eth0"])
+    assert ipt.still_marked(before, "eth0")
+
+
+def test_an_accept_after_a_write_moves_the_rule_before_it():
+    dump = HEAD + ("-A POSTROUTING -o eth0 -j TOS --set-tos 0x04/0xff\n"
+                   "-A POSTROUTING -o eth0 -p tcp -m tcp --dport 25 -j ACCEPT\n"
+                   "COMMIT\n")
+    placed = ipt.place_clear_rule(dump, "fw.rules", "eth0")
+    assert (placed.position, placed.appended, placed.after_line) == (2, False, 7)
+    assert ipt.clear_commands(placed)[0] == ("iptables -t mangle -I POSTROUTING 2 -o eth0 -j DSCP --set-dscp 0",)
+
+
+def test_no_single_position_can_win_and_it_says_why():
+    dump = HEAD + ("-A FORWARD -o eth0 -p tcp -m tcp --dport 25 -j TOS --set-tos 0x10/0xff\n"
+                   "-A POSTROUTING -o eth0 -p tcp -m tcp --dport 25 -j ACCEPT\n"
+                   "-A POSTROUTING -o eth0 -j TOS --set-tos 0x04/0xff\n"
+                   "COMMIT\n")
+    with pytest.raises(ipt.PlacementError, match="no position in mangle POSTROUTING"):
+        ipt.place_clear_rule(dump, "fw.rules", "eth0")
+
+
+def test_a_dump_without_mangle_gets_one():
+    dump = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"
+    placed = ipt.place_clear_rule(dump, "fw.rules", "eth0")
+    ruleset = parse_ruleset(placed.candidate, "candidate")
+    assert [rule.text for rule in ruleset.tables["mangle"].rules("POSTROUTING")] == [
+        "-A POSTROUTING -o eth0 -j DSCP --set-dscp 0x00"]
+
+
+def test_counters_style_is_kept():
+    dump = HEAD + "[12:3400] -A POSTROUTING -o eth0 -j TOS --set-tos 0x04/0xff\nCOMMIT\n"
+    placed = ipt.place_clear_rule(dump, "fw.rules", "eth0")
+    assert "[0:0] -A POSTROUTING -o eth0 -j DSCP --set-dscp 0x00" in placed.candidate.split("\n")
+
+
+def test_ecn_bits_survive_the_clearing():
+    dump = HEAD + "-A POSTROUTING -o eth0 -j DSCP --set-dscp 0x01\nCOMMIT\n"
+    placed = ipt.place_clear_rule(dump, "fw.rules", "eth0")
+    marks = marking_map(parse_ruleset(placed.candidate, "c"), interfaces=["eth0"])
+    (marking,) = [m for m in marks.leaving("eth0", path="forward") if m.writers]
+    assert marking.keep & 0x03 == 0x03 and marking.set == 0  # the DSCP target keeps ECN (RFC 3168)
+
+
+def test_chain_listing_is_what_iptables_save_prints():
+    listing = ipt.chain_listing(read("partner-fw.rules"), "x")
+    assert listing[0] == "-A POSTROUTING -o eth0 -p tcp -m tcp --dport 110 -j TOS --set-tos 0x04"
+    assert len(listing) == 13
+
+
+def test_ip6tables_commands_for_an_ipv6_dump():
+    placed = ipt.place_clear_rule(HEAD + "COMMIT\n", "fw.rules", "eth0")
+    assert ipt.clear_commands(placed, family=6)[1] == (
+        "ip6tables -t mangle -D POSTROUTING -o eth0 -j DSCP --set-dscp 0",)
