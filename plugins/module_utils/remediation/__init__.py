@@ -11,3 +11,7 @@ which turns the intended configurations into IOS commands and rollback).
     plans[0].recheck.clean                                     # re-audited: no conflict, no error
     place_clear_rule(dump, "fw.rules", "eth0")                 # iptables.py: DSCP 0 where it wins
 """
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
