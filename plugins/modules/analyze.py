@@ -58,6 +58,22 @@ options:
     default: auto
 notes:
   - The IOS side is modelled from the configuration text; no Cisco image runs in this collection's tests.
+seealso:
+  - module: diffserv.audit.collect
+    description: What this analyses.
+  - module: diffserv.audit.marking_map
+    description: One firewall's marking map.
+  - module: diffserv.audit.trace
+    description: Follow one packet through a firewall dump or a router configuration.
+  - name: RFC 2474 (the DS field)
+    description: DSCP is the upper six bits of the byte.
+    link: https://www.rfc-editor.org/rfc/rfc2474
+  - name: RFC 8622 (Lower-Effort PHB)
+    description: DSCP 1, which legacy TOS 0x04 produces, is the LE codepoint.
+    link: https://www.rfc-editor.org/rfc/rfc8622
+  - name: IANA DSCP registry
+    description: The codepoint names and pools.
+    link: https://www.iana.org/assignments/dscp-registry/dscp-registry.xhtml
 """
 
 EXAMPLES = r"""

@@ -104,6 +104,9 @@ notes:
   - Runs on the controller (an action plugin); netmiko must be installed there.
   - No Cisco image runs in this collection's CI; the IOS side is tested against an SSH device
     simulator that keeps real configuration state.
+seealso:
+  - module: diffserv.audit.analyze
+    description: Finds the conflicts in what was collected.
 """
 
 EXAMPLES = r"""

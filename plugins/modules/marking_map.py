@@ -51,6 +51,20 @@ options:
     description: Also list the classes that leave with the byte they arrived with.
     type: bool
     default: false
+seealso:
+  - module: diffserv.audit.trace
+    description: Follow given packets rule by rule, with the byte before and after each.
+  - module: diffserv.audit.analyze
+    description: Cross the marking maps with the routers' fate tables.
+  - name: RFC 2474 (the DS field)
+    description: DSCP is the upper six bits of the byte.
+    link: https://www.rfc-editor.org/rfc/rfc2474
+  - name: RFC 8622 (Lower-Effort PHB)
+    description: DSCP 1, which legacy TOS 0x04 produces, is the LE codepoint.
+    link: https://www.rfc-editor.org/rfc/rfc8622
+  - name: IANA DSCP registry
+    description: The codepoint names and pools.
+    link: https://www.iana.org/assignments/dscp-registry/dscp-registry.xhtml
 """
 
 EXAMPLES = r"""

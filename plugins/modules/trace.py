@@ -124,12 +124,23 @@ notes:
     kernel-differential test (packets sent through network namespaces, bytes read on arrival).
   - The nat table is not evaluated; addresses and ports are taken as the mangle rules see them.
 seealso:
+  - module: diffserv.audit.marking_map
+    description: The same semantics for all packets at once.
   - name: RFC 2474 (the DS field)
     description: DSCP is the upper six bits of the byte.
     link: https://www.rfc-editor.org/rfc/rfc2474
+  - name: RFC 3168 (ECN)
+    description: The lower two bits of the byte are ECN; a legacy TOS 0x02 claims ECT(0).
+    link: https://www.rfc-editor.org/rfc/rfc3168
+  - name: RFC 1349 (Type of Service)
+    description: The legacy TOS values (0x10, 0x08, 0x04, 0x02) that old firewalls write.
+    link: https://www.rfc-editor.org/rfc/rfc1349
   - name: RFC 8622 (Lower-Effort PHB)
     description: DSCP 1, which legacy TOS 0x04 produces, is the LE codepoint.
     link: https://www.rfc-editor.org/rfc/rfc8622
+  - name: IANA DSCP registry
+    description: The codepoint names and pools.
+    link: https://www.iana.org/assignments/dscp-registry/dscp-registry.xhtml
 """
 
 EXAMPLES = r"""
