@@ -67,7 +67,9 @@ def _connect(target: Target, device_type: str) -> t.Any:
     params: dict[str, t.Any] = {
         "device_type": device_type, "host": target.host, "port": target.port, "username": target.username,
         "conn_timeout": target.timeout, "auth_timeout": target.timeout, "banner_timeout": target.timeout,
-        "read_timeout_override": target.timeout, "fast_cli": False,
+        "read_timeout_override": target.timeout,
+        # fast_cli keeps netmiko's internal sleeps short; measured in the lab it halves session set-up.
+        "fast_cli": True,
         # Host keys: checked against the user's known_hosts (and an extra file) unless turned off.
         "ssh_strict": target.host_key_checking, "system_host_keys": target.host_key_checking,
     }
@@ -108,13 +110,21 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text.splitlines() else text
 
 
+def _prompt_pattern(connection: t.Any) -> str:
+    return re.escape(connection.base_prompt) + r"[^\n]{0,40}[>#$%]\s*$"
+
+
 def _run(connection: t.Any, command: str, target: Target, expect: str | None = None) -> str:
     try:
         if expect:
             return connection.send_command(command, expect_string=expect, read_timeout=target.timeout,
                                            strip_prompt=False, strip_command=True, cmd_verify=False)
         # cmd_verify off: netmiko would otherwise wait a fixed 10 s for the echo, whatever the timeout.
-        return connection.send_command(command, read_timeout=target.timeout, cmd_verify=False)
+        # The prompt we already know ends the read: no find_prompt() round trip (>= 0.25 s) per
+        # command. Anchored at the end of the output, so the `hostname` line inside a running
+        # configuration cannot end it early.
+        return connection.send_command(command, read_timeout=target.timeout, cmd_verify=False,
+                                       auto_find_prompt=False, expect_string=_prompt_pattern(connection))
     except ReadTimeout:
         raise CollectError("%s:%d stopped answering during %r (no prompt within %.0f s); nothing collected "
                            "from it is used" % (target.host, target.port, command, target.timeout)) from None
