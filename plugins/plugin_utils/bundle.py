@@ -98,8 +98,9 @@ def _numbered(lines: t.Iterable[tuple[int | None, str]]) -> list[str]:
 
 def _conflict_title(conflict: t.Mapping[str, t.Any]) -> str:
     treatment = conflict["treatment"]
-    return "DSCP %s %s on %s %s (%s)" % (dsfield.dscp_label(conflict["dscp"]), treatment["action"],
-                                        treatment["host"], treatment["interface"], conflict["severity"])
+    return "DSCP %s %s on %s %s (%s)" % (
+        dsfield.dscp_label(conflict["dscp"]), treatment["action"], treatment["host"], treatment["interface"],
+        conflict["severity"])
 
 
 def _evidence(findings: t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
@@ -255,6 +256,9 @@ def request_context(plan: core.Plan, change: core.HostChange, findings: t.Mappin
         "source": change.source,
         "rules": sorted({"%4d  %s" % (c["marker"]["line"], c["marker"]["rule"]) for c in conflicts
                          if c["marker"]["host"] == change.host}),
+        "router_lines": list(dict.fromkeys(line for c in conflicts if c["treatment"]["host"] == change.host
+                                           for line in _numbered((step["line"], step["text"])
+                                                                 for step in c["treatment"]["lines"]))),
         "effects": effects,
         "flows": sorted({flow["words"] for c in conflicts for flow in c["flows"]}),
         "actions": [{"verb": a.verb, "what": a.what, "why": a.why, "lines": _numbered(a.lines)} for a in change.actions],

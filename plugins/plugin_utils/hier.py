@@ -39,13 +39,21 @@ import dataclasses
 import re
 import typing as t
 
-from hier_config import HConfig, HConfigChild, get_hconfig
-from hier_config.models import IdempotentCommandsRule, MatchRule, NegationSubRule, OrderingRule
-from hier_config.platforms.cisco_ios.driver import HConfigDriverCiscoIOS, _rm_ipv6_acl_sequence_numbers
-from hier_config.platforms.driver_base import HConfigDriverRules
-from hier_config.platforms.utils import split_vlan_id_lists
-
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
+
+try:
+    from hier_config import HConfig, HConfigChild, get_hconfig
+    from hier_config.models import IdempotentCommandsRule, MatchRule, NegationSubRule, OrderingRule
+    from hier_config.platforms.cisco_ios.driver import HConfigDriverCiscoIOS, _rm_ipv6_acl_sequence_numbers
+    from hier_config.platforms.driver_base import HConfigDriverRules
+    from hier_config.platforms.utils import split_vlan_id_lists
+    HAS_HIER_CONFIG = True
+    HIER_CONFIG_IMPORT_ERROR = None
+except ImportError as import_error:  # pragma: no cover - exercised only without hier_config
+    HAS_HIER_CONFIG = False
+    HIER_CONFIG_IMPORT_ERROR = import_error
+    # The module still imports (ansible-doc, sanity): every entry point says what is missing first.
+    HConfigDriverCiscoIOS = object  # type: ignore[misc,assignment]
 
 _NUMBERED = re.compile(r"^access-list (\d+) (.+)$")
 _ACL_SECTION = re.compile(r"^ip access-list (standard|extended) (\S+)$")
@@ -55,18 +63,25 @@ _ENTRY_WORDS = ("permit", "deny", "evaluate", "dynamic")
 # before the interfaces that attach them (an ACL before the route-map or class-map that
 # matches it, a class-map before the policy-map that names it) and deleted only after every
 # interface has let go of them, in the reverse order.
-_ORDERING: tuple[tuple[tuple[MatchRule, ...], int], ...] = (
-    ((MatchRule(startswith=("ip access-list ", "access-list ")),), -40),
-    ((MatchRule(startswith="class-map "),), -30),
-    ((MatchRule(startswith=("route-map ", "policy-map ")),), -20),
-    ((MatchRule(startswith=("no route-map ", "no policy-map ")),), 110),
-    ((MatchRule(startswith="no class-map "),), 120),
-    ((MatchRule(startswith=("no ip access-list ", "no access-list ")),), 130),
+_ORDERING: tuple[tuple[tuple[dict[str, t.Any], ...], int], ...] = (
+    (({"startswith": ("ip access-list ", "access-list ")},), -40),
+    (({"startswith": "class-map "},), -30),
+    (({"startswith": ("route-map ", "policy-map ")},), -20),
+    (({"startswith": ("no route-map ", "no policy-map ")},), 110),
+    (({"startswith": "no class-map "},), 120),
+    (({"startswith": ("no ip access-list ", "no access-list ")},), 130),
     # Inside a list, the new entry goes in before the old one leaves (distinct sequence
     # numbers, see _number_entries): the list is never empty, and no packet is matched by
     # neither the old nor the new entry.
-    ((MatchRule(startswith="ip access-list "), MatchRule(re_search=r"^no \d+$")), 10),
+    (({"startswith": "ip access-list "}, {"re_search": r"^no \d+$"}), 10),
 )
+
+
+def require_hier_config() -> None:
+    """Fail with what to install when hier_config is missing (it is a controller requirement)."""
+    if not HAS_HIER_CONFIG:
+        raise DiffservError("remediation needs the Python package hier-config 3.x on the controller "
+                            "(pip install 'hier-config>=3.7,<4'): %s" % HIER_CONFIG_IMPORT_ERROR)
 
 
 def _is_ip_acl_number(number: int) -> bool:
@@ -89,6 +104,7 @@ class DiffservIosDriver(HConfigDriverCiscoIOS):
     """
 
     def __init__(self, acl_sequences: t.Mapping[str, t.Mapping[str, int]] | None = None) -> None:
+        require_hier_config()
         super().__init__()
         self.sequences: dict[str, dict[str, int]] = {
             name: dict(entries) for name, entries in (acl_sequences or {}).items()}
@@ -102,9 +118,10 @@ class DiffservIosDriver(HConfigDriverCiscoIOS):
         ]
 
     @staticmethod
-    def _instantiate_rules() -> HConfigDriverRules:
+    def _instantiate_rules() -> "HConfigDriverRules":
         rules = HConfigDriverCiscoIOS._instantiate_rules()
-        rules.ordering.extend(OrderingRule(match_rules=match, weight=weight) for match, weight in _ORDERING)
+        rules.ordering.extend(OrderingRule(match_rules=tuple(MatchRule(**rule) for rule in match), weight=weight)
+                              for match, weight in _ORDERING)
         # `no 10 permit ip any any dscp 1` -> `no 10`: an entry leaves by its number.
         rules.negation_sub.append(NegationSubRule(
             match_rules=(MatchRule(startswith="ip access-list "), MatchRule(re_search=r"^\d+ ")),
@@ -119,15 +136,15 @@ class DiffservIosDriver(HConfigDriverCiscoIOS):
         return rules.model_copy(update={"indentation": 1})
 
     # ------------------------------------------------------------------ post-load callbacks
-    def _numbered_acls_as_sections(self, config: HConfig) -> None:
+    def _numbered_acls_as_sections(self, config: "HConfig") -> None:
         """`access-list 106 permit ...` lines -> one `ip access-list extended 106` section.
 
         IOS edits a numbered list the same way as a named one once you enter it with
         `ip access-list extended 106`; this is the only way to remove one entry without
         deleting the list.  The section takes the place of the list's first line.
         """
-        order: list[HConfigChild] = []
-        sections: dict[str, HConfigChild] = {}
+        order: list["HConfigChild"] = []
+        sections: dict[str, "HConfigChild"] = {}
         entries: dict[str, list[str]] = {}
         for child in config.children:
             match = _NUMBERED.match(child.text)
@@ -152,7 +169,7 @@ class DiffservIosDriver(HConfigDriverCiscoIOS):
                 # IOS ignores a duplicate entry; a duplicate remark cannot be told apart here.
                 sections[name].add_child(text, return_if_present=True)
 
-    def _number_entries(self, config: HConfig) -> None:
+    def _number_entries(self, config: "HConfig") -> None:
         """Give every IPv4 ACL entry its sequence number (kept remarks carry none)."""
         for section in config.children:
             match = _ACL_SECTION.match(section.text)
@@ -160,9 +177,9 @@ class DiffservIosDriver(HConfigDriverCiscoIOS):
                 continue
             self._number_list(match.group(2), section)
 
-    def _number_list(self, name: str, section: HConfigChild) -> None:
+    def _number_list(self, name: str, section: "HConfigChild") -> None:
         known = self.sequences.setdefault(name, {})
-        items: list[tuple[HConfigChild, str, int | None]] = []
+        items: list[tuple["HConfigChild", str, int | None]] = []
         for entry in section.children:
             words = entry.text.split(None, 1)
             if words[0].isdigit() and len(words) > 1:
@@ -214,12 +231,12 @@ class StagedCommands:
     sequences: t.Mapping[str, t.Mapping[str, int]]
 
 
-def load(text: str, driver: DiffservIosDriver) -> HConfig:
+def load(text: str, driver: DiffservIosDriver) -> "HConfig":
     """A configuration text as hier_config tree, through the given driver."""
     return get_hconfig(driver, text)
 
 
-def command_lines(delta: HConfig) -> tuple[str, ...]:
+def command_lines(delta: "HConfig") -> tuple[str, ...]:
     """A remediation tree as commands to type, in order, with each section's `exit`.
 
     The exits make the mode of every command explicit: IOS would otherwise try a command in
@@ -228,7 +245,7 @@ def command_lines(delta: HConfig) -> tuple[str, ...]:
     return tuple(line for line in delta.lines(sectional_exiting=True) if line.strip())
 
 
-def _delta(source: HConfig, target: HConfig) -> HConfig:
+def _delta(source: "HConfig", target: "HConfig") -> "HConfig":
     return source.config_to_get_to(target, HConfig(source.driver)).set_order_weight()
 
 

@@ -46,7 +46,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.analysis import (
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.links import link_diagnostics, reachable
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import (
-    DSCP_BYTES, Acl, AclEntry, ClassMap, Criterion, IosConfig, PolicyClass, PolicyMap, RouteMap,
+    Acl, AclEntry, ClassMap, Criterion, IosConfig, PolicyClass, PolicyMap, RouteMap,
     RouteMapClause,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.parse import parse_ios
@@ -438,7 +438,7 @@ def _stage_problems(fleet: _Fleet, changes: t.Sequence[HostChange], original: t.
         for error in findings["errors"]:
             problems.append("after stage %d: %s" % (stage + 1, error["reason"]))
     for change in changes:
-        if change.platform != "ios":
+        if change.platform != "ios" or not change.changed:
             continue
         before = set(dangling_references(parse_ios(change.running, change.source)))
         for number, stage_obj in enumerate(change.stages, 1):
@@ -1355,10 +1355,10 @@ def _request_actions(firewall: _Firewall, conflicts: t.Sequence[dict], placement
                       "they write legacy TOS values that routers read as DSCPs; they may stay, the new rule runs "
                       "after them")] if rules else []
     after = placement.after_line
-    actions.append(Action("add", placement.rule, ((after, firewall.host.text.split("\n")[after - 1]),) if after else (),
-                          "clears the DSCP of every packet leaving by %s; it goes after the line shown, after every "
-                          "write on that path (lines %s)" % (placement.egress or "any interface",
-                                                              _ranges(placement.writers))))
+    shown = ((after, firewall.host.text.split("\n")[after - 1]),) if after else ()
+    why = "clears the DSCP of every packet leaving by %s; it goes after the line shown, after every write on that " \
+          "path (lines %s)" % (placement.egress or "any interface", _ranges(placement.writers))
+    actions.append(Action("add", placement.rule, shown, why))
     return actions
 
 
@@ -1396,7 +1396,15 @@ def _plan_boundary(fleet: _Fleet, conflicts: t.Sequence[dict], options: Options)
             else:
                 for flow in conflict["flows"]:
                     outs = flow.get("out_interfaces")
-                    egresses.update(outs if isinstance(outs, list) else [None])
+                    # Literal names only; "any other", "eth+ (other)" and the like stand for
+                    # interfaces no rule names: then the rule takes no -o and clears every egress.
+                    if isinstance(outs, list) and all(" " not in name and "(" not in name for name in outs):
+                        egresses.update(outs)
+                    else:
+                        egresses.add(None)
+        unknown_egress = None in egresses
+        if unknown_egress:
+            egresses = {None}
         text = firewall.host.text
         actions: list[Action] = []
         commands: list[str] = []
@@ -1415,6 +1423,9 @@ def _plan_boundary(fleet: _Fleet, conflicts: t.Sequence[dict], options: Options)
             rollback[:0] = undo
             actions.extend(_request_actions(firewall, here, placement))
             notes.append(placement.proof)
+        if unknown_egress:
+            notes.append("the interface towards the routers is not known (no diffserv_links): the rule clears the "
+                         "DSCP of packets leaving by every interface; give diffserv_links to limit it to one")
         if text != firewall.host.text:
             stages.append(Stage("clear the DS field on the way out, after every write", text))
         # iptables-save prints what the audit read, in every era (iptables 1.2 has no -S).
@@ -1619,6 +1630,12 @@ def plan_strategy(strategy: str, fleet: _Fleet, findings: t.Mapping[str, t.Any],
             if ios_planner is not None and change.changed:
                 change = attach_commands(change, ios_planner(change.running, [s.text for s in change.stages]))
         finished.append(change)
+    # Every audited host appears in the bundle, changed or not: a reviewer sees what stays as it is.
+    planned_hosts = {change.host for change in finished}
+    for name in fleet.audited:
+        host = fleet.hosts.get(name)
+        if host is not None and name not in planned_hosts:
+            finished.append(HostChange(name, host.platform, host.managed, host.source, host.text, ()))
     recheck = recheck_managed = None
     problems: tuple[str, ...] = ()
     if refused is None:

@@ -181,3 +181,18 @@ def test_rendered_text_matches_the_golden_files(founding):
         assert path.read_text() == golden.read_text(), "%s differs from %s" % (path, golden)
     stale = [p for p in GOLDEN.rglob("*") if p.is_file() and p not in seen]
     assert not stale, "golden files no bundle writes any more: %s" % stale
+
+
+def test_every_audited_host_appears_and_an_unmanaged_router_gets_a_request(tmp_path):
+    given = collections()
+    given["border-rtr1"]["managed"] = False
+    summary = bundle.write_bundles(findings_for(given), given, str(tmp_path), {"strategies": ["remove_policy"]})
+    hosts = summary["strategies"]["remove_policy"]["hosts"]
+    assert set(hosts) == {"border-rtr1", "partner-fw"}
+    assert not hosts["partner-fw"]["changed"] and not hosts["border-rtr1"]["apply"]
+    folder = tmp_path / "changes" / "remove_policy"
+    assert not (folder / "border-rtr1.commands").exists()
+    request = (folder / "border-rtr1.request.md").read_text()
+    assert "  77  access-list 106 permit ip any any dscp 1" in request
+    assert " no ip policy route-map null_policy_route" in request and "How to undo" in request
+    assert "| partner-fw | iptables | no | none | - |" in (folder / "CHANGE.md").read_text()

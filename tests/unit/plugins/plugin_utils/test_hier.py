@@ -204,3 +204,10 @@ def test_commands_then_rollback_give_back_the_running_configuration_exactly(name
         assert sorted(top_level_blocks(config.lines())) == sorted(top_level_blocks(original))
     else:
         assert separators_collapsed(config.lines()) == separators_collapsed(original)
+
+
+def test_without_hier_config_the_error_says_what_to_install(monkeypatch):
+    monkeypatch.setattr(hier, "HAS_HIER_CONFIG", False)
+    monkeypatch.setattr(hier, "HIER_CONFIG_IMPORT_ERROR", ImportError("No module named 'hier_config'"))
+    with pytest.raises(DiffservError, match="pip install 'hier-config"):
+        hier.staged_commands("end\n", ["end\n"])

@@ -53,17 +53,20 @@ def hosts(scenario: Scenario, *, firewall_managed: bool = False, router_text: st
     }
 
 
-def audit(scenario: Scenario, texts: dict[str, core.HostText]) -> dict:
-    """analysis.analyze over the fleet, with the link the inventory would give (diffserv_links)."""
+def audit(scenario: Scenario, texts: dict[str, core.HostText], assumed: bool = False) -> dict:
+    """analysis.analyze over the fleet, with the link the inventory would give (diffserv_links).
+
+    `assumed`: no diffserv_links, so every firewall egress may reach every router interface.
+    """
     seed = {
         "summary": {"firewalls": [FIREWALL], "routers": [scenario.router]},
-        "links": [{"from": "%s:eth0" % FIREWALL, "to": "%s:%s" % (scenario.router, scenario.interface),
-                   "assumed": False}],
+        "links": [] if assumed else [{"from": "%s:eth0" % FIREWALL,
+                                      "to": "%s:%s" % (scenario.router, scenario.interface), "assumed": False}],
         "conflicts": [],
     }
     return core.audit_texts(core.build_fleet(seed, texts, core.Options()), {})
 
 
-def build(scenario: Scenario, **kwargs) -> tuple[dict[str, core.HostText], dict]:
+def build(scenario: Scenario, assumed: bool = False, **kwargs) -> tuple[dict[str, core.HostText], dict]:
     texts = hosts(scenario, **kwargs)
-    return texts, audit(scenario, texts)
+    return texts, audit(scenario, texts, assumed)

@@ -157,7 +157,7 @@ def test_change_dscp_accepts_a_safe_override():
 def test_change_dscp_refuses_an_unsafe_override_with_the_reason(dscp, reason):
     plan = planned("founding", dscp=dscp)["change_dscp"]
     assert plan.refused and reason in plan.refused
-    assert plan.changes == () and not plan.clean
+    assert not any(change.changed for change in plan.changes) and not plan.clean
 
 
 def test_change_dscp_refuses_a_codepoint_marked_elsewhere_in_the_fleet():
@@ -245,6 +245,16 @@ def test_remark_boundary_on_a_managed_firewall_is_a_change_we_apply():
     assert firewall.apply
     assert firewall.rollback == ("iptables -t mangle -D POSTROUTING -o eth0 -j DSCP --set-dscp 0",)
     assert plan.recheck_managed.clean
+
+
+def test_without_links_every_strategy_still_reaudits_clean_and_the_firewall_rule_takes_no_egress():
+    hosts, findings = build(BY_NAME["founding"], assumed=True)
+    assert findings["summary"]["paths_assumed"]
+    plans = {p.strategy: p for p in core.plan_remediation(findings, hosts)}
+    assert all(plan.clean for plan in plans.values())
+    firewall = change_for(plans["remark_boundary"], FIREWALL)
+    assert "-A POSTROUTING -j DSCP --set-dscp 0x00" in firewall.candidate.split("\n")
+    assert any("diffserv_links" in note for note in firewall.notes)
 
 
 # ---------------------------------------------------------------------- the text editor and the checks
