@@ -1544,8 +1544,9 @@ def acl_sequence_checks(change: HostChange, sequences: t.Mapping[str, t.Mapping[
             return tuple(rows)
 
         checks.append(Check(PRE, "show access-lists %s" % name, listing(change.running),
-                            "the commands remove entries by these sequence numbers: if the device shows others "
-                            "(the list was edited since it was loaded), stop and recompute"))
+                            "the commands add and remove entries by these sequence numbers: if the device shows "
+                            "others (the list was edited since it was loaded), or none (an image without ACL "
+                            "sequence numbering), stop and recompute"))
         checks.append(Check(POST, "show access-lists %s" % name, listing(change.candidate),
                             "the list holds the new entries, in order"))
     return tuple(checks)
