@@ -34,7 +34,6 @@ from __future__ import absolute_import, annotations, division, print_function
 __metaclass__ = type
 
 import dataclasses
-import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
@@ -181,12 +180,3 @@ def chain_listing(text: str, source: str) -> tuple[str, ...]:
             words = words[1:]
         listing.append(" ".join(words))
     return tuple(listing) or ("(no rule)",)
-
-
-def markings_by_writer(marks: MarkingMap, egress: str | None) -> dict[int, t.Any]:
-    """Line of the last writing rule -> the DS bytes it leaves on traffic arriving unmarked."""
-    found: dict[int, set[int]] = {}
-    for marking in marks.leaving(egress):
-        if marking.writers and marking.unmarked_byte is not None:
-            found.setdefault(marking.writers[-1], set()).add(marking.unmarked_byte)
-    return {line: sorted(values) for line, values in sorted(found.items())}

@@ -449,10 +449,6 @@ def _stage_problems(fleet: _Fleet, changes: t.Sequence[HostChange], original: t.
 
 
 # ====================================================================== IOS model helpers
-def _is_drop_class(cls: PolicyClass) -> bool:
-    return any(action.kind in ("drop", "police", "rewrite") for action in cls.actions)
-
-
 def _class_action_words(cls: PolicyClass) -> str:
     kinds = []
     for action in cls.actions:
@@ -1263,7 +1259,7 @@ def _boundary_ios(router: _Router, interfaces: t.Sequence[str], options: Options
                             "class-default catches everything else and clears it before policy routing" % (
                                 cls.name, pm.name, rewrite.value >> 2))
             if elsewhere:
-                _boundary_copy(text, model, iface, pm, syntax, elsewhere, actions, options)
+                _boundary_copy(text, iface, pm, syntax, elsewhere, actions)
             else:
                 _boundary_merge(text, pm, syntax, actions, iface.name)
         else:
@@ -1306,8 +1302,8 @@ def _boundary_merge(text: _Text, pm: PolicyMap, syntax: str, actions: list[Actio
                           "an interface takes one input policy: the clearing is merged into the one attached"))
 
 
-def _boundary_copy(text: _Text, model: _Model, iface: t.Any, pm: PolicyMap, syntax: str, elsewhere: list[str],
-                   actions: list[Action], options: Options) -> None:
+def _boundary_copy(text: _Text, iface: t.Any, pm: PolicyMap, syntax: str, elsewhere: list[str],
+                   actions: list[Action]) -> None:
     """The attached policy is shared: a copy with the clearing, for this interface only."""
     name = "%s-%s" % (pm.name, re.sub(r"[^A-Za-z0-9]+", "-", iface.name).strip("-"))
     block = text.block(pm.source.line)
@@ -1337,7 +1333,7 @@ def _boundary_new(text: _Text, model: _Model, iface: t.Any, options: Options, ac
     name = options.boundary_policy
     while name in model.config.policy_maps:
         name += "-1"
-    syntax = _dscp_syntax(text.lines and "\n".join(text.lines) or "", ())
+    syntax = _dscp_syntax("\n".join(text.lines), ())
     first_interface = next(n for n, raw in enumerate(text.lines, 1) if raw.startswith("interface "))
     text.insert_before(first_interface, ["policy-map %s" % name, " class class-default", "  %s" % syntax, "!"])
     last = text.block(iface.source.line)[-1]
@@ -1363,15 +1359,14 @@ def _request_actions(firewall: _Firewall, conflicts: t.Sequence[dict], placement
 
 
 def _ranges(lines: t.Sequence[int]) -> str:
-    parts: list[str] = []
-    for line in sorted(lines):
-        if parts and isinstance(parts[-1], str) and "-" in parts[-1] and int(parts[-1].split("-")[1]) + 1 == line:
-            parts[-1] = "%s-%d" % (parts[-1].split("-")[0], line)
-        elif parts and parts[-1].isdigit() and int(parts[-1]) + 1 == line:
-            parts[-1] = "%s-%d" % (parts[-1], line)
+    """[9, 10, 11, 23] -> '9-11, 23'."""
+    runs: list[list[int]] = []
+    for line in sorted(set(lines)):
+        if runs and runs[-1][1] + 1 == line:
+            runs[-1][1] = line
         else:
-            parts.append(str(line))
-    return ", ".join(parts) or "none"
+            runs.append([line, line])
+    return ", ".join(str(a) if a == b else "%d-%d" % (a, b) for a, b in runs) or "none"
 
 
 def _plan_boundary(fleet: _Fleet, conflicts: t.Sequence[dict], options: Options) -> list[HostChange]:
