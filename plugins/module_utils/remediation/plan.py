@@ -1092,6 +1092,20 @@ def _residual(dscp: int) -> tuple[str, ...]:
     )
 
 
+def _renumber(raw: str, acl: Acl, entry: AclEntry) -> str:
+    """An entry line with a sequence number free between `entry` and the next entry of its list."""
+    used = {e.seq for e in acl.entries if e.seq is not None}
+    later = sorted(seq for seq in used if seq > t.cast(int, entry.seq))
+    low, high = t.cast(int, entry.seq), (later[0] if later else None)
+    candidates = [low + 10] if high is None else [(low + high) // 2] + list(range(low + 1, high))
+    free = next((seq for seq in candidates if seq not in used and (high is None or low < seq < high)), None)
+    if free is None:
+        raise PlanError("access-list %s: no free sequence number after %d; resequence the list first "
+                        "(ip access-list resequence %s 10 10)" % (acl.name, low, acl.name))
+    match = re.match(r"(\s*)\d+(\s.*)$", raw)
+    return "%s%d%s" % (match.group(1), free, match.group(2)) if match else raw
+
+
 def _plan_change(fleet: _Fleet, conflicts: t.Sequence[dict],
                  options: Options) -> tuple[list[HostChange], list[Codepoint], str | None]:
     dscps = sorted({c["dscp"] for c in conflicts})
@@ -1133,6 +1147,10 @@ def _plan_change(fleet: _Fleet, conflicts: t.Sequence[dict],
                         notes.append("line %d (%s) tests DSCP %d without the dscp keyword: not moved" % (
                             line, entry.source.text, old))
                     continue
+                if entry.seq is not None:
+                    # The list is printed with sequence numbers (IOS-XE): the new entry needs its own,
+                    # next to the old one, so both can stand between the first and the last stage.
+                    swapped = _renumber(swapped, acl, entry)
                 text.insert_after(line, [swapped], stage=0)
                 text.delete([line], stage=2)
                 used_stages.update((0, 2))
@@ -1657,4 +1675,15 @@ def plan_remediation(findings: t.Mapping[str, t.Any], hosts: t.Mapping[str, Host
     """
     options = options or Options()
     fleet = _fleet(findings, hosts, options)
-    return tuple(plan_strategy(strategy, fleet, findings, options, ios_planner) for strategy in options.strategies)
+    unknown = [strategy for strategy in options.strategies if strategy not in STRATEGIES]
+    if unknown:
+        raise PlanError("unknown strategy %s (one of %s)" % (", ".join(unknown), ", ".join(STRATEGIES)))
+    plans = []
+    for strategy in options.strategies:
+        try:
+            plans.append(plan_strategy(strategy, fleet, findings, options, ios_planner))
+        except DiffservError as error:
+            # One strategy that cannot be planned (no free ACL sequence number, a candidate that does
+            # not parse) must not take the other two with it: it is reported as not planned.
+            plans.append(Plan(strategy, TITLES[strategy], (), "not planned", refused=str(error)))
+    return tuple(plans)

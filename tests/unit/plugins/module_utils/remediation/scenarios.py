@@ -35,6 +35,7 @@ SCENARIOS = (
     Scenario("acl-in", "acl-in.cfg", "GigabitEthernet0/0", "input ACL deny dscp 1 (before any policy)"),
     Scenario("shared-policy", "shared-policy.cfg", "GigabitEthernet0/0", "marking policy attached twice"),
     Scenario("kept-refs", "kept-refs.cfg", "GigabitEthernet0/0", "class-map and ACL used elsewhere"),
+    Scenario("named-acl-seq", "named-acl-seq.cfg", "GigabitEthernet0/0", "named ACL printed with sequence numbers"),
 )
 BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
 

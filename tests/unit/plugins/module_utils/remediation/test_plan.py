@@ -290,3 +290,13 @@ def test_no_conflict_means_no_change():
     assert findings["conflicts"] == []
     for plan in core.plan_remediation(findings, hosts):
         assert all(not change.changed for change in plan.changes)
+
+
+def test_a_strategy_that_cannot_be_planned_is_reported_and_the_others_still_are():
+    router = read("named-acl-seq.cfg").replace(" 20 deny ip any any", " 11 deny ip any any")
+    hosts, findings = build(BY_NAME["named-acl-seq"], router_text=router)
+    plans = {p.strategy: p for p in core.plan_remediation(findings, hosts)}
+    assert "no free sequence number after 10" in plans["change_dscp"].refused
+    assert plans["remove_policy"].clean and plans["remark_boundary"].clean
+    with pytest.raises(core.PlanError, match="unknown strategy"):
+        core.plan_remediation(findings, hosts, core.Options(strategies=("reboot",)))
