@@ -10,9 +10,9 @@ one of its reserved words; Oxidized's IOS model keeps `ntp authentication-key`. 
 a key or a password is redacted whatever its value, reserved word or not.
 
 >>> redact("snmp-server community private RW 99")
-'snmp-server community <redacted:snmp-community> RW 99'
+'snmp-server community <redacted:snmp-community#1> RW 99'
 >>> redact(" ntp authentication-key 1 md5 0822455D0A16 7")
-' ntp authentication-key 1 md5 <redacted:ntp-key> 7'
+' ntp authentication-key 1 md5 <redacted:ntp-key#1> 7'
 """
 
 from __future__ import absolute_import, annotations, division, print_function
@@ -75,7 +75,14 @@ _KEYWORDS = re.compile(r"secret|password|community|key|snmp-server|authenticatio
                        r"passwd", re.IGNORECASE)
 
 
-def redact_line(line: str) -> str:
+def redact_line(line: str, numbering: dict[str, int] | None = None) -> str:
+    """One line with its secrets replaced.
+
+    With `numbering` (secret -> number, shared across a text), each distinct secret gets its own
+    mark (`<redacted:snmp-community#2>`), so two lines that differed only by their secret stay
+    different: configuration tools (hier_config) refuse duplicate lines.  The numbers say which
+    secrets were equal within one text, never what they were.
+    """
     if not _KEYWORDS.search(line):
         return line
     # A line may hold several secrets (an SNMPv3 user's auth and priv passwords): every
@@ -84,13 +91,18 @@ def redact_line(line: str) -> str:
         match = pattern.search(line)
         if match is not None and not match.group("secret").startswith("<redacted:"):
             start, end = match.span("secret")
-            line = line[:start] + MARK % kind + line[end:]
+            mark = MARK % kind
+            if numbering is not None:
+                number = numbering.setdefault(match.group("secret"), len(numbering) + 1)
+                mark = "<redacted:%s#%d>" % (kind, number)
+            line = line[:start] + mark + line[end:]
     return line
 
 
 def redact(text: str) -> str:
     """Every secret in a configuration text replaced by `<redacted:kind>`; everything else kept."""
     out: list[str] = []
+    numbering: dict[str, int] = {}
     in_private_block = False
     for line in text.split("\n"):
         if in_private_block:
@@ -104,7 +116,7 @@ def redact(text: str) -> str:
             in_private_block = True
             out.append(line if line.lstrip().startswith("crypto") else MARK % "private-key-block")
             continue
-        out.append(redact_line(line))
+        out.append(redact_line(line, numbering))
     return "\n".join(out)
 
 

@@ -30,8 +30,8 @@ def test_no_secret_value_survives_redaction():
     ("ntp authentication-key 1 md5 0822455D0A16 7", "ntp-key"),  # Oxidized keeps this one
 ])
 def test_reserved_words_and_ntp_keys_are_secrets_too(line, kind):
-    assert "<redacted:%s>" % kind in redact(line)
-    assert re.sub(r"<redacted:[a-z-]+>", "", redact(line)).split()[2] not in ("private", "public")
+    assert "<redacted:%s#1>" % kind in redact(line)
+    assert re.sub(r"<redacted:[a-z-]+#\d+>", "", redact(line)).split()[2] not in ("private", "public")
 
 
 def test_everything_else_is_kept_byte_for_byte():
@@ -53,7 +53,7 @@ def test_scan_finds_what_redaction_would_remove():
 def test_structures_are_redacted_recursively():
     data = {"lines": ["snmp-server community private RO"], "text": "enable secret 5 abc\nhostname x"}
     assert redact_data(data) == {"lines": ["snmp-server community <redacted:snmp-community> RO"],
-                                 "text": "enable secret 5 <redacted:enable-secret>\nhostname x"}
+                                 "text": "enable secret 5 <redacted:enable-secret#1>\nhostname x"}
 
 
 def test_private_key_blocks_are_removed():
@@ -71,3 +71,12 @@ def test_lines_that_only_talk_about_secrets_are_kept(line):
 
 def test_virtual_link_authentication_key_anywhere_on_the_line():
     assert "S3cret" not in redact(" area 0 virtual-link 192.0.2.1 authentication-key 7 S3cret")
+
+
+def test_distinct_secrets_keep_lines_distinct_and_equal_ones_equal():
+    text = "snmp-server community public RO\nsnmp-server community other RO\nsnmp-server community public RW"
+    lines = redact(text).split("\n")
+    assert lines == ["snmp-server community <redacted:snmp-community#1> RO",
+                     "snmp-server community <redacted:snmp-community#2> RO",
+                     "snmp-server community <redacted:snmp-community#1> RW"]
+    assert redact(redact(text)) == redact(text)
