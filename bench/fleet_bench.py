@@ -63,8 +63,9 @@ def router(index: int, rng: random.Random) -> str:
     lines += ["ip access-list extended BULK-TRAFFIC"] + [" permit tcp any any eq %d" % p for p in (20, 21, 873)]
     lines += ["!", "access-list 106 permit ip any any dscp 1"]
     for acl in range(120, 140):
-        lines += ["access-list %d permit tcp any host 198.51.100.%d eq %d" % (acl, acl, rng.choice((25, 80, 443)))
-                  for _ in range(8)]
+        # IOS keeps one copy of a repeated entry: eight distinct entries a list.
+        lines += ["access-list %d permit tcp any host 198.51.100.%d eq %d" % (acl, host, rng.choice((25, 80, 443)))
+                  for host in range(1, 9)]
     lines += ["!", "route-map null_policy_route permit 10", " match ip address 106", " set interface Null0", "!"]
     lines += ["interface GigabitEthernet0/0", " description uplink", " ip address 203.0.113.2 255.255.255.252",
               " ip policy route-map null_policy_route", " service-policy input mark-inbound-http-hacks", "!"]
@@ -95,6 +96,8 @@ def main() -> None:
     parser.add_argument("pairs", nargs="?", type=int, default=500)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--forks", type=int, default=20)
+    parser.add_argument("--bundles", action="store_true",
+                        help="also plan and write the change bundles (off: the audit's findings and reports only)")
     args = parser.parse_args()
     rng = random.Random(11)
     with tempfile.TemporaryDirectory() as folder:
@@ -120,7 +123,8 @@ def main() -> None:
         commands = {
             "baseline": [str(BIN / "ansible-playbook"), "-i", str(inventory), str(base / "baseline.yml")],
             "audit": [str(BIN / "ansible-playbook"), "diffserv.audit.audit", "-i", str(inventory),
-                      "-e", "diffserv_report_dir=%s" % (base / "report")],
+                      "-e", "diffserv_report_dir=%s" % (base / "report"),
+                      "-e", "diffserv_write_bundles=%s" % ("true" if args.bundles else "false")],
         }
         times: dict[str, list[float]] = {"baseline": [], "audit": []}
         for _run in range(args.runs):
@@ -132,8 +136,9 @@ def main() -> None:
                     sys.exit("%s failed:\n%s" % (name, done.stdout[-3000:] + done.stderr[-3000:]))
         devices = 2 * args.pairs
         findings = (base / "report" / "findings.json").read_text()
-        print("fleet: %d firewalls + %d routers (%.1f MB of configuration), %d links, forks %d, %d run(s)"
-              % (args.pairs, args.pairs, total_bytes / 1e6, len(links), args.forks, args.runs))
+        print("fleet: %d firewalls + %d routers (%.1f MB of configuration), %d links, forks %d, %d run(s), "
+              "change bundles %s" % (args.pairs, args.pairs, total_bytes / 1e6, len(links), args.forks, args.runs,
+                                     "planned and written" if args.bundles else "off"))
         for name in ("baseline", "audit"):
             median = statistics.median(times[name])
             print("  %-8s median %6.1f s (min %.1f, max %.1f) = %.3f s a device"
