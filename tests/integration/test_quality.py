@@ -101,6 +101,7 @@ def test_every_role_has_an_argument_spec_that_ansible_doc_shows(role):
         assert spec.get("description") and spec.get("type"), option
 
 
+@pytest.mark.playbook
 @pytest.mark.parametrize("extra, message", [
     ({"diffserv_fail_on_conflict": "maybe"}, "argument 'diffserv_fail_on_conflict' is of type str and we were unable to convert to bool"),
     ({"diffserv_links": [{"from": "partner-fw:eth0"}]}, "missing required arguments: to found in diffserv_links"),
