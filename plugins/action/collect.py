@@ -184,14 +184,14 @@ class ActionModule(ActionBase):
         return Target(
             host=host, port=int(args["port"] or var("ansible_port", "ansible_ssh_port", default=default_port)),
             username=username,
-            password=args["password"] if args["password"] is not None else var("ansible_password",
-                                                                                "ansible_ssh_pass"),
+            password=(args["password"] if args["password"] is not None
+                      else var("ansible_password", "ansible_ssh_pass")),
             key_file=args["private_key_file"] or var("ansible_ssh_private_key_file", "ansible_private_key_file"),
-            become_password=args["become_password"] if args["become_password"] is not None else var(
-                "ansible_become_password", "ansible_become_pass"),
+            become_password=(args["become_password"] if args["become_password"] is not None
+                             else var("ansible_become_password", "ansible_become_pass")),
             host_key_checking=checking, known_hosts=args["known_hosts"] or var("diffserv_known_hosts"),
-            timeout=float(args["timeout"] if args["timeout"] is not None else var("diffserv_collect_timeout",
-                                                                                 default=30)),
-            retries=int(args["retries"] if args["retries"] is not None else var("diffserv_collect_retries",
-                                                                                default=2)),
+            timeout=float(args["timeout"] if args["timeout"] is not None
+                          else var("diffserv_collect_timeout", default=30)),
+            retries=int(args["retries"] if args["retries"] is not None
+                        else var("diffserv_collect_retries", default=2)),
         )

@@ -21,11 +21,18 @@ import yaml
 _KEYS = ("type", "required", "default", "choices", "elements", "no_log", "aliases")
 
 
+# Credentials are never logged. validate-modules refuses `no_log` in DOCUMENTATION, so the flag
+# is set here, by name, for every option that carries one.
+_SECRET_OPTIONS = frozenset({"password", "become_password"})
+
+
 def _convert(options: dict[str, t.Any]) -> dict[str, t.Any]:
     spec: dict[str, t.Any] = {}
     for name, doc in (options or {}).items():
         entry = {key: doc[key] for key in _KEYS if key in doc}
         entry.setdefault("type", "str")
+        if name in _SECRET_OPTIONS:
+            entry["no_log"] = True
         if "suboptions" in doc:
             entry["options"] = _convert(doc["suboptions"])
         spec[name] = entry

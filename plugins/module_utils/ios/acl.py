@@ -186,7 +186,7 @@ def _ports(words: list[str], i: int, names: dict[str, int]) -> tuple[Ports | Non
     i += 1
     values: list[int] = []
     if op == "range":
-        for _ in range(2):
+        for _bound in range(2):
             value = _port_value(words[i], names) if i < len(words) else None
             if value is None:
                 raise AclSyntaxError("bad port range in %r" % " ".join(words[start:i + 1]))

@@ -387,7 +387,8 @@ def _add(state: _State, *steps: Step) -> _State:
 
 def _rewrite(state: _State, step: Step) -> _State:
     rw = step.rewrite
-    assert rw is not None
+    if rw is None:
+        raise AssertionError("a rewrite step without its rewrite")
     keep = state.keep & rw.keep
     value = (state.value & rw.keep) | rw.value
     return _new_state(_State, (state[0], state[1], state[2] + (step,), keep, value) + state[5:])
@@ -883,7 +884,8 @@ class Engine:
         if found is not None:
             return found
         police = police_action.police
-        assert police is not None
+        if police is None:
+            raise AssertionError("a police step without its policer")
         colors = [("conform", police.conform, ("conform",), True)]
         if police.violate:
             colors.append(("exceed", police.exceed, ("exceed",), False))
@@ -922,7 +924,8 @@ class Engine:
                     else:
                         part = tuple(a._replace(steps=(step,) + a.steps) if a.value else a for a in acl)
                     group = part if group is None else _combine(group, part, False)
-            assert group is not None
+            if group is None:
+                raise AssertionError("a class step without its class group")
             parts.append(group)
         for match in others:
             step = Step(match.source, "route-map %s %d: %s" % (rm.name, clause.seq, match.source.text),

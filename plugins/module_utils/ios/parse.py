@@ -1077,5 +1077,3 @@ def _parse(text: str, file: str, require_end: bool) -> IosConfig:
     )
     diagnostics = ctx.diagnostics + link_diagnostics(config)
     return dataclasses.replace(config, diagnostics=tuple(diagnostics))
-
-

@@ -305,5 +305,3 @@ def trace_ios(config: IosConfig, packet: t.Mapping[str, t.Any]) -> dict:
         "describe": dsfield.describe_byte(current),
         "verdict": "drop" if path.action in ("dropped", "null-routed") else "accept",
     }
-
-

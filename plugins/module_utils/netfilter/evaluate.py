@@ -27,7 +27,6 @@ from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
-import bisect
 import dataclasses
 import ipaddress
 import typing as t

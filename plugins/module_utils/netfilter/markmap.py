@@ -37,7 +37,7 @@ import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.evaluate import (
-    HOOK_KNOWS_OUT, HOOK_TABLES, PATH_HOOKS, EvaluationError, NeverCond, NftPortPairCond, Program,
+    HOOK_KNOWS_OUT, HOOK_TABLES, EvaluationError, NeverCond, NftPortPairCond, Program,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import (
     AddrCond, IfaceCond, Jump, Opaque, OtherTarget, PortCond, PROTOCOL_NUMBERS, ProtoCond, Rule, Ruleset,

@@ -26,3 +26,10 @@ def test_every_action_plugin_has_its_module_file():
     root = pathlib.Path(__file__).resolve().parents[4] / "plugins"
     actions = {p.stem for p in (root / "action").glob("*.py")}
     assert actions == set(MODULES)
+
+
+def test_credentials_are_no_log_in_the_argument_spec():
+    from ansible_collections.diffserv.audit.plugins.plugin_utils.argspec import argument_spec
+    spec = argument_spec("collect")
+    assert spec["password"]["no_log"] is True and spec["become_password"]["no_log"] is True
+    assert not spec["username"].get("no_log")
