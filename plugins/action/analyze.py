@@ -7,6 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+import os
 import time
 
 from ansible.errors import AnsibleActionFail
@@ -95,7 +97,17 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(str(error)) from None
         analysed = time.perf_counter()
         # Texts were redacted when collected; redact the findings once more as a belt to those braces.
-        result.update(changed=False, findings=redact_data(findings), timings={
+        findings = redact_data(findings)
+        if args["findings_file"]:
+            # Written here rather than by a copy task: a fleet's findings run to megabytes, and
+            # sending them through a module argument costs seconds.
+            path = args["findings_file"]
+            os.makedirs(os.path.dirname(path) or ".", mode=0o750, exist_ok=True)
+            with open(path, "w", encoding="utf-8") as handle:
+                json.dump(findings, handle, indent=2, sort_keys=True)
+                handle.write("\n")
+            os.chmod(path, 0o640)
+        result.update(changed=bool(args["findings_file"]), findings=findings, timings={
             "load_seconds": round(loaded - started, 3), "hostvars_seconds": round(fetch_seconds, 3), "analyse_seconds": round(analysed - loaded, 3),
             "redact_seconds": round(time.perf_counter() - analysed, 3)})
         return result

@@ -46,6 +46,11 @@ options:
         C(hosts)) it is read on the host running this task; otherwise on each host.
     type: str
     default: diffserv_collect
+  findings_file:
+    description:
+      - Also write the findings, as JSON, to this file (its folder is created). The audit role writes
+        C(findings.json) this way.
+    type: path
   backend:
     description: Override the iptables backend read from each dump's header.
     type: str
