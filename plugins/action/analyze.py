@@ -23,6 +23,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap i
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import parse_ruleset
 from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact_data
 from ansible_collections.diffserv.audit.plugins.plugin_utils.argspec import argument_spec
+from ansible_collections.diffserv.audit.plugins.plugin_utils.collections import audited_hosts, registered_results
 
 
 class ActionModule(ActionBase):
@@ -34,8 +35,7 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         _validation, args = self.validate_argument_spec(argument_spec=argument_spec("analyze"))
         hostvars = task_vars.get("hostvars", {})
-        groups = task_vars.get("groups", {})
-        hosts = args["hosts"] or sorted(set(groups.get("linux_firewalls", [])) | set(groups.get("ios_routers", [])))
+        hosts = audited_hosts(task_vars, args["hosts"])
         links_given = args["links"]
         if links_given is None:
             links_given = task_vars.get("diffserv_links")
@@ -45,22 +45,11 @@ class ActionModule(ActionBase):
             links_given = self._templar.template(links_given) if links_given is not None else None
         started = time.perf_counter()
         firewalls, routers, errors = {}, {}, []
-        fetch_seconds = 0.0
-        batch = task_vars.get(args["register_name"])
-        if not (isinstance(batch, dict) and "collections" in batch):
-            batch = None
+        fetch_start = time.perf_counter()
+        results = registered_results(task_vars, hosts, args["register_name"])
+        fetch_seconds = time.perf_counter() - fetch_start
         for host in hosts:
-            fetch_start = time.perf_counter()
-            if batch is not None:
-                # Batch mode: one collect action registered every host's result on this host.
-                if host in batch["collections"]:
-                    registered = {"diffserv_collection": batch["collections"][host]}
-                else:
-                    registered = dict(batch["errors"].get(host) or {"reason": "not collected"})
-                    registered["diffserv_error"] = registered.get("reason")
-            else:
-                registered = hostvars.get(host, {}).get(args["register_name"])
-            fetch_seconds += time.perf_counter() - fetch_start
+            registered = results[host]
             if not registered:
                 errors.append({"host": host, "reason": "not collected (no %s result for this host)"
                                % args["register_name"]})

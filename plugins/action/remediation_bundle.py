@@ -13,6 +13,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
 from ansible_collections.diffserv.audit.plugins.plugin_utils.argspec import argument_spec
 from ansible_collections.diffserv.audit.plugins.plugin_utils.bundle import write_bundles
+from ansible_collections.diffserv.audit.plugins.plugin_utils.collections import audited_hosts, registered_results
 
 
 class ActionModule(ActionBase):
@@ -23,21 +24,12 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         _validation, args = self.validate_argument_spec(argument_spec=argument_spec("remediation_bundle"))
-        hostvars = task_vars.get("hostvars", {})
-        groups = task_vars.get("groups", {})
-        hosts = args["hosts"] or sorted(set(groups.get("linux_firewalls", [])) | set(groups.get("ios_routers", [])))
+        hosts = audited_hosts(task_vars, args["hosts"])
         dscp = args["dscp"]
         if dscp is None and task_vars.get("diffserv_dscp") is not None:
             dscp = self._templar.template(task_vars["diffserv_dscp"])
-        # The same two places analyze reads: one batch result on this host, or one result per host.
-        batch = task_vars.get(args["register_name"])
-        collections = {}
-        for host in hosts:
-            if isinstance(batch, dict) and "collections" in batch:
-                collections[host] = batch["collections"].get(host)
-            else:
-                registered = hostvars.get(host, {}).get(args["register_name"]) or {}
-                collections[host] = registered.get("diffserv_collection")
+        collections = {host: (registered or {}).get("diffserv_collection")
+                       for host, registered in registered_results(task_vars, hosts, args["register_name"]).items()}
         options = {"dscp": dscp, "strategies": args["strategies"], "boundary_policy": args["boundary_policy"]}
         try:
             summary = write_bundles(args["findings"], collections, args["report_dir"], options,
