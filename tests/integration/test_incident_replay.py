@@ -156,3 +156,34 @@ def test_partner_change_takes_restore_fragments_too():
         assert mangle[-1] == "-A POSTROUTING -o eth0 -j DSCP --set-dscp 0x00" and len(mangle) == 14
         with pytest.raises(ValueError):
             append_partner_change(topo, "  \n# nothing\n")
+
+
+def test_the_generated_partner_request_fixes_the_replayed_incident(tmp_path):
+    """The audit's own remark_boundary bundle: the partner (not ours to change) gets a request whose
+    candidate dump, loaded on its firewall, lets the mail through with DSCP 0 at the border."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    report = tmp_path / "report"
+    run = subprocess.run(
+        [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "diffserv.audit.audit",
+         "-i", "inventories/example", "-e", json.dumps({"diffserv_report_dir": str(report)})],
+        cwd=ROOT, env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg")),
+        capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:]
+    bundle = report / "changes" / "remark_boundary"
+    assert (bundle / "partner-fw.request.md").exists() and not (bundle / "partner-fw.commands").exists()
+    candidate = (bundle / "partner-fw.candidate").read_text()
+    with IncidentTopology() as topo:
+        uplink = topo.capture("border", BORDER_UPLINK)
+        inside = topo.capture("pfw", "eth1")
+        topo.drop_dscp1_on_uplink()
+        topo.load_partner_rules(FOUNDING_DUMP.read_text())
+        failed = Attempt(topo, uplink, inside, tmp_path / "failed.pcap")
+        assert failed.exchange.greeting is None and {s["tos"] for s in failed.at_border} == {0x04}, failed.describe()
+        topo.load_partner_rules(candidate)
+        fixed = Attempt(topo, uplink, inside, tmp_path / "generated.pcap")
+        assert fixed.exchange.ok and fixed.exchange.greeting == GREETING, fixed.describe()
+        assert [s["tos"] for s in fixed.at_border] == [0x00], fixed.describe()
