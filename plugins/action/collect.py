@@ -51,6 +51,39 @@ def check_integrity(platform, name, text, source):
             "tos_semantics": ruleset.header.era, "diagnostics": [str(d) for d in ruleset.diagnostics]}
 
 
+def target_from(args, host_vars):
+    """The SSH target of one host: task arguments first, then the inventory's variables."""
+    def var(*names, default=None):
+        for name in names:
+            if host_vars.get(name) is not None:
+                return host_vars[name]
+        return default
+
+    host = args["host"] or var("ansible_host", default=host_vars.get("inventory_hostname"))
+    default_port = 22
+    checking = args["host_key_checking"]
+    if checking is None:
+        checking = boolean(var("diffserv_host_key_checking", "ansible_host_key_checking",
+                               "ansible_ssh_host_key_checking", default=C.HOST_KEY_CHECKING))
+    username = args["username"] or var("ansible_user", "ansible_ssh_user")
+    if not username:
+        raise AnsibleActionFail("no user for %s: set ansible_user" % host)
+    return Target(
+        host=host, port=int(args["port"] or var("ansible_port", "ansible_ssh_port", default=default_port)),
+        username=username,
+        password=(args["password"] if args["password"] is not None
+                  else var("ansible_password", "ansible_ssh_pass")),
+        key_file=args["private_key_file"] or var("ansible_ssh_private_key_file", "ansible_private_key_file"),
+        become_password=(args["become_password"] if args["become_password"] is not None
+                         else var("ansible_become_password", "ansible_become_pass")),
+        host_key_checking=checking, known_hosts=args["known_hosts"] or var("diffserv_known_hosts"),
+        timeout=float(args["timeout"] if args["timeout"] is not None
+                      else var("diffserv_collect_timeout", default=30)),
+        retries=int(args["retries"] if args["retries"] is not None
+                    else var("diffserv_collect_retries", default=2)),
+    )
+
+
 # Host variables the collection reads; in batch mode they are fetched (templated) from hostvars.
 HOST_KEYS = ("inventory_hostname", "group_names", "diffserv_platform", "diffserv_config_file", "diffserv_managed",
              "diffserv_host_key_checking", "ansible_host_key_checking", "ansible_ssh_host_key_checking",
@@ -137,7 +170,7 @@ class ActionModule(ActionBase):
                 pieces = [(name, read_text(path, config_file), config_file)]
                 origin = "file"
             else:
-                target = self._target(args, host_vars)
+                target = target_from(args, host_vars)
                 collected = COLLECTORS[platform](target, **({"with_ipv6": args["ipv6"]} if platform == "iptables"
                                                             else {}))
                 where = "%s@%s:%d" % (target.username, target.host, target.port)
@@ -164,34 +197,3 @@ class ActionModule(ActionBase):
             "collected_at": collected_at, "managed": boolean(host_vars.get("diffserv_managed", True)),
             "files": files,
         }, None
-
-    def _target(self, args, host_vars):
-        def var(*names, default=None):
-            for name in names:
-                if host_vars.get(name) is not None:
-                    return host_vars[name]
-            return default
-
-        host = args["host"] or var("ansible_host", default=host_vars.get("inventory_hostname"))
-        default_port = 22
-        checking = args["host_key_checking"]
-        if checking is None:
-            checking = boolean(var("diffserv_host_key_checking", "ansible_host_key_checking",
-                                   "ansible_ssh_host_key_checking", default=C.HOST_KEY_CHECKING))
-        username = args["username"] or var("ansible_user", "ansible_ssh_user")
-        if not username:
-            raise AnsibleActionFail("no user for %s: set ansible_user" % host)
-        return Target(
-            host=host, port=int(args["port"] or var("ansible_port", "ansible_ssh_port", default=default_port)),
-            username=username,
-            password=(args["password"] if args["password"] is not None
-                      else var("ansible_password", "ansible_ssh_pass")),
-            key_file=args["private_key_file"] or var("ansible_ssh_private_key_file", "ansible_private_key_file"),
-            become_password=(args["become_password"] if args["become_password"] is not None
-                             else var("ansible_become_password", "ansible_become_pass")),
-            host_key_checking=checking, known_hosts=args["known_hosts"] or var("diffserv_known_hosts"),
-            timeout=float(args["timeout"] if args["timeout"] is not None
-                          else var("diffserv_collect_timeout", default=30)),
-            retries=int(args["retries"] if args["retries"] is not None
-                        else var("diffserv_collect_retries", default=2)),
-        )

@@ -14,6 +14,7 @@ from __future__ import absolute_import, annotations, division, print_function
 __metaclass__ = type
 
 import dataclasses
+import difflib
 import os
 import re
 import socket
@@ -218,3 +219,88 @@ def collect_ios(target: Target) -> list[Collected]:
 
 
 COLLECTORS: dict[str, t.Callable[..., list[Collected]]] = {"iptables": collect_linux, "ios": collect_ios}
+
+
+# --------------------------------------------------------------------------- applying a change
+
+_DEVICE_ERROR = re.compile(r"^\s*(% .*|.*Invalid input detected.*|.*is being used.*)$", re.M)
+
+
+@dataclasses.dataclass(frozen=True)
+class Applied:
+    """What a device did with a change: its running configuration before and after, what it said."""
+
+    before: str
+    after: str
+    sent: tuple[str, ...]
+    output: str
+    rolled_back: bool = False
+    saved: bool = False
+
+
+def _show_running(connection: t.Any, target: Target) -> str:
+    return _run(connection, "show running-config", target)
+
+
+def apply_ios(target: Target, commands: t.Sequence[str], rollback: t.Sequence[str],
+              audited: str, redact_text: t.Callable[[str], str], verify: t.Callable[[str], str | None],
+              backup: t.Callable[[str], None], save: bool = False) -> Applied:
+    """Apply one planned change to an IOS device, safely.
+
+    Drift first: the running configuration must still be the audited one (compared redacted, as it
+    was collected), or nothing is sent.  Then a backup, the commands, the device's own error
+    lines checked, the configuration read back and verified (`verify` returns a reason to undo, or
+    None); on any failure the rollback commands are sent and CollectError carries the device's words.
+    """
+    connection = _connect(target, "cisco_ios")
+    failed = True
+    try:
+        if not connection.check_enable_mode():
+            if target.become_password is None:
+                raise CollectError("%s is in user EXEC mode: set ansible_become_password (the enable secret)"
+                                   % target.host)
+            connection.enable()
+        before = _show_running(connection, target)
+        drift = _drift(audited, redact_text(before))
+        if drift:
+            raise CollectError("%s: the running configuration changed since the audit; nothing was sent. "
+                               "Lines that moved:\n%s" % (target.host, drift))
+        backup(redact_text(before))
+        output = connection.send_config_set(list(commands), read_timeout=target.timeout, cmd_verify=False)
+        errors = _DEVICE_ERROR.findall(output)
+        reason = None
+        after = ""
+        if errors:
+            reason = "the device refused a command: %s" % "; ".join(e.strip() for e in errors[:5])
+        else:
+            after = _show_running(connection, target)
+            reason = verify(redact_text(after))
+        if reason is not None:
+            undo = connection.send_config_set(list(rollback), read_timeout=target.timeout, cmd_verify=False)
+            restored = redact_text(_show_running(connection, target))
+            left = _drift(audited, restored)
+            raise CollectError("%s: %s; rolled back%s" % (
+                target.host, reason, "" if not left else ", but the configuration still differs from the audited "
+                "one:\n%s\nrollback output:\n%s" % (left, undo.strip()[-1500:])))
+        saved = False
+        if save:
+            connection.save_config()
+            saved = True
+        failed = False
+        return Applied(before=redact_text(before), after=redact_text(after), sent=tuple(commands),
+                       output=output, saved=saved)
+    finally:
+        _close(connection, failed)
+
+
+def _drift(expected: str, found: str) -> str:
+    """The lines that differ between two running configurations, ignoring the volatile header."""
+    volatile = ("Building configuration", "Current configuration", "!")
+
+    def body(text: str) -> list[str]:
+        lines = [line.rstrip() for line in text.split("\n")]
+        return [line for line in lines if line and not line.startswith(volatile)]
+
+    changed = difflib.unified_diff(body(expected), body(found), "audited", "running", n=0, lineterm="")
+    delta = [line for line in changed if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    return "\n".join(delta[:40])

@@ -1,0 +1,106 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, diffserv.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin for diffserv.audit.remediate: plan one strategy, show it (check mode) or apply it safely."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import os
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.diffserv.audit.plugins.action.collect import HOST_KEYS, target_from
+from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
+from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact
+from ansible_collections.diffserv.audit.plugins.module_utils.remediation import plan as core
+from ansible_collections.diffserv.audit.plugins.plugin_utils.argspec import argument_spec
+from ansible_collections.diffserv.audit.plugins.plugin_utils.bundle import hosts_from_collections, options_from, plan_all
+from ansible_collections.diffserv.audit.plugins.plugin_utils.collections import audited_hosts, registered_results
+from ansible_collections.diffserv.audit.plugins.plugin_utils.session import CollectError, apply_ios
+
+CONNECTION_ARGS = ("host", "port", "username", "password", "private_key_file", "become_password",
+                   "host_key_checking", "known_hosts", "timeout", "retries")
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        task_vars = task_vars or {}
+        _validation, args = self.validate_argument_spec(argument_spec=argument_spec("remediate"))
+        hosts = audited_hosts(task_vars, args["hosts"])
+        collections = {host: (registered or {}).get("diffserv_collection")
+                       for host, registered in registered_results(task_vars, hosts, args["register_name"]).items()}
+        texts = hosts_from_collections(collections)
+        try:
+            options = options_from({"dscp": args["dscp"], "strategies": [args["strategy"]]})
+            (plan,) = plan_all(args["findings"], texts, options)
+        except DiffservError as error:
+            raise AnsibleActionFail(str(error)) from None
+        if plan.refused:
+            raise AnsibleActionFail("%s refused: %s" % (args["strategy"], plan.refused))
+        if args["findings"].get("conflicts") and not plan.clean:
+            raise AnsibleActionFail("%s does not re-audit clean; not applied (see its CHANGE.md)" % args["strategy"])
+        changes = [change for change in plan.changes if change.apply]
+        requests = sorted(change.host for change in plan.changes if change.changed and not change.managed)
+        result.update(changed=bool(changes), strategy=plan.strategy, requests=requests,
+                      hosts={change.host: {"commands": list(change.commands), "rollback": list(change.rollback)}
+                             for change in changes})
+        # --diff: the running configuration as audited against the candidate, per host.
+        result["diff"] = [{"before_header": "%s (running, as audited)" % change.host,
+                           "after_header": "%s (candidate, %s)" % (change.host, plan.strategy),
+                           "before": change.running, "after": change.candidate} for change in changes]
+        if self._task.check_mode or not changes:
+            return result
+        fleet = core._fleet(args["findings"], texts, options)  # pylint: disable=protected-access
+        applied, failures = {}, {}
+        for change in changes:
+            if change.platform != "ios":
+                failures[change.host] = ("applying to an iptables host is not supported by this version; "
+                                         "use the bundle's %s.commands by hand" % change.host)
+                continue
+            try:
+                applied[change.host] = self._apply(change, fleet, task_vars, args)
+            except (CollectError, DiffservError) as error:
+                failures[change.host] = str(error)
+        result["applied"] = applied
+        if failures:
+            result.update(failed=True, failures=failures,
+                          msg="; ".join("%s: %s" % (host, reason) for host, reason in sorted(failures.items())))
+        return result
+
+    def _apply(self, change, fleet, task_vars, args):
+        hostvars = task_vars.get("hostvars", {}).get(change.host, {})
+        host_vars = {key: hostvars.get(key) for key in HOST_KEYS}
+        host_vars = {key: value for key, value in host_vars.items() if value is not None}
+        target = target_from(dict.fromkeys(CONNECTION_ARGS), host_vars)
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        backup_dir = args["backup_dir"] or os.path.join(os.getcwd(), "backups")
+
+        def backup(text):
+            os.makedirs(backup_dir, mode=0o750, exist_ok=True)
+            path = os.path.join(backup_dir, "%s.%s.running" % (change.host, stamp))
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(text)
+
+        def verify(after):
+            # Re-audit the fleet with what the device now runs: the conflict must be gone, nothing new.
+            findings = core.audit_texts(fleet, {change.host: after})
+            left = [c for c in findings["conflicts"] if change.host in (c["marker"]["host"], c["treatment"]["host"])]
+            if findings["errors"]:
+                return "the re-audit failed: %s" % findings["errors"][0]["reason"]
+            if left:
+                return "%d conflict(s) remain on re-audit (first: DSCP %d %s on %s)" % (
+                    len(left), left[0]["dscp"], left[0]["treatment"]["action"], left[0]["treatment"]["interface"])
+            return None
+
+        save = args["save"] if args["save"] is not None else boolean(hostvars.get("diffserv_save", False))
+        done = apply_ios(target, change.commands, change.rollback, change.running, redact, verify, backup, save=save)
+        return {"sent": list(done.sent), "saved": done.saved}
