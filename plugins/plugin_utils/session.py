@@ -266,7 +266,11 @@ def apply_ios(target: Target, commands: t.Sequence[str], rollback: t.Sequence[st
             raise CollectError("%s: the running configuration changed since the audit; nothing was sent. "
                                "Lines that moved:\n%s" % (target.host, drift))
         backup(redact_text(before))
-        output = connection.send_config_set(list(commands), read_timeout=target.timeout, cmd_verify=False)
+        try:
+            output = connection.send_config_set(list(commands), read_timeout=target.timeout, cmd_verify=False)
+        except (ReadTimeout, OSError, EOFError) as error:
+            raise CollectError("%s stopped answering during the change (%s); %s" % (
+                target.host, _first_line(error), _what_was_applied(target, audited, redact_text))) from None
         errors = _DEVICE_ERROR.findall(output)
         reason = None
         after = ""
@@ -291,6 +295,25 @@ def apply_ios(target: Target, commands: t.Sequence[str], rollback: t.Sequence[st
                        output=output, saved=saved)
     finally:
         _close(connection, failed)
+
+
+def _what_was_applied(target: Target, audited: str, redact_text: t.Callable[[str], str]) -> str:
+    """Read the device again on a new session and say exactly what the interrupted change left."""
+    try:
+        connection = _connect(dataclasses.replace(target, retries=0, timeout=min(target.timeout, 15.0)), "cisco_ios")
+    except CollectError as error:
+        return "it cannot be read back (%s): check it by hand before anything else" % error
+    try:
+        if not connection.check_enable_mode() and target.become_password is not None:
+            connection.enable()
+        now = redact_text(_show_running(connection, target))
+    except (CollectError, ReadTimeout, OSError, EOFError, ValueError) as error:
+        _close(connection, True)
+        return "it cannot be read back (%s): check it by hand before anything else" % _first_line(error)
+    _close(connection, False)
+    applied = _drift(audited, now)
+    return ("it applied nothing of it" if not applied else
+            "what it applied, against the audited configuration:\n%s" % applied)
 
 
 def _drift(expected: str, found: str) -> str:

@@ -90,3 +90,23 @@ def test_drift_stops_the_apply_before_any_command(tmp_path):
         assert "-access-list 106 permit ip any any dscp 2" in str(raised.value)
         assert "+access-list 106 permit ip any any dscp 1" in str(raised.value)
         assert router.config_commands() == []
+
+
+def test_a_device_going_silent_mid_apply_is_reported_with_what_it_applied(tmp_path):
+    # The apply session sends: terminal width, terminal length, enable, the secret, show running-config,
+    # configure terminal, then the change. Silent after 7 commands: mid-change.
+    with Lab(firewalls=1, routers=1, faults={"*": {"silent_after_commands": 7}}) as lab:
+        run = remediate(lab, tmp_path, "change_dscp", "-e", "diffserv_collect_timeout=6")
+    assert run.returncode != 0
+    assert "stopped answering during the change" in run.stdout
+    assert "what it applied, against the audited configuration" in run.stdout or "applied nothing" in run.stdout
+
+
+@pytest.mark.parametrize("strategy, gone", [("remove_policy", "ip policy route-map null_policy_route")])
+def test_other_strategies_apply_and_settle(tmp_path, strategy, gone):
+    with Lab(firewalls=1, routers=1) as lab:
+        first = remediate(lab, tmp_path, strategy)
+        assert first.returncode == 0, first.stdout[-4000:]
+        assert gone not in lab.routers[0].running_config()
+        second = remediate(lab, tmp_path, strategy)
+        assert second.returncode == 0 and "changed=0" in second.stdout, second.stdout[-3000:]
