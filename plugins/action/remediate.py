@@ -21,7 +21,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.remediation import 
 from ansible_collections.diffserv.audit.plugins.plugin_utils.argspec import argument_spec
 from ansible_collections.diffserv.audit.plugins.plugin_utils.bundle import hosts_from_collections, options_from, plan_all
 from ansible_collections.diffserv.audit.plugins.plugin_utils.collections import audited_hosts, registered_results
-from ansible_collections.diffserv.audit.plugins.plugin_utils.session import CollectError, apply_ios
+from ansible_collections.diffserv.audit.plugins.plugin_utils.session import CollectError, apply_ios, apply_iptables
 
 CONNECTION_ARGS = ("host", "port", "username", "password", "private_key_file", "become_password",
                    "host_key_checking", "known_hosts", "timeout", "retries")
@@ -62,10 +62,6 @@ class ActionModule(ActionBase):
         fleet = core._fleet(args["findings"], texts, options)  # pylint: disable=protected-access
         applied, failures = {}, {}
         for change in changes:
-            if change.platform != "ios":
-                failures[change.host] = ("applying to an iptables host is not supported by this version; "
-                                         "use the bundle's %s.commands by hand" % change.host)
-                continue
             try:
                 applied[change.host] = self._apply(change, fleet, task_vars, args)
             except (CollectError, DiffservError) as error:
@@ -101,6 +97,9 @@ class ActionModule(ActionBase):
                     len(left), left[0]["dscp"], left[0]["treatment"]["action"], left[0]["treatment"]["interface"])
             return None
 
+        if change.platform == "iptables":
+            done = apply_iptables(target, change.running, change.candidate, redact, verify, backup)
+            return {"sent": list(done.sent), "saved": False}
         save = args["save"] if args["save"] is not None else boolean(hostvars.get("diffserv_save", False))
         done = apply_ios(target, change.commands, change.rollback, change.running, redact, verify, backup, save=save)
         return {"sent": list(done.sent), "saved": done.saved}

@@ -26,8 +26,9 @@ description:
   - A second run finds no conflict, plans nothing and reports C(changed=false).
   - Hosts marked C(diffserv_managed=false) (a partner's firewall) are never changed; they are listed
     under C(requests) (the audit's bundle holds the request to their owner).
-  - This version applies to IOS routers; a managed iptables firewall's change fails that host with a
-    pointer to the bundle's commands.
+  - "A managed iptables firewall gets the changed table only (mangle), loaded with one atomic
+    C(iptables-restore -T mangle) from a private file, with the same drift check (rules compared,
+    counters ignored), backup, verification and rollback (the table as it was, restored the same way)."
 version_added: 0.1.0
 author:
   - diffserv.audit contributors (!UNKNOWN)

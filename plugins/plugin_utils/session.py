@@ -327,3 +327,85 @@ def _drift(expected: str, found: str) -> str:
     changed = difflib.unified_diff(body(expected), body(found), "audited", "running", n=0, lineterm="")
     delta = [line for line in changed if line[:1] in "+-" and not line.startswith(("+++", "---"))]
     return "\n".join(delta[:40])
+
+
+_HEREDOC_END = "DIFFSERV_AUDIT_EOF"
+
+
+def table_block(dump: str, table: str) -> str:
+    """One `*table` ... `COMMIT` block of an iptables-save dump (what `iptables-restore -T` replaces)."""
+    lines, inside = [], False
+    for line in dump.split("\n"):
+        if line.strip() == "*" + table:
+            inside = True
+        if inside:
+            lines.append(line)
+            if line.strip() == "COMMIT":
+                break
+    if not lines or lines[-1].strip() != "COMMIT":
+        raise CollectError("the candidate has no complete *%s table" % table)
+    return "\n".join(lines) + "\n"
+
+
+def _rules_only(dump: str) -> list[str]:
+    """The lines that say what the tables do: counters, comments and dates left out."""
+    found = []
+    for line in dump.split("\n"):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith(":"):
+            line = line.rsplit(" [", 1)[0]
+        elif line.startswith("["):
+            line = line.split("] ", 1)[1]
+        found.append(line)
+    return found
+
+
+def _restore_table(connection: t.Any, target: Target, block: str, table: str) -> str:
+    """Write the table to a private file on the firewall and load it with one atomic iptables-restore."""
+    if "<redacted:" in block:
+        raise CollectError("the %s table to load carries a redacted value: refusing to send it" % table)
+    path = "/tmp/diffserv-%s.rules" % table
+    connection.write_channel("umask 077; cat > %s <<'%s'\n%s%s\n" % (path, _HEREDOC_END, block, _HEREDOC_END))
+    connection.read_until_pattern(pattern=re.escape(connection.base_prompt) + r"[^\n]{0,40}[$#]\s*$",
+                                  read_timeout=target.timeout)
+    output = _linux_privileged(connection, "iptables-restore -T %s %s" % (table, path), target)
+    _run(connection, "rm -f %s" % path, target)
+    return output
+
+
+def apply_iptables(target: Target, audited: str, candidate: str, redact_text: t.Callable[[str], str],
+                   verify: t.Callable[[str], str | None], backup: t.Callable[[str], None],
+                   table: str = "mangle") -> Applied:
+    """Apply a firewall change: the changed table only, with one atomic `iptables-restore -T`.
+
+    The same safety as apply_ios: drift check against the audited dump (rules compared, counters
+    ignored), a backup, the load, the dump read back and verified, and on any failure the table as
+    it was restored the same atomic way.
+    """
+    connection = _connect(target, "linux")
+    failed = True
+    try:
+        before = _linux_privileged(connection, "iptables-save", target)
+        compared = difflib.unified_diff(_rules_only(audited), _rules_only(redact_text(before)), n=0, lineterm="")
+        moved = [line for line in compared if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+        if moved:
+            raise CollectError("%s: the rules changed since the audit; nothing was loaded. Lines that moved:\n%s"
+                               % (target.host, "\n".join(moved[:40])))
+        backup(redact_text(before))
+        output = _restore_table(connection, target, table_block(candidate, table), table)
+        after = _linux_privileged(connection, "iptables-save", target)
+        reason = ("iptables-restore refused the table: %s" % output.strip()[:500]) if output.strip() else \
+            verify(redact_text(after))
+        if reason is not None:
+            _restore_table(connection, target, table_block(before, table), table)
+            restored = _linux_privileged(connection, "iptables-save", target)
+            left = _rules_only(restored) != _rules_only(before)
+            still = ", but the rules still differ from the audited ones" if left else ""
+            raise CollectError("%s: %s; rolled back%s" % (target.host, reason, still))
+        failed = False
+        return Applied(before=redact_text(before), after=redact_text(after), sent=(table_block(candidate, table),),
+                       output=output)
+    finally:
+        _close(connection, failed)

@@ -110,3 +110,14 @@ def test_other_strategies_apply_and_settle(tmp_path, strategy, gone):
         assert gone not in lab.routers[0].running_config()
         second = remediate(lab, tmp_path, strategy)
         assert second.returncode == 0 and "changed=0" in second.stdout, second.stdout[-3000:]
+
+
+def test_remark_boundary_changes_the_router_and_our_firewall_then_settles(tmp_path):
+    with Lab(firewalls=1, routers=1, sudo="password") as lab:
+        first = remediate(lab, tmp_path, "remark_boundary")
+        assert first.returncode == 0, first.stdout[-4000:]
+        mangle = lab.firewalls[0].iptables_save("mangle")
+        assert "-A POSTROUTING -o eth0 -j DSCP --set-dscp 0x00" in mangle
+        assert "set ip dscp default" in lab.routers[0].running_config()
+        second = remediate(lab, tmp_path, "remark_boundary")
+        assert second.returncode == 0 and "changed=0" in second.stdout, second.stdout[-3000:]
