@@ -201,8 +201,10 @@ def cleanup_stale_namespaces(prefix: str = PREFIX, *, include_live: bool = False
     return removed
 
 
-def _in_netns(ns_name: str, fn: Callable[[], Any]) -> Any:
-    """Run ``fn`` in a fresh thread that has joined network namespace ``ns_name``."""
+def in_netns(ns_name: str, fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` in a fresh thread that has joined network namespace ``ns_name``; return its value.
+
+    Sockets made there stay in that namespace whichever thread uses them later."""
     box: dict[str, Any] = {}
 
     def runner() -> None:
@@ -479,11 +481,11 @@ class FirewallLab:
             f"neigh replace {FW_SERVER_ADDR} lladdr {m['fw.eth0']} dev eth0 nud permanent",
             f"route add {CLIENT_NET} via {FW_SERVER_ADDR} dev eth0",
         ])
-        self._socks["tx.client"] = _in_netns(self.ns_client, self._raw_sender)
-        self._socks["tx.fw"] = _in_netns(self.ns_fw, self._raw_sender)
-        self._socks["tx.server"] = _in_netns(self.ns_server, self._raw_sender)
-        self._socks["rx.server"] = _in_netns(self.ns_server, lambda: self._capture("eth0"))
-        self._socks["rx.client"] = _in_netns(self.ns_client, lambda: self._capture("eth0"))
+        self._socks["tx.client"] = in_netns(self.ns_client, self._raw_sender)
+        self._socks["tx.fw"] = in_netns(self.ns_fw, self._raw_sender)
+        self._socks["tx.server"] = in_netns(self.ns_server, self._raw_sender)
+        self._socks["rx.server"] = in_netns(self.ns_server, lambda: self._capture("eth0"))
+        self._socks["rx.client"] = in_netns(self.ns_client, lambda: self._capture("eth0"))
         # Start from an empty firewall on both backends.
         self.flush()
 

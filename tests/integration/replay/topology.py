@@ -44,6 +44,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from tests.kernel.netns_lab import in_netns
+
 from . import smtp
 
 PREFIX = "dsreplay-"
@@ -60,7 +62,6 @@ BORDER_UPLINK = "uplink"
 BORDER_DROP_RULE = f"-t mangle -A PREROUTING -i {BORDER_UPLINK} -m dscp --dscp 1 -j DROP"
 """The stand-in for the IOS data plane's null route of DSCP 1 (see the module docstring)."""
 
-_CLONE_NEWNET = 0x40000000
 _ETH_P_ALL = 0x0003
 _PACKET_OUTGOING = 4
 _SO_RCVBUFFORCE = 33
@@ -94,33 +95,6 @@ def _run(argv: Sequence[str], *, input_text: str | None = None, check: bool = Tr
     if check and proc.returncode != 0:
         raise TopologyError(f"command failed ({proc.returncode}): {' '.join(argv)}\n{proc.stderr.strip()}")
     return proc
-
-
-def in_netns(ns: str, fn: Callable[[], Any]) -> Any:
-    """Run ``fn`` in a fresh thread that has joined network namespace ``ns``; return its value.
-
-    Sockets made there stay in that namespace whichever thread uses them later."""
-    box: dict[str, Any] = {}
-
-    def runner() -> None:
-        try:
-            fd = os.open(f"/run/netns/{ns}", os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                if _libc.setns(fd, _CLONE_NEWNET) != 0:
-                    err = ctypes.get_errno()
-                    raise OSError(err, f"setns({ns}): {os.strerror(err)}")
-            finally:
-                os.close(fd)
-            box["value"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            box["error"] = exc
-
-    thread = threading.Thread(target=runner, name=f"setns-{ns}", daemon=True)
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
 
 
 def _netns_pids(ns: str) -> list[int]:
