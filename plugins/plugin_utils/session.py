@@ -368,8 +368,7 @@ def _restore_table(connection: t.Any, target: Target, block: str, table: str) ->
         raise CollectError("the %s table to load carries a redacted value: refusing to send it" % table)
     path = "/tmp/diffserv-%s.rules" % table
     connection.write_channel("umask 077; cat > %s <<'%s'\n%s%s\n" % (path, _HEREDOC_END, block, _HEREDOC_END))
-    connection.read_until_pattern(pattern=re.escape(connection.base_prompt) + r"[^\n]{0,40}[$#]\s*$",
-                                  read_timeout=target.timeout)
+    connection.read_until_pattern(pattern=_prompt_pattern(connection), read_timeout=target.timeout)
     output = _linux_privileged(connection, "iptables-restore -T %s %s" % (table, path), target)
     _run(connection, "rm -f %s" % path, target)
     return output
