@@ -1,13 +1,42 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, diffserv.audit contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Errors that read like a compiler's: `file:line: what is wrong`."""
+"""Errors that read like a compiler's: `file:line: what is wrong`, quoting the input bounded and redacted.
+
+A message may be printed on a console, written into findings.json or carried in an Ansible result:
+whatever line of input it quotes goes through `quote()` first, so a secret on that line is never
+shown and a 50 MiB line costs at most QUOTE_LIMIT characters.
+
+>>> quote("x" * 500).endswith("x... (300 more characters)")
+True
+>>> quote(" snmp-server community s3cr3t RO")
+'snmp-server community <redacted:snmp-community> RO'
+"""
 
 from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
 import dataclasses
+
+from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact_line
+
+# How much of an input line a message quotes: enough to recognise the line, never a whole garbage line.
+QUOTE_LIMIT = 200
+
+
+def quote(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """One line of input as a message may show it: stripped, redacted, at most `limit` characters.
+
+    The bound is applied before redaction reads the line, so quoting costs O(limit) whatever the
+    line's length; a secret cut in two by the bound is redacted by what is left of its keyword.
+    """
+    stripped = text.strip()
+    head = stripped[:limit]
+    shown = redact_line(head)
+    if len(stripped) > limit:
+        shown += "... (%d more characters)" % (len(stripped) - limit)
+    return shown
 
 
 class DiffservError(Exception):
@@ -20,12 +49,14 @@ class ParseError(DiffservError):
     def __init__(self, file: str, line: int | None, reason: str, text: str | None = None) -> None:
         self.file = file
         self.line = line
-        self.reason = reason
-        self.text = text
+        # A reason may name a token of the input (`unknown table 'x...'`): bounded and redacted too.
+        self.reason = reason = quote(reason, 2 * QUOTE_LIMIT)
+        # Only the bounded, redacted quote is kept: the exception may outlive the input.
+        self.text = quote(text) if text is not None else None
         where = "%s:%d" % (file, line) if line else file
         message = "%s: %s" % (where, reason)
-        if text is not None:
-            message += "\n    %s" % text.strip()
+        if self.text is not None:
+            message += "\n    %s" % self.text
         super().__init__(message)
 
 
@@ -39,7 +70,7 @@ class Diagnostic:
     reason: str
 
     def __str__(self) -> str:
-        return "%s:%d: %s\n    %s" % (self.file, self.line, self.reason, self.text.strip())
+        return "%s:%d: %s\n    %s" % (self.file, self.line, quote(self.reason, 2 * QUOTE_LIMIT), quote(self.text))
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
