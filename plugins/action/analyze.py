@@ -11,19 +11,13 @@ import json
 import os
 import time
 
-from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.diffserv.audit.plugins.module_utils.analysis import (
-    FirewallInput, RouterInput, analyze, parse_links,
-)
-from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
-from ansible_collections.diffserv.audit.plugins.module_utils.ios.parse import parse_ios
-from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import marking_map
-from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import parse_ruleset
+from ansible_collections.diffserv.audit.plugins.module_utils.analysis import analyze
+from ansible_collections.diffserv.audit.plugins.module_utils.loader import load_fleet
 from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact_data
 from ansible_collections.diffserv.audit.plugins.plugin_utils.argspec import argument_spec
-from ansible_collections.diffserv.audit.plugins.plugin_utils.collections import audited_hosts, registered_results
+from ansible_collections.diffserv.audit.plugins.plugin_utils.collections import audited_hosts, not_audited_hosts, registered_results
 
 
 class ActionModule(ActionBase):
@@ -35,7 +29,7 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         _validation, args = self.validate_argument_spec(argument_spec=argument_spec("analyze"))
         hostvars = task_vars.get("hostvars", {})
-        hosts = audited_hosts(task_vars, args["hosts"])
+        hosts = audited_hosts(task_vars, args["hosts"], args["register_name"])
         links_given = args["links"]
         if links_given is None:
             links_given = task_vars.get("diffserv_links")
@@ -44,46 +38,15 @@ class ActionModule(ActionBase):
                                     if h in hostvars and hostvars[h].get("diffserv_links") is not None), None)
             links_given = self._templar.template(links_given) if links_given is not None else None
         started = time.perf_counter()
-        firewalls, routers, errors = {}, {}, []
-        fetch_start = time.perf_counter()
         results = registered_results(task_vars, hosts, args["register_name"])
-        fetch_seconds = time.perf_counter() - fetch_start
-        for host in hosts:
-            registered = results[host]
-            if not registered:
-                errors.append({"host": host, "reason": "not collected (no %s result for this host)"
-                               % args["register_name"]})
-                continue
-            collection = registered.get("diffserv_collection")
-            if collection is None:
-                errors.append({"host": host, "reason": registered.get("diffserv_error") or registered.get("msg")
-                               or "collection failed", "unreachable": bool(registered.get("unreachable"))})
-                continue
-            egresses = [str(link.get("from", "")).partition(":")[2] for link in (links_given or [])
-                        if str(link.get("from", "")).partition(":")[0] == host]
-            try:
-                for item in collection["files"]:
-                    if collection["platform"] == "ios":
-                        config = parse_ios(item["text"], item["source"])
-                        routers[host] = RouterInput(host, item["source"], config, collection["managed"])
-                    elif item["name"] == "iptables-save" and item["text"]:
-                        ruleset = parse_ruleset(item["text"], item["source"])
-                        marks = marking_map(ruleset, args["backend"], args["tos_semantics"],
-                                            interfaces=[e for e in egresses if e])
-                        firewalls[host] = FirewallInput(host, item["source"], ruleset, marks, collection["managed"])
-            except DiffservError as error:
-                errors.append({"host": host, "reason": str(error)})
-                firewalls.pop(host, None)
-                routers.pop(host, None)
+        fetch_seconds = time.perf_counter() - started
+        # Every host is loaded on its own: whatever one host's text does, the others are reported.
+        fleet = load_fleet(results, links_given, args["backend"], args["tos_semantics"])
         loaded = time.perf_counter()
-        links = None
-        if links_given:
-            links, problems = parse_links(links_given, firewalls, routers)
-            errors.extend({"host": None, "reason": problem} for problem in problems)
-        try:
-            findings = analyze(firewalls, routers, links, errors)
-        except DiffservError as error:
-            raise AnsibleActionFail(str(error)) from None
+        findings = analyze(fleet.firewalls, fleet.routers, fleet.links, fleet.errors, fleet.notes)
+        not_audited = not_audited_hosts(task_vars, args["register_name"])
+        findings["not_audited"] = [{"host": host, "reason": reason} for host, reason in sorted(not_audited.items())]
+        findings["summary"]["not_audited"] = len(not_audited)
         analysed = time.perf_counter()
         # Texts were redacted when collected; redact the findings once more as a belt to those braces.
         findings = redact_data(findings)

@@ -21,25 +21,8 @@ from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse imp
 from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact
 from ansible_collections.diffserv.audit.plugins.plugin_utils.argspec import argument_spec
 from ansible_collections.diffserv.audit.plugins.plugin_utils.files import read_text
+from ansible_collections.diffserv.audit.plugins.plugin_utils.inventory import PlatformUnknown, platform_of
 from ansible_collections.diffserv.audit.plugins.plugin_utils.session import COLLECTORS, CollectError, Target
-
-GROUP_PLATFORMS = {"linux_firewalls": "iptables", "ios_routers": "ios"}
-
-
-def platform_of(task_vars, given):
-    """The platform: the task's argument, `diffserv_platform`, or the host's group."""
-    platform = given or task_vars.get("diffserv_platform")
-    if platform:
-        return platform
-    found = {GROUP_PLATFORMS[group] for group in task_vars.get("group_names", []) if group in GROUP_PLATFORMS}
-    if len(found) == 1:
-        return found.pop()
-    if not found:
-        raise AnsibleActionFail("cannot tell the platform of %s: put it in group linux_firewalls or ios_routers, "
-                                "or set diffserv_platform (iptables or ios)" % task_vars.get("inventory_hostname"))
-    raise AnsibleActionFail("%s is in both linux_firewalls and ios_routers: set diffserv_platform"
-                            % task_vars.get("inventory_hostname"))
-
 
 def check_integrity(platform, name, text, source):
     """Parse once on the controller: a cut-short collection fails the host here."""
@@ -85,7 +68,8 @@ def target_from(args, host_vars):
 
 
 # Host variables the collection reads; in batch mode they are fetched (templated) from hostvars.
-HOST_KEYS = ("inventory_hostname", "group_names", "diffserv_platform", "diffserv_config_file", "diffserv_managed",
+HOST_KEYS = ("inventory_hostname", "group_names", "diffserv_platform", "ansible_network_os", "diffserv_config_file",
+             "diffserv_managed",
              "diffserv_host_key_checking", "ansible_host_key_checking", "ansible_ssh_host_key_checking",
              "diffserv_known_hosts", "diffserv_collect_timeout", "diffserv_collect_retries", "ansible_host",
              "ansible_port", "ansible_ssh_port", "ansible_user", "ansible_ssh_user", "ansible_password",
@@ -129,7 +113,18 @@ class ActionModule(ActionBase):
                 continue
             values = {key: known.get(key) for key in HOST_KEYS}
             per_host[host] = {key: value for key, value in values.items() if value is not None}
-        collections, errors = {}, {}
+        collections, errors, not_audited = {}, {}, {}
+        if not args["platform"]:
+            # Hosts whose platform nobody said (a switch, a server in the same inventory) are
+            # listed with the reason, not collected and not failed.
+            for host, values in per_host.items():
+                if values is None:
+                    continue
+                try:
+                    platform_of(values)
+                except PlatformUnknown as error:
+                    not_audited[host] = str(error)
+            per_host = {host: values for host, values in per_host.items() if host not in not_audited}
 
         def one(host):
             if per_host[host] is None:
@@ -137,9 +132,9 @@ class ActionModule(ActionBase):
             collection, error = self._collect_one(args, per_host[host])
             return host, collection, error
 
-        live = [h for h in args["hosts"] if per_host[h] is not None and not per_host[h].get("diffserv_config_file")
+        live = [h for h in per_host if per_host[h] is not None and not per_host[h].get("diffserv_config_file")
                 and not args["config_file"]]
-        offline = [h for h in args["hosts"] if h not in live]
+        offline = [h for h in per_host if h not in live]
         outcomes = [one(host) for host in offline]
         if live:
             with concurrent.futures.ThreadPoolExecutor(max_workers=args["workers"]) as pool:
@@ -149,14 +144,14 @@ class ActionModule(ActionBase):
                 errors[host] = dict(error, host=host)
             else:
                 collections[host] = collection
-        return {"changed": False, "collections": collections, "errors": errors,
+        return {"changed": False, "collections": collections, "errors": errors, "not_audited": not_audited,
                 "failed_hosts": sorted(errors)}
 
     def _collect_one(self, args, host_vars):
         """(collection, None) or (None, {reason, unreachable}) for one host's variables."""
         try:
-            platform = args["platform"] or host_vars.get("diffserv_platform") or platform_of(host_vars, None)
-        except AnsibleActionFail as error:
+            platform = args["platform"] or platform_of(host_vars)
+        except PlatformUnknown as error:
             return None, {"reason": str(error)}
         if platform not in COLLECTORS:
             return None, {"reason": "unknown platform %r (iptables or ios)" % platform}

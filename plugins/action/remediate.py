@@ -35,7 +35,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         _validation, args = self.validate_argument_spec(argument_spec=argument_spec("remediate"))
-        hosts = audited_hosts(task_vars, args["hosts"])
+        hosts = audited_hosts(task_vars, args["hosts"], args["register_name"])
         collections = {host: (registered or {}).get("diffserv_collection")
                        for host, registered in registered_results(task_vars, hosts, args["register_name"]).items()}
         texts = hosts_from_collections(collections)

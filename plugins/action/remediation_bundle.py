@@ -24,7 +24,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         _validation, args = self.validate_argument_spec(argument_spec=argument_spec("remediation_bundle"))
-        hosts = audited_hosts(task_vars, args["hosts"])
+        hosts = audited_hosts(task_vars, args["hosts"], args["register_name"])
         dscp = args["dscp"]
         if dscp is None and task_vars.get("diffserv_dscp") is not None:
             dscp = self._templar.template(task_vars["diffserv_dscp"])

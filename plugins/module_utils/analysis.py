@@ -21,6 +21,7 @@ import dataclasses
 import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
+from ansible_collections.diffserv.audit.plugins.module_utils.errors import error_entry
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.fates import (
     DROPPED, NULL_ROUTED, FateTable, fate_table, fate_tables, transit_tables,
 )
@@ -69,16 +70,25 @@ class Link:
 
 
 def parse_links(given: t.Iterable[dict[str, str]], firewalls: dict[str, FirewallInput],
-                routers: dict[str, RouterInput]) -> tuple[list[Link], list[str]]:
-    """`diffserv_links` entries ({from: "host:if", to: "host:if"}) -> links, and what was wrong with them."""
+                routers: dict[str, RouterInput], failed: t.AbstractSet[str] = frozenset(),
+                ) -> tuple[list[Link], list[str], list[tuple[str, str]]]:
+    """`diffserv_links` entries ({from: "host:if", to: "host:if"}) -> links, what was wrong with them,
+    and (host, note) for each link left out because a host it names failed (that host's error says so)."""
     links: list[Link] = []
     problems: list[str] = []
+    unusable: list[tuple[str, str]] = []
     for index, entry in enumerate(given):
         try:
             source_host, _colon, source_iface = str(entry["from"]).partition(":")
             target_host, _colon2, target_iface = str(entry["to"]).partition(":")
         except (KeyError, TypeError):
             problems.append("diffserv_links[%d]: needs 'from' and 'to' as host:interface" % index)
+            continue
+        broken = sorted({source_host, target_host} & set(failed))
+        if broken:
+            for host in broken:
+                unusable.append((host, "diffserv_links[%d] (%s -> %s) not analysed: this host failed"
+                                 % (index, entry["from"], entry["to"])))
             continue
         if source_host not in firewalls and source_host not in routers:
             problems.append("diffserv_links[%d]: %s is not an audited host" % (index, source_host))
@@ -92,7 +102,7 @@ def parse_links(given: t.Iterable[dict[str, str]], firewalls: dict[str, Firewall
                 problems.append("diffserv_links[%d]: %s has no interface %s" % (index, target_host, target_iface))
                 continue
             links.append(Link(source_host, source_iface or None, target_host, target_iface))
-    return links, problems
+    return links, problems, unusable
 
 
 def assumed_links(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput]) -> list[Link]:
@@ -155,12 +165,23 @@ def _severity(action: str, policed: bool, rewritten: bool) -> str:
 
 
 def _representative(marking: Marking) -> dict[str, t.Any]:
-    """One concrete packet of a marking class, to confirm the conflict with a router trace."""
+    """One concrete packet of a marking class, to confirm the conflict with a router trace.
+
+    The protocol goes by number: the firewall may name protocols (icmpv6, sctp, ...) that IOS
+    has no keyword for, and a number is what both sides agree on.
+    """
     space = marking.space
-    protocol_names = space.protocols.names(marking.masks[PROTO])
-    protocol = next((name for name in protocol_names if name in ("tcp", "udp")), protocol_names[0]
-                    if protocol_names else "tcp")
-    packet: dict[str, t.Any] = {"protocol": protocol if protocol != "other" else 47}
+    protocols = space.protocols
+    numbers = [number for index, number in enumerate(protocols.numbers) if marking.masks[PROTO] >> index & 1]
+    protocol: int | str
+    if 6 in numbers or 17 in numbers:
+        protocol = "tcp" if 6 in numbers else "udp"
+    elif numbers:
+        protocol = numbers[0]
+    else:
+        # "every other protocol": one the rules never name (GRE, or the first free number).
+        protocol = next(number for number in (47, 253, 254, *range(256)) if number not in protocols.numbers)
+    packet: dict[str, t.Any] = {"protocol": protocol}
     for key, dim in (("sport", SPORT), ("dport", DPORT)):
         ranges = space.intervals[dim].ranges(marking.masks[dim])
         if ranges and marking.masks[dim] != space.intervals[dim].full:
@@ -248,56 +269,78 @@ def conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
     return list(found.values())
 
 
-def advisories_for(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput]) -> list[dict[str, t.Any]]:
+def router_advisories(router: RouterInput) -> list[dict[str, t.Any]]:
+    """What one router does to DS bytes that deserves a word, conflict or not."""
     found: list[dict[str, t.Any]] = []
     legacy = dsfield.dscps_from_rfc1349()
-    for router in routers.values():
-        for table in fate_tables(router.config):
-            name = table.interface
-            if table.shutdown or name.lower().startswith(("null", "loopback")):
+    for table in fate_tables(router.config):
+        name = table.interface
+        if table.shutdown or name.lower().startswith(("null", "loopback")):
+            continue
+        fate_class = table.for_byte(1 << 2)
+        if fate_class.fate in (NULL_ROUTED, DROPPED) and fate_class.fate_differs:
+            found.append({
+                "kind": "drops-lower-effort",
+                "host": router.host, "interface": name, "direction": table.direction,
+                "text": "%s: DSCP 1 %s %s: DSCP 1 is now the Lower-Effort codepoint (RFC 8622), set on "
+                        "purpose by applications that yield; it should be deprioritised, not discarded"
+                        % (router.host, "arriving on" if table.direction == "in" else "leaving by", name),
+                "lines": [step.source.as_dict() for step in fate_class.default.steps if step.depends_on_dscp],
+            })
+        for step, _conditions in table.markings():
+            rewrite = step.rewrite
+            if rewrite is None or getattr(rewrite, "keep", None) not in (0x03, 0x00):
                 continue
-            fate_class = table.for_byte(1 << 2)
-            if fate_class.fate in (NULL_ROUTED, DROPPED) and fate_class.fate_differs:
+            dscp = rewrite.value >> 2
+            if dscp in legacy and dscp != 0:
                 found.append({
-                    "kind": "drops-lower-effort",
+                    "kind": "internal-marker-on-legacy-codepoint",
                     "host": router.host, "interface": name, "direction": table.direction,
-                    "text": "%s: DSCP 1 %s %s: DSCP 1 is now the Lower-Effort codepoint (RFC 8622), set on "
-                            "purpose by applications that yield; it should be deprioritised, not discarded"
-                            % (router.host, "arriving on" if table.direction == "in" else "leaving by", name),
-                    "lines": [step.source.as_dict() for step in fate_class.default.steps if step.depends_on_dscp],
+                    "text": "%s marks DSCP %s, a codepoint legacy RFC 1349 TOS values produce (%s); "
+                            "traffic from stacks that still write TOS can carry it too"
+                            % (router.host, dsfield.dscp_label(dscp), _tos_origin(dscp)),
+                    "lines": [step.source.as_dict()],
                 })
-            for step, _conditions in table.markings():
-                rewrite = step.rewrite
-                if rewrite is None or getattr(rewrite, "keep", None) not in (0x03, 0x00):
-                    continue
-                dscp = rewrite.value >> 2
-                if dscp in legacy and dscp != 0:
+    return found
+
+
+def firewall_advisories(firewall: FirewallInput) -> list[dict[str, t.Any]]:
+    """Legacy TOS values that write the ECN bits."""
+    found: list[dict[str, t.Any]] = []
+    for table in firewall.ruleset.tables.values():
+        if table.name != "mangle":
+            continue
+        for chain in table.chains:
+            for rule in table.rules(chain):
+                target = rule.target
+                value = getattr(target, "value", None)
+                mask = getattr(target, "mask", None)
+                if value is not None and mask is not None and (value & mask & 0x03):
                     found.append({
-                        "kind": "internal-marker-on-legacy-codepoint",
-                        "host": router.host, "interface": name, "direction": table.direction,
-                        "text": "%s marks DSCP %s, a codepoint legacy RFC 1349 TOS values produce (%s); "
-                                "traffic from stacks that still write TOS can carry it too"
-                                % (router.host, dsfield.dscp_label(dscp), _tos_origin(dscp)),
-                        "lines": [step.source.as_dict()],
+                        "kind": "legacy-tos-writes-ecn",
+                        "host": firewall.host, "interface": None,
+                        "text": "%s:%d writes the ECN bits (0x%02x): a legacy TOS value such as Minimize-Cost "
+                                "(0x02) claims ECN capability (ECT(0)) on packets whose sender never asked"
+                                % (firewall.file, rule.line, value & mask & 0x03),
+                        "lines": [{"file": firewall.file, "line": rule.line, "text": rule.text}],
                     })
-    for firewall in firewalls.values():
-        for table in firewall.ruleset.tables.values():
-            if table.name != "mangle":
-                continue
-            for chain in table.chains:
-                for rule in table.rules(chain):
-                    target = rule.target
-                    value = getattr(target, "value", None)
-                    mask = getattr(target, "mask", None)
-                    if value is not None and mask is not None and (value & mask & 0x03):
-                        found.append({
-                            "kind": "legacy-tos-writes-ecn",
-                            "host": firewall.host, "interface": None,
-                            "text": "%s:%d writes the ECN bits (0x%02x): a legacy TOS value such as Minimize-Cost "
-                                    "(0x02) claims ECN capability (ECT(0)) on packets whose sender never asked"
-                                    % (firewall.file, rule.line, value & mask & 0x03),
-                            "lines": [{"file": firewall.file, "line": rule.line, "text": rule.text}],
-                        })
+    return found
+
+
+def advisories_for(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput],
+                   errors: list[dict[str, t.Any]] | None = None) -> list[dict[str, t.Any]]:
+    """Every host's advisories; a host whose advisories cannot be computed gets an error entry instead."""
+    found: list[dict[str, t.Any]] = []
+    stages: list[tuple[str, t.Callable[[], list[dict[str, t.Any]]]]] = [
+        (router.host, lambda router=router: router_advisories(router)) for router in routers.values()]
+    stages += [(firewall.host, lambda firewall=firewall: firewall_advisories(firewall)) for firewall in firewalls.values()]
+    for host, stage in stages:
+        try:
+            found.extend(stage())
+        except Exception as error:  # pylint: disable=broad-except
+            if errors is None:
+                raise
+            errors.append(error_entry(host, error, "looking for advisories on %s" % host))
     unique: list[dict[str, t.Any]] = []
     for item in found:
         if item not in unique:
@@ -312,8 +355,14 @@ def _tos_origin(dscp: int) -> str:
 
 
 def analyze(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput],
-            links: list[Link] | None = None, errors: t.Iterable[dict[str, t.Any]] = ()) -> dict[str, t.Any]:
-    """The findings: conflicts, advisories, unmodeled lines, errors (see the module docstring)."""
+            links: list[Link] | None = None, errors: t.Iterable[dict[str, t.Any]] = (),
+            notes: t.Iterable[dict[str, t.Any]] = ()) -> dict[str, t.Any]:
+    """The findings: conflicts, advisories, unmodeled lines, errors (see the module docstring).
+
+    Each link, and each host's advisories and diagnostics, is its own stage: whatever one of them
+    raises becomes an entry under `errors` naming the host (and the link), and every other stage
+    is still reported.
+    """
     errors = list(errors)
     if links is None:
         links = assumed_links(firewalls, routers)
@@ -325,29 +374,45 @@ def analyze(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput]
         if firewall is None or router is None:
             continue
         key = (link.router, link.interface)
-        if key not in tables_cache:
-            # In on the link, out on every interface that forwards; with no other interface, the
-            # input side alone (policy routing to Null0 and input ACLs decide there).
-            tables_cache[key] = transit_tables(router.config, link.interface) or [
-                fate_table(router.config, link.interface, "in")]
-        conflicts.extend(conflicts_on_link(link, firewall, router, tables_cache[key]))
+        try:
+            if key not in tables_cache:
+                # In on the link, out on every interface that forwards; with no other interface, the
+                # input side alone (policy routing to Null0 and input ACLs decide there).
+                tables_cache[key] = transit_tables(router.config, link.interface) or [
+                    fate_table(router.config, link.interface, "in")]
+        except Exception as error:  # pylint: disable=broad-except
+            errors.append(dict(error_entry(link.router, error, "building the fate tables of %s %s"
+                                           % (link.router, link.interface)), link=link.as_dict()))
+            tables_cache[key] = []
+            continue
+        if not tables_cache[key]:
+            continue  # the router side of this link failed above and is reported once
+        try:
+            conflicts.extend(conflicts_on_link(link, firewall, router, tables_cache[key]))
+        except Exception as error:  # pylint: disable=broad-except
+            errors.append(dict(error_entry(link.firewall, error, "joining %s with %s" % (
+                link.as_dict()["from"], link.as_dict()["to"])), link=link.as_dict()))
     # Most severe first; within a severity, the conflict behind the most flows first (on the
     # founding incident: the replies to every connection the client opens, line 35).
     conflicts.sort(key=lambda c: (SEVERITY_ORDER[c["severity"]], -sum(f["classes"] for f in c["flows"]),
                                   c["marker"]["host"], c["marker"]["line"], c["treatment"]["host"],
                                   c["treatment"]["interface"]))
-    unmodeled: list[dict[str, t.Any]] = []
+    unmodeled: list[dict[str, t.Any]] = [dict(note) for note in notes]
     for firewall in firewalls.values():
         # Only the mangle table can write the byte or drop by it before it leaves; an unmodeled
         # match in filter or nat changes no DS byte.
         mangle = firewall.ruleset.tables.get("mangle")
         for diagnostic in (mangle.diagnostics if mangle is not None else []):
             unmodeled.append(dict(diagnostic.as_dict(), host=firewall.host))
+    unused: list[dict[str, t.Any]] = []
     for router in routers.values():
         for diagnostic in router.config.diagnostics:
             unmodeled.append(dict(diagnostic.as_dict(), host=router.host))
-    unused = [dict(item.as_dict(), host=router.host) for router in routers.values()
-              for item in unused_definitions(router.config)]
+        try:
+            unused.extend(dict(item.as_dict(), host=router.host) for item in unused_definitions(router.config))
+        except Exception as error:  # pylint: disable=broad-except
+            errors.append(error_entry(router.host, error, "looking for unused definitions on %s" % router.host))
+    advisories = advisories_for(firewalls, routers, errors)
     return {
         "summary": {
             "conflicts": len(conflicts),
@@ -358,7 +423,7 @@ def analyze(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput]
             "errors": len(errors), "paths_assumed": any(link.assumed for link in links),
         },
         "conflicts": conflicts,
-        "advisories": advisories_for(firewalls, routers),
+        "advisories": advisories,
         "errors": errors,
         "unmodeled": unmodeled,
         "unused": unused,

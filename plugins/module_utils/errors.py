@@ -18,6 +18,7 @@ from __future__ import absolute_import, annotations, division, print_function
 __metaclass__ = type
 
 import dataclasses
+import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact_line
 
@@ -73,4 +74,19 @@ class Diagnostic:
         return "%s:%d: %s\n    %s" % (self.file, self.line, quote(self.reason, 2 * QUOTE_LIMIT), quote(self.text))
 
     def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        # What findings.json and the reports show of the line: bounded and redacted like any quote.
+        return dict(dataclasses.asdict(self), text=quote(self.text))
+
+
+def error_entry(host: str | None, error: BaseException, stage: str) -> dict[str, t.Any]:
+    """One `errors` entry of the findings: the core's own errors as they read; anything else named as
+    an internal error, so one host's surprise never loses the run.  Bounded and redacted: an
+    exception may carry a whole input line.
+    """
+    if isinstance(error, DiffservError):
+        reason = str(error)
+    else:
+        reason = "internal error while %s: %s: %s (a bug in diffserv.audit; the other hosts are reported)" % (
+            stage, type(error).__name__, error)
+    lines = reason.split("\n")
+    return {"host": host, "stage": stage, "reason": "\n    ".join(quote(line, 2 * QUOTE_LIMIT) for line in lines[:6])}

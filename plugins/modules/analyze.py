@@ -33,7 +33,9 @@ author:
   - diffserv.audit contributors (!UNKNOWN)
 options:
   hosts:
-    description: The hosts to analyse. Default every host of C(linux_firewalls) and C(ios_routers).
+    description:
+      - The hosts to analyse. Default the hosts the batch collection saw, or else every inventory host whose
+        platform is known (groups C(linux_firewalls)/C(ios_routers), C(diffserv_platform), C(ansible_network_os)).
     type: list
     elements: str
   links:
@@ -112,7 +114,16 @@ findings:
       type: list
       elements: dict
     errors:
-      description: Hosts that could not be collected or parsed, with the reason.
+      description:
+        - One per host that could not be collected, parsed or analysed (C(host), C(stage), C(reason), bounded
+          and redacted), and per unusable link (C(host) null). A link naming a failed host is listed under
+          that host's C(links), not as a second error.
+      type: list
+      elements: dict
+    not_audited:
+      description:
+        - Inventory hosts with no platform the collection reads (no group, C(diffserv_platform) or
+          C(ansible_network_os) names one), each with C(host) and C(reason).
       type: list
       elements: dict
     unmodeled:

@@ -29,7 +29,8 @@ description:
     and is never analysed as if it were whole. An unreachable device fails that host only.
   - The returned text has every secret (passwords, secrets, keys, SNMP communities) redacted, line
     for line, so the line numbers still match the device.
-  - The platform comes from the host's group (C(linux_firewalls), C(ios_routers)) or C(diffserv_platform).
+  - The platform comes from C(diffserv_platform), the host's group (C(linux_firewalls), C(ios_routers)) or
+    C(ansible_network_os) (C(cisco.ios.ios), C(ios), C(cisco.ios.iosxe) mean IOS).
 version_added: 0.1.0
 author:
   - diffserv.audit contributors (!UNKNOWN)
@@ -133,6 +134,12 @@ collections:
   type: dict
 errors:
   description: Batch mode. Inventory host -> C(reason) (and C(unreachable)) for every host that failed.
+  returned: batch mode
+  type: dict
+not_audited:
+  description:
+    - Batch mode, without O(platform). Inventory host -> why it is not audited (no platform known from
+      C(diffserv_platform), the groups C(linux_firewalls)/C(ios_routers) or C(ansible_network_os)).
   returned: batch mode
   type: dict
 failed_hosts:

@@ -14,15 +14,29 @@ __metaclass__ = type
 
 import typing as t
 
-AUDITED_GROUPS = ("linux_firewalls", "ios_routers")
+from ansible_collections.diffserv.audit.plugins.plugin_utils.inventory import split_by_platform
 
 
-def audited_hosts(task_vars: t.Mapping[str, t.Any], given: t.Sequence[str] | None) -> list[str]:
-    """The hosts given, or every host of the audited groups."""
+def audited_hosts(task_vars: t.Mapping[str, t.Any], given: t.Sequence[str] | None,
+                  register_name: str = "diffserv_collect") -> list[str]:
+    """The hosts given; or those the batch collection saw (collected or failed); or every inventory
+    host whose platform is known (groups, diffserv_platform, ansible_network_os)."""
     if given:
         return list(given)
+    batch = task_vars.get(register_name)
+    if isinstance(batch, dict) and "collections" in batch:
+        return sorted(set(batch["collections"]) | set(batch.get("errors") or {}))
     groups = task_vars.get("groups", {})
-    return sorted({host for group in AUDITED_GROUPS for host in groups.get(group, [])})
+    audited, _skipped = split_by_platform(task_vars.get("hostvars", {}), groups.get("all", []))
+    return sorted(audited)
+
+
+def not_audited_hosts(task_vars: t.Mapping[str, t.Any], register_name: str = "diffserv_collect") -> dict[str, str]:
+    """host -> why it was not audited, as the batch collection said (empty without one)."""
+    batch = task_vars.get(register_name)
+    if isinstance(batch, dict):
+        return dict(batch.get("not_audited") or {})
+    return {}
 
 
 def registered_results(task_vars: t.Mapping[str, t.Any], hosts: t.Sequence[str],

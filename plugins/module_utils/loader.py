@@ -1,0 +1,123 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, diffserv.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What was collected -> the fleet the analysis joins: one host's trouble stays that host's.
+
+Every host is loaded on its own: its texts parsed, its marking map built.  Anything that goes
+wrong there (a file the parser refuses, a modelling gap that raises, a plain bug) becomes one
+entry under `errors` for that host, with a bounded, redacted message; the other hosts are loaded
+and analysed as if it were not there.  A link that names a host which failed is noted under that
+host's error, not counted as a second one.
+"""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type
+
+import dataclasses
+import typing as t
+
+from ansible_collections.diffserv.audit.plugins.module_utils.analysis import (
+    FirewallInput, Link, RouterInput, parse_links,
+)
+from ansible_collections.diffserv.audit.plugins.module_utils.errors import error_entry, quote
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.parse import parse_ios
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import marking_map
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import parse_ruleset
+
+# The names a collection gives the firewall texts it holds (live: one per command; saved file: one).
+FIREWALL_ITEMS = ("iptables-save", "ip6tables-save")
+
+
+@dataclasses.dataclass
+class Fleet:
+    """The hosts that loaded, the links between them, and what went wrong, per host."""
+
+    firewalls: dict[str, FirewallInput]
+    routers: dict[str, RouterInput]
+    links: list[Link] | None
+    errors: list[dict[str, t.Any]]
+    # Firewall texts read but not joined with routers yet (IPv6 parts): said, never dropped in silence.
+    notes: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
+
+
+def _egresses(links_given: t.Sequence[t.Mapping[str, t.Any]] | None, host: str) -> list[str]:
+    found = []
+    for link in links_given or []:
+        source, _colon, interface = str(link.get("from", "")).partition(":")
+        if source == host and interface:
+            found.append(interface)
+    return found
+
+
+def load_host(host: str, collection: t.Mapping[str, t.Any], egresses: list[str], backend: str,
+              tos_semantics: str) -> tuple[FirewallInput | None, RouterInput | None, list[dict[str, t.Any]]]:
+    """One host's collection -> its model (firewall or router) and the notes about what is not joined."""
+    managed = bool(collection.get("managed", True))
+    notes: list[dict[str, t.Any]] = []
+    firewall: FirewallInput | None = None
+    router: RouterInput | None = None
+    for item in collection["files"]:
+        if collection["platform"] == "ios":
+            router = RouterInput(host, item["source"], parse_ios(item["text"], item["source"]), managed)
+            continue
+        if item["name"] not in FIREWALL_ITEMS or not item["text"]:
+            continue
+        for ruleset in [parse_ruleset(item["text"], item["source"], family=6 if item["name"] == "ip6tables-save" else None)]:
+            if ruleset.family != 4:
+                first = min((table.source.line for table in ruleset.tables.values()), default=1)
+                notes.append({"host": host, "file": item["source"], "line": first,
+                              "text": "IPv6 dump (%d rules)" % ruleset.rule_count,
+                              "reason": "IPv6 rules are read and traced, but not yet joined with routers: "
+                                        "the conflicts below are for IPv4"})
+                continue
+            if firewall is not None:
+                # Two IPv4 dumps in one file: iptables-restore would load the last one.
+                notes.append({"host": host, "file": item["source"], "line": 1, "text": "",
+                              "reason": "more than one IPv4 dump: the last one is analysed, as iptables-restore loads it"})
+            marks = marking_map(ruleset, backend, tos_semantics, interfaces=egresses)
+            firewall = FirewallInput(host, item["source"], ruleset, marks, managed)
+    return firewall, router, notes
+
+
+def load_fleet(results: t.Mapping[str, t.Mapping[str, t.Any] | None], links_given: t.Sequence[t.Mapping[str, t.Any]] | None,
+               backend: str = "auto", tos_semantics: str = "auto") -> Fleet:
+    """host -> collection (or a failed result) -> the fleet; every failure stays its host's.
+
+    A result is `{"diffserv_collection": ...}`, or a failure `{"diffserv_error"|"msg", "unreachable"}`,
+    or None (never collected).
+    """
+    firewalls: dict[str, FirewallInput] = {}
+    routers: dict[str, RouterInput] = {}
+    errors: list[dict[str, t.Any]] = []
+    notes: list[dict[str, t.Any]] = []
+    for host, registered in results.items():
+        if not registered:
+            errors.append({"host": host, "stage": "collect", "reason": "not collected (no result for this host)"})
+            continue
+        collection = registered.get("diffserv_collection")
+        if collection is None:
+            errors.append({"host": host, "stage": "collect",
+                           "reason": quote(str(registered.get("diffserv_error") or registered.get("msg") or "collection failed"),
+                                           2000),
+                           "unreachable": bool(registered.get("unreachable"))})
+            continue
+        try:
+            firewall, router, host_notes = load_host(host, collection, _egresses(links_given, host), backend, tos_semantics)
+        except Exception as error:  # pylint: disable=broad-except
+            # Whatever one host's text does to the core, the others are still reported.
+            errors.append(error_entry(host, error, "loading %s" % host))
+            continue
+        notes.extend(host_notes)
+        if firewall is not None:
+            firewalls[host] = firewall
+        if router is not None:
+            routers[host] = router
+    links = None
+    if links_given:
+        failed = {error["host"]: error for error in errors if error.get("host")}
+        links, problems, unusable = parse_links(links_given, firewalls, routers, failed=set(failed))
+        errors.extend({"host": None, "stage": "links", "reason": problem} for problem in problems)
+        for host, note in unusable:
+            failed[host].setdefault("links", []).append(note)
+    return Fleet(firewalls, routers, links, errors, notes)
