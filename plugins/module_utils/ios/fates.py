@@ -50,7 +50,7 @@ import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils.dsfield import dscp_label
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
-from ansible_collections.diffserv.audit.plugins.module_utils.ios.links import unused_definitions
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.links import undefined_acl_reason, unused_definitions
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import (
     ALL_BYTES,
     AclEntry,
@@ -63,6 +63,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import (
     Rewrite,
     RouteMap,
     RouteMapClause,
+    Unmodeled,
     Unused,
     bytes_of,
     find_interface,
@@ -77,6 +78,14 @@ NULL_ROUTED = "null-routed"
 DROPPED = "dropped"
 POLICY_ROUTED = "policy-routed"
 FORWARDED = "forwarded"
+
+# How a summary names a path that leaves with a DS field the configuration does not
+# give (a table-map, a switch QoS map, an unmodelled line that may re-mark): the path
+# is forwarded, its `unknown` bits are set, and this is what "may re-mark" reads as.
+REMARKED_UNKNOWN = "re-marked to an unknown value"
+# Condition kinds the configuration alone cannot decide for a packet: a trace reports
+# each under `may_match` with file:line, as the Diagnostics do.
+UNDECIDABLE_KINDS = frozenset(("unmodeled", "undefined", "label"))
 
 
 # ---------------------------------------------------------------- evidence
@@ -274,6 +283,9 @@ class DecisionCondition(Condition):
 
 DL = t.Tuple[Alt, ...]
 
+# A re-mark of the DSCP to a value the model does not know (ECN kept, as `set dscp` keeps it).
+_UNKNOWN_DSCP = Rewrite(keep=0x03, value=0, text="DSCP re-marked to an unknown value", unknown=True)
+
 
 def _const(value: t.Any, steps: tuple[Step, ...] = ()) -> DL:
     return (Alt(ALL_BYTES, (), steps, value),)
@@ -375,6 +387,8 @@ class _State(t.NamedTuple):
     route: str = FORWARDED
     egress: str | None = None
     unmodeled: bool = False
+    # Bits of the current byte written with a value the configuration does not give.
+    unknown: int = 0
 
 
 # NamedTuple._replace goes through keyword handling; these hot paths build the tuple directly.
@@ -391,7 +405,13 @@ def _rewrite(state: _State, step: Step) -> _State:
         raise AssertionError("a rewrite step without its rewrite")
     keep = state.keep & rw.keep
     value = (state.value & rw.keep) | rw.value
-    return _new_state(_State, (state[0], state[1], state[2] + (step,), keep, value) + state[5:])
+    # Invariant: `unknown` shares no bit with `keep` or `value` (unknown bits read as 0).
+    unknown = state[10] & rw.keep
+    if rw.unknown:
+        unknown |= ~rw.keep & 0xFF
+    # An unknown value is something the model did not compute: the path says so.
+    return _new_state(_State, (state[0], state[1], state[2] + (step,), keep, value) + state[5:9]
+                      + (state[9] or rw.unknown, unknown))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -412,8 +432,14 @@ class Path:
     police: tuple[str, ...]
     egress: str | None
     unmodeled: bool
+    # Bits of the leaving byte written with a value the configuration does not give
+    # (0: the byte leaving is known).  A path with unknown bits is "may re-mark".
+    unknown: int = 0
 
-    def ds_out(self, arriving: int) -> int:
+    def ds_out(self, arriving: int) -> int | None:
+        """The byte leaving; None when a table or map wrote bits the model does not know."""
+        if self.unknown:
+            return None
         return (arriving & self.keep) | self.value
 
     @property
@@ -428,11 +454,14 @@ class Path:
     def treatment(self) -> tuple:
         """What the router does, independent of the arriving byte's own bits."""
         return (tuple(map(id, self.conditions)), self.action, self.keep, self.value,
-                self.egress, self.police, self.unmodeled)
+                self.egress, self.police, self.unmodeled, self.unknown)
 
     def describe_rewrite(self) -> str | None:
         if not self.rewrites:
             return None
+        if self.unknown:
+            what = "DSCP" if self.unknown == 0xFC else "precedence" if self.unknown == 0xE0 else "bits 0x%02x" % self.unknown
+            return "an unknown value (%s written by a table or map the model does not read)" % what
         if self.keep == 0x03:
             return "DSCP %s (ECN kept)" % dscp_label(self.value >> 2)
         if self.keep == 0x00:
@@ -447,9 +476,9 @@ class Path:
         out = {
             "action": self.action,
             "conditions": [c.as_dict() for c in self.conditions],
-            "rewrite": None if not self.rewrites else {
+            "rewrite": None if not self.rewrites else dict({
                 "keep": self.keep, "value": self.value, "text": self.describe_rewrite(),
-            },
+            }, **({"unknown": self.unknown} if self.unknown else {})),
             "classes": list(self.classes),
             "police": list(self.police),
             "egress": self.egress,
@@ -457,7 +486,7 @@ class Path:
             "steps": [s.as_dict() for s in self.steps],
         }
         if arriving is not None:
-            out["ds_out"] = sorted({self.ds_out(b) for b in arriving})
+            out["ds_out"] = None if self.unknown else sorted({(b & self.keep) | self.value for b in arriving})
         return out
 
 
@@ -511,7 +540,8 @@ class FateClass:
         text = default.action
         if default.rewrites:
             text += ", re-marked to " + (default.describe_rewrite() or "")
-        others = sorted({p.action for p in self.paths if p is not default and p.action != default.action})
+        others = sorted({p.action for p in self.paths if p is not default and p.action != default.action}
+                        | {REMARKED_UNKNOWN for p in self.paths if p is not default and p.unknown and not default.unknown})
         if others:
             text += "; under conditions: " + ", ".join(others)
         if self.policed:
@@ -655,6 +685,9 @@ class Engine:
         self._decisions: dict[tuple[int, tuple[int, ...], t.Any], DecisionCondition] = {}
         self._compressed: dict[tuple[str, str], DL] = {}
         self._stage_memo: dict[tuple, list[_Branch]] = {}
+        self._vague_pre: dict[tuple[int, int, int, int], tuple[int, int]] = {}
+        self._vague: dict[tuple[int, int], Condition] = {}
+        self._may: dict[tuple[str, int, str], Condition] = {}
 
     # -- byte arithmetic
     def _preimage(self, keep: int, value: int, mask: int) -> int:
@@ -679,12 +712,68 @@ class Engine:
         self._pre[key] = out
         return out
 
+    def _preimage_unknown(self, keep: int, value: int, unknown: int, mask: int) -> tuple[int, int]:
+        """Arriving bytes whose rewritten byte is in `mask` whatever the unknown bits are, and those where it may be."""
+        key = (keep, value, unknown, mask)
+        found = self._vague_pre.get(key)
+        if found is not None:
+            return found
+        fills = [x for x in range(256) if x & ~unknown == 0]
+        sure = maybe = 0
+        for byte in range(256):
+            base = (byte & keep) | value
+            inside = [(mask >> (base | x)) & 1 for x in fills]
+            if all(inside):
+                sure |= 1 << byte
+            elif any(inside):
+                maybe |= 1 << byte
+        self._vague_pre[key] = (sure, maybe)
+        return sure, maybe
+
+    def _vague_condition(self, alt: Alt, unknown: int) -> Condition:
+        """"The unknown value written earlier passes this test": one object per test and unknown bits."""
+        key = (id(alt), unknown)
+        found = self._vague.get(key)
+        if found is None:
+            source = alt.steps[0].source if alt.steps else None
+            found = self._vague[key] = Condition(
+                "unmodeled", "a DS byte re-marked to an unknown value may pass %s" % (
+                    source.text if source is not None else "this test"), source)
+        return found
+
     def _branch(self, state: _State, dl: DL) -> t.Iterator[tuple[_State, t.Any]]:
         """Compose a path with a decision list, in order (depth-first keeps first-match semantics)."""
         remaining = state.mask
         keep, value = state.keep, state.value
+        unknown = state[10]
+        if unknown:
+            yield from self._branch_vague(state, dl)
+            return
         for alt in dl:
             hit = remaining & (alt.mask if keep == 0xFF else self._preimage(keep, value, alt.mask))
+            if not hit:
+                continue
+            yield _new_state(_State, (hit, state[1] + alt.conds, state[2] + alt.steps) + state[3:]), alt.value
+            if not alt.conds:
+                remaining &= ~hit
+                if not remaining:
+                    return
+
+    def _branch_vague(self, state: _State, dl: DL) -> t.Iterator[tuple[_State, t.Any]]:
+        """`_branch` after a re-mark to an unknown value: a test the unknown bits can decide
+        either way becomes a may-match, under a condition naming the test."""
+        remaining = state.mask
+        keep, value, unknown = state.keep, state.value, state[10]
+        for alt in dl:
+            if alt.mask == ALL_BYTES:
+                sure, maybe = ALL_BYTES, 0
+            else:
+                sure, maybe = self._preimage_unknown(keep, value, unknown, alt.mask)
+            vague = remaining & maybe
+            if vague:
+                conds = state[1] + alt.conds + (self._vague_condition(alt, unknown),)
+                yield _new_state(_State, (vague, conds, state[2] + alt.steps) + state[3:]), alt.value
+            hit = remaining & sure
             if not hit:
                 continue
             yield _new_state(_State, (hit, state[1] + alt.conds, state[2] + alt.steps) + state[3:]), alt.value
@@ -844,7 +933,9 @@ class Engine:
         parts = []
         for crit in cm.criteria:
             what = "class-map %s: match %s%s" % (name, "not " if crit.negate else "", crit.text)
-            step = Step(crit.source, what, crit.kind in ("dscp", "precedence"), unmodeled=crit.kind == "unknown")
+            undefined_acl = crit.kind == "acl" and (crit.ref or "") not in self.config.acls
+            step = Step(crit.source, what, crit.kind in ("dscp", "precedence"),
+                        unmodeled=crit.kind in ("unknown", "label") or undefined_acl)
             if crit.kind in ("dscp", "precedence"):
                 part: DL = (Alt(crit.ds_mask, (), (step,), True), Alt(ALL_BYTES, (), (), False))
             elif crit.kind == "any":
@@ -852,7 +943,10 @@ class Engine:
             elif crit.kind == "acl":
                 acl = self.acl_bool_dl(crit.ref or "")
                 if acl is None:
-                    part = _cond(Condition("undefined", "access-list %s not defined" % crit.ref, crit.source), (step,))
+                    # Cisco's documentation does not say how a class-map treats a missing
+                    # ACL (the route-map case, "matches every packet", is a PBR fact):
+                    # may-match, the same words as the Diagnostic (links.py).
+                    part = _cond(Condition("undefined", undefined_acl_reason(name, crit.ref or ""), crit.source), (step,))
                 else:
                     # QoS classification: an ACL deny means "not in this class", never a drop.
                     part = tuple(a._replace(steps=(step,) + a.steps) if a.value else a for a in acl)
@@ -863,6 +957,9 @@ class Engine:
                 part = _cond(NbarCondition("nbar", crit.text, crit.source, False, class_map=name), (step,))
             elif crit.kind == "other":
                 part = _cond(Condition("other", crit.text, crit.source), (step,))
+            elif crit.kind == "label":
+                part = _cond(Condition("label", "class-map %s: match %s (not in the IP packet, not given by the "
+                                                "configuration)" % (name, crit.text), crit.source), (step,))
             else:
                 part = _cond(Condition("unmodeled", crit.text, crit.source), (step,))
             if crit.negate:
@@ -974,11 +1071,12 @@ class Engine:
         were rewritten, not on the conditions and lines that led there, so
         interfaces sharing a policy or route-map share its evaluation.
         """
-        full = key + (state.keep, state.value)
+        full = key + (state.keep, state.value, state[10])
         found = self._stage_memo.get(full)
         if found is None:
             # Evaluated for every byte; a narrower arrival set is a restriction of it.
-            found = self._stage_memo[full] = list(compute(_State(ALL_BYTES, (), (), state.keep, state.value)))
+            start = _State(ALL_BYTES, (), (), state.keep, state.value, unknown=state[10])
+            found = self._stage_memo[full] = list(compute(start))
         mask = state.mask
         conds, steps, classes, police = state.conds, state.steps, state.classes, state.police
         for rel, terminal in found:
@@ -991,6 +1089,7 @@ class Engine:
                 rel.route if rel.route != FORWARDED or rel.egress is not None else state.route,
                 rel.egress if rel.egress is not None else state.egress,
                 state.unmodeled or rel.unmodeled,
+                rel[10],
             )), terminal
 
     def _policy_stage(self, attachment_step: Step, name: str) -> _Stage:
@@ -1045,7 +1144,13 @@ class Engine:
             elif action.kind == "service-policy":
                 children.append(action)
             elif action.kind == "unknown":
-                state = _add(state, Step(action.source, "%s: not modelled" % what, unmodeled=True))._replace(unmodeled=True)
+                # "kept, treated as may-drop or re-mark" (the Diagnostic): a drop under a
+                # condition naming the line, else a re-mark to an unknown DSCP.
+                step = Step(action.source, "%s: not modelled" % what, unmodeled=True)
+                state = _add(state, step)._replace(unmodeled=True)
+                yield state._replace(conds=state.conds + (self._may_condition(action.source, "drop"),)), DROPPED
+                state = _rewrite(state, Step(action.source, "%s: may re-mark (not modelled)" % what,
+                                             rewrite=_UNKNOWN_DSCP, unmodeled=True))
             elif action.kind == "queue":
                 state = _add(state, Step(action.source, "%s: %s" % (what, action.source.text)))
         yield from self._after_marking(pm, label, state, children, police, depth)
@@ -1070,7 +1175,7 @@ class Engine:
             dropped = False
             for act in actions:
                 step = Step(act.source, "police %s: %s" % (color, act.text), rewrite=act.rewrite,
-                            unmodeled=act.kind == "unknown")
+                            unmodeled=act.kind == "unknown" or (act.rewrite is not None and act.rewrite.unknown))
                 if act.kind == "rewrite":
                     sub = _rewrite(sub, step)
                 else:
@@ -1078,11 +1183,39 @@ class Engine:
                     if act.kind == "drop":
                         dropped = True
                     elif act.kind == "unknown":
+                        # The Diagnostic says "treated as may-drop": so does the table.
                         sub = sub._replace(unmodeled=True)
+                        yield sub._replace(conds=sub.conds + (self._may_condition(act.source, "drop"),)), DROPPED
             if dropped:
                 yield sub, DROPPED
             else:
                 yield from self._after_marking(pm, label, sub, [], rest_police, depth)
+
+    def _may_condition(self, source: Evidence, effect: str) -> Condition:
+        """"This unmodelled line drops / re-marks the packet": one object per line and effect."""
+        key = (source.file, source.line, effect)
+        found = self._may.get(key)
+        if found is None:
+            verb = {"drop": "drops", "remark": "re-marks"}[effect]
+            found = self._may[key] = Condition("unmodeled", "%s:%d `%s` %s the packet (not modelled)" % (
+                source.file, source.line, source.text, verb), source)
+        return found
+
+    def _unmodeled_stage(self, line: Unmodeled) -> _Stage:
+        """An interface line the model cannot compute (Interface.unmodeled): may drop, may re-mark."""
+        step = Step(line.source, line.reason, unmodeled=True)
+
+        def stage(state: _State) -> t.Iterator[_Branch]:
+            state = _add(state, step)._replace(unmodeled=True)
+            if "drop" in line.effects:
+                yield state._replace(conds=state.conds + (self._may_condition(line.source, "drop"),)), DROPPED
+            if "remark" in line.effects:
+                marked = state._replace(conds=state.conds + (self._may_condition(line.source, "remark"),))
+                yield _rewrite(marked, Step(line.source, "%s: may re-mark" % line.reason, rewrite=_UNKNOWN_DSCP,
+                                            unmodeled=True)), None
+            yield state, None
+
+        return stage
 
     def _pbr_stage(self, attachment_step: Step, name: str) -> _Stage:
         def compute(start: _State) -> t.Iterator[_Branch]:
@@ -1157,10 +1290,15 @@ class Engine:
     def stages(self, iface: Interface, direction: str) -> list[tuple[Step, _Stage]]:
         """The ordered stages of one interface and direction, with the lines attaching them."""
         out: list[tuple[Step, _Stage]] = []
+        # Lines the model cannot compute act where CAR and class-based marking do (document
+        # 22141): after the ACL of their direction, before the policy.
+        unmodeled = [(Step(u.source, u.reason, unmodeled=True), self._unmodeled_stage(u))
+                     for u in iface.unmodeled if u.direction in (direction, "both")]
         if direction == "in":
             if iface.acl_in:
                 step = Step(iface.acl_in.source, "interface %s: input access-list %s" % (iface.name, iface.acl_in.name))
                 out.append((step, self._acl_stage(step, iface.acl_in.name)))
+            out.extend(unmodeled)
             if iface.policy_in:
                 step = Step(iface.policy_in.source, "interface %s: input policy %s" % (iface.name, iface.policy_in.name))
                 out.append((step, self._policy_stage(step, iface.policy_in.name)))
@@ -1171,6 +1309,7 @@ class Engine:
             if iface.acl_out:
                 step = Step(iface.acl_out.source, "interface %s: output access-list %s" % (iface.name, iface.acl_out.name))
                 out.append((step, self._acl_stage(step, iface.acl_out.name)))
+            out.extend(unmodeled)
             if iface.policy_out:
                 step = Step(iface.policy_out.source, "interface %s: output policy %s" % (iface.name, iface.policy_out.name))
                 out.append((step, self._policy_stage(step, iface.policy_out.name)))
@@ -1248,7 +1387,7 @@ class Engine:
             return FateTable(self.config.hostname, self.config.file, name, direction, shutdown,
                              tuple(step for step, _s in pairs), tuple(fate_classes), out_name)
         treatments = [p.treatment() for p in paths]
-        outcomes = [(p.action, p.keep, p.value, p.egress) for p in paths]
+        outcomes = [(p.action, p.keep, p.value, p.egress, p.unknown) for p in paths]
         plain = [p.is_default for p in paths]
 
         def certain(members: list[int]) -> tuple:
@@ -1332,6 +1471,7 @@ def _finish(state: _State, action: str) -> Path:
         police=state.police,
         egress=state.egress,
         unmodeled=state.unmodeled,
+        unknown=state.unknown,
     )
 
 

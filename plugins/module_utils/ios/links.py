@@ -93,6 +93,11 @@ def reachable(config: IosConfig) -> Reach:
     return reach
 
 
+def undefined_acl_reason(class_map: str, acl: str) -> str:
+    """One wording for the Diagnostic, the fate table's condition and the trace's may-match."""
+    return "class-map %s matches ACL %s, which is not defined (may-match)" % (class_map, acl)
+
+
 def link_diagnostics(config: IosConfig) -> list[Diagnostic]:
     """Dangling references and policy-routing clauses the model cannot read."""
     out: list[Diagnostic] = []
@@ -149,8 +154,8 @@ def link_diagnostics(config: IosConfig) -> list[Diagnostic]:
             add(cm.source, "class-map %s has no match statement: it matches no packet" % name)
         for crit in cm.criteria:
             ref = crit.ref or ""
-            if crit.kind == "acl" and ref not in config.acls and once("acl-class", ref):
-                add(crit.source, "access-list %s is not defined (criterion treated as may-match)" % ref)
+            if crit.kind == "acl" and ref not in config.acls:
+                add(crit.source, undefined_acl_reason(name, ref))
             if crit.kind == "class-map" and ref not in config.class_maps and once("class-map", ref):
                 add(crit.source, "class-map %s is not defined (criterion treated as may-match)" % ref)
     for name in reach.pbr:

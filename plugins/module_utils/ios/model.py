@@ -238,10 +238,13 @@ class Acl:
 class Criterion:
     """One `match` line of a class-map.
 
-    kind: dscp | precedence | acl | any | class-map | nbar | other | unknown.
+    kind: dscp | precedence | acl | any | class-map | nbar | label | other | unknown.
     `other` is a criterion IOS documents that does not look at the DS byte
-    (cos, qos-group, input-interface, packet length, ...): an opaque
-    condition, not an error.  `unknown` is one we could not read.
+    (input-interface, packet length, ...): an opaque condition of the packet,
+    not an error.  `label` tests a field the IP packet does not carry and the
+    configuration does not give (802.1p CoS of the frame, `cos inner`, a
+    qos-group or discard-class set elsewhere): may-match, with a Diagnostic.
+    `unknown` is one we could not read.
     """
 
     source: Evidence
@@ -293,12 +296,20 @@ class Rewrite:
     keep: int
     value: int
     text: str = ""
+    # The bits outside `keep` are written with a value the configuration does not
+    # give (a table-map, the policed-DSCP map, a CoS-to-DSCP map): `value` is 0 and
+    # the byte leaving is known only in the `keep` bits.
+    unknown: bool = False
 
     def apply(self, byte: int) -> int:
+        """The byte written; for an `unknown` rewrite, the known bits only (the others read as 0)."""
         return (byte & self.keep) | self.value
 
     def as_dict(self) -> dict:
-        return {"keep": self.keep, "value": self.value, "text": self.text}
+        out: dict = {"keep": self.keep, "value": self.value, "text": self.text}
+        if self.unknown:
+            out["unknown"] = True
+        return out
 
 
 def rewrite_dscp(dscp: int, text: str = "") -> Rewrite:
@@ -311,6 +322,15 @@ def rewrite_precedence(precedence: int, text: str = "") -> Rewrite:
 
 def rewrite_tos4(tos4: int, text: str = "") -> Rewrite:
     return Rewrite(keep=0xE1, value=tos4 << 1, text=text or "TOS %d" % tos4)
+
+
+def rewrite_unknown(keep: int, text: str) -> Rewrite:
+    """A re-mark whose value comes from a table or map the model does not read.
+
+    keep 0x03 for a DSCP (ECN kept), 0x1f for a precedence: the same bits the
+    known forms keep, so only the value is unknown, never whether it is written.
+    """
+    return Rewrite(keep=keep, value=0, text=text, unknown=True)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -464,6 +484,27 @@ class Attachment:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Unmodeled:
+    """An interface line that can drop or re-mark packets in a way the model does not compute.
+
+    `rate-limit` (CAR), `ipv6 traffic-filter`, `zone-member security`, a switch's
+    trust state...: kept in the pipeline of its direction ("in", "out" or "both")
+    as a may-drop and/or may-re-mark stage, so the fate table, the trace and the
+    Diagnostic say the same thing.  `effects`: "drop" and/or "remark";
+    `reason` is the Diagnostic's.
+    """
+
+    source: Evidence
+    direction: str
+    effects: tuple[str, ...]
+    reason: str
+
+    def as_dict(self) -> dict:
+        return {"source": self.source.as_dict(), "direction": self.direction, "effects": list(self.effects),
+                "reason": self.reason}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Interface:
     name: str
     source: Evidence
@@ -475,6 +516,7 @@ class Interface:
     policy_in: Attachment | None = None
     policy_out: Attachment | None = None
     pbr: Attachment | None = None
+    unmodeled: tuple[Unmodeled, ...] = ()
 
     def as_dict(self) -> dict:
         def ref(attachment: Attachment | None) -> dict | None:
@@ -491,6 +533,7 @@ class Interface:
             "service_policy_input": ref(self.policy_in),
             "service_policy_output": ref(self.policy_out),
             "ip_policy_route_map": ref(self.pbr),
+            "unmodeled": [u.as_dict() for u in self.unmodeled],
         }
 
 

@@ -58,6 +58,8 @@ from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import (
     rewrite_dscp,
     rewrite_precedence,
     rewrite_tos4,
+    rewrite_unknown,
+    Unmodeled,
 )
 
 # C0 control characters a text config must not hold.  Allowed: tab, LF, CR,
@@ -234,11 +236,25 @@ def _acl(ctx: _Ctx, name: str, kind: str, lineno: int, text: str) -> _AclB:
 
 # ---------------------------------------------------------------- class-maps
 _OTHER_CRITERIA = frozenset((
-    "cos", "cos-inner", "qos-group", "discard-class", "input-interface", "packet", "mpls", "fr-de",
+    "input-interface", "packet", "mpls", "fr-de",
     "fr-dlci", "atm", "source-address", "destination-address", "vlan", "frame-relay", "metadata",
     "security-group", "application", "traffic-category", "traffic-class", "group-object",
     "user-group", "ethertype", "port-type", "flow", "activity",
 ))
+
+
+# Criteria on a field the IP packet does not carry and the configuration does not give:
+# the 802.1p CoS of the arriving frame (AutoQoS matches `cos 5` for voice from a phone),
+# its inner tag, or an internal label an earlier policy sets (`set qos-group` on input,
+# matched on output by AutoQoS for Catalyst 4500).  On a switch CoS is also derived from
+# the DSCP by the dscp-cos map, so a `match cos` class can decide a DSCP's fate: may-match,
+# named as a condition, and reported (Diagnostic), never "does not match".
+_LABEL_CRITERIA = {
+    "cos": "the 802.1p CoS of the arriving frame (a layer-2 field)",
+    "cos-inner": "the inner 802.1p CoS of the arriving frame (a layer-2 field)",
+    "qos-group": "a qos-group an earlier policy sets (an internal label)",
+    "discard-class": "a discard-class an earlier policy sets (an internal label)",
+}
 
 
 def _ds_values(values: list[str], parse: t.Callable[[str], int], masks: tuple[int, ...]) -> tuple[int, list[str]]:
@@ -267,6 +283,11 @@ class _ClassMapB(_Handler):
     def child(self, ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
         if words[0] == "description":
             return IGNORE
+        if words[0].isdigit() and len(words) > 2:
+            # Some IOS-XE releases print sequence-numbered match statements
+            # (` 10 match ip dscp ef`): the number orders the lines, which the
+            # file order already does; the statement reads like the unnumbered one.
+            words = words[1:]
         if words[0] != "match" or len(words) < 2:
             ctx.diag(lineno, text, "class-map %s: unknown command (ignored)" % self.name)
             return IGNORE
@@ -307,6 +328,11 @@ class _ClassMapB(_Handler):
         if head == "protocol" and rest:
             # NBAR: deep packet inspection, not a function of the DS byte.
             return Criterion(source, "nbar", negate, text=" ".join(words))
+        label = _LABEL_CRITERIA.get("cos-inner" if head == "cos" and rest[:1] == ["inner"] else head)
+        if label is not None and rest:
+            ctx.diag(lineno, text, "class-map %s: match %s%s tests %s, which the configuration does not give "
+                                   "(treated as may-match)" % (self.name, "not " if negate else "", " ".join(words), label))
+            return Criterion(source, "label", negate, text=" ".join(words))
         if head in _OTHER_CRITERIA or (head == "ip" and rest and rest[0] == "rtp"):
             return Criterion(source, "other", negate, text=" ".join(words))
         ctx.diag(lineno, text, "class-map %s: unknown match criterion (kept, treated as may-match)" % self.name)
@@ -340,6 +366,17 @@ _POLICE_NO_DS = frozenset((
 _ACTION_WORDS = {"conform-action": "conform", "exceed-action": "exceed", "violate-action": "violate"}
 
 
+# Police actions that transmit with a DSCP (precedence) taken from a table or map the
+# model does not read: `set-dscp-transmit dscp table policed-dscp` (AutoQoS on Catalyst
+# 3850/9000), `set-prec-transmit precedence table T`, `policed-dscp-transmit` (the
+# Catalyst policed-DSCP map, `mls qos map policed-dscp`).  They re-mark, they never drop:
+# the Cisco IOS QoS command reference (`police`, actions) lists set-dscp-transmit
+# and set-prec-transmit as "set the value and transmit the packet", drop as the only
+# action that discards; the byte written is unknown to us, so "may re-mark" to an
+# unknown value (Rewrite.unknown), never a drop.
+_POLICE_TABLE_KEEP = {"set-dscp-transmit": 0x03, "policed-dscp-transmit": 0x03, "set-prec-transmit": 0x1F}
+
+
 def _police_action(ctx: _Ctx, lineno: int, text: str, words: list[str]) -> PoliceAction:
     source = ctx.ev(lineno, text)
     label = " ".join(words)
@@ -357,6 +394,10 @@ def _police_action(ctx: _Ctx, lineno: int, text: str, words: list[str]) -> Polic
             return PoliceAction("rewrite", label, source, rewrite_precedence(dsfield.parse_precedence(words[1]), label))
     except dsfield.DSFieldError:
         pass
+    if word in _POLICE_TABLE_KEEP:
+        ctx.diag(lineno, text, "police: %r re-marks by a table or map the model does not read "
+                               "(may re-mark to an unknown value; never drops)" % label)
+        return PoliceAction("rewrite", label, source, rewrite_unknown(_POLICE_TABLE_KEEP[word], label))
     if word in _POLICE_NO_DS:
         return PoliceAction("transmit", label, source)
     ctx.diag(lineno, text, "police: unknown action %r (kept, treated as may-drop)" % label)
@@ -382,7 +423,8 @@ class _PoliceB(_Handler):
                 continue
             j = i + 2 if i + 1 < n and words[i + 1] in _POLICE_NEEDS_ARG else i + 1
             # `set-dscp-transmit dscp table T` maps through a table-map: read all of it.
-            while j + 1 < n and words[j + 1] not in _ACTION_WORDS and words[j] in ("dscp", "precedence", "table", "cos"):
+            while j + 1 < n and words[j + 1] not in _ACTION_WORDS and words[j] in (
+                    "dscp", "precedence", "table", "cos", "qos-group", "discard-class"):
                 j += 1
             self.colors[color].append(_police_action(ctx, lineno, text, words[i + 1:j + 1]))
             i = j + 1
@@ -444,6 +486,18 @@ class _PolicyClassB(_Handler):
             return IGNORE
         if head == "description":
             return IGNORE
+        if head == "trust" and len(words) == 2:
+            # Catalyst MQC `trust dscp` classifies by the DSCP as it arrived and keeps it;
+            # `trust cos` / `trust precedence` derive the DSCP from the CoS-to-DSCP or
+            # IP-precedence-to-DSCP map (Catalyst 3750 QoS configuration guide,
+            # "Classification Based on QoS ACLs" / trust states): a re-mark by a map.
+            if words[1] == "dscp":
+                self.actions.append(ClassAction(source, "queue"))
+                return IGNORE
+            ctx.diag(lineno, text, "%s: %s derives the DSCP from a switch QoS map (may re-mark to an unknown value)"
+                     % (where, " ".join(words)))
+            self.actions.append(ClassAction(source, "rewrite", rewrite=rewrite_unknown(0x03, " ".join(words))))
+            return IGNORE
         ctx.diag(lineno, text, "%s: unknown action (kept, treated as may-drop or re-mark)" % where)
         self.actions.append(ClassAction(source, "unknown"))
         return IGNORE
@@ -466,8 +520,13 @@ class _PolicyClassB(_Handler):
                     return ClassAction(source, "rewrite", rewrite=rewrite)
                 except dsfield.DSFieldError:
                     pass
-            ctx.diag(lineno, text, "%s: DS value derived from another field or table (not modelled)" % where)
-            return ClassAction(source, "unknown")
+            # `set dscp dscp table T`, `set dscp cos table T`, `set precedence qos-group`...:
+            # the field is written (IOS marks every packet of the class), with a value
+            # derived through a table-map the model does not read.
+            ctx.diag(lineno, text, "%s: DS value derived from another field or table "
+                                   "(may re-mark to an unknown value)" % where)
+            keep = 0x03 if args[0] == "dscp" else 0x1F
+            return ClassAction(source, "rewrite", rewrite=rewrite_unknown(keep, " ".join(words)))
         if args and args[0] in _SET_OTHER:
             return ClassAction(source, "queue")
         ctx.diag(lineno, text, "%s: unknown set clause (kept, treated as may re-mark)" % where)
@@ -615,6 +674,13 @@ class _InterfaceB(_Handler):
         self.policy_in: Attachment | None = None
         self.policy_out: Attachment | None = None
         self.pbr: Attachment | None = None
+        self.unmodeled: list[Unmodeled] = []
+
+    def may(self, ctx: _Ctx, lineno: int, text: str, direction: str, effects: tuple[str, ...], reason: str) -> None:
+        """A line that may drop or re-mark: a stage of the pipeline and a Diagnostic, one reason."""
+        reason = "interface %s: %s" % (self.name, reason)
+        ctx.diag(lineno, text, reason)
+        self.unmodeled.append(Unmodeled(ctx.ev(lineno, text), direction, effects, reason))
 
     def accepts_flat(self, words: list[str]) -> bool:
         head = words[0]
@@ -647,7 +713,9 @@ class _InterfaceB(_Handler):
             rest = words[1:]
             if rest[0] == "type" and len(rest) >= 2:
                 if rest[1] != "qos":
-                    ctx.diag(lineno, text, "interface %s: service-policy type %s not modelled" % (self.name, rest[1]))
+                    where = rest[2] if len(rest) > 2 and rest[2] in ("input", "output") else "both"
+                    self.may(ctx, lineno, text, {"input": "in", "output": "out"}.get(where, "both"), ("drop",),
+                             "service-policy type %s not modelled (may drop)" % rest[1])
                     return IGNORE
                 rest = rest[2:]
             if len(rest) >= 2 and rest[0] in ("input", "output"):
@@ -666,20 +734,47 @@ class _InterfaceB(_Handler):
         if head == "description":
             self.description = text.split(None, 1)[1] if n > 1 else ""
             return IGNORE
-        if head == "ipv6" and n >= 2 and words[1] in ("traffic-filter", "policy"):
-            ctx.diag(lineno, text, "interface %s: IPv6 filtering/policy routing is not modelled" % self.name)
+        if head == "ipv6" and n >= 3 and words[1] == "traffic-filter":
+            # IPv6 packets only; an IPv6 Traffic Class is the same DS byte, and the
+            # firewall side may be ip6tables: a may-drop for those packets.
+            self.may(ctx, lineno, text, "out" if words[-1] == "out" else "in", ("drop",),
+                     "IPv6 access list %s is not modelled (IPv6 packets may be dropped)" % words[2])
+            return IGNORE
+        if head == "ipv6" and n >= 4 and words[1] == "policy" and words[2] == "route-map":
+            self.may(ctx, lineno, text, "in", ("drop", "remark"),
+                     "IPv6 policy routing by route-map %s is not modelled (IPv6 packets may be null-routed "
+                     "or re-marked)" % words[3])
             return IGNORE
         if head == "rate-limit":
-            ctx.diag(lineno, text, "interface %s: committed access rate (CAR) is not modelled "
-                                   "(may drop or set precedence)" % self.name)
+            # Committed access rate: `rate-limit input|output [access-group N] bps burst burst
+            # conform-action A exceed-action A`, actions drop, transmit, set-prec-transmit,
+            # set-dscp-transmit, continue... (Cisco IOS QoS command reference, `rate-limit`).
+            effects = tuple(e for e, present in (
+                ("drop", "drop" in words),
+                ("remark", any(w.startswith(("set-prec", "set-dscp")) for w in words)),
+            ) if present) or ("drop",)
+            self.may(ctx, lineno, text, "out" if n > 1 and words[1] == "output" else "in", effects,
+                     "committed access rate (CAR) is not modelled (may %s)" % " or ".join(
+                         {"drop": "drop", "remark": "re-mark"}[e] for e in effects))
             return IGNORE
         if words[:3] == ["mls", "qos", "trust"] or words[:2] == ["qos", "trust"]:
-            ctx.diag(lineno, text, "interface %s: switch QoS trust state is not modelled "
-                                   "(untrusted ports may rewrite DSCP)" % self.name)
+            state = words[3 if head == "mls" else 2:]
+            if state[:1] == ["dscp"]:
+                # A port trusting DSCP keeps the arriving DSCP (Catalyst 3750 QoS configuration
+                # guide, "Configuring Classification Using Port Trust States"): no re-mark.
+                return IGNORE
+            self.may(ctx, lineno, text, "in", ("remark",),
+                     "switch QoS trust state %s derives the DSCP from a map (may re-mark)" % (" ".join(state) or "default"))
             return IGNORE
         if head == "zone-member":
-            ctx.diag(lineno, text, "interface %s: zone-based firewall is not modelled (may drop)" % self.name)
+            self.may(ctx, lineno, text, "both", ("drop",), "zone-based firewall is not modelled (may drop)")
             return IGNORE
+        # Read past without a Diagnostic, because none of them decides a DS byte's fate:
+        # `auto qos ...` (the macro's generated class-maps, policy-maps, trust and
+        # service-policy lines are in the running-config themselves and read there),
+        # `srr-queue ...`, `priority-queue out`, `bandwidth`, `queue-set` (egress queue
+        # weights and thresholds: which queue, not whether or with which byte a packet
+        # leaves), `ip nbar protocol-discovery` (statistics only).
         if head in ("service-instance", "pvc", "frame-relay"):
             return _Watch("interface %s %s" % (self.name, " ".join(words)))
         return IGNORE
@@ -696,6 +791,7 @@ class _InterfaceB(_Handler):
             policy_in=self.policy_in,
             policy_out=self.policy_out,
             pbr=self.pbr,
+            unmodeled=tuple(self.unmodeled),
         )
 
 
@@ -834,9 +930,22 @@ def _top_version(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handle
     return IGNORE
 
 
+# Catalyst `mls qos map` tables that produce a DSCP: re-marks through them (`trust cos`,
+# `policed-dscp-transmit`, mutation on a trusted port) are unknown values to the model.
+# `dscp-cos` only feeds the CoS and the egress queues: no DS byte changes.
+_MLS_DSCP_MAPS = frozenset(("policed-dscp", "dscp-mutation", "cos-dscp", "ip-prec-dscp"))
+
+
 def _top_mls(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
     if words == ["mls", "qos"]:
         ctx.diag(lineno, text, "mls qos: switch QoS rewrites DSCP on untrusted ports (not modelled)")
+    elif len(words) >= 4 and words[1:3] == ["qos", "map"] and words[3] in _MLS_DSCP_MAPS:
+        ctx.diag(lineno, text, "mls qos map %s: a switch DSCP map is not modelled (re-marks through it are "
+                               "treated as unknown values)" % words[3])
+    elif len(words) >= 4 and words[1:3] == ["qos", "aggregate-policer"]:
+        ctx.diag(lineno, text, "mls qos aggregate-policer %s: a shared policer is not modelled "
+                               "(classes using it may drop or re-mark)" % words[3])
+    # `mls qos srr-queue ...`, `mls qos queue-set ...`, `mls qos map dscp-cos`: queueing only.
     return IGNORE
 
 

@@ -264,7 +264,7 @@ def test_class_map_criteria_kinds():
     assert kinds == [
         ("dscp", False, None), ("dscp", False, None), ("precedence", False, None), ("acl", False, "101"),
         ("acl", False, "EDGE"), ("dscp", True, None), ("class-map", False, "OTHER"), ("any", False, None),
-        ("other", False, None),
+        ("label", False, None),
     ]
     assert bytes_of(config.class_maps["C"].criteria[0].ds_mask)[::4] == [40, 48, 184]
 
@@ -362,7 +362,9 @@ def test_unknown_policy_action_is_a_diagnostic():
           frobnicate
         end
     """)
-    assert [a.kind for a in config.policy_maps["P"].classes[0].actions] == ["unknown", "unknown"]
+    # A DSCP from a table is a re-mark to an unknown value; an unreadable action stays unknown.
+    assert [a.kind for a in config.policy_maps["P"].classes[0].actions] == ["rewrite", "unknown"]
+    assert config.policy_maps["P"].classes[0].actions[0].rewrite.unknown
     assert [d.line for d in config.diagnostics] == [3, 4]
 
 
