@@ -473,7 +473,7 @@ class Path:
         return "bits 0x%02x set to 0x%02x (others kept)" % (~self.keep & 0xFF, self.value)
 
     def as_dict(self, arriving: t.Iterable[int] | None = None) -> dict:
-        out = {
+        out: dict[str, t.Any] = {
             "action": self.action,
             "conditions": [c.as_dict() for c in self.conditions],
             "rewrite": None if not self.rewrites else dict({
@@ -764,6 +764,8 @@ class Engine:
         either way becomes a may-match, under a condition naming the test."""
         remaining = state.mask
         keep, value, unknown = state.keep, state.value, state[10]
+        # Unconditional alternatives the unknown value may fall in, for the fallback below.
+        open_ends: list[tuple[int, Alt]] = []
         for alt in dl:
             if alt.mask == ALL_BYTES:
                 sure, maybe = ALL_BYTES, 0
@@ -773,14 +775,25 @@ class Engine:
             if vague:
                 conds = state[1] + alt.conds + (self._vague_condition(alt, unknown),)
                 yield _new_state(_State, (vague, conds, state[2] + alt.steps) + state[3:]), alt.value
+                if not alt.conds:
+                    open_ends.append((vague, alt))
             hit = remaining & sure
-            if not hit:
-                continue
-            yield _new_state(_State, (hit, state[1] + alt.conds, state[2] + alt.steps) + state[3:]), alt.value
-            if not alt.conds:
-                remaining &= ~hit
-                if not remaining:
-                    return
+            if hit:
+                yield _new_state(_State, (hit, state[1] + alt.conds, state[2] + alt.steps) + state[3:]), alt.value
+                if not alt.conds:
+                    remaining &= ~hit
+                    if not remaining:
+                        return
+        # The value is in one of the alternatives' sets, although each "may pass" alone
+        # could be false: what no other decided goes to the alternative holding the most
+        # byte values (for an ACL denying one DSCP, the permit), so a packet always has a
+        # way through and the plain reading is the likeliest one; the others stay listed.
+        open_ends.sort(key=lambda item: -bin(item[1].mask).count("1"))
+        for vague, alt in open_ends:
+            last = remaining & vague
+            if last:
+                yield _new_state(_State, (last, state[1], state[2] + alt.steps) + state[3:]), alt.value
+                remaining &= ~last
 
     # -- decision lists
     def _compress(self, dl: DL, kind: str, label: str, words: t.Mapping[t.Any, str]) -> DL:

@@ -33,6 +33,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.acl import PROTOCOLS, AclSyntaxError, parse_ipv4
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.fates import (
+    UNDECIDABLE_KINDS,
     AnyOfCondition,
     Condition,
     DecisionCondition,
@@ -155,6 +156,9 @@ class _Judge:
         self.verdicts: dict[int, bool] = {}
         self.assumptions: list[str] = []
         self.nbar_noted: set[str] = set()
+        # Conditions the configuration alone cannot decide (a CoS, a missing ACL, an
+        # unmodelled line): may-match, as in the fate table and the Diagnostics.
+        self.may_match: list[dict[str, t.Any]] = []
 
     def holds(self, cond: Condition) -> bool:
         key = id(cond)
@@ -176,7 +180,16 @@ class _Judge:
             self.assumptions.append("policer%s: traffic assumed within rate (pass rate: exceed to trace the other branch)" % where)
         elif isinstance(cond, RouteCondition) and verdict is False:
             self.assumptions.append("a route to the destination is assumed to exist%s (pass has_route: false)" % where)
-        if verdict is None:
+        if verdict is None and cond.kind in UNDECIDABLE_KINDS:
+            entry: dict[str, t.Any] = {"reason": cond.text}
+            if cond.source is not None:
+                entry.update(file=cond.source.file, line=cond.source.line, text=cond.source.text)
+            self.may_match.append(entry)
+            self.assumptions.append("may match, the configuration cannot tell: %r%s; traced as not matching "
+                                    "(the plain packet's fate, as in the fate table), other outcomes under `may`"
+                                    % (cond.text, where))
+            verdict = False
+        elif verdict is None:
             self.assumptions.append("cannot decide %r from the packet given%s: treated as not matching" % (cond.text, where))
             verdict = False
         self.verdicts[key] = bool(verdict)
@@ -207,15 +220,58 @@ def _choose(paths: list[Path], judge: _Judge) -> Path:
     raise DiffservError("internal: no path holds for this packet (please report)")
 
 
-def _run(engine: Engine, packet: Packet, tos: int) -> tuple[Path, _Judge]:
+def _paths(engine: Engine, packet: Packet, tos: int) -> list[Path]:
     out_iface = engine.interface(packet.out_interface) if packet.out_interface else None
     if packet.in_interface is None:
         stages = engine.output_stages(out_iface)
     else:
         stages = engine.transit_stages(engine.interface(packet.in_interface), out_iface)
-    paths = engine.run(stages, start_mask=1 << tos)
+    return engine.run(stages, start_mask=1 << tos)
+
+
+def _run(engine: Engine, packet: Packet, tos: int) -> tuple[Path, _Judge]:
     judge = _Judge(packet)
-    return _choose(paths, judge), judge
+    return _choose(_paths(engine, packet, tos), judge), judge
+
+
+def _leaving(path: Path, arriving: int) -> int | None:
+    return path.ds_out(arriving)
+
+
+def _possible(paths: list[Path], packet: Packet, chosen: Path, tos: int) -> list[dict[str, t.Any]]:
+    """Other outcomes open to this packet: paths before the first certain one whose conditions may hold.
+
+    The same reading as the fate table's `actions`: an undecidable condition may go
+    either way, so each such path is a possible fate, with the conditions it needs.
+    """
+    out: list[dict[str, t.Any]] = []
+    seen = {(chosen.action, _leaving(chosen, tos))}
+    for path in paths:
+        unknown: list[Condition] = []
+        certain = True
+        for cond in path.conditions:
+            verdict = cond.test(packet)
+            if verdict is False:
+                certain = False
+                unknown = []
+                break
+            if verdict is None:
+                certain = False
+                unknown.append(cond)
+        if not certain and not unknown:
+            continue
+        outcome = (path.action, _leaving(path, tos))
+        if outcome not in seen:
+            seen.add(outcome)
+            out.append({
+                "fate": path.action,
+                "tos_out": outcome[1],
+                "remarked_unknown": bool(path.unknown),
+                "if": [dict(c.as_dict()) for c in unknown],
+            })
+        if certain:
+            break
+    return out
 
 
 def trace_ios(config: IosConfig, packet: t.Mapping[str, t.Any]) -> dict:
@@ -235,32 +291,56 @@ def trace_ios(config: IosConfig, packet: t.Mapping[str, t.Any]) -> dict:
     under `assumptions`.
 
     Returns: fate (forwarded / policy-routed / dropped / null-routed),
-    tos_in, tos_out (the byte when the fate is decided), steps (file,
-    line, text, what, tos_before, tos_after, depends_on_dscp),
-    assumptions, unmodeled, and `unmarked`: the same packet arriving with
-    DS byte 0, with `because_of_dscp` telling whether the router treats
-    the two differently.  Also tos/dscp/ecn/describe/verdict, the names
-    the netfilter trace uses.
+    tos_in, tos_out (the byte when the fate is decided; None when a table
+    or map re-marked it to a value the configuration does not give, with
+    `remarked_unknown` true), steps (file, line, text, what, tos_before,
+    tos_after, depends_on_dscp), assumptions, unmodeled (file:line of
+    every unmodelled line the packet met or may have met), may_match
+    (conditions the configuration cannot decide: file, line, text,
+    reason), may (the other outcomes open to the packet under them: fate,
+    tos_out, remarked_unknown, if), and `unmarked`: the same packet arriving
+    with DS byte 0, with `because_of_dscp` telling whether the router
+    treats the two differently.  Also tos/dscp/ecn/describe/verdict, the
+    names the netfilter trace uses.
+
+    A may-match condition is traced as not matching, which is the fate
+    table's `fate` for the byte (the plain packet's); `may` lists what the
+    table lists "under conditions".
     """
     pkt = Packet.from_mapping(packet)
     engine = Engine(config)
     in_iface = engine.interface(pkt.in_interface) if pkt.in_interface else None
     out_iface = engine.interface(pkt.out_interface) if pkt.out_interface else None
-    path, judge = _run(engine, pkt, pkt.tos)
+    paths = _paths(engine, pkt, pkt.tos)
+    judge = _Judge(pkt)
+    path = _choose(paths, judge)
     steps = []
-    unmodeled = []
+    unmodeled: list[str] = []
     current = pkt.tos
+    unknown = 0
     for step in _concrete_steps(engine, judge, path.steps):
-        before = current
-        if step.rewrite is not None:
-            current = step.rewrite.apply(current)
+        before: int | None = None if unknown else current
+        rw = step.rewrite
+        if rw is not None:
+            current = rw.apply(current)
+            # A table or map wrote these bits: the byte is known only where the rewrite kept it.
+            unknown = (unknown & rw.keep) | ((~rw.keep & 0xFF) if rw.unknown else 0)
         entry = step.as_dict()
         entry.pop("rewrite", None)
         entry["tos_before"] = before
-        entry["tos_after"] = current
+        entry["tos_after"] = None if unknown else current
+        if rw is not None and rw.unknown:
+            entry["remarked_unknown"] = True
         steps.append(entry)
         if step.unmodeled:
             unmodeled.append("%s:%d: %s" % (step.source.file, step.source.line, step.source.text))
+    for entry in judge.may_match:
+        if "file" in entry:
+            where = "%s:%d: %s" % (entry["file"], entry["line"], entry["text"])
+            if where not in unmodeled:
+                unmodeled.append(where)
+    may = _possible(paths, pkt, path, pkt.tos)
+    tos_out = None if unknown else current
     assumptions = list(judge.assumptions)
     if in_iface is not None and in_iface.shutdown:
         assumptions.insert(0, "interface %s is shut down: no packet arrives there" % in_iface.name)
@@ -272,7 +352,8 @@ def trace_ios(config: IosConfig, packet: t.Mapping[str, t.Any]) -> dict:
     unmarked_out = unmarked_path.ds_out(0)
     because = (unmarked_path.action != path.action or unmarked_path.keep != path.keep
                or unmarked_path.value != path.value or unmarked_path.police != path.police
-               or unmarked_path.egress != path.egress)
+               or unmarked_path.egress != path.egress or unmarked_path.unknown != path.unknown)
+    unknown_words = "unknown (re-marked by a table or map the configuration does not give)"
     return {
         "router": config.hostname,
         "file": config.file,
@@ -286,22 +367,25 @@ def trace_ios(config: IosConfig, packet: t.Mapping[str, t.Any]) -> dict:
         "fate": path.action,
         "egress": path.egress,
         "tos_in": pkt.tos,
-        "tos_out": current,
+        "tos_out": tos_out,
         "dscp_in": pkt.tos >> 2,
-        "dscp_out": current >> 2,
+        "dscp_out": None if tos_out is None else tos_out >> 2,
         "describe_in": dsfield.describe_byte(pkt.tos),
-        "describe_out": dsfield.describe_byte(current),
+        "describe_out": unknown_words if tos_out is None else dsfield.describe_byte(tos_out),
+        "remarked_unknown": bool(unknown),
         "classes": list(path.classes),
         "police": list(path.police),
         "steps": steps,
         "assumptions": assumptions,
         "unmodeled": unmodeled,
+        "may_match": judge.may_match,
+        "may": may,
         "unmarked": {"fate": unmarked_path.action, "tos_out": unmarked_out},
         "because_of_dscp": because,
         # The netfilter trace's names for the same facts, so one playbook reads both.
-        "tos": current,
-        "dscp": current >> 2,
-        "ecn": current & 0x03,
-        "describe": dsfield.describe_byte(current),
+        "tos": tos_out,
+        "dscp": None if tos_out is None else tos_out >> 2,
+        "ecn": None if unknown & 0x03 else current & 0x03,
+        "describe": unknown_words if tos_out is None else dsfield.describe_byte(tos_out),
         "verdict": "drop" if path.action in ("dropped", "null-routed") else "accept",
     }
