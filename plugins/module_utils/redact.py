@@ -49,7 +49,7 @@ _MARK_START = "<redacted:"
 # we know of.  Substring tests run at memory speed (a 50 MiB line costs milliseconds), where a
 # regex alternation would cost a second.
 _HINTS = ("pass", "secret", "key", "communit", "auth", "priv", "psk", "text", "spi", "://", "hmac",
-          "environment", "pwd", "token", "credential")
+          "environment", "pwd", "token", "credential", "snmp-server", "syscon")
 # What makes an iptables comment or string match worth hiding (on the lowered value).
 _IPTABLES_HINTS = ("pass", "pwd", "secret", "token", "communit", "psk", "credential", "key=", "key:", "key =",
                    "api key", "apikey", "api-key", "api_key", "private key", "bearer")
@@ -58,16 +58,17 @@ _IPTABLES_HINTS = ("pass", "pwd", "secret", "token", "communit", "psk", "credent
 _DIRECT = frozenset((
     "password", "secret", "key", "key-string", "pre-shared-key", "server-key", "psk", "wpa-psk", "set-key",
     "shared-secret", "shared-secondary-secret", "authentication-key", "message-digest-key", "passphrase",
-    "passwd", "area-password", "domain-password", "session-key",
+    "passwd", "area-password", "domain-password", "hello-authentication-key", "snmp-community", "key-hash",
 ))
 # Words that introduce a secret only in a given context (checked by _secret_after).
-_CONTEXTUAL = frozenset(("community", "auth", "priv", "authentication", "text", "hmac-sha-256", "spi"))
+_CONTEXTUAL = frozenset(("community", "community-map", "auth", "priv", "authentication", "text", "hmac-sha-256",
+                         "spi", "session-key"))
 _KEYWORDS = _DIRECT | _CONTEXTUAL
 # Words IOS prints between a keyword and its value: skipped when a value still follows them.
 _SKIP = frozenset((
     "0", "5", "6", "7", "8", "9", "ascii", "hex", "md5", "sha", "sha1", "sha-1", "sha256", "sha512", "des", "3des",
     "aes", "aes-cbc", "hmac-sha1", "hmac-sha2-256", "hmac-sha-256", "cmac-aes-128", "encrypted", "unencrypted",
-    "fallback", "local", "remote",
+    "fallback", "local", "remote", "ssh-rsa",
 ))
 _SKIP_WITH_ARGUMENT = frozenset(("level", "size", "index"))  # `enable secret level 15 5 X`, WEP `size 128bit`
 _AES_SIZES = frozenset(("128", "192", "256"))
@@ -212,6 +213,8 @@ def _kind(keyword: str, low: list[str], section: str) -> str:
         return "wpa-psk"
     if keyword in ("spi", "session-key"):
         return "ipsec-key"
+    if keyword == "community-map":
+        return "snmp-community"
     if keyword == "hmac-sha-256":
         return "eigrp-key"
     if keyword in ("shared-secret", "shared-secondary-secret"):
@@ -234,7 +237,7 @@ def _secret_after(i: int, low: list[str], section: str, weak: bool) -> int | Non
     if weak and keyword not in _STRONG:
         return None
     if keyword in _CONTEXTUAL:
-        if keyword == "community" and not (first == "snmp-server" and i == h + 1):
+        if keyword in ("community", "community-map") and not (first == "snmp-server" and i <= h + 2):
             return None
         if keyword in ("auth", "priv") and not (first == "snmp-server" and second == "user"):
             return None
@@ -247,13 +250,15 @@ def _secret_after(i: int, low: list[str], section: str, weak: bool) -> int | Non
             return None
         if keyword == "hmac-sha-256" and previous != "mode":
             return None
-        if keyword == "spi":
+        if keyword in ("spi", "session-key"):
             return None  # handled by _ipsec_spans: several keys may follow
     if keyword in _NOT_A_VALUE and low[i + 1] in _NOT_A_VALUE[keyword]:
         return None
     if keyword == "key":
         if previous == "crypto":
             return None  # crypto key generate/import/zeroize/pubkey-chain
+        if previous == "tunnel" or first == "ntp":
+            return None  # a GRE key is sent in clear in every header; `ntp server A key 1` names a key
         # a key chain's `key 1`: an entry number, unless the section says otherwise
         if i == h and n == h + 2 and low[i + 1].isdigit() and len(low[i + 1]) <= 10 and (
                 not section or section.startswith("key chain")):
@@ -329,6 +334,9 @@ def _ios_spans(line: str, section: str) -> list[Span]:
             if not line.startswith(_MARK_START, start):
                 spans.append((start, words[-1][1], "eem-environment"))
         return spans
+    if first == "syscon" and len(low) > h + 3 and low[h + 1] == "address":
+        take(h + 3, "syscon-password")
+        return spans
     if first == "snmp-server" and len(low) > h + 2 and low[h + 1] == "host":
         j = _snmp_host(low)
         if j is not None:
@@ -336,15 +344,14 @@ def _ios_spans(line: str, section: str) -> list[Span]:
         return spans
     secretish = bool(section) and section.startswith(_SECRET_SECTIONS) and not weak
     for i, word in enumerate(low):
-        if i in taken:
-            continue
-        if word in _KEYWORDS or (word.endswith(("password", "secret")) and word != "nopassword"
-                                 and not word.startswith("_")):
+        if i in taken or word.startswith(_MARK_START):
+            continue  # a mark is no keyword: redacting twice changes nothing
+        if word in _KEYWORDS or (word.endswith(("password", "secret")) and word != "nopassword"):
             j = _secret_after(i, low, section, weak)
             if j is not None:
                 take(j, _kind(word, low, section))
                 continue
-            if word == "spi":
+            if word in ("spi", "session-key"):
                 _ipsec_spans(i, low, take)
                 continue
         if secretish and word not in _SECTION_NOT and _SECTION_WORD.search(word) and i + 1 < len(low):
@@ -360,9 +367,16 @@ def _ios_spans(line: str, section: str) -> list[Span]:
 
 
 def _ipsec_spans(i: int, low: list[str], take: t.Callable[[int, str], None]) -> None:
-    """`ipsec spi 256 md5 KEY`, `spi 1001 esp aes-cbc 128 KEY sha1 KEY2`: every key after the SPI number."""
+    """Manual IPsec keys: every key after the SPI number.
+
+    `ipv6 ospf authentication ipsec spi 256 md5 KEY`, `spi 1001 esp aes-cbc 128 KEY sha1 KEY2`,
+    `set session-key inbound ah 256 KEY`, `set session-key outbound esp 256 cipher KEY authenticator KEY2`.
+    """
     for j in range(i + 2, len(low)):
-        if _HEX_KEY.match(low[j]) or (low[j - 1] in ("md5", "sha1", "0", "7") and low[j] not in _SKIP):
+        if low[j - 1] in ("ah", "esp") and low[j].isdigit():
+            continue  # the SPI
+        if _HEX_KEY.match(low[j]) or (low[j - 1] in ("md5", "sha1", "0", "7", "cipher", "authenticator")
+                                      and low[j] not in _SKIP):
             take(j, "ipsec-key")
 
 
@@ -440,13 +454,14 @@ def _long_line_spans(line: str, low: str) -> list[Span]:
 
 def _spans(line: str, section: str = "") -> list[Span]:
     """Every secret of one line as (start, end, kind), sorted, not overlapping."""
+    if line.lstrip().startswith("-"):
+        # An iptables rule: only a comment or a string match can carry a secret.  A hex string
+        # hides its words from the prefilter, so it is decoded first.
+        if "--hex-string" in line or (("--comment" in line or "--string" in line) and _hinted(line.lower())):
+            return _iptables_spans(line)
+        return []
     low = line.lower()
     if not _hinted(low):
-        return []
-    stripped = line.lstrip()
-    if stripped.startswith("-"):
-        if "--comment" in line or "--string" in line or "--hex-string" in line:
-            return _iptables_spans(line)
         return []
     if len(line) > _LONG_LINE:
         return _long_line_spans(line, low)
@@ -534,8 +549,8 @@ class _Walker:
 
 def _fold(line: str, kind: str, numbering: dict[str, int] | None) -> str:
     """A line of key material replaced whole; its indentation kept so the hierarchy reads the same."""
-    if not line.strip():
-        return line
+    if not line.strip() or line.lstrip().startswith(_MARK_START):
+        return line  # folded already: the same text redacted twice reads the same
     indent = line[:len(line) - len(line.lstrip())]
     if numbering is None:
         return indent + MARK % kind
