@@ -971,8 +971,8 @@ class Engine:
             elif crit.kind == "other":
                 part = _cond(Condition("other", crit.text, crit.source), (step,))
             elif crit.kind == "label":
-                part = _cond(Condition("label", "class-map %s: match %s (not in the IP packet, not given by the "
-                                                "configuration)" % (name, crit.text), crit.source), (step,))
+                part = _cond(Condition("label", "class-map %s: match %s (a field outside the IP header, "
+                                                "may match)" % (name, crit.text), crit.source), (step,))
             else:
                 part = _cond(Condition("unmodeled", crit.text, crit.source), (step,))
             if crit.negate:

@@ -250,10 +250,10 @@ _OTHER_CRITERIA = frozenset((
 # the DSCP by the dscp-cos map, so a `match cos` class can decide a DSCP's fate: may-match,
 # named as a condition, and reported (Diagnostic), never "does not match".
 _LABEL_CRITERIA = {
-    "cos": "the 802.1p CoS of the arriving frame (a layer-2 field)",
-    "cos-inner": "the inner 802.1p CoS of the arriving frame (a layer-2 field)",
-    "qos-group": "a qos-group an earlier policy sets (an internal label)",
-    "discard-class": "a discard-class an earlier policy sets (an internal label)",
+    "cos": "the 802.1p CoS of the arriving frame, a layer-2 field the configuration does not give",
+    "cos-inner": "the inner 802.1p CoS of the arriving frame, a layer-2 field the configuration does not give",
+    "qos-group": "a qos-group an earlier policy sets, an internal label the model does not follow",
+    "discard-class": "a discard-class an earlier policy sets, an internal label the model does not follow",
 }
 
 
@@ -330,8 +330,8 @@ class _ClassMapB(_Handler):
             return Criterion(source, "nbar", negate, text=" ".join(words))
         label = _LABEL_CRITERIA.get("cos-inner" if head == "cos" and rest[:1] == ["inner"] else head)
         if label is not None and rest:
-            ctx.diag(lineno, text, "class-map %s: match %s%s tests %s, which the configuration does not give "
-                                   "(treated as may-match)" % (self.name, "not " if negate else "", " ".join(words), label))
+            ctx.diag(lineno, text, "class-map %s: match %s%s tests %s (treated as may-match)"
+                     % (self.name, "not " if negate else "", " ".join(words), label))
             return Criterion(source, "label", negate, text=" ".join(words))
         if head in _OTHER_CRITERIA or (head == "ip" and rest and rest[0] == "rtp"):
             return Criterion(source, "other", negate, text=" ".join(words))
@@ -343,9 +343,13 @@ class _ClassMapB(_Handler):
 
 
 # ---------------------------------------------------------------- policy-maps
+# Queueing and congestion management: which queue and how much of the link, not whether
+# or with which byte a packet leaves.  `random-detect [dscp-based]` (WRED) and `dbl`
+# (Catalyst 4500 dynamic buffer limiting, in AutoQoS output policies) drop only under
+# congestion, where a full queue would drop anyway: no per-DSCP fate, no Diagnostic.
 _QUEUE_ACTIONS = frozenset((
     "priority", "bandwidth", "shape", "queue-limit", "random-detect", "fair-queue",
-    "queue-buffers", "estimate", "compress", "account", "max-reserved-bandwidth",
+    "queue-buffers", "estimate", "compress", "account", "max-reserved-bandwidth", "dbl",
 ))
 # `set` targets outside the IP header's DS byte (layer 2, MPLS, internal labels).
 _SET_OTHER = frozenset((
