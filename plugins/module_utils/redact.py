@@ -105,6 +105,9 @@ _CERT_CHAIN = re.compile(r"crypto\s+(?:pki|ca)\s+certificate\s+chain\b", re.IGNO
 _PRIVATE_HEADER = re.compile(r"^\s*crypto\s+pki\s+.*private", re.IGNORECASE)
 _PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
 _WORD = re.compile(r"\S+")
+# `password=X`, `psk:X` inside a word (free text, an iptables option quoted in a message): the X.
+_ASSIGNED = re.compile(r"(?i)(?:password|passwd|passphrase|pwd|secret|psk|token|community|api[_-]?key|key)[=:]"
+                       r"([^\s\"',;<]+)")
 _HEX_KEY = re.compile(r"[0-9a-fA-F]{8,}$")
 # scheme://user:password@ -> the password.  Scanned from each "://" found by str.find, so a long
 # line costs one pass; the classes exclude "/" so a scan never runs past the next "://".
@@ -144,6 +147,13 @@ def _protected(low_words: list[str], section: str) -> bool:
     if first in _PROTECTED_HEADS or first.isdigit():
         return True
     return first in ("ip", "ipv6") and len(low_words) > h + 1 and low_words[h + 1] in _PROTECTED_IP
+
+
+def _weak(low_words: list[str]) -> bool:
+    """Free text (a description, an ACL remark: the analysis reads neither): only explicit secrets go."""
+    h = _head(low_words)
+    first = low_words[h] if h < len(low_words) else ""
+    return first in _WEAK_HEADS or ("remark" in low_words[h + 1:h + 3] and (first == "access-list" or first.isdigit()))
 
 
 def _value_index(low: list[str], j: int) -> int:
@@ -307,11 +317,11 @@ def _ios_spans(line: str, section: str) -> list[Span]:
     if not words:
         return []
     low = [line[s:e].lower() for s, e in words]
-    if _protected(low, section):
+    weak = _weak(low)
+    if not weak and _protected(low, section):
         return []
     h = _head(low)
     first = low[h] if h < len(low) else ""
-    weak = first in _WEAK_HEADS
     spans: list[Span] = []
     taken: set[int] = set()
 
@@ -462,12 +472,20 @@ def _spans(line: str, section: str = "") -> list[Span]:
         return []
     low = line.lower()
     if not _hinted(low):
-        return []
+        # a hex string hides its words from the prefilter (a message may quote the option)
+        return _iptables_spans(line) if "--hex-string" in line else []
     if len(line) > _LONG_LINE:
         return _long_line_spans(line, low)
     spans = _ios_spans(line, section)
     if "://" in line:
         spans.extend(_url_spans(line))
+    if "=" in line or ":" in line:
+        low_words = low.split()
+        if _weak(low_words) or not _protected(low_words, section):
+            spans.extend((m.start(1), m.end(1), "assigned-secret") for m in _ASSIGNED.finditer(line))
+    if "--comment" in line or "--string" in line or "--hex-string" in line:
+        # an iptables option quoted in a message (a diagnostic naming the match it did not model)
+        spans.extend(_iptables_spans(line))
     spans.sort()
     kept: list[Span] = []
     for span in spans:
