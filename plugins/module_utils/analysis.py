@@ -21,7 +21,7 @@ import dataclasses
 import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
-from ansible_collections.diffserv.audit.plugins.module_utils.errors import error_entry
+from ansible_collections.diffserv.audit.plugins.module_utils.errors import error_entry, quote
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.fates import (
     DROPPED, NULL_ROUTED, FateTable, fate_table, fate_tables, transit_tables,
 )
@@ -189,8 +189,14 @@ def _representative(marking: Marking) -> dict[str, t.Any]:
     return packet
 
 
+def _shown(evidence: t.Any) -> dict[str, t.Any]:
+    """A source line as findings show it: file, line and the text bounded and redacted (a rule may
+    carry a 50 MiB comment; the evidence needs its first words, not every copy of them)."""
+    return {"file": evidence.file, "line": evidence.line, "text": quote(evidence.text, exact=True)}
+
+
 def _deciding_lines(trace: dict[str, t.Any]) -> list[dict[str, t.Any]]:
-    return [{"file": step["file"], "line": step["line"], "text": step["text"], "what": step["what"]}
+    return [{"file": step["file"], "line": step["line"], "text": quote(step["text"], exact=True), "what": step["what"]}
             for step in trace["steps"]]
 
 
@@ -209,7 +215,7 @@ def _new_conflict(link: Link, firewall: FirewallInput, router: RouterInput, tabl
         "describe": dsfield.describe_byte(ds_byte),
         "severity": _severity(action, bool(marked["police"]) or fate_class.policed, marked["tos_out"] != ds_byte),
         "marker": {
-            "host": firewall.host, "file": firewall.file, "line": writer.line, "rule": writer.text,
+            "host": firewall.host, "file": firewall.file, "line": writer.line, "rule": quote(writer.text, exact=True),
             "chain": writer.chain, "table": writer.table, "writers": list(marking.writers),
             "backend": firewall.marks.program.backend, "tos_semantics": firewall.marks.program.era,
         },
@@ -220,7 +226,7 @@ def _new_conflict(link: Link, firewall: FirewallInput, router: RouterInput, tabl
             "unmarked_action": plain["fate"],
             "tos_out": marked["tos_out"],
             "lines": _deciding_lines(marked) if confirmed else [
-                step.source.as_dict() for step in fate_class.default.steps],
+                _shown(step.source) for step in fate_class.default.steps],
             "confirmed_by_trace": confirmed,
             "example_packet": dict(packet, tos=ds_byte),
         },
@@ -285,7 +291,7 @@ def router_advisories(router: RouterInput) -> list[dict[str, t.Any]]:
                 "text": "%s: DSCP 1 %s %s: DSCP 1 is now the Lower-Effort codepoint (RFC 8622), set on "
                         "purpose by applications that yield; it should be deprioritised, not discarded"
                         % (router.host, "arriving on" if table.direction == "in" else "leaving by", name),
-                "lines": [step.source.as_dict() for step in fate_class.default.steps if step.depends_on_dscp],
+                "lines": [_shown(step.source) for step in fate_class.default.steps if step.depends_on_dscp],
             })
         for step, _conditions in table.markings():
             rewrite = step.rewrite
@@ -299,7 +305,7 @@ def router_advisories(router: RouterInput) -> list[dict[str, t.Any]]:
                     "text": "%s marks DSCP %s, a codepoint legacy RFC 1349 TOS values produce (%s); "
                             "traffic from stacks that still write TOS can carry it too"
                             % (router.host, dsfield.dscp_label(dscp), _tos_origin(dscp)),
-                    "lines": [step.source.as_dict()],
+                    "lines": [_shown(step.source)],
                 })
     return found
 
@@ -322,7 +328,7 @@ def firewall_advisories(firewall: FirewallInput) -> list[dict[str, t.Any]]:
                         "text": "%s:%d writes the ECN bits (0x%02x): a legacy TOS value such as Minimize-Cost "
                                 "(0x02) claims ECN capability (ECT(0)) on packets whose sender never asked"
                                 % (firewall.file, rule.line, value & mask & 0x03),
-                        "lines": [{"file": firewall.file, "line": rule.line, "text": rule.text}],
+                        "lines": [{"file": firewall.file, "line": rule.line, "text": quote(rule.text, exact=True)}],
                     })
     return found
 

@@ -26,18 +26,18 @@ from ansible_collections.diffserv.audit.plugins.module_utils.redact import redac
 QUOTE_LIMIT = 200
 
 
-def quote(text: str, limit: int = QUOTE_LIMIT) -> str:
+def quote(text: str, limit: int = QUOTE_LIMIT, exact: bool = False) -> str:
     """One line of input as a message may show it: stripped, redacted, at most `limit` characters.
 
     The bound is applied before redaction reads the line, so quoting costs O(limit) whatever the
     line's length; a secret cut in two by the bound is redacted by what is left of its keyword.
+    `exact` keeps the line's spaces as they are (evidence quoting an IOS sub-command under its
+    parent; a check command whose trailing space matters).
     """
-    stripped = text.strip()
-    head = stripped[:limit]
-    shown = redact_line(head)
-    if len(stripped) > limit:
-        shown += "... (%d more characters)" % (len(stripped) - limit)
-    return shown
+    body = text if exact else text.strip()
+    if len(body) <= limit:
+        return redact_line(body)
+    return redact_line(body[:limit]) + "... (%d more characters)" % (len(body) - limit)
 
 
 class DiffservError(Exception):

@@ -35,6 +35,7 @@ import typing as t
 import jinja2
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
+from ansible_collections.diffserv.audit.plugins.module_utils.errors import QUOTE_LIMIT, quote
 from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact, redact_data
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation import plan as core
 from ansible_collections.diffserv.audit.plugins.plugin_utils import hier
@@ -93,7 +94,25 @@ def plan_all(findings: t.Mapping[str, t.Any], hosts: t.Mapping[str, core.HostTex
 
 # ---------------------------------------------------------------------- context (finished data)
 def _numbered(lines: t.Iterable[tuple[int | None, str]]) -> list[str]:
-    return ["%4s  %s" % (number if number is not None else "", text.rstrip()) for number, text in lines]
+    # Quoted input lines are bounded: CHANGE.md names a rule, it does not copy its 50 MiB comment.
+    return ["%4s  %s" % (number if number is not None else "", quote(text.rstrip(), exact=True))
+            for number, text in lines]
+
+
+def _shown_commands(commands: t.Iterable[str]) -> list[str]:
+    """Commands as CHANGE.md, request.md and plan.json show them: each line bounded.  The files
+    `<host>.commands` and `<host>.rollback` hold them whole; they are what is applied."""
+    return [_prose(command) for command in commands]
+
+
+def _prose(text: str) -> str:
+    """One sentence or command of the plan as shown: it may quote an input line, so it is bounded."""
+    return quote(text, 4 * QUOTE_LIMIT, exact=True)
+
+
+def _said(texts: t.Iterable[str]) -> list[str]:
+    """The planner's notes as shown, each bounded."""
+    return [_prose(text) for text in texts]
 
 
 def _conflict_title(conflict: t.Mapping[str, t.Any]) -> str:
@@ -164,7 +183,7 @@ def _files(plan: core.Plan, change: core.HostChange) -> list[str]:
 
 
 def _check_rows(checks: t.Iterable[core.Check], phase: str) -> list[dict[str, t.Any]]:
-    return [{"command": check.command, "expect": list(check.expect), "why": check.why}
+    return [{"command": _prose(check.command), "expect": _said(check.expect), "why": check.why}
             for check in checks if check.phase == phase]
 
 
@@ -176,7 +195,7 @@ def _change_rows(plan: core.Plan) -> list[dict[str, t.Any]]:
         stages = []
         for index, block in enumerate(blocks):
             stages.append({"number": index + 1, "purpose": purposes[index] if index < len(purposes) else "",
-                           "commands": list(block)})
+                           "commands": _shown_commands(block)})
         rows.append({
             "host": change.host,
             "platform": change.platform,
@@ -184,14 +203,14 @@ def _change_rows(plan: core.Plan) -> list[dict[str, t.Any]]:
             "changed": change.changed,
             "apply": change.apply,
             "source": change.source,
-            "actions": [{"verb": action.verb, "what": action.what, "why": action.why,
+            "actions": [{"verb": action.verb, "what": _prose(action.what), "why": _prose(action.why),
                          "lines": _numbered(action.lines)} for action in change.actions],
-            "lost": list(change.protections_lost),
-            "kept": list(change.kept),
-            "notes": list(change.notes),
+            "lost": _said(change.protections_lost),
+            "kept": _said(change.kept),
+            "notes": _said(change.notes),
             "stages": stages,
-            "commands": list(change.commands),
-            "rollback": list(change.rollback),
+            "commands": _shown_commands(change.commands),
+            "rollback": _shown_commands(change.rollback),
             "pre": _check_rows(change.checks, core.PRE),
             "post": _check_rows(change.checks, core.POST),
             "files": _files(plan, change),
@@ -235,7 +254,7 @@ def change_context(plan: core.Plan, plans: t.Sequence[core.Plan], findings: t.Ma
         "options": _option_rows(plans, plan),
         "changes": _change_rows(plan),
         "codepoints": [{"old": dsfield.dscp_label(c.old), "new": dsfield.dscp_label(c.new) if c.new is not None else None,
-                        "reasons": list(c.reasons), "residual": list(c.residual), "override": c.override,
+                        "reasons": _said(c.reasons), "residual": _said(c.residual), "override": c.override,
                         "refused": c.refused} for c in plan.codepoints],
         "windows": [{"between": w.between, "meanwhile": w.meanwhile, "order": w.order} for w in plan.windows],
         "risks": list(plan.risks),
@@ -261,10 +280,11 @@ def request_context(plan: core.Plan, change: core.HostChange, findings: t.Mappin
                                                                  for step in c["treatment"]["lines"]))),
         "effects": effects,
         "flows": sorted({flow["words"] for c in conflicts for flow in c["flows"]}),
-        "actions": [{"verb": a.verb, "what": a.what, "why": a.why, "lines": _numbered(a.lines)} for a in change.actions],
-        "notes": list(change.notes),
-        "commands": list(change.commands),
-        "rollback": list(change.rollback),
+        "actions": [{"verb": a.verb, "what": _prose(a.what), "why": _prose(a.why),
+                     "lines": _numbered(a.lines)} for a in change.actions],
+        "notes": _said(change.notes),
+        "commands": _shown_commands(change.commands),
+        "rollback": _shown_commands(change.rollback),
         "diff": core.unified_diff(change.running, change.candidate, change.host),
         "pre": _check_rows(change.checks, core.PRE),
         "post": _check_rows(change.checks, core.POST),
@@ -313,11 +333,12 @@ def plan_data(plan: core.Plan) -> dict[str, t.Any]:
             "managed": change.managed,
             "changed": change.changed,
             "apply": change.apply,
-            "commands": list(change.commands) if change.managed else [],
-            "rollback": list(change.rollback) if change.managed else [],
-            "request": [] if change.managed else list(change.commands),
+            # Shown bounded; the .commands/.rollback files (in `files`) hold every line whole.
+            "commands": _shown_commands(change.commands) if change.managed else [],
+            "rollback": _shown_commands(change.rollback) if change.managed else [],
+            "request": [] if change.managed else _shown_commands(change.commands),
             "stages": [stage.purpose for stage in change.stages],
-            "checks": [{"phase": c.phase, "command": c.command, "expect": list(c.expect), "why": c.why}
+            "checks": [{"phase": c.phase, "command": _prose(c.command), "expect": _said(c.expect), "why": c.why}
                        for c in change.checks],
             "files": _files(plan, change),
         } for change in plan.changes},
