@@ -352,6 +352,16 @@ def test_car_ipv6_filters_and_zone_members_are_may_drop_stages_of_their_directio
     assert {"test.cfg:%d" % n for n in (2, 4, 5)} <= {u.rsplit(":", 1)[0] for u in result["unmodeled"]}
 
 
+def test_ip_telnet_tos_is_said_not_read_past():
+    # ciscoconfparse's sample configurations carry it: the router's own telnet traffic.
+    config = cfg("""
+        ip telnet tos E0
+        ip route 0.0.0.0 0.0.0.0 192.0.2.1
+        end
+    """)
+    assert diag_lines(config) == [1] and "router-generated" in config.diagnostics[0].reason
+
+
 def test_zone_based_firewall_and_copp_sections_do_not_enter_the_qos_namespace():
     config = cfg("""
         class-map type inspect match-any WEB
