@@ -7,23 +7,25 @@ from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.diffserv.audit.plugins.module_utils.errors import ParseError
+from ansible_collections.diffserv.audit.plugins.module_utils.errors import Diagnostic, ParseError
+from ansible_collections.diffserv.audit.plugins.module_utils.textdecode import decode_config
 
 
-def read_text(path: str, shown_as: str | None = None) -> str:
-    """The file's text; a missing, unreadable or binary file is a ParseError naming it."""
+def read_config(path: str, shown_as: str | None = None) -> tuple[str, list[Diagnostic]]:
+    """The file's text and how it was decoded (see textdecode): UTF-8 with or without a byte order
+    mark, UTF-16 from a PowerShell redirect, Latin-1 for stray bytes (a Diagnostic names the line).
+
+    A missing or unreadable file, or binary data, is a ParseError naming it as `shown_as`.
+    """
     name = shown_as or path
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as error:
         raise ParseError(name, None, "cannot read: %s" % error.strerror) from None
-    if b"\x00" in data:
-        raise ParseError(name, None, "binary data (NUL byte at offset %d): not a configuration dump"
-                         % data.index(b"\x00"))
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[:error.start].count(b"\n") + 1
-        raise ParseError(name, line, "not UTF-8 text (byte 0x%02x): not a configuration dump"
-                         % data[error.start]) from None
+    return decode_config(data, name)
+
+
+def read_text(path: str, shown_as: str | None = None) -> str:
+    """The file's text, decoded as read_config does; callers that report notes use read_config."""
+    return read_config(path, shown_as)[0]
