@@ -49,7 +49,7 @@ _MARK_START = "<redacted:"
 # we know of.  Substring tests run at memory speed (a 50 MiB line costs milliseconds), where a
 # regex alternation would cost a second.
 _HINTS = ("pass", "secret", "key", "communit", "auth", "priv", "psk", "text", "spi", "://", "hmac",
-          "environment", "pwd", "token", "credential", "snmp-server", "syscon")
+          "environment", "pwd", "token", "credential", "snmp-server", "syscon", "pin", "bearer")
 # What makes an iptables comment or string match worth hiding (on the lowered value).
 _IPTABLES_HINTS = ("pass", "pwd", "secret", "token", "communit", "psk", "credential", "key=", "key:", "key =",
                    "api key", "apikey", "api-key", "api_key", "private key", "bearer")
@@ -59,6 +59,7 @@ _DIRECT = frozenset((
     "password", "secret", "key", "key-string", "pre-shared-key", "server-key", "psk", "wpa-psk", "set-key",
     "shared-secret", "shared-secondary-secret", "authentication-key", "message-digest-key", "passphrase",
     "passwd", "area-password", "domain-password", "hello-authentication-key", "snmp-community", "key-hash",
+    "user-pin", "so-pin",
 ))
 # Words that introduce a secret only in a given context (checked by _secret_after).
 _CONTEXTUAL = frozenset(("community", "community-map", "auth", "priv", "authentication", "text", "hmac-sha-256",
@@ -70,7 +71,8 @@ _SKIP = frozenset((
     "aes", "aes-cbc", "hmac-sha1", "hmac-sha2-256", "hmac-sha-256", "cmac-aes-128", "encrypted", "unencrypted",
     "fallback", "local", "remote", "ssh-rsa",
 ))
-_SKIP_WITH_ARGUMENT = frozenset(("level", "size", "index"))  # `enable secret level 15 5 X`, WEP `size 128bit`
+# `enable secret level 15 5 X`, WEP `key 1 size 128bit 7 X`, `ip msdp password peer A 7 X`
+_SKIP_WITH_ARGUMENT = frozenset(("level", "size", "index", "peer"))
 _AES_SIZES = frozenset(("128", "192", "256"))
 # After these keywords, the next word names something else: no secret on this line from them.
 _NOT_A_VALUE = {

@@ -214,6 +214,9 @@ def test_the_redacted_firewall_parses_to_the_same_rules():
     ("ppp pap sent-username R password 0 Pap1", "Pap1", "sent-username R"),
     ("syscon address 192.0.2.1 Sys1", "Sys1", "syscon address 192.0.2.1"),
     (" domain-password Isis1 authenticate snp validate", "Isis1", "authenticate snp validate"),
+    ("ip msdp password peer 192.0.2.7 7 Msdp1", "Msdp1", "peer 192.0.2.7 7"),
+    ("crypto pki token default user-pin 0 Pin1", "Pin1", "user-pin 0"),
+    (' -A INPUT -m comment --comment "Bearer Tok9" -j ACCEPT', "Tok9", "-j ACCEPT"),
 ])
 def test_a_secret_is_found_wherever_it_sits_on_the_line(line, secret, kept):
     redacted = redact_line(line)
