@@ -228,10 +228,9 @@ def parse_entry(words: list[str], acl: str, kind: str, source: Evidence, seq: in
     i += 1
     if kind == "standard":
         src, i = _address(words, i, standard=True)
-        unknown = [w for w in words[i:] if w not in _LOG_WORDS]
         return AclEntry(
             source=source, acl=acl, seq=seq, action=action, protocol=None, protocol_text="ip",
-            src=src, dst=ANY_ADDRESS, opaque=tuple(opaque), unknown=tuple(unknown),
+            src=src, dst=ANY_ADDRESS, opaque=tuple(opaque), unknown=tuple(w for w in words[i:] if w not in _LOG_WORDS),
         )
     if i >= len(words):
         raise AclSyntaxError("protocol missing")

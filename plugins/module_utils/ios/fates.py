@@ -58,6 +58,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import (
     Evidence,
     Interface,
     IosConfig,
+    PoliceAction,
     PolicyClass,
     PolicyMap,
     Rewrite,
@@ -895,23 +896,26 @@ class Engine:
             return None
         alts: list[Alt] = []
         run: list[AclCondition] = []
+        run_entries: list[AclEntry] = []
         run_key: tuple[int, str] | None = None
 
         def flush() -> None:
-            if not run:
+            key = run_key
+            if not run or key is None:
                 return
             if len(run) == 1:
-                alts.append(Alt(run_key[0], (run[0],), (_entry_step(run[0].entry),), run_key[1]))
+                alts.append(Alt(key[0], (run[0],), (_entry_step(run_entries[0]),), key[1]))
             else:
-                first, last = run[0].source, run[-1].source
+                first, last = run_entries[0].source, run_entries[-1].source
                 text = "access-list %s lines %d-%d (%d entries, any of)" % (name, first.line, last.line, len(run))
                 step = Step(first, "access-list %s: %s (one of %d entries, lines %d-%d)" % (
-                    name, run_key[1], len(run), first.line, last.line), run_key[0] != ALL_BYTES)
+                    name, key[1], len(run), first.line, last.line), key[0] != ALL_BYTES)
                 # Member steps are made only if a trace needs one (AnyOfCondition.decide).
                 cond = AnyOfCondition("acl", text, first, False, members=tuple((c, None) for c in run))
                 self.summaries[id(step)] = cond
-                alts.append(Alt(run_key[0], (cond,), (step,), run_key[1]))
+                alts.append(Alt(key[0], (cond,), (step,), key[1]))
             run.clear()
+            run_entries.clear()
 
         prefix = "" if acl.source.text.startswith("access-list") else "access-list %s: " % name
         for entry in acl.entries:
@@ -927,6 +931,7 @@ class Engine:
                 flush()
                 run_key = key
             run.append(cond)
+            run_entries.append(entry)
         flush()
         alts.append(Alt(ALL_BYTES, (), (Step(acl.source, "access-list %s: implicit deny (no entry matched)" % name),), "deny"))
         dl = _simplify(alts)
@@ -996,7 +1001,8 @@ class Engine:
         police = police_action.police
         if police is None:
             raise AssertionError("a police step without its policer")
-        colors = [("conform", police.conform, ("conform",), True)]
+        colors: list[tuple[str, tuple[PoliceAction, ...], tuple[str, ...], bool]] = [
+            ("conform", police.conform, ("conform",), True)]
         if police.violate:
             colors.append(("exceed", police.exceed, ("exceed",), False))
             colors.append(("violate", police.violate, ("violate",), False))
