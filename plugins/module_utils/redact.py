@@ -290,7 +290,7 @@ def _secret_after(i: int, low: list[str], section: str, weak: bool) -> int | Non
 def _snmp_host(low: list[str]) -> int | None:
     """snmp-server host A [vrf V] [informs|traps] [version 1|2c|3 [auth|noauth|priv]] COMMUNITY ..."""
     n = len(low)
-    j = 3
+    j = _head(low) + 3  # after `[no] snmp-server host A`
     while j < n:
         if low[j] == "vrf" and j + 1 < n:
             j += 2
