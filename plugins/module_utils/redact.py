@@ -294,7 +294,7 @@ def _snmp_host(low: list[str]) -> int | None:
     while j < n:
         if low[j] == "vrf" and j + 1 < n:
             j += 2
-        elif low[j] in ("informs", "traps"):
+        elif low[j] in ("informs", "traps", "inform", "trap"):  # the singular as older images print it
             j += 1
         elif low[j] == "version" and j + 1 < n:
             j += 2

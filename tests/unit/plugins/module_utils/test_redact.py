@@ -172,6 +172,8 @@ def test_the_redacted_firewall_parses_to_the_same_rules():
     ("snmp-server host 192.0.2.1 vrf MGMT informs version 2c Comm1 udp-port 2162 config", "Comm1", "udp-port 2162"),
     ("snmp-server community Comm2 view V RO 10", "Comm2", "view V RO 10"),
     ("no snmp-server host 192.0.2.1 traps version 2c Comm4", "Comm4", "traps version 2c"),
+    ("snmp-server host 172.28.26.15 inform version 2c Comm5", "Comm5", "inform version 2c"),
+    ("snmp-server host 172.28.26.15 trap Comm6", "Comm6", "trap"),
     ("snmp-server mib community-map Comm3:100 context c1", "Comm3:100", "context c1"),
     (" pac key PacKey1", "PacKey1", " pac key"),
     (" client 10.0.0.1 server-key SrvKey1", "SrvKey1", "client 10.0.0.1"),
