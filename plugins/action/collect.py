@@ -17,10 +17,10 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError, ParseError
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.parse import parse_ios
-from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import parse_ruleset
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import parse_dumps
 from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact
 from ansible_collections.diffserv.audit.plugins.plugin_utils.argspec import argument_spec
-from ansible_collections.diffserv.audit.plugins.plugin_utils.files import read_text
+from ansible_collections.diffserv.audit.plugins.plugin_utils.files import read_config
 from ansible_collections.diffserv.audit.plugins.plugin_utils.inventory import PlatformUnknown, platform_of
 from ansible_collections.diffserv.audit.plugins.plugin_utils.session import COLLECTORS, CollectError, Target
 
@@ -29,9 +29,13 @@ def check_integrity(platform, name, text, source):
     if platform == "ios":
         config = parse_ios(text, source)
         return {"interfaces": len(config.interfaces), "diagnostics": [str(d) for d in config.diagnostics]}
-    ruleset = parse_ruleset(text, source, family=6 if name == "ip6tables-save" else None)
-    return {"tables": sorted(ruleset.tables), "rules": ruleset.rule_count, "backend": ruleset.header.backend,
-            "tos_semantics": ruleset.header.era, "diagnostics": [str(d) for d in ruleset.diagnostics]}
+    dumps = parse_dumps(text, source, family=6 if name == "ip6tables-save" else None)
+    return {"tables": sorted({table for ruleset in dumps for table in ruleset.tables}),
+            "rules": sum(ruleset.rule_count for ruleset in dumps),
+            "dumps": [{"family": ruleset.family, "lines": list(ruleset.lines), "backend": ruleset.header.backend,
+                       "tos_semantics": ruleset.header.era} for ruleset in dumps],
+            "backend": dumps[0].header.backend, "tos_semantics": dumps[0].header.era,
+            "diagnostics": [str(d) for ruleset in dumps for d in ruleset.diagnostics]}
 
 
 def target_from(args, host_vars):
@@ -162,17 +166,18 @@ class ActionModule(ActionBase):
                 path = self._loader.path_dwim(config_file)
                 name = "running-config" if platform == "ios" else (
                     "ip6tables-save" if args["family"] == 6 else "iptables-save")
-                pieces = [(name, read_text(path, config_file), config_file)]
+                text, decoding = read_config(path, config_file)
+                pieces = [(name, text, config_file, [note.as_dict() for note in decoding])]
                 origin = "file"
             else:
                 target = target_from(args, host_vars)
                 collected = COLLECTORS[platform](target, **({"with_ipv6": args["ipv6"]} if platform == "iptables"
                                                             else {}))
                 where = "%s@%s:%d" % (target.username, target.host, target.port)
-                pieces = [(item.name, item.text, "%s (%s)" % (where, item.command)) for item in collected]
+                pieces = [(item.name, item.text, "%s (%s)" % (where, item.command), []) for item in collected]
                 origin = "live"
             files = []
-            for name, text, source in pieces:
+            for name, text, source, notes in pieces:
                 if origin == "live" and platform == "iptables" and not text.strip():
                     # iptables-save prints nothing at all when no table is loaded (common for IPv6);
                     # a dump cut short still has its header or first table, and fails the parse below.
@@ -182,7 +187,7 @@ class ActionModule(ActionBase):
                 summary = check_integrity(platform, name, text, source)
                 # Facts carry the text with every secret redacted: line numbers are kept, so the
                 # evidence still points at the device's own lines, and nothing downstream can leak.
-                files.append({"name": name, "source": source, "text": redact(text), "summary": summary})
+                files.append({"name": name, "source": source, "text": redact(text), "summary": summary, "notes": notes})
         except CollectError as error:
             return None, {"reason": str(error), "unreachable": error.unreachable}
         except (ParseError, DiffservError, AnsibleActionFail) as error:

@@ -23,7 +23,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.analysis import (
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import error_entry, quote
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.parse import parse_ios
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import marking_map
-from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import parse_ruleset
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import parse_dumps
 
 # The names a collection gives the firewall texts it holds (live: one per command; saved file: one).
 FIREWALL_ITEMS = ("iptables-save", "ip6tables-save")
@@ -58,22 +58,24 @@ def load_host(host: str, collection: t.Mapping[str, t.Any], egresses: list[str],
     firewall: FirewallInput | None = None
     router: RouterInput | None = None
     for item in collection["files"]:
+        # How a saved file was decoded (a Latin-1 byte in a comment, say), as collect noted it.
+        notes.extend(dict(note, host=host) for note in item.get("notes", []))
         if collection["platform"] == "ios":
             router = RouterInput(host, item["source"], parse_ios(item["text"], item["source"]), managed)
             continue
         if item["name"] not in FIREWALL_ITEMS or not item["text"]:
             continue
-        for ruleset in [parse_ruleset(item["text"], item["source"], family=6 if item["name"] == "ip6tables-save" else None)]:
+        for ruleset in parse_dumps(item["text"], item["source"], family=6 if item["name"] == "ip6tables-save" else None):
+            notes.extend(dict(note.as_dict(), host=host) for note in ruleset.notes)
             if ruleset.family != 4:
-                first = min((table.source.line for table in ruleset.tables.values()), default=1)
-                notes.append({"host": host, "file": item["source"], "line": first,
+                notes.append({"host": host, "file": item["source"], "line": ruleset.lines[0],
                               "text": "IPv6 dump (%d rules)" % ruleset.rule_count,
                               "reason": "IPv6 rules are read and traced, but not yet joined with routers: "
                                         "the conflicts below are for IPv4"})
                 continue
             if firewall is not None:
                 # Two IPv4 dumps in one file: iptables-restore would load the last one.
-                notes.append({"host": host, "file": item["source"], "line": 1, "text": "",
+                notes.append({"host": host, "file": item["source"], "line": ruleset.lines[0], "text": "",
                               "reason": "more than one IPv4 dump: the last one is analysed, as iptables-restore loads it"})
             marks = marking_map(ruleset, backend, tos_semantics, interfaces=egresses)
             firewall = FirewallInput(host, item["source"], ruleset, marks, managed)

@@ -83,21 +83,21 @@ class Boom(RuntimeError):
 def raising_for(host_attr, host, real):
     """`real`, except that it raises for the one host whose input names `host`."""
     def stage(first, *args, **kwargs):
-        if host_attr(first, *args) == host:
+        if host_attr(first, *args, **kwargs) == host:
             raise Boom("modelling gap in %s " % host + "y" * 5000)
         return real(first, *args, **kwargs)
     return stage
 
 
 @pytest.mark.parametrize("module, name, host_attr, bad, stage_words", [
-    (loader, "parse_ios", lambda text, source, *a: source.split(".")[0], "rtr-a", "loading rtr-a"),
-    (loader, "parse_ruleset", lambda text, source, *a: source.split(".")[0], "fw-a", "loading fw-a"),
-    (loader, "marking_map", lambda ruleset, *a: ruleset.file.split(".")[0], "fw-b", "loading fw-b"),
-    (analysis, "transit_tables", lambda config, *a: config.file.split(".")[0], "rtr-b", "fate tables of rtr-b"),
-    (analysis, "conflicts_on_link", lambda link, *a: link.firewall, "fw-a", "joining fw-a:eth0"),
-    (analysis, "router_advisories", lambda router, *a: router.host, "rtr-a", "advisories on rtr-a"),
-    (analysis, "firewall_advisories", lambda firewall, *a: firewall.host, "fw-b", "advisories on fw-b"),
-    (analysis, "unused_definitions", lambda config, *a: config.file.split(".")[0], "rtr-b", "unused definitions on rtr-b"),
+    (loader, "parse_ios", lambda text, source, *a, **k: source.split(".")[0], "rtr-a", "loading rtr-a"),
+    (loader, "parse_dumps", lambda text, source, *a, **k: source.split(".")[0], "fw-a", "loading fw-a"),
+    (loader, "marking_map", lambda ruleset, *a, **k: ruleset.file.split(".")[0], "fw-b", "loading fw-b"),
+    (analysis, "transit_tables", lambda config, *a, **k: config.file.split(".")[0], "rtr-b", "fate tables of rtr-b"),
+    (analysis, "conflicts_on_link", lambda link, *a, **k: link.firewall, "fw-a", "joining fw-a:eth0"),
+    (analysis, "router_advisories", lambda router, *a, **k: router.host, "rtr-a", "advisories on rtr-a"),
+    (analysis, "firewall_advisories", lambda firewall, *a, **k: firewall.host, "fw-b", "advisories on fw-b"),
+    (analysis, "unused_definitions", lambda config, *a, **k: config.file.split(".")[0], "rtr-b", "unused definitions on rtr-b"),
 ])
 def test_every_core_stage_that_raises_for_one_host_leaves_the_others_reported(monkeypatch, module, name, host_attr, bad,
                                                                                 stage_words):
