@@ -105,6 +105,9 @@ BASE_SHORT_OPTIONS = frozenset(RULE_OPTION_WORDS) | COMMANDS | {"-t", "-n", "-w"
 # Every whole word that is one of iptables' own options, as its short name.
 _BASE_WORDS: dict[str, str] = {**{"--" + long_name: short for long_name, short in BASE_LONG_OPTIONS.items()},
                                **{short: short for short in BASE_SHORT_OPTIONS}}
+# Options whose value iptables takes from the next word whatever the spelling (it looks back at
+# the word for a '!'): `-s1.2.3.4`, `--source=1.2.3.4`, `-ptcp`, `-jACCEPT` are refused.
+_WHOLE_WORD_OPTIONS = frozenset({"-s", "-d", "-p", "-j"})
 # `-4` / `-6` mark a rule for one family: iptables-restore skips a `-6` rule, ip6tables-restore a `-4` one.
 FAMILY_OPTIONS = {"-4": 4, "-6": 6}
 # A dump's family from its addresses: the first word after -s/-d (or their long names).
@@ -569,7 +572,8 @@ class _Loader:
         self._close_part()
         if not self.parts:
             raise ParseError(file, None, "no table found: not an iptables-save dump (or an empty one)")
-        ends = [part.first_line - 1 for part in self.parts[1:]] + [len(lines)]
+        # A file that ends in a newline has no line after it.
+        ends = [part.first_line - 1 for part in self.parts[1:]] + [len(lines) - (lines[-1] == "")]
         return [self._ruleset(part, end) for part, end in zip(self.parts, ends)]
 
     def _comment(self, number: int, raw: str, line: str) -> None:
@@ -974,7 +978,7 @@ def _split_options(tokens: list[str], file: str, line: int, text: str, start: in
     module: str | None = None
     index = start
     count = len(tokens)
-    if count - start > RESTORE_WORDS_MAX:
+    if count - start + 2 > RESTORE_WORDS_MAX:  # with the `-A CHAIN` iptables counts too
         raise ParseError(file, line, "rule of %d words: iptables-restore reads at most %d" % (count - start + 2,
                          RESTORE_WORDS_MAX), text)
     pending_negation = False
@@ -999,6 +1003,9 @@ def _split_options(tokens: list[str], file: str, line: int, text: str, start: in
             if base is not None:
                 name, attached = base
         if name is not None:
+            if attached is not None and name in _WHOLE_WORD_OPTIONS:
+                raise ParseError(file, line, "%s takes its value as the next word: iptables reads %s as the value "
+                                 "and refuses it" % (name, _shown(token)), text)
             words = RULE_OPTION_WORDS.get(name)
             if words == 1 and attached is None and index < count:
                 # `-p tcp`, `-m tcp`, `-j TOS`: the shape of nearly every base option in a dump.
