@@ -24,6 +24,7 @@ from ansible_collections.diffserv.audit.plugins.plugin_utils.files import read_c
 from ansible_collections.diffserv.audit.plugins.plugin_utils.inventory import PlatformUnknown, platform_of
 from ansible_collections.diffserv.audit.plugins.plugin_utils.session import COLLECTORS, CollectError, Target
 
+
 def check_integrity(platform, name, text, source):
     """Parse once on the controller: a cut-short collection fails the host here."""
     if platform == "ios":
@@ -184,10 +185,12 @@ class ActionModule(ActionBase):
                     files.append({"name": name, "source": source, "text": "", "summary": {
                         "tables": [], "rules": 0, "note": "no table loaded: the command printed nothing"}})
                     continue
+                # Redacted first, then checked: line numbers are kept, so the evidence still points at
+                # the device's own lines, and no message of the check (nor anything downstream) can
+                # quote a secret.
+                text = redact(text)
                 summary = check_integrity(platform, name, text, source)
-                # Facts carry the text with every secret redacted: line numbers are kept, so the
-                # evidence still points at the device's own lines, and nothing downstream can leak.
-                files.append({"name": name, "source": source, "text": redact(text), "summary": summary, "notes": notes})
+                files.append({"name": name, "source": source, "text": text, "summary": summary, "notes": notes})
         except CollectError as error:
             return None, {"reason": str(error), "unreachable": error.unreachable}
         except (ParseError, DiffservError, AnsibleActionFail) as error:

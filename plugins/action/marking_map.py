@@ -12,7 +12,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import marking_map
-from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import parse_ruleset
+from ansible_collections.diffserv.audit.plugins.module_utils.loader import readable_ruleset
 from ansible_collections.diffserv.audit.plugins.plugin_utils.argspec import argument_spec
 from ansible_collections.diffserv.audit.plugins.plugin_utils.files import read_text
 
@@ -26,7 +26,7 @@ class ActionModule(ActionBase):
         _validation, args = self.validate_argument_spec(argument_spec=argument_spec("marking_map"))
         path = self._loader.path_dwim(args["iptables"])
         try:
-            ruleset = parse_ruleset(read_text(path, args["iptables"]), args["iptables"])
+            ruleset = readable_ruleset(read_text(path, args["iptables"]), args["iptables"])
             marks = marking_map(ruleset, args["backend"], args["tos_semantics"], interfaces=args["interfaces"])
         except DiffservError as error:
             raise AnsibleActionFail(str(error)) from None

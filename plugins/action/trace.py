@@ -14,7 +14,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.errors import Diffs
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.parse import parse_ios
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.trace import trace_ios
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.evaluate import Packet, Program, trace
-from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import parse_ruleset
+from ansible_collections.diffserv.audit.plugins.module_utils.loader import readable_ruleset
 from ansible_collections.diffserv.audit.plugins.plugin_utils.argspec import argument_spec
 from ansible_collections.diffserv.audit.plugins.plugin_utils.files import read_text
 
@@ -44,7 +44,7 @@ class ActionModule(ActionBase):
 
     def _trace_iptables(self, args):
         full, text = self._read(args["iptables"])
-        ruleset = parse_ruleset(text, args["iptables"])
+        ruleset = readable_ruleset(text, args["iptables"])
         program = Program(ruleset, args["backend"], args["tos_semantics"])
         results = []
         for index, given in enumerate(args["packets"]):

@@ -75,7 +75,7 @@ class Diagnostic:
 
     def as_dict(self) -> dict:
         # What findings.json and the reports show of the line: bounded and redacted like any quote.
-        return dict(dataclasses.asdict(self), text=quote(self.text))
+        return dict(dataclasses.asdict(self), text=quote(self.text), reason=quote(self.reason, 2 * QUOTE_LIMIT))
 
 
 def error_entry(host: str | None, error: BaseException, stage: str) -> dict[str, t.Any]:

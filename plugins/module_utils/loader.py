@@ -23,10 +23,27 @@ from ansible_collections.diffserv.audit.plugins.module_utils.analysis import (
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import error_entry, quote
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.parse import parse_ios
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import marking_map
-from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import parse_dumps
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import Ruleset, parse_dumps
 
 # The names a collection gives the firewall texts it holds (live: one per command; saved file: one).
 FIREWALL_ITEMS = ("iptables-save", "ip6tables-save")
+
+
+def joined_ruleset(text: str, source: str, family: int | None = None) -> Ruleset | None:
+    """The dump of a firewall text that the analysis joins with routers: its IPv4 dump (the last one
+    when a file holds several, as iptables-restore would leave them loaded), or None for an IPv6-only
+    text.  One rule for the loader, the planner and the trace, so they never read different dumps."""
+    joined = None
+    for ruleset in parse_dumps(text, source, family=family):
+        if ruleset.family == 4:
+            joined = ruleset
+    return joined
+
+
+def readable_ruleset(text: str, source: str) -> Ruleset:
+    """The dump a trace or marking map of a file reads: the joined IPv4 dump, or the first dump of an
+    IPv6-only file (its packets then carry IPv6 addresses)."""
+    return joined_ruleset(text, source) or parse_dumps(text, source)[0]
 
 
 @dataclasses.dataclass

@@ -128,7 +128,7 @@ def test_the_truncated_dump_is_reported_as_such(runs):
     assert "no COMMIT" in reasons[0]
     # the line cut after its secret is quoted in the error, the secret redacted
     assert "partner-fw.rules:35: unterminated double quote" in reasons[1]
-    assert '--comment "<redacted:iptables-comment>' in reasons[1]
+    assert '--comment "<redacted:iptables-comment' in reasons[1]
 
 
 def test_no_secret_value_in_any_file_or_console_line(runs):

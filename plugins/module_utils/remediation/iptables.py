@@ -40,7 +40,8 @@ from ansible_collections.diffserv.audit.plugins.module_utils.errors import Diffs
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import (
     Marking, MarkingMap, marking_map,
 )
-from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import Ruleset, parse_ruleset
+from ansible_collections.diffserv.audit.plugins.module_utils.loader import joined_ruleset
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import Ruleset
 
 CHAIN = "POSTROUTING"
 _MANGLE_HEADER = ("*mangle", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]",
@@ -123,6 +124,14 @@ def _with_rule(text: str, ruleset: Ruleset, index: int, rule: str) -> tuple[str,
     return "\n".join(lines[:after] + [line] + lines[after:]), after
 
 
+def _ipv4(text: str, source: str) -> Ruleset:
+    """The dump the audit joined (see loader.joined_ruleset); a text without one cannot be planned."""
+    ruleset = joined_ruleset(text, source)
+    if ruleset is None:
+        raise PlacementError("%s: no IPv4 dump: IPv6 changes are not planned yet" % source)
+    return ruleset
+
+
 def place_clear_rule(text: str, source: str, egress: str | None, backend: str = "auto",
                      era: str = "auto") -> ClearPlacement:
     """The latest place in mangle POSTROUTING where the clearing rule leaves every packet at DSCP 0.
@@ -131,7 +140,7 @@ def place_clear_rule(text: str, source: str, egress: str | None, backend: str = 
     with the marking map of the whole resulting dump.  Raises PlacementError when no
     position works (for example an ACCEPT in POSTROUTING before a later TOS write).
     """
-    ruleset = parse_ruleset(text, source)
+    ruleset = _ipv4(text, source)
     interfaces = [egress] if egress else []
     before = marking_map(ruleset, backend, era, interfaces=interfaces)
     writers = sorted({line for marking in before.leaving(egress) if marking.path != "input"
@@ -141,7 +150,7 @@ def place_clear_rule(text: str, source: str, egress: str | None, backend: str = 
     tried = []
     for index in range(len(rule_lines), -1, -1):
         candidate, after = _with_rule(text, ruleset, index, rule)
-        marks = marking_map(parse_ruleset(candidate, source), backend, era, interfaces=interfaces)
+        marks = marking_map(_ipv4(candidate, source), backend, era, interfaces=interfaces)
         left = still_marked(marks, egress)
         if not left:
             where = "leaving by %s" % egress if egress else "leaving by any interface"
@@ -169,7 +178,7 @@ def clear_commands(placement: ClearPlacement, family: int = 4) -> tuple[tuple[st
 
 def chain_listing(text: str, source: str) -> tuple[str, ...]:
     """The mangle POSTROUTING rules of a dump as iptables-save prints them (the pre- and post-check)."""
-    ruleset = parse_ruleset(text, source)
+    ruleset = _ipv4(text, source)
     mangle = ruleset.tables.get("mangle")
     if mangle is None or CHAIN not in mangle.chains:
         return ("(no rule)",)

@@ -51,7 +51,8 @@ from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import (
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.parse import parse_ios
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import MarkingMap, marking_map
-from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import Ruleset, TosCond, parse_ruleset
+from ansible_collections.diffserv.audit.plugins.module_utils.loader import joined_ruleset
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import Ruleset, TosCond
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation import iptables as ipt
 
 STRATEGIES = ("remove_policy", "change_dscp", "remark_boundary")
@@ -360,7 +361,9 @@ def _fleet(findings: t.Mapping[str, t.Any], hosts: t.Mapping[str, HostText], opt
             backend, era = _engine_of(findings, name, options)
             egresses = tuple(sorted({link.egress for link in links or [] if link.firewall == name},
                                     key=lambda e: e or ""))
-            ruleset = parse_ruleset(host.text, host.source)
+            ruleset = joined_ruleset(host.text, host.source)
+            if ruleset is None:
+                continue  # an IPv6-only text: the audit joined nothing of it, so there is nothing to plan
             marks = marking_map(ruleset, backend, era, interfaces=[e for e in egresses if e])
             firewalls[name] = _Firewall(host, ruleset, marks, backend, era, egresses)
     return _Fleet(routers, firewalls, links, dict(hosts), audited)
@@ -381,12 +384,14 @@ def audit_texts(fleet: _Fleet, texts: t.Mapping[str, str]) -> dict[str, t.Any]:
             if host.platform == "ios":
                 config = fleet.routers[name].config if text == host.text else parse_ios(text, host.source)
                 routers[name] = RouterInput(name, host.source, config, host.managed)
-            else:
+            elif name in fleet.firewalls:
                 known = fleet.firewalls[name]
                 if text == host.text:
                     ruleset, marks = known.ruleset, known.marks
                 else:
-                    ruleset = parse_ruleset(text, host.source)
+                    ruleset = joined_ruleset(text, host.source)
+                    if ruleset is None:
+                        continue
                     marks = marking_map(ruleset, known.backend, known.era,
                                         interfaces=[e for e in known.egresses if e])
                 firewalls[name] = FirewallInput(name, host.source, ruleset, marks, host.managed)
