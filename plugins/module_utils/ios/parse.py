@@ -79,6 +79,10 @@ class _Ctx:
         self.route_maps: dict[str, _RouteMapB] = {}
         self.interfaces: dict[str, _InterfaceB] = {}
         self.local_policy: Attachment | None = None
+        # Catalyst switch QoS: the `mls qos` line when it is on, and the shared policers
+        # `police aggregate NAME` takes its actions from (line, text, action words).
+        self.mls_qos: Evidence | None = None
+        self.aggregate_policers: dict[str, tuple[int, str, list[str]]] = {}
         self.hostname: str | None = None
         self.version: str | None = None
         self.references: dict[tuple[str, str], list[Evidence]] = {}
@@ -471,6 +475,17 @@ class _PolicyClassB(_Handler):
         if head == "set":
             self.actions.append(self.set_action(ctx, lineno, words, text, where))
             return IGNORE
+        if head == "police" and len(words) == 3 and words[1] == "aggregate":
+            # The actions of a shared policer are on its `mls qos aggregate-policer` line.
+            police = _PoliceB(source, " ".join(words[1:]))
+            found = ctx.aggregate_policers.get(words[2])
+            if found is None:
+                ctx.diag(lineno, text, "%s: no `mls qos aggregate-policer %s` before this line "
+                                       "(IOS defaults read: exceed drops, so may-drop)" % (where, words[2]))
+            else:
+                police.add_actions(ctx, found[0], found[1], found[2])
+            self.actions.append(police)
+            return IGNORE
         if head == "police":
             starts = [k for k, w in enumerate(words) if w in _ACTION_WORDS]
             rate_words = words[1:starts[0]] if starts else words[1:]
@@ -679,6 +694,7 @@ class _InterfaceB(_Handler):
         self.policy_out: Attachment | None = None
         self.pbr: Attachment | None = None
         self.unmodeled: list[Unmodeled] = []
+        self.trusted = False
 
     def may(self, ctx: _Ctx, lineno: int, text: str, direction: str, effects: tuple[str, ...], reason: str) -> None:
         """A line that may drop or re-mark: a stage of the pipeline and a Diagnostic, one reason."""
@@ -762,6 +778,7 @@ class _InterfaceB(_Handler):
                          {"drop": "drop", "remark": "re-mark"}[e] for e in effects))
             return IGNORE
         if words[:3] == ["mls", "qos", "trust"] or words[:2] == ["qos", "trust"]:
+            self.trusted = True
             state = words[3 if head == "mls" else 2:]
             if state[:1] == ["dscp"]:
                 # A port trusting DSCP keeps the arriving DSCP (Catalyst 3750 QoS configuration
@@ -943,18 +960,27 @@ def _top_version(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handle
 # Catalyst `mls qos map` tables that produce a DSCP: re-marks through them (`trust cos`,
 # `policed-dscp-transmit`, mutation on a trusted port) are unknown values to the model.
 # `dscp-cos` only feeds the CoS and the egress queues: no DS byte changes.
+_MLS_UNTRUSTED = "mls qos: switch QoS is on: ports that trust nothing may rewrite the DSCP (to 0 by default; not modelled)"
 _MLS_DSCP_MAPS = frozenset(("policed-dscp", "dscp-mutation", "cos-dscp", "ip-prec-dscp"))
 
 
 def _top_mls(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
     if words == ["mls", "qos"]:
-        ctx.diag(lineno, text, "mls qos: switch QoS rewrites DSCP on untrusted ports (not modelled)")
+        # With QoS on, a Catalyst port that trusts nothing rewrites the DSCP of what it
+        # receives (to 0 unless a policy classifies it: Catalyst 3750 software configuration
+        # guide, "Configuring QoS", port trust states).  Every such interface gets a may
+        # re-mark stage citing this line (Interface.unmodeled), and this one Diagnostic.
+        ctx.mls_qos = ctx.ev(lineno, text)
+        ctx.diag(lineno, text, _MLS_UNTRUSTED)
+    elif len(words) >= 5 and words[1:3] == ["qos", "aggregate-policer"]:
+        starts = [k for k, w in enumerate(words) if w in _ACTION_WORDS]
+        if starts:
+            ctx.aggregate_policers[words[3]] = (lineno, text, words[starts[0]:])
+        else:
+            ctx.diag(lineno, text, "mls qos aggregate-policer %s: no action read (classes using it may drop)" % words[3])
     elif len(words) >= 4 and words[1:3] == ["qos", "map"] and words[3] in _MLS_DSCP_MAPS:
         ctx.diag(lineno, text, "mls qos map %s: a switch DSCP map is not modelled (re-marks through it are "
                                "treated as unknown values)" % words[3])
-    elif len(words) >= 4 and words[1:3] == ["qos", "aggregate-policer"]:
-        ctx.diag(lineno, text, "mls qos aggregate-policer %s: a shared policer is not modelled "
-                               "(classes using it may drop or re-mark)" % words[3])
     # `mls qos srr-queue ...`, `mls qos queue-set ...`, `mls qos map dscp-cos`: queueing only.
     return IGNORE
 
@@ -1179,6 +1205,11 @@ def _parse(text: str, file: str, require_end: bool) -> IosConfig:
         if require_end:
             raise ParseError(file, last_line or None, reason, last_text or None)
         ctx.diag(last_line, last_text, reason)
+    if ctx.mls_qos is not None:
+        untrusted = Unmodeled(ctx.mls_qos, "in", ("remark",), _MLS_UNTRUSTED)
+        for builder in ctx.interfaces.values():
+            if not builder.trusted and not builder.name.lower().startswith(("null", "loopback")):
+                builder.unmodeled.append(untrusted)
     config = IosConfig(
         file=file,
         hostname=ctx.hostname,

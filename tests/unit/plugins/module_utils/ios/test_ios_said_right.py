@@ -293,15 +293,58 @@ def test_lines_that_cannot_change_a_fate_are_read_past_without_a_diagnostic():
     assert (only.fate, only.actions, only.default.rewrites) == ("forwarded", ["forwarded"], False)
 
 
-def test_dscp_maps_and_shared_policers_of_a_switch_are_diagnosed():
+def test_dscp_maps_of_a_switch_are_diagnosed():
     config = cfg("""
-        mls qos
         mls qos map policed-dscp  24 26 46 to 0
         mls qos map cos-dscp 0 8 16 26 32 46 48 56
-        mls qos aggregate-policer AGG 1000000 8000 exceed-action drop
         end
     """)
-    assert diag_lines(config) == [1, 2, 3, 4]
+    assert diag_lines(config) == [1, 2]
+
+
+def test_with_mls_qos_on_a_port_that_trusts_nothing_may_re_mark():
+    config = cfg("""
+        mls qos
+        interface Gi0/0
+        interface Gi0/1
+         mls qos trust dscp
+        interface Loopback0
+        end
+    """)
+    assert diag_lines(config) == [1]
+    untrusted = fate_table(config, "Gi0/0", "in").for_byte(1 << 2)
+    assert untrusted.fate == "forwarded" and [p.unknown for p in untrusted.paths] == [0xFC, 0]
+    assert condition_lines(untrusted) == {1}
+    trusted = fate_table(config, "Gi0/1", "in").for_byte(1 << 2)
+    assert [p.unknown for p in trusted.paths] == [0]
+    result = trace_ios(config, dict(PACKET, tos=1 << 2))
+    assert (result["tos_out"], may_lines(result)) == (4, [1])
+    assert [m["remarked_unknown"] for m in result["may"]] == [True]
+
+
+def test_police_aggregate_takes_the_actions_of_its_shared_policer():
+    config = cfg("""
+        mls qos aggregate-policer AGG 1000000 8000 exceed-action policed-dscp-transmit
+        policy-map P
+         class class-default
+          police aggregate AGG
+        policy-map Q
+         class class-default
+          police aggregate NONE
+        interface Gi0/0
+         service-policy input P
+        interface Gi0/1
+         service-policy input Q
+        end
+    """)
+    # The policed-DSCP map re-marks (line 1, where the action is written); a policer
+    # nobody defined keeps IOS's defaults, so its exceed drops: said at line 7.
+    assert diag_lines(config) == [1, 7]
+    shared = fate_table(config, "Gi0/0", "in").for_byte(0)
+    assert shared.actions == ["forwarded"]
+    assert [s.source.line for p in shared.paths if p.unknown for s in p.steps if s.rewrite] == [1]
+    missing = fate_table(config, "Gi0/1", "in").for_byte(0)
+    assert missing.actions == ["dropped", "forwarded"]
 
 
 def test_trust_cos_in_a_policy_and_on_a_port_may_re_mark():
