@@ -378,10 +378,11 @@ _ACTION_WORDS = {"conform-action": "conform", "exceed-action": "exceed", "violat
 # model does not read: `set-dscp-transmit dscp table policed-dscp` (AutoQoS on Catalyst
 # 3850/9000), `set-prec-transmit precedence table T`, `policed-dscp-transmit` (the
 # Catalyst policed-DSCP map, `mls qos map policed-dscp`).  They re-mark, they never drop:
-# the Cisco IOS QoS command reference (`police`, actions) lists set-dscp-transmit
-# and set-prec-transmit as "set the value and transmit the packet", drop as the only
-# action that discards; the byte written is unknown to us, so "may re-mark" to an
-# unknown value (Rewrite.unknown), never a drop.
+# Cisco document 10118 ("Compare Class-Based Policing and Committed Access Rate",
+# conform and exceed actions): traffic over the rate "is dropped or sent with a different
+# priority", the set-*-transmit actions being the latter; drop is the only discarding
+# action.  The byte written is unknown to us, so "may re-mark" to an unknown value
+# (Rewrite.unknown), never a drop.
 _POLICE_TABLE_KEEP = {"set-dscp-transmit": 0x03, "policed-dscp-transmit": 0x03, "set-prec-transmit": 0x1F}
 
 
@@ -768,7 +769,8 @@ class _InterfaceB(_Handler):
         if head == "rate-limit":
             # Committed access rate: `rate-limit input|output [access-group N] bps burst burst
             # conform-action A exceed-action A`, actions drop, transmit, set-prec-transmit,
-            # set-dscp-transmit, continue... (Cisco IOS QoS command reference, `rate-limit`).
+            # set-dscp-transmit, continue... (Cisco IOS QoS configuration guide 15.2M&T,
+            # "Configuring Committed Access Rate"; document 10118).
             effects = tuple(e for e, present in (
                 ("drop", "drop" in words),
                 ("remark", any(w.startswith(("set-prec", "set-dscp")) for w in words)),
