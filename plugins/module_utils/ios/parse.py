@@ -509,8 +509,8 @@ class _PolicyClassB(_Handler):
         if head == "trust" and len(words) == 2:
             # Catalyst MQC `trust dscp` classifies by the DSCP as it arrived and keeps it;
             # `trust cos` / `trust precedence` derive the DSCP from the CoS-to-DSCP or
-            # IP-precedence-to-DSCP map (Catalyst 3750 QoS configuration guide,
-            # "Classification Based on QoS ACLs" / trust states): a re-mark by a map.
+            # IP-precedence-to-DSCP map (Cisco document 91862, "Configure Catalyst 3750
+            # QoS": port trust and QoS map tables): a re-mark by a map.
             if words[1] == "dscp":
                 self.actions.append(ClassAction(source, "queue"))
                 return IGNORE
@@ -783,8 +783,8 @@ class _InterfaceB(_Handler):
             self.trusted = True
             state = words[3 if head == "mls" else 2:]
             if state[:1] == ["dscp"]:
-                # A port trusting DSCP keeps the arriving DSCP (Catalyst 3750 QoS configuration
-                # guide, "Configuring Classification Using Port Trust States"): no re-mark.
+                # A port trusting DSCP keeps the arriving DSCP (Cisco document 91862,
+                # "Configure Catalyst 3750 QoS", port trust configuration): no re-mark.
                 return IGNORE
             self.may(ctx, lineno, text, "in", ("remark",),
                      "switch QoS trust state %s derives the DSCP from a map (may re-mark)" % (" ".join(state) or "default"))
@@ -794,7 +794,10 @@ class _InterfaceB(_Handler):
             return IGNORE
         # Read past without a Diagnostic, because none of them decides a DS byte's fate:
         # `auto qos ...` (the macro's generated class-maps, policy-maps, trust and
-        # service-policy lines are in the running-config themselves and read there),
+        # service-policy lines are in the running-config themselves and read there:
+        # "the auto qos voip interface configuration command and the generated
+        # configuration are added to the running configuration", Catalyst 2950/2955
+        # software configuration guide, "Configuring Auto-QoS"),
         # `srr-queue ...`, `priority-queue out`, `bandwidth`, `queue-set` (egress queue
         # weights and thresholds: which queue, not whether or with which byte a packet
         # leaves), `ip nbar protocol-discovery` (statistics only).
@@ -969,8 +972,8 @@ _MLS_DSCP_MAPS = frozenset(("policed-dscp", "dscp-mutation", "cos-dscp", "ip-pre
 def _top_mls(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
     if words == ["mls", "qos"]:
         # With QoS on, a Catalyst port that trusts nothing rewrites the DSCP of what it
-        # receives (to 0 unless a policy classifies it: Catalyst 3750 software configuration
-        # guide, "Configuring QoS", port trust states).  Every such interface gets a may
+        # receives (to 0 unless a policy classifies it: Cisco document 91862, "Configure
+        # Catalyst 3750 QoS", port trust configuration).  Every such interface gets a may
         # re-mark stage citing this line (Interface.unmodeled), and this one Diagnostic.
         ctx.mls_qos = ctx.ev(lineno, text)
         ctx.diag(lineno, text, _MLS_UNTRUSTED)
