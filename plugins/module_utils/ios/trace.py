@@ -234,10 +234,6 @@ def _run(engine: Engine, packet: Packet, tos: int) -> tuple[Path, _Judge]:
     return _choose(_paths(engine, packet, tos), judge), judge
 
 
-def _leaving(path: Path, arriving: int) -> int | None:
-    return path.ds_out(arriving)
-
-
 def _possible(paths: list[Path], packet: Packet, chosen: Path, tos: int) -> list[dict[str, t.Any]]:
     """Other outcomes open to this packet: paths before the first certain one whose conditions may hold.
 
@@ -245,7 +241,7 @@ def _possible(paths: list[Path], packet: Packet, chosen: Path, tos: int) -> list
     either way, so each such path is a possible fate, with the conditions it needs.
     """
     out: list[dict[str, t.Any]] = []
-    seen = {(chosen.action, _leaving(chosen, tos))}
+    seen = {(chosen.action, chosen.ds_out(tos))}
     for path in paths:
         unknown: list[Condition] = []
         certain = True
@@ -260,14 +256,14 @@ def _possible(paths: list[Path], packet: Packet, chosen: Path, tos: int) -> list
                 unknown.append(cond)
         if not certain and not unknown:
             continue
-        outcome = (path.action, _leaving(path, tos))
+        outcome = (path.action, path.ds_out(tos))
         if outcome not in seen:
             seen.add(outcome)
             out.append({
                 "fate": path.action,
                 "tos_out": outcome[1],
                 "remarked_unknown": bool(path.unknown),
-                "if": [dict(c.as_dict()) for c in unknown],
+                "if": [c.as_dict() for c in unknown],
             })
         if certain:
             break
