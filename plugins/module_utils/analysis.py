@@ -21,7 +21,7 @@ import dataclasses
 import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
-from ansible_collections.diffserv.audit.plugins.module_utils.errors import error_entry, quote
+from ansible_collections.diffserv.audit.plugins.module_utils.errors import QUOTE_LIMIT, error_entry, quote
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.fates import (
     DROPPED, NULL_ROUTED, FateTable, fate_table, fate_tables, transit_tables,
 )
@@ -195,6 +195,11 @@ def _shown(evidence: t.Any) -> dict[str, t.Any]:
     return {"file": evidence.file, "line": evidence.line, "text": quote(evidence.text, exact=True)}
 
 
+def _shown_condition(condition: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    return {"file": condition.get("file"), "line": condition.get("line"), "text": quote(str(condition.get("text", "")), exact=True),
+            "reason": quote(str(condition.get("reason", "")), 2 * QUOTE_LIMIT)}
+
+
 def _deciding_lines(trace: dict[str, t.Any]) -> list[dict[str, t.Any]]:
     return [{"file": step["file"], "line": step["line"], "text": quote(step["text"], exact=True), "what": step["what"]}
             for step in trace["steps"]]
@@ -225,6 +230,10 @@ def _new_conflict(link: Link, firewall: FirewallInput, router: RouterInput, tabl
             "action": action, "summary": fate_class.summary(),
             "unmarked_action": plain["fate"],
             "tos_out": marked["tos_out"],
+            # What the configuration alone cannot decide on this path (CoS, an undefined ACL, an
+            # unmodelled line), each with file:line; and whether a table re-marked to an unknown value.
+            "may_match": [_shown_condition(condition) for condition in marked.get("may_match", [])],
+            "remarked_unknown": bool(marked.get("remarked_unknown")),
             "lines": _deciding_lines(marked) if confirmed else [
                 _shown(step.source) for step in fate_class.default.steps],
             "confirmed_by_trace": confirmed,
@@ -295,7 +304,8 @@ def router_advisories(router: RouterInput) -> list[dict[str, t.Any]]:
             })
         for step, _conditions in table.markings():
             rewrite = step.rewrite
-            if rewrite is None or getattr(rewrite, "keep", None) not in (0x03, 0x00):
+            # A re-mark by table or map writes a value no configuration line names: nothing to advise on.
+            if rewrite is None or getattr(rewrite, "unknown", False) or getattr(rewrite, "keep", None) not in (0x03, 0x00):
                 continue
             dscp = rewrite.value >> 2
             if dscp in legacy and dscp != 0:

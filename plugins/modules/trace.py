@@ -184,6 +184,13 @@ packets:
     - For O(ios), each result has C(fate), C(tos_in), C(tos_out), C(steps) (file, line, text, what,
       tos_before, tos_after), C(assumptions), C(unmodeled), and C(unmarked) (the same packet arriving with
       byte 0, and whether the router treats the two differently). The keys below are the iptables ones.
+    - For O(ios), C(may_match) lists the lines the configuration alone cannot decide for this packet
+      (C(match cos), a class-map naming an undefined ACL, an unmodelled interface line), each with file,
+      line, text and reason; C(may) the other outcomes they could lead to (fate, tos_out, the condition).
+      The C(fate) given is the one with those conditions false.
+    - For O(ios), C(remarked_unknown) is true when a policer or class re-marks by a table or map
+      (C(set-dscp-transmit dscp table T)): a re-mark, never a drop, to a value the configuration does not
+      name; C(tos_out), C(dscp_out) and the steps' C(tos_after) are then null.
   returned: success
   type: list
   elements: dict
