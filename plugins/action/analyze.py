@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Action plugin for diffserv.audit.analyze: everything collected -> findings, once, on the controller."""
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
@@ -11,23 +11,15 @@ import json
 import os
 import time
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.diffserv.audit.plugins.module_utils.analysis import analyze
 from ansible_collections.diffserv.audit.plugins.module_utils.loader import load_fleet
 from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact_data
-from ansible_collections.diffserv.audit.plugins.plugin_utils.argspec import argument_spec
+from ansible_collections.diffserv.audit.plugins.plugin_utils.action_base import DiffservAction
 from ansible_collections.diffserv.audit.plugins.plugin_utils.collections import audited_hosts, not_audited_hosts, registered_results
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = False
-
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        task_vars = task_vars or {}
-        _validation, args = self.validate_argument_spec(argument_spec=argument_spec("analyze"))
+class ActionModule(DiffservAction):
+    def run_core(self, args, task_vars):
         hostvars = task_vars.get("hostvars", {})
         hosts = audited_hosts(task_vars, args["hosts"], args["register_name"])
         links_given = args["links"]
@@ -59,7 +51,6 @@ class ActionModule(ActionBase):
                 json.dump(findings, handle, indent=2, sort_keys=True)
                 handle.write("\n")
             os.chmod(path, 0o640)
-        result.update(changed=bool(args["findings_file"]), findings=findings, timings={
+        return dict(changed=bool(args["findings_file"]), findings=findings, timings={
             "load_seconds": round(loaded - started, 3), "hostvars_seconds": round(fetch_seconds, 3), "analyse_seconds": round(analysed - loaded, 3),
             "redact_seconds": round(time.perf_counter() - analysed, 3)})
-        return result

@@ -3,26 +3,24 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Action plugin for diffserv.audit.collect: one host's configuration, live or from a saved file."""
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
 import concurrent.futures
 import datetime
 
-from ansible import constants as C
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.parsing.convert_bool import boolean
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError, ParseError
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.parse import parse_ios
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import parse_dumps
 from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact
-from ansible_collections.diffserv.audit.plugins.plugin_utils.argspec import argument_spec
+from ansible_collections.diffserv.audit.plugins.plugin_utils.action_base import DiffservAction
 from ansible_collections.diffserv.audit.plugins.plugin_utils.files import read_config
-from ansible_collections.diffserv.audit.plugins.plugin_utils.inventory import PlatformUnknown, platform_of
-from ansible_collections.diffserv.audit.plugins.plugin_utils.session import COLLECTORS, CollectError, Target
+from ansible_collections.diffserv.audit.plugins.plugin_utils.inventory import HOST_KEYS, PlatformUnknown, platform_of, target_from
+from ansible_collections.diffserv.audit.plugins.plugin_utils.session import COLLECTORS, CollectError
 
 
 def check_integrity(platform, name, text, source):
@@ -39,69 +37,20 @@ def check_integrity(platform, name, text, source):
             "diagnostics": [str(d) for ruleset in dumps for d in ruleset.diagnostics]}
 
 
-def target_from(args, host_vars):
-    """The SSH target of one host: task arguments first, then the inventory's variables."""
-    def var(*names, default=None):
-        for name in names:
-            if host_vars.get(name) is not None:
-                return host_vars[name]
-        return default
-
-    host = args["host"] or var("ansible_host", default=host_vars.get("inventory_hostname"))
-    default_port = 22
-    checking = args["host_key_checking"]
-    if checking is None:
-        checking = boolean(var("diffserv_host_key_checking", "ansible_host_key_checking",
-                               "ansible_ssh_host_key_checking", default=C.HOST_KEY_CHECKING))
-    username = args["username"] or var("ansible_user", "ansible_ssh_user")
-    if not username:
-        raise AnsibleActionFail("no user for %s: set ansible_user" % host)
-    return Target(
-        host=host, port=int(args["port"] or var("ansible_port", "ansible_ssh_port", default=default_port)),
-        username=username,
-        password=(args["password"] if args["password"] is not None
-                  else var("ansible_password", "ansible_ssh_pass")),
-        key_file=args["private_key_file"] or var("ansible_ssh_private_key_file", "ansible_private_key_file"),
-        become_password=(args["become_password"] if args["become_password"] is not None
-                         else var("ansible_become_password", "ansible_become_pass")),
-        host_key_checking=checking, known_hosts=args["known_hosts"] or var("diffserv_known_hosts"),
-        timeout=float(args["timeout"] if args["timeout"] is not None
-                      else var("diffserv_collect_timeout", default=30)),
-        retries=int(args["retries"] if args["retries"] is not None
-                    else var("diffserv_collect_retries", default=2)),
-    )
-
-
-# Host variables the collection reads; in batch mode they are fetched (templated) from hostvars.
-HOST_KEYS = ("inventory_hostname", "group_names", "diffserv_platform", "ansible_network_os", "diffserv_config_file",
-             "diffserv_managed",
-             "diffserv_host_key_checking", "ansible_host_key_checking", "ansible_ssh_host_key_checking",
-             "diffserv_known_hosts", "diffserv_collect_timeout", "diffserv_collect_retries", "ansible_host",
-             "ansible_port", "ansible_ssh_port", "ansible_user", "ansible_ssh_user", "ansible_password",
-             "ansible_ssh_pass", "ansible_ssh_private_key_file", "ansible_private_key_file",
-             "ansible_become_password", "ansible_become_pass")
-
-
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = False
-
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        task_vars = task_vars or {}
-        _validation, args = self.validate_argument_spec(argument_spec=argument_spec("collect"))
+class ActionModule(DiffservAction):
+    def run_core(self, args, task_vars):
         if args["hosts"] is not None:
-            result.update(self._collect_many(args, task_vars))
-            return result
+            return self._collect_many(args, task_vars)
         host_vars = {key: self._templar.template(task_vars[key]) for key in HOST_KEYS if task_vars.get(key) is not None}
         collection, error = self._collect_one(args, host_vars)
         if error is not None:
-            result.update(failed=True, msg=error["reason"], diffserv_error=error["reason"])
+            # One host's failure is the task's: the reason as msg, and unreachable when the
+            # session never opened, as Ansible reports a host it cannot reach.
+            failed = dict(failed=True, msg=error["reason"], diffserv_error=error["reason"])
             if error.get("unreachable"):
-                result["unreachable"] = True
-            return result
-        result.update(changed=False, diffserv_collection=collection)
-        return result
+                failed["unreachable"] = True
+            return failed
+        return dict(changed=False, diffserv_collection=collection)
 
     def _collect_many(self, args, task_vars):
         """Batch mode: every listed host, live sessions in a thread pool, saved files read in turn.

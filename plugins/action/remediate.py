@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Action plugin for diffserv.audit.remediate: plan one strategy, show it (check mode) or apply it safely."""
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
@@ -12,45 +12,35 @@ import os
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.parsing.convert_bool import boolean
-from ansible.plugins.action import ActionBase
 
-from ansible_collections.diffserv.audit.plugins.action.collect import HOST_KEYS, target_from
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
 from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation import plan as core
-from ansible_collections.diffserv.audit.plugins.plugin_utils.argspec import argument_spec
+from ansible_collections.diffserv.audit.plugins.plugin_utils.action_base import DiffservAction
 from ansible_collections.diffserv.audit.plugins.plugin_utils.bundle import hosts_from_collections, options_from, plan_all
 from ansible_collections.diffserv.audit.plugins.plugin_utils.collections import audited_hosts, registered_results
+from ansible_collections.diffserv.audit.plugins.plugin_utils.inventory import HOST_KEYS, target_from
 from ansible_collections.diffserv.audit.plugins.plugin_utils.session import CollectError, apply_ios, apply_iptables
 
 CONNECTION_ARGS = ("host", "port", "username", "password", "private_key_file", "become_password",
                    "host_key_checking", "known_hosts", "timeout", "retries")
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = False
-
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        task_vars = task_vars or {}
-        _validation, args = self.validate_argument_spec(argument_spec=argument_spec("remediate"))
+class ActionModule(DiffservAction):
+    def run_core(self, args, task_vars):
         hosts = audited_hosts(task_vars, args["hosts"], args["register_name"])
         collections = {host: (registered or {}).get("diffserv_collection")
                        for host, registered in registered_results(task_vars, hosts, args["register_name"]).items()}
         texts = hosts_from_collections(collections)
-        try:
-            options = options_from({"dscp": args["dscp"], "strategies": [args["strategy"]]})
-            (plan,) = plan_all(args["findings"], texts, options)
-        except DiffservError as error:
-            raise AnsibleActionFail(str(error)) from None
+        options = options_from({"dscp": args["dscp"], "strategies": [args["strategy"]]})
+        (plan,) = plan_all(args["findings"], texts, options)
         if plan.refused:
             raise AnsibleActionFail("%s refused: %s" % (args["strategy"], plan.refused))
         if args["findings"].get("conflicts") and not plan.clean:
             raise AnsibleActionFail("%s does not re-audit clean; not applied (see its CHANGE.md)" % args["strategy"])
         changes = [change for change in plan.changes if change.apply]
         requests = sorted(change.host for change in plan.changes if change.changed and not change.managed)
-        result.update(changed=bool(changes), strategy=plan.strategy, requests=requests,
+        result = dict(changed=bool(changes), strategy=plan.strategy, requests=requests,
                       hosts={change.host: {"commands": list(change.commands), "rollback": list(change.rollback)}
                              for change in changes})
         # --diff: the running configuration as audited against the candidate, per host.

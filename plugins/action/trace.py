@@ -3,38 +3,26 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Action plugin for diffserv.audit.trace: validate, call the core, shape the result."""
 
-from __future__ import absolute_import, division, print_function
+from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.parse import parse_ios
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.trace import trace_ios
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.evaluate import Packet, Program, trace
 from ansible_collections.diffserv.audit.plugins.module_utils.loader import readable_ruleset
-from ansible_collections.diffserv.audit.plugins.plugin_utils.argspec import argument_spec
+from ansible_collections.diffserv.audit.plugins.plugin_utils.action_base import DiffservAction
 from ansible_collections.diffserv.audit.plugins.plugin_utils.files import read_text
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = False
-
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        _validation, args = self.validate_argument_spec(argument_spec=argument_spec("trace"))
+class ActionModule(DiffservAction):
+    def run_core(self, args, task_vars):
         if bool(args.get("iptables")) == bool(args.get("ios")):
             raise AnsibleActionFail("give exactly one of 'iptables' (a dump) or 'ios' (a running-config)")
-        try:
-            if args.get("iptables"):
-                result.update(self._trace_iptables(args))
-            else:
-                result.update(self._trace_ios(args))
-        except DiffservError as error:
-            raise AnsibleActionFail(str(error)) from None
+        result = self._trace_iptables(args) if args.get("iptables") else self._trace_ios(args)
         result["changed"] = False
         return result
 
