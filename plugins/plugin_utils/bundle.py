@@ -18,8 +18,8 @@ writes, under `<report_dir>/changes/`:
     <strategy>/<host>.request.md  for a host we do not manage: the request to its owner
 
 The plan comes from the pure core (module_utils/remediation/plan.py), the IOS commands from
-hier_config through hier.py, the text from the Jinja2 templates in roles/remediate/templates
-(which get finished data: no arithmetic there).  Every file passes through redact() on its way
+hier_config through hier.py, the text from the Jinja2 templates in roles/remediate/templates, found
+through templates.templates_dir (which get finished data: no arithmetic there).  Every file passes through redact() on its way
 out, although the collected texts are already redacted.
 """
 
@@ -29,7 +29,6 @@ __metaclass__ = type
 
 import json
 import os
-import pathlib
 import typing as t
 
 import jinja2
@@ -39,8 +38,9 @@ from ansible_collections.diffserv.audit.plugins.module_utils.errors import QUOTE
 from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact, redact_data
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation import plan as core
 from ansible_collections.diffserv.audit.plugins.plugin_utils import hier
+from ansible_collections.diffserv.audit.plugins.plugin_utils.templates import templates_dir
 
-TEMPLATES = pathlib.Path(__file__).resolve().parents[2] / "roles" / "remediate" / "templates"
+TEMPLATES = templates_dir("remediate")
 SUFFIXES = ("commands", "rollback", "diff", "candidate")
 
 
