@@ -112,6 +112,12 @@ _WHOLE_WORD_OPTIONS = frozenset({"-s", "-d", "-p", "-j"})
 FAMILY_OPTIONS = {"-4": 4, "-6": 6}
 # A dump's family from its addresses: the first word after -s/-d (or their long names).
 _ADDRESS_RE = re.compile(r"(?:^|\s)(?:-[sd]|--source|--destination|--src|--dst)(?:\s+!)?\s+([0-9A-Fa-f.:]+)(?=[/\s]|$)")
+# Words only one family's restore tool loads (measured: iptables-restore "Couldn't load match `icmp6'",
+# "unknown reject type \"icmp6-port-unreachable\""; ip6tables-restore the same for icmp, --icmp-type,
+# icmp-*).  They tell a dump's family like addresses do, and the other family's tool refuses the line.
+_FAMILY_ONLY_RE = re.compile(r"(?:^|\s)(?:(?P<v6>-m\s+icmp6|--icmpv6-type|--reject-with\s+icmp6-)"
+                             r"|(?P<v4>-m\s+icmp|--icmp-type|--reject-with\s+icmp-))(?=[\s\w-]|$)")
+_FAMILY_MODULES = {"icmp": 4, "icmp6": 6}
 _FAMILY_WORD_RE = re.compile(r"(?:^|\s)(?:-[46]|--ipv[46])(?=\s|$)")
 
 NOTE_NO_CHAIN_LINE = ("built-in chain %s has no ':%s' line: iptables-restore leaves its policy as the kernel "
@@ -515,6 +521,7 @@ class _Loader:
         self.open_header_tables = 0
         self.open_header_parsed: Header | None = None
         self.last_commit: tuple[Table, int] | None = None
+        self.lines: list[str] = []
 
     # -- the loop
 
@@ -524,11 +531,12 @@ class _Loader:
         if "\x00" in text:
             raise ParseError(file, text.count("\n", 0, text.index("\x00")) + 1,
                              "binary data (NUL byte): not an iptables-save dump")
-        lines = text.split("\n")
+        lines = self.lines = text.split("\n")
         # The loop keeps the open table and whether the family is still sought in locals: it runs
         # once per line of a 100,000-rule dump.
         current: Table | None = None
         seeking = True
+        line_max = RESTORE_LINE_MAX
         for number, raw in enumerate(lines, 1):
             line = raw.strip()
             if not line:
@@ -539,6 +547,15 @@ class _Loader:
                     raise ParseError(file, number, "rule outside a table (no '*table' line before it)", raw)
                 if seeking:
                     seeking = not self._look_for_address(self.part, number, line)
+                # `-A CHAIN ...` of a declared chain, as iptables-save writes nearly every line: stored
+                # here for the table's parse; any other form goes through _add_rule_line's checks.
+                if line.startswith("-A ") and len(raw) <= line_max:
+                    # One find and one slice: splitting would copy the rest of every line.
+                    end = line.find(" ", 3)
+                    pending = current._raw.get(line[3:end] if end > 0 else line[3:])
+                    if pending is not None:
+                        pending.append((number, line, None, 2))
+                        continue
                 _add_rule_line(current, file, number, raw, line)
                 continue
             if first == ":":
@@ -693,6 +710,21 @@ class _Loader:
             part.family_settled = True
         return part.family_settled
 
+    def _family_word(self, part: _Part, last_line: int) -> int | None:
+        """For a dump with neither header nor address: the family its ICMP words say, if they agree.
+
+        Only this rare case scans for them; a line with the other family's word is refused when its
+        table is parsed (_condition, _target), so the load of a big dump pays nothing for it.
+        """
+        found = set()
+        for number in range(part.first_line, last_line + 1):
+            line = self.lines[number - 1]
+            if "icmp" in line and not _FAMILY_WORD_RE.search(line):
+                match = _FAMILY_ONLY_RE.search(line)
+                if match is not None:
+                    found.add(6 if match.group("v6") else 4)
+        return found.pop() if len(found) == 1 else None
+
     def _ruleset(self, part: _Part, last_line: int) -> Ruleset:
         header = part.header or Header(tool=None, version=None, backend="legacy", era="modern", line=None)
         family = self.family
@@ -707,7 +739,8 @@ class _Loader:
                     part.notes.append(Diagnostic(self.file, part.header.line, part.header_text, NOTE_FAMILY_CONTRADICTED
                                                  % (part.header.tool, family, first, family)))
             else:
-                family = 4
+                # No address, no header: `-m icmp6` or `--reject-with icmp6-...` may still say ip6tables.
+                family = self._family_word(part, last_line) or 4
         for table in part.tables.values():
             table.family = family
         ruleset = Ruleset(file=self.file, family=family, header=header, tables=part.tables, comments=part.comments,
@@ -1113,6 +1146,8 @@ def _build_rule(table: Table, chain: str, index: int, line: int, text: str,
             target_name = option.args[0]
             continue
         if option.module is not None and option.module.startswith("target:"):
+            if name == "--reject-with" and option.args:
+                _check_reject_family(option.args[0], table, file, line, text)
             target_args.append(option)
             continue
         if name in _NOT_CONDITIONS:
@@ -1192,6 +1227,9 @@ def _condition(option: Option, table: Table, protocol: int | None, file: str, li
         return Opaque(_option_text(option), "unknown option outside any module")
 
     module = option.module
+    if module in _FAMILY_MODULES and _FAMILY_MODULES[module] != table.family:
+        raise ParseError(file, line, "-m %s is IPv%d only: ip%stables-restore refuses it in this IPv%d dump"
+                         % (module, _FAMILY_MODULES[module], "6" if table.family == 6 else "", table.family), text)
     if module in ("tcp", "udp", "sctp", "dccp", "udplite"):
         if name in ("--sport", "--source-port", "--dport", "--destination-port"):
             need(1)
@@ -1241,6 +1279,14 @@ def _condition(option: Option, table: Table, protocol: int | None, file: str, li
     if module == "comment":
         return None
     return Opaque(_option_text(option), "match module %s not modeled" % module)
+
+
+def _check_reject_family(kind: str, table: Table, file: str, line: int, text: str) -> None:
+    """REJECT's ICMP types are per family: `icmp-port-unreachable` for iptables, `icmp6-...` for ip6tables."""
+    wrong = 6 if kind.startswith("icmp6-") else 4 if kind.startswith("icmp-") else table.family
+    if wrong != table.family:
+        raise ParseError(file, line, "--reject-with %s is IPv%d only: ip%stables-restore refuses it in this IPv%d dump"
+                         % (_shown(kind)[1:-1], wrong, "6" if table.family == 6 else "", table.family), text)
 
 
 def _option_text(option: Option) -> str:

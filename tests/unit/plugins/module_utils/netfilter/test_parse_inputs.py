@@ -364,6 +364,38 @@ def test_a_given_family_is_not_second_guessed():
         parse_ruleset(text, "f", family=6)
 
 
+@pytest.mark.parametrize("rule, word, family", [
+    ("-A INPUT -p icmpv6 -m icmp6 --icmpv6-type 133 -j ACCEPT", "-m icmp6", 6),
+    ("-A INPUT -p tcp -j REJECT --reject-with icmp6-port-unreachable", "--reject-with icmp6-port-unreachable", 6),
+    ("-A INPUT -p icmp -m icmp --icmp-type 8 -j ACCEPT", "-m icmp", 4),
+    ("-A INPUT -p tcp -j REJECT --reject-with icmp-port-unreachable", "--reject-with icmp-port-unreachable", 4),
+    ("-A INPUT -p icmpv6 --icmpv6-type 133 -j ACCEPT", "-m icmp6", 6),  # the implicit match of -p icmpv6
+])
+def test_words_only_one_family_loads_decide_a_dump_without_addresses_and_refuse_the_other(rule, word, family):
+    text = "*filter\n:INPUT ACCEPT [0:0]\n" + rule + "\nCOMMIT\n"
+    assert parse_ruleset(text, "f").family == family
+    assert_restore_accepts(text, family)
+    other = 10 - family
+    address = "192.0.2.1" if other == 4 else "2001:db8::1"
+    mixed = text.replace("COMMIT", "-A INPUT -s %s -j ACCEPT\nCOMMIT" % address)
+    ruleset = parse_ruleset(mixed, "f")
+    assert ruleset.family == other
+    # The filter table is read when first used (its diagnostics, as collect asks for them): the line is refused then.
+    with pytest.raises(ParseError) as raised:
+        ruleset.diagnostics
+    assert str(raised.value).startswith("f:3: %s is IPv%d only: ip%stables-restore refuses it in this IPv%d dump"
+                                        % (word, family, "6" if other == 6 else "", other))
+    assert restore_test(mixed, other)["legacy"] is not None
+    # Marked for its family before the word, the rule is skipped before its matches load; after it, too late.
+    marked = mixed.replace("-A INPUT -p", "-A INPUT -%d -p" % family)
+    assert len(parse_ruleset(marked, "f").tables["filter"].rules("INPUT")) == 1
+    assert_restore_accepts(marked, other)
+    late = mixed.replace(rule, rule + " -%d" % family)
+    with pytest.raises(ParseError, match="^f:3: "):
+        parse_ruleset(late, "f").diagnostics
+    assert restore_test(late, other)["legacy"] is not None
+
+
 # ---------------------------------------------------------------------------
 # 3. Text that still starts with a byte order mark
 
