@@ -14,7 +14,15 @@ Only the mangle table is read rule by rule at load time: it is the only
 table that can write the byte, and a kube-proxy dump holds tens of
 thousands of nat/filter rules the marking map never needs.  Other tables
 are checked line by line for structure at load (every rule line names a
-declared chain, every table ends in COMMIT) and parsed on first use.
+chain, every table ends in COMMIT) and parsed on first use.
+
+What is read is what iptables-restore accepts, measured against
+`{ip,ip6}tables-{legacy,nft}-restore --test` (the constants below say what):
+long options and their abbreviations, `-c` anywhere in a rule, `-I`/`-N`/`-P`
+besides `-A`, built-in chains without their `:CHAIN` line, rules marked `-4`
+or `-6`.  A dump that iptables-save opened with its header and never closed
+with its trailer was cut short and is refused.  parse_dumps reads a file of
+several dumps (`iptables-save; ip6tables-save > f`), each with its family.
 """
 
 from __future__ import absolute_import, annotations, division, print_function
@@ -992,7 +1000,6 @@ def _without_command(tokens: list[str], file: str, line: int, text: str) -> list
 # ---------------------------------------------------------------------------
 # Rules
 
-_PORT_OPTIONS = frozenset({"--sport", "--source-port", "--dport", "--destination-port"})
 _PROTOCOL_MODULES = {6: "tcp", 17: "udp", 33: "dccp", 132: "sctp", 136: "udplite"}
 # A protocol whose match iptables loads by itself for an option it does not know (`-p icmp --icmp-type 8`).
 _IMPLICIT_MODULES = {**_PROTOCOL_MODULES, 1: "icmp", 58: "icmp6"}
