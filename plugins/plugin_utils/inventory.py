@@ -90,7 +90,7 @@ def target_from(args: t.Mapping[str, t.Any], host_vars: t.Mapping[str, t.Any]) -
     """The SSH target of one host: task arguments first, then the inventory's variables."""
     # Imported here, not at the top: session.py loads netmiko (a quarter of a second), and the
     # analysis reaches this module through platform_of without ever opening a session.
-    from ansible_collections.diffserv.audit.plugins.plugin_utils.session import Target
+    from ansible_collections.diffserv.audit.plugins.plugin_utils import session
 
     def var(*names: str, default: t.Any = None) -> t.Any:
         for name in names:
@@ -107,7 +107,7 @@ def target_from(args: t.Mapping[str, t.Any], host_vars: t.Mapping[str, t.Any]) -
     username = args["username"] or var("ansible_user", "ansible_ssh_user")
     if not username:
         raise AnsibleActionFail("no user for %s: set ansible_user" % host)
-    return Target(
+    return session.Target(
         host=host, port=int(args["port"] or var("ansible_port", "ansible_ssh_port", default=default_port)),
         username=username,
         password=(args["password"] if args["password"] is not None
