@@ -35,7 +35,7 @@ import re
 import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
-from ansible_collections.diffserv.audit.plugins.module_utils.errors import Diagnostic, ParseError
+from ansible_collections.diffserv.audit.plugins.module_utils.errors import Diagnostic, ParseError, quote
 from ansible_collections.diffserv.audit.plugins.module_utils.textdecode import BOM_CHAR
 
 BUILTIN_CHAINS: dict[str, tuple[str, ...]] = {
@@ -604,7 +604,7 @@ class _Loader:
     def _comment(self, number: int, raw: str, line: str) -> None:
         part = self.part
         if len(raw) > RESTORE_LINE_MAX:
-            part.notes.append(Diagnostic(self.file, number, _bounded(line),
+            part.notes.append(Diagnostic(self.file, number, quote(line),
                                          NOTE_LONG_COMMENT % (len(raw), RESTORE_LINE_MAX)))
         if line.startswith(COMPLETED_PREFIX):
             if self.current is None:
@@ -772,10 +772,6 @@ def _header_family(header: Header | None) -> int | None:
 def _shown(token: str, limit: int = 40) -> str:
     """A word of the input as a reason names it: bounded, whatever its length."""
     return repr(token[:limit]) + ("... (%d characters)" % len(token) if len(token) > limit else "")
-
-
-def _bounded(line: str, limit: int = 200) -> str:
-    return line[:limit]
 
 
 def _header_from(match: re.Match, line: int) -> Header:
@@ -1066,6 +1062,8 @@ def _split_options(tokens: list[str], file: str, line: int, text: str, start: in
                     options.append(Option(name, (value,), negated, None))
                 continue
             if words is None:
+                if name in COMMANDS:
+                    raise ParseError(file, line, "a second command (%s) in one rule line" % name, text)
                 raise ParseError(file, line, "%s cannot stand in a rule of an iptables-restore file" % _shown(token), text)
             if words == 0 and attached is not None:
                 # A cluster of short options (`-vj ACCEPT`): the rest of the word is the next option.
