@@ -1,0 +1,123 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, diffserv.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pre- and post-checks of an IOS change, and the commands hier_config computed attached to it.
+
+`ios_checks` compares the running text and the candidate section by section: for every
+top-level section (or numbered access list) that changes, a `show running-config | section`
+(or `| include`) with the exact lines it must print before and after.  `acl_sequence_checks`
+adds `show access-lists N` for every list the commands edit by sequence number, since those
+numbers come from the device and not from the running-config.  The firewall's checks are
+planned with its change (remark_boundary.py): they read iptables-save.
+
+Standard library only; no `import ansible`, no hier_config (`StagedCommandsLike` is the shape of
+what plugins/plugin_utils/hier.py returns).
+"""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type
+
+import dataclasses
+import re
+import typing as t
+
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.parse import parse_ios
+from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model import POST, PRE, Check, HostChange
+
+
+def _top_blocks(text: str) -> dict[str, list[str]]:
+    """Top-level sections and numbered ACLs of a configuration, keyed by what `show run | section` finds."""
+    blocks: dict[str, list[str]] = {}
+    lines = text.split("\n")
+    index = 0
+    while index < len(lines):
+        raw = lines[index]
+        if not raw.strip() or raw.startswith(("!", " ")):
+            index += 1
+            continue
+        match = re.match(r"access-list (\d+) ", raw)
+        if match:
+            blocks.setdefault("access-list %s" % match.group(1), []).append(raw)
+            index += 1
+            continue
+        block = [raw]
+        index += 1
+        while index < len(lines) and lines[index].startswith((" ", "\t")):
+            block.append(lines[index])
+            index += 1
+        blocks.setdefault(raw, []).extend(block)
+    return blocks
+
+
+def ios_checks(change: HostChange) -> tuple[Check, ...]:
+    """Show commands before and after, each with the exact lines it must print."""
+    before, after = _top_blocks(change.running), _top_blocks(change.candidate)
+    checks: list[Check] = []
+    for key in list(before) + [k for k in after if k not in before]:
+        old, new = before.get(key, []), after.get(key, [])
+        if old == new:
+            continue
+        if key.startswith("access-list "):
+            command = "show running-config | include ^%s " % key
+        else:
+            command = "show running-config | section ^%s$" % re.sub(r"([.*+?^$()\[\]{}|\\])", r"\\\1", key)
+        checks.append(Check(PRE, command, tuple(old) or ("(nothing)",),
+                            "the configuration is as audited: the commands were computed from it"))
+        checks.append(Check(POST, command, tuple(new) or ("(nothing)",), "the change is in place"))
+    return tuple(checks)
+
+
+def acl_sequence_checks(change: HostChange, sequences: t.Mapping[str, t.Mapping[str, int]]) -> tuple[Check, ...]:
+    """`show access-lists N` for every list edited by sequence number: the numbers must be as assumed."""
+    edited = []
+    current = None
+    for line in change.commands:
+        match = re.match(r"ip access-list (?:standard|extended) (\S+)$", line)
+        if match:
+            current = match.group(1)
+            continue
+        if current and re.match(r"\s+(no )?\d+", line) and current not in edited:
+            edited.append(current)
+        if not line.startswith((" ", "\t")):
+            current = current if match else None
+    checks = []
+    for name in edited:
+        known = sequences.get(name, {})
+
+        def listing(text: str) -> tuple[str, ...]:
+            config = parse_ios(text, change.source, require_end=False)
+            acl = config.acls.get(name)
+            if acl is None:
+                return ("(no such list)",)
+            rows = []
+            for entry in acl.entries:
+                body = re.sub(r"^(?:access-list \S+ |\d+ )", "", " ".join(entry.source.text.split()))
+                rows.append("%s %s" % (known.get(body, "?"), body))
+            return tuple(rows)
+
+        checks.append(Check(PRE, "show access-lists %s" % name, listing(change.running),
+                            "the commands add and remove entries by these sequence numbers: if the device shows "
+                            "others (the list was edited since it was loaded), or none (an image without ACL "
+                            "sequence numbering), stop and recompute"))
+        checks.append(Check(POST, "show access-lists %s" % name, listing(change.candidate),
+                            "the list holds the new entries, in order"))
+    return tuple(checks)
+
+
+class StagedCommandsLike(t.Protocol):
+    commands: tuple[str, ...]
+    rollback: tuple[str, ...]
+    blocks: tuple[tuple[str, ...], ...]
+    sequences: t.Mapping[str, t.Mapping[str, int]]
+
+
+IosPlanner = t.Callable[[str, t.Sequence[str]], StagedCommandsLike]
+
+
+def attach_commands(change: HostChange, staged: StagedCommandsLike) -> HostChange:
+    """An IOS change with the commands and rollback hier_config computed, and its checks."""
+    with_commands = dataclasses.replace(change, commands=tuple(staged.commands), rollback=tuple(staged.rollback),
+                                        command_blocks=tuple(tuple(b) for b in staged.blocks))
+    return dataclasses.replace(with_commands, checks=with_commands.checks + acl_sequence_checks(
+        with_commands, staged.sequences))

@@ -1,0 +1,194 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, diffserv.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The re-audit: the audited fleet parsed once, and analysis.analyze run again on candidates.
+
+`build_fleet` parses every audited host once, with the links and the firewall engines (backend,
+TOS semantics) the audit used; `audit_texts` re-runs the audit with some hosts' texts replaced
+(re-parsing only those); `recheck` and `stage_problems` are what a plan is judged by: a
+candidate fleet with no conflict and no error, and no intermediate stage with a conflict the
+running fleet did not have or a reference to a missing object (semantics.md, "What counts as a
+conflict").
+
+    fleet = build_fleet(findings, hosts, Options())
+    audit_texts(fleet, {"border-rtr1": candidate})["conflicts"]      # [] once fixed
+
+Standard library only; no `import ansible`.
+"""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type
+
+import dataclasses
+import typing as t
+
+from ansible_collections.diffserv.audit.plugins.module_utils.analysis import (
+    FirewallInput, Link, RouterInput, analyze,
+)
+from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.links import link_diagnostics
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import IosConfig
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.parse import parse_ios
+from ansible_collections.diffserv.audit.plugins.module_utils.loader import joined_ruleset
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import MarkingMap, marking_map
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import Ruleset
+from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model import HostChange, HostText, Recheck
+
+if t.TYPE_CHECKING:  # pragma: no cover - annotations only (the registry imports the strategies, which import this)
+    from ansible_collections.diffserv.audit.plugins.module_utils.remediation.strategies import Options
+
+
+@dataclasses.dataclass
+class Router:
+    host: HostText
+    config: IosConfig
+
+
+@dataclasses.dataclass
+class Firewall:
+    host: HostText
+    ruleset: Ruleset
+    marks: MarkingMap
+    backend: str
+    era: str
+    egresses: tuple[str | None, ...]
+
+
+@dataclasses.dataclass
+class Fleet:
+    routers: dict[str, Router]
+    firewalls: dict[str, Firewall]
+    links: list[Link] | None
+    hosts: dict[str, HostText]
+    audited: tuple[str, ...]
+
+
+def _links_from(findings: t.Mapping[str, t.Any]) -> list[Link] | None:
+    """The links the audit used: explicit ones again, or None to let analyze assume them again."""
+    given = [link for link in findings.get("links", []) if not link.get("assumed")]
+    if not given:
+        return None
+    links = []
+    for link in given:
+        firewall, _colon, egress = str(link["from"]).partition(":")
+        router, _colon2, interface = str(link["to"]).partition(":")
+        links.append(Link(firewall, None if egress in ("", "*") else egress, router, interface))
+    return links
+
+
+def _engine_of(findings: t.Mapping[str, t.Any], host: str, options: Options) -> tuple[str, str]:
+    """The backend and TOS semantics the audit applied to a firewall (the conflicts say), else the options'."""
+    for conflict in findings.get("conflicts", []):
+        marker = conflict["marker"]
+        if marker["host"] == host:
+            return marker.get("backend") or options.backend, marker.get("tos_semantics") or options.tos_semantics
+    return options.backend, options.tos_semantics
+
+
+def build_fleet(findings: t.Mapping[str, t.Any], hosts: t.Mapping[str, HostText], options: Options) -> Fleet:
+    summary = findings.get("summary", {})
+    audited = tuple(sorted(set(summary.get("firewalls", [])) | set(summary.get("routers", [])))) or tuple(sorted(hosts))
+    links = _links_from(findings)
+    routers: dict[str, Router] = {}
+    firewalls: dict[str, Firewall] = {}
+    for name in audited:
+        host = hosts.get(name)
+        if host is None:
+            continue
+        if host.platform == "ios":
+            routers[name] = Router(host, parse_ios(host.text, host.source))
+        else:
+            backend, era = _engine_of(findings, name, options)
+            egresses = tuple(sorted({link.egress for link in links or [] if link.firewall == name},
+                                    key=lambda e: e or ""))
+            ruleset = joined_ruleset(host.text, host.source)
+            if ruleset is None:
+                continue  # an IPv6-only text: the audit joined nothing of it, so there is nothing to plan
+            marks = marking_map(ruleset, backend, era, interfaces=[e for e in egresses if e])
+            firewalls[name] = Firewall(host, ruleset, marks, backend, era, egresses)
+    return Fleet(routers, firewalls, links, dict(hosts), audited)
+
+
+
+def audit_texts(fleet: Fleet, texts: t.Mapping[str, str]) -> dict[str, t.Any]:
+    """The audit of the fleet with some hosts' texts replaced: analysis.analyze, as the action plugin runs it."""
+    firewalls: dict[str, FirewallInput] = {}
+    routers: dict[str, RouterInput] = {}
+    errors: list[dict[str, t.Any]] = []
+    for name in fleet.audited:
+        host = fleet.hosts.get(name)
+        if host is None:
+            continue
+        text = texts.get(name, host.text)
+        try:
+            if host.platform == "ios":
+                config = fleet.routers[name].config if text == host.text else parse_ios(text, host.source)
+                routers[name] = RouterInput(name, host.source, config, host.managed)
+            elif name in fleet.firewalls:
+                known = fleet.firewalls[name]
+                if text == host.text:
+                    ruleset, marks = known.ruleset, known.marks
+                else:
+                    ruleset = joined_ruleset(text, host.source)
+                    if ruleset is None:
+                        continue
+                    marks = marking_map(ruleset, known.backend, known.era,
+                                        interfaces=[e for e in known.egresses if e])
+                firewalls[name] = FirewallInput(name, host.source, ruleset, marks, host.managed)
+        except DiffservError as error:
+            errors.append({"host": name, "reason": str(error)})
+    return analyze(firewalls, routers, fleet.links, errors)
+
+
+def _conflict_key(conflict: t.Mapping[str, t.Any]) -> tuple:
+    return (conflict["marker"]["host"], conflict["marker"]["line"], conflict["dscp"],
+            conflict["treatment"]["host"], conflict["treatment"]["interface"], conflict["treatment"]["action"])
+
+
+def dangling_references(config: IosConfig) -> list[str]:
+    """References from applied places to objects that are missing (or, for lists, empty).
+
+    IOS lets every packet through a missing access-group, routes normally through a missing
+    route-map, but a route-map clause matching a missing list matches *every* packet: a
+    command that leaves one of these behind while the reference is in use changes how
+    traffic is treated, whatever the plan says before and after.
+    """
+    return [str(diagnostic) for diagnostic in link_diagnostics(config)
+            if "is not defined" in diagnostic.reason or "has no entries" in diagnostic.reason]
+
+
+def recheck(fleet: Fleet, changes: t.Sequence[HostChange], scope: str) -> Recheck:
+    texts = {change.host: change.candidate for change in changes
+             if change.changed and (scope == "all" or change.managed)}
+    findings = audit_texts(fleet, texts)
+    conflicts = tuple(findings["conflicts"])
+    errors = tuple(findings["errors"])
+    return Recheck(scope, not conflicts and not errors, conflicts, errors)
+
+
+def stage_problems(fleet: Fleet, changes: t.Sequence[HostChange], original: t.Sequence[dict]) -> tuple[str, ...]:
+    """Every intermediate stage: no conflict today's fleet does not have, no missing referenced object."""
+    problems: list[str] = []
+    allowed = {_conflict_key(c) for c in original}
+    depth = max((len(change.stages) for change in changes), default=0)
+    for stage in range(depth - 1):
+        texts = {change.host: change.stages[min(stage, len(change.stages) - 1)].text
+                 for change in changes if change.stages}
+        findings = audit_texts(fleet, texts)
+        for conflict in findings["conflicts"]:
+            if _conflict_key(conflict) not in allowed:
+                problems.append("after stage %d: new conflict: DSCP %d %s on %s %s" % (
+                    stage + 1, conflict["dscp"], conflict["treatment"]["action"], conflict["treatment"]["host"],
+                    conflict["treatment"]["interface"]))
+        for error in findings["errors"]:
+            problems.append("after stage %d: %s" % (stage + 1, error["reason"]))
+    for change in changes:
+        if change.platform != "ios" or not change.changed:
+            continue
+        before = set(dangling_references(parse_ios(change.running, change.source)))
+        for number, stage_obj in enumerate(change.stages, 1):
+            for problem in dangling_references(parse_ios(stage_obj.text, change.source)):
+                if problem not in before:
+                    problems.append("%s after stage %d: %s" % (change.host, number, problem))
+    return tuple(problems)

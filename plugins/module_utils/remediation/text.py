@@ -1,0 +1,174 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, diffserv.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Editing a configuration's text: edits keyed by the running text's line numbers, per stage.
+
+The parser's evidence (file:line) addresses the running text; every edit refers to those lines,
+so no edit renumbers another and stage k applies every edit of stages <= k.  The IOS helpers
+below rewrite one line the way IOS prints it (a DSCP value swapped, an ACL entry given a free
+sequence number, the `set dscp` spelling the router already uses).
+
+>>> text = ConfigText("interface Gi0/0\\n ip policy route-map nul\\n!")
+>>> text.delete([2], stage=1)
+>>> text.insert_after(1, [" service-policy input clear"], stage=0)
+>>> text.render(0).split("\\n")
+['interface Gi0/0', ' service-policy input clear', ' ip policy route-map nul', '!']
+>>> text.render(1).split("\\n")
+['interface Gi0/0', ' service-policy input clear', '!']
+>>> swap_values("access-list 106 permit ip any any dscp 1", "dscp", 1, 3, many=False)
+'access-list 106 permit ip any any dscp 3'
+
+Standard library only; no `import ansible`.
+"""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type
+
+import difflib
+import re
+import typing as t
+
+from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import Acl, AclEntry
+from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model import PlanError
+
+
+class ConfigText:
+    """A configuration text and edits keyed by its original line numbers (1-based), per stage.
+
+    Edits never renumber: deletions, replacements and insertions all refer to the running
+    text's lines, so the parser's evidence (file:line) addresses them directly, and the text
+    after stage k applies every edit of stages <= k.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.split("\n")
+        self._deleted: dict[int, int] = {}
+        self._replaced: dict[int, tuple[int, str]] = {}
+        self._before: dict[int, list[tuple[int, tuple[str, ...]]]] = {}
+        self._after: dict[int, list[tuple[int, tuple[str, ...]]]] = {}
+
+    def line(self, number: int) -> str:
+        return self.lines[number - 1]
+
+    @staticmethod
+    def indent_of(raw: str) -> int:
+        return len(raw) - len(raw.lstrip(" \t"))
+
+    def block(self, number: int) -> list[int]:
+        """A line and every following line indented deeper: a section with its children."""
+        base = self.indent_of(self.line(number))
+        found = [number]
+        index = number + 1
+        while index <= len(self.lines):
+            raw = self.lines[index - 1]
+            if not raw.strip() or self.indent_of(raw) <= base:
+                break
+            found.append(index)
+            index += 1
+        return found
+
+    def child_indent(self, number: int, default_step: int = 1) -> int:
+        """The indentation the children of the section at `number` use."""
+        block = self.block(number)
+        if len(block) > 1:
+            return self.indent_of(self.line(block[1]))
+        return self.indent_of(self.line(number)) + default_step
+
+    def delete(self, numbers: t.Iterable[int], stage: int = 0) -> None:
+        for number in numbers:
+            self._deleted.setdefault(number, stage)
+
+    def delete_block(self, number: int, stage: int = 0) -> list[int]:
+        block = self.block(number)
+        self.delete(block, stage)
+        # A top-level section sits between `!` lines; keep one of the two.
+        if self.indent_of(self.line(number)) == 0 and number > 1 and block[-1] < len(self.lines):
+            before, after = self.line(number - 1).strip(), self.line(block[-1] + 1).strip()
+            if before == "!" and after == "!":
+                self.delete([block[-1] + 1], stage)
+        return block
+
+    def replace(self, number: int, text: str, stage: int = 0) -> None:
+        self._replaced[number] = (stage, text)
+
+    def insert_after(self, number: int, texts: t.Sequence[str], stage: int = 0) -> None:
+        self._after.setdefault(number, []).append((stage, tuple(texts)))
+
+    def insert_before(self, number: int, texts: t.Sequence[str], stage: int = 0) -> None:
+        self._before.setdefault(number, []).append((stage, tuple(texts)))
+
+    def deleted(self, number: int) -> bool:
+        return number in self._deleted
+
+    def render(self, stage: int) -> str:
+        out: list[str] = []
+        for number, raw in enumerate(self.lines, 1):
+            for at, texts in self._before.get(number, ()):
+                if at <= stage:
+                    out.extend(texts)
+            gone = self._deleted.get(number)
+            if gone is None or gone > stage:
+                replaced = self._replaced.get(number)
+                out.append(replaced[1] if replaced is not None and replaced[0] <= stage else raw)
+            for at, texts in self._after.get(number, ()):
+                if at <= stage:
+                    out.extend(texts)
+        return "\n".join(out)
+
+
+def unified_diff(before: str, after: str, name: str) -> str:
+    """The configuration before and after, as a unified diff (what a reviewer reads)."""
+    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), "%s (running)" % name,
+                                 "%s (candidate)" % name, lineterm="")
+    text = "\n".join(lines)
+    return text + "\n" if text else ""
+
+
+def swap_values(text: str, keyword: str, old: int, new: int, many: bool) -> str:
+    """`text` with the DSCP value(s) after `keyword` equal to `old` replaced by `new`; spacing kept."""
+    tokens = list(re.finditer(r"\S+", text))
+    out = text
+    for index, token in enumerate(tokens):
+        if token.group(0) != keyword:
+            continue
+        values = tokens[index + 1:] if many else tokens[index + 1:index + 2]
+        for value in reversed(values):
+            word = value.group(0)
+            if word in ("ipv4", "ipv6"):
+                continue
+            try:
+                if dsfield.parse_dscp(word) != old:
+                    continue
+            except dsfield.DSFieldError:
+                break
+            out = out[:value.start()] + str(new) + out[value.end():]
+        break
+    return out
+
+
+
+def renumber_entry(raw: str, acl: Acl, entry: AclEntry) -> str:
+    """An entry line with a sequence number free between `entry` and the next entry of its list."""
+    used = {e.seq for e in acl.entries if e.seq is not None}
+    later = sorted(seq for seq in used if seq > t.cast(int, entry.seq))
+    low, high = t.cast(int, entry.seq), (later[0] if later else None)
+    candidates = [low + 10] if high is None else [(low + high) // 2] + list(range(low + 1, high))
+    free = next((seq for seq in candidates if seq not in used and (high is None or low < seq < high)), None)
+    if free is None:
+        raise PlanError("access-list %s: no free sequence number after %d; resequence the list first "
+                        "(ip access-list resequence %s 10 10)" % (acl.name, low, acl.name))
+    match = re.match(r"(\s*)\d+(\s.*)$", raw)
+    return "%s%d%s" % (match.group(1), free, match.group(2)) if match else raw
+
+
+def dscp_clear_syntax(config_text: str, block: t.Iterable[str]) -> str:
+    """`set ip dscp` if the router writes it that way, else `set dscp`."""
+    if any(re.match(r"\s*set ip dscp\b", raw) for raw in block):
+        return "set ip dscp default"
+    if any(re.match(r"\s*set dscp\b", raw) for raw in block):
+        return "set dscp default"
+    if re.search(r"(?m)^\s*set ip dscp\b", config_text):
+        return "set ip dscp default"
+    return "set dscp default"
