@@ -61,6 +61,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import (
     rewrite_unknown,
     Unmodeled,
 )
+from ansible_collections.diffserv.audit.plugins.module_utils.textdecode import decode_config as decode_text
 
 # C0 control characters a text config must not hold.  Allowed: tab, LF, CR,
 # form feed, ESC, and ^C, which IOS banners use as their delimiter when stored raw.
@@ -1058,18 +1059,10 @@ def _check_text(text: str, file: str) -> None:
 
 
 def decode_config(data: bytes, file: str) -> tuple[str, list[Diagnostic]]:
-    """Bytes -> text.  NUL or control bytes: ParseError.  Invalid UTF-8: Latin-1, with a Diagnostic."""
-    if b"\x00" in data:
-        nul = data.index(b"\x00")
-        raise ParseError(file, data.count(b"\n", 0, nul) + 1, "binary data (NUL byte): not a configuration text file")
-    try:
-        return data.decode("utf-8"), []
-    except UnicodeDecodeError as exc:
-        text = data.decode("latin-1")
-        _check_text(text, file)
-        line = data.count(b"\n", 0, exc.start) + 1
-        bad_line = text.split("\n")[line - 1]
-        return text, [Diagnostic(file, line, bad_line, "not valid UTF-8: read as Latin-1")]
+    """Bytes -> text as a person saved it (textdecode: BOM, UTF-16, Latin-1 with a note); control bytes: ParseError."""
+    text, notes = decode_text(data, file)
+    _check_text(text, file)
+    return text, notes
 
 
 def load_ios(path: str, *, require_end: bool = True) -> IosConfig:

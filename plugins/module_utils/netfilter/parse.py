@@ -326,8 +326,7 @@ class Table:
                     if start == 0:
                         # Not the `[p:b] -A CHAIN ...` iptables-save writes: the command may stand anywhere.
                         tokens = _without_command(tokens, file, line, text)
-                    rule = _build_rule(self, chain_name, index, line, text, counters, tokens, start)
-                    if rule is not None:
+                    for rule in _build_rules(self, chain_name, index, line, text, counters, tokens, start):
                         built.append(rule)
                         index += 1
                 rules[chain_name] = tuple(built)
@@ -1135,11 +1134,51 @@ def _is_number(token: str) -> bool:
 _NOT_CONDITIONS = frozenset({"-m", "-c"}) | frozenset(FAMILY_OPTIONS)
 
 
-def _build_rule(table: Table, chain: str, index: int, line: int, text: str,
-                counters: tuple[int, int] | None, tokens: list[str], start: int) -> Rule | None:
-    """The rule of one line, or None when iptables-restore skips the line (a rule for the other family)."""
+_HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?")
+_ADDRESS_OPTIONS = {"-s": 0, "--source": 0, "--src": 0, "-d": 1, "--destination": 1, "--dst": 1}
+
+
+def _build_rules(table: Table, chain: str, index: int, line: int, text: str,
+                 counters: tuple[int, int] | None, tokens: list[str], start: int) -> list[Rule]:
+    """The rules of one line: none when iptables-restore skips it (a rule for the other family), one,
+    or one per address pair when `-s`/`-d` list several (`-s a,b -d c,d`).
+
+    iptables expands such a line into one kernel rule per (source, destination) pair, sources
+    outer, in the order written (iptables-save then prints them one a line).  They are separate
+    rules: a packet two of them match meets the target twice (`--set-tos 0x04/0x00` twice is no
+    change), so they are kept separate here too, each citing the line.
+    """
     file = table.source.file
     options = _split_options(tokens, file, line, text, start)
+    lists: dict[int, list[str]] = {}
+    for position, option in enumerate(options):
+        if option.module is None and option.name in _ADDRESS_OPTIONS and option.args and "," in option.args[0]:
+            if option.negated:
+                # What iptables-restore says, on both backends.
+                raise ParseError(file, line, "! not allowed with multiple source or destination IP addresses", text)
+            lists[position] = [item for item in option.args[0].split(",") if item] or [option.args[0]]
+    if not lists:
+        rule = _build_rule(table, chain, index, line, text, counters, options)
+        return [] if rule is None else [rule]
+    # Sources outer, destinations inner, as iptables loops over them.
+    ordered = sorted(lists, key=lambda position: _ADDRESS_OPTIONS[options[position].name])
+    variants: list[list[Option]] = [options]
+    for position in ordered:
+        variants = [variant[:position] + [dataclasses.replace(variant[position], args=(item,) + variant[position].args[1:])]
+                    + variant[position + 1:] for variant in variants for item in lists[position]]
+    built = []
+    for offset, variant in enumerate(variants):
+        rule = _build_rule(table, chain, index + offset, line, text, counters, variant, diagnose=offset == 0)
+        if rule is None:
+            return []
+        built.append(rule)
+    return built
+
+
+def _build_rule(table: Table, chain: str, index: int, line: int, text: str,
+                counters: tuple[int, int] | None, options: list[Option], diagnose: bool = True) -> Rule | None:
+    """The rule of one line's options, or None when iptables-restore skips the line (a rule for the other family)."""
+    file = table.source.file
     conditions: list[Condition] = []
     target: Target = None
     target_name: str | None = None
@@ -1180,11 +1219,11 @@ def _build_rule(table: Table, chain: str, index: int, line: int, text: str,
         source=Source(file, line, text), table=table.name, chain=chain, index=index,
         conditions=tuple(conditions), target=target, options=tuple(options), counters=counters,
     )
-    for condition in conditions:
+    for condition in conditions if diagnose else ():
         if isinstance(condition, Opaque):
             table._diagnostics.append(Diagnostic(file, line, text, "unmodeled match %s: %s (treated as may-match)"
                                                  % (condition.text, condition.reason)))
-    if isinstance(target, OtherTarget) and not target.known:
+    if diagnose and isinstance(target, OtherTarget) and not target.known:
         table._diagnostics.append(Diagnostic(file, line, text, "unmodeled target %s (treated as may change the "
                                              "DS byte and may end the chain)" % target.name))
     return rule
@@ -1217,6 +1256,10 @@ def _condition(option: Option, table: Table, protocol: int | None, file: str, li
         if name in ("-s", "--source", "--src", "-d", "--destination", "--dst"):
             need(1)
             direction = "src" if name in ("-s", "--source", "--src") else "dst"
+            if _HOST_NAME.fullmatch(args[0].split("/")[0]) and any(c.isalpha() for c in args[0].split("/")[0]):
+                # iptables resolves a host name when it loads the rule: the addresses are not in the dump.
+                return Opaque("%s%s %s" % ("! " if negated else "", name, args[0]),
+                              "host name, resolved to addresses when the rules were loaded")
             ranges = _address_ranges(args[0], table.family, file, line, text)
             if ranges is None:
                 return Opaque("%s%s %s" % ("! " if negated else "", name, args[0]), "non-contiguous address mask")

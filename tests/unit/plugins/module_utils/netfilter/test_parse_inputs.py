@@ -17,6 +17,7 @@ import uuid
 import pytest
 
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import ParseError
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.evaluate import Packet, trace
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import (
     RESTORE_LINE_MAX, RESTORE_WORDS_MAX, AddrCond, IfaceCond, Jump, Opaque, PortCond, ProtoCond, SetDscp, SetTos,
     Verdict, parse_dumps, parse_ruleset,
@@ -464,3 +465,48 @@ def test_a_50_mib_comment_costs_memory_linear_in_the_input():
     assert (note.line, note.reason) == (1, "comment line of %d characters: iptables-restore reads lines of at most "
                                            "10239 and would refuse this file" % (BIG + 2))
     assert len(note.text) < 300 and note.text.endswith("... (%d more characters)" % (BIG + 2 - 200))
+
+
+# ---------------------------------------------------------------------------
+# Address lists and host names, as iptables-restore reads them
+
+LISTS = ("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+         ":POSTROUTING ACCEPT [0:0]\n"
+         "-A POSTROUTING -o eth0 -s 10.0.0.0/8,10.1.0.0/16 -d 192.0.2.1,192.0.2.2 -p tcp -j TOS --set-tos 0x04/0x00\n"
+         "COMMIT\n")
+
+
+def test_address_lists_are_one_rule_per_pair_sources_outer_as_the_kernel_loads_them():
+    assert_restore_accepts(LISTS)
+    # iptables-save prints the four rules the kernel holds; the parser must hold the same four, in order.
+    assert_kernel_reads_it_the_same(LISTS)
+    rules = parse_ruleset(LISTS, "lists").tables["mangle"].rules("POSTROUTING")
+    assert [r.line for r in rules] == [7, 7, 7, 7] and [r.index for r in rules] == [1, 2, 3, 4]
+
+
+def test_a_packet_two_listed_sources_match_meets_the_target_twice():
+    # 10.1.2.3 is in 10.0.0.0/8 and in 10.1.0.0/16: the xor of 0x04 runs twice and the byte is unchanged,
+    # while 10.2.2.3 (in the first only) leaves with 0x04.  A union of the sources would say 0x04 for both.
+    ruleset = parse_ruleset(LISTS, "lists")
+    both = trace(ruleset, Packet.from_dict({"path": "forward", "out_interface": "eth0", "protocol": "tcp",
+                                                    "src": "10.1.2.3", "dst": "192.0.2.1", "tos": 0}))
+    one = trace(ruleset, Packet.from_dict({"path": "forward", "out_interface": "eth0", "protocol": "tcp",
+                                                   "src": "10.2.2.3", "dst": "192.0.2.1", "tos": 0}))
+    assert (both.tos, one.tos) == (0x00, 0x04)
+
+
+def test_a_negated_address_list_is_refused_as_iptables_refuses_it():
+    text = LISTS.replace("-s 10.0.0.0/8,10.1.0.0/16", "! -s 10.0.0.0/8,10.1.0.0/16")
+    said = restore_test(text) if not _kernel_tools_missing() else None
+    if said is not None:
+        assert all("! not allowed with multiple" in words for words in said.values())
+    with pytest.raises(ParseError, match="lists:7: ! not allowed with multiple source or destination IP addresses"):
+        parse_ruleset(text, "lists").tables["mangle"].rules("POSTROUTING")
+
+
+def test_a_host_name_is_kept_as_may_match_with_a_note_not_refused():
+    text = LISTS.replace("-s 10.0.0.0/8,10.1.0.0/16", "-s mail.example.com")
+    ruleset = parse_ruleset(text, "names")
+    (rule,) = [r for r in ruleset.tables["mangle"].rules("POSTROUTING") if r.index == 1]
+    assert any("host name" in d.reason and d.line == 7 for d in ruleset.diagnostics)
+    assert len(ruleset.tables["mangle"].rules("POSTROUTING")) == 2  # one per destination
