@@ -47,7 +47,7 @@ def _legacy_spellings(dscp: int) -> list[str]:
 
 def _fleet_marks(fleet: Fleet, dscp: int) -> list[str]:
     """Where in the audited fleet DSCP `dscp` is written."""
-    found = []
+    found: list[str] = []
     for name, firewall in fleet.firewalls.items():
         lines = set()
         for marking in firewall.marks.markings:

@@ -133,8 +133,8 @@ class Recheck:
 
     scope: str  # "all" (every candidate, requests included) or "managed" (ours only)
     clean: bool
-    conflicts: tuple[dict, ...]
-    errors: tuple[dict, ...]
+    conflicts: tuple[dict[str, t.Any], ...]
+    errors: tuple[dict[str, t.Any], ...]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -41,12 +41,16 @@ if t.TYPE_CHECKING:  # pragma: no cover - annotations only (the registry imports
 
 @dataclasses.dataclass
 class Router:
+    """An audited router: its text and its parsed configuration."""
+
     host: HostText
     config: IosConfig
 
 
 @dataclasses.dataclass
 class Firewall:
+    """An audited firewall: its joined (IPv4) dump, its marking map, and the engine the audit applied."""
+
     host: HostText
     ruleset: Ruleset
     marks: MarkingMap
@@ -57,6 +61,8 @@ class Firewall:
 
 @dataclasses.dataclass
 class Fleet:
+    """The audited hosts parsed once, with the links the audit used (None: every path assumed)."""
+
     routers: dict[str, Router]
     firewalls: dict[str, Firewall]
     links: list[Link] | None
@@ -87,6 +93,11 @@ def _engine_of(findings: t.Mapping[str, t.Any], host: str, options: Options) -> 
 
 
 def build_fleet(findings: t.Mapping[str, t.Any], hosts: t.Mapping[str, HostText], options: Options) -> Fleet:
+    """The audited hosts parsed once, with the links and engines the audit used.
+
+    `findings` is what analysis.analyze returned (its summary names the audited hosts, its links
+    and conflicts say which links and engines were used); a host the audit did not read is left out.
+    """
     summary = findings.get("summary", {})
     audited = tuple(sorted(set(summary.get("firewalls", [])) | set(summary.get("routers", [])))) or tuple(sorted(hosts))
     links = _links_from(findings)
@@ -130,9 +141,10 @@ def audit_texts(fleet: Fleet, texts: t.Mapping[str, str]) -> dict[str, t.Any]:
                 if text == host.text:
                     ruleset, marks = known.ruleset, known.marks
                 else:
-                    ruleset = joined_ruleset(text, host.source)
-                    if ruleset is None:
+                    parsed = joined_ruleset(text, host.source)
+                    if parsed is None:
                         continue
+                    ruleset = parsed
                     marks = marking_map(ruleset, known.backend, known.era,
                                         interfaces=[e for e in known.egresses if e])
                 firewalls[name] = FirewallInput(name, host.source, ruleset, marks, host.managed)
@@ -141,7 +153,7 @@ def audit_texts(fleet: Fleet, texts: t.Mapping[str, str]) -> dict[str, t.Any]:
     return analyze(firewalls, routers, fleet.links, errors)
 
 
-def _conflict_key(conflict: t.Mapping[str, t.Any]) -> tuple:
+def _conflict_key(conflict: t.Mapping[str, t.Any]) -> tuple[t.Any, ...]:
     return (conflict["marker"]["host"], conflict["marker"]["line"], conflict["dscp"],
             conflict["treatment"]["host"], conflict["treatment"]["interface"], conflict["treatment"]["action"])
 
@@ -167,7 +179,7 @@ def recheck(fleet: Fleet, changes: t.Sequence[HostChange], scope: str) -> Rechec
     return Recheck(scope, not conflicts and not errors, conflicts, errors)
 
 
-def stage_problems(fleet: Fleet, changes: t.Sequence[HostChange], original: t.Sequence[dict]) -> tuple[str, ...]:
+def stage_problems(fleet: Fleet, changes: t.Sequence[HostChange], original: t.Sequence[t.Mapping[str, t.Any]]) -> tuple[str, ...]:
     """Every intermediate stage: no conflict today's fleet does not have, no missing referenced object."""
     problems: list[str] = []
     allowed = {_conflict_key(c) for c in original}

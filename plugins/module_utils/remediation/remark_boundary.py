@@ -151,7 +151,7 @@ def _boundary_new(text: ConfigText, model: RouterModel, iface: t.Any, options: O
                           ((iface.source.line, iface.source.text),), "attach the new policy"))
 
 
-def _request_actions(firewall: Firewall, conflicts: t.Sequence[dict], placement: ipt.ClearPlacement) -> list[Action]:
+def _request_actions(firewall: Firewall, conflicts: t.Sequence[Conflict], placement: ipt.ClearPlacement) -> list[Action]:
     rules = sorted({(c["marker"]["line"], c["marker"]["rule"]) for c in conflicts if c["marker"]["host"] ==
                     firewall.host.host})
     actions = [Action("keep", "the rules that write the DS byte", tuple(rules),
@@ -219,9 +219,9 @@ def _changes(fleet: Fleet, conflicts: t.Sequence[Conflict], options: Options) ->
         rollback: list[str] = []
         notes: list[str] = []
         stages: list[Stage] = []
-        for egress in sorted(egresses, key=lambda e: e or ""):
+        for out in sorted(egresses, key=lambda e: e or ""):
             try:
-                placement = ipt.place_clear_rule(text, firewall.host.source, egress, firewall.backend, firewall.era)
+                placement = ipt.place_clear_rule(text, firewall.host.source, out, firewall.backend, firewall.era)
             except ipt.PlacementError as error:
                 notes.append(str(error))
                 continue

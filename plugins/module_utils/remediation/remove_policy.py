@@ -199,10 +199,10 @@ class _Removal:
             self.remove_class(pm, cls, "it only marked DSCP %d, which nothing on this router tests any more" % dscp)
 
 
-def _mechanisms(model: RouterModel, conflict: t.Mapping[str, t.Any]) -> list[tuple]:
+def _mechanisms(model: RouterModel, conflict: t.Mapping[str, t.Any]) -> list[tuple[t.Any, ...]]:
     """What on the conflict's path treats the byte: clauses, ACL entries, policy classes."""
     lines = [step["line"] for step in conflict["treatment"]["lines"]]
-    found: list[tuple] = []
+    found: list[tuple[t.Any, ...]] = []
     for number in lines:
         if number in model.entries:
             acl, entry = model.entries[number]
@@ -244,7 +244,7 @@ def plan(fleet: Fleet, conflicts: t.Sequence[Conflict], options: Options) -> Pla
         model = RouterModel(router, text)
         removal = _Removal(model)
         dscps = sorted({c["dscp"] for c in here})
-        seen: set[tuple] = set()
+        seen: set[tuple[t.Any, ...]] = set()
         for conflict in here:
             mechanisms = _mechanisms(model, conflict)
             if not mechanisms:

@@ -20,7 +20,7 @@ import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.links import reachable
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import (
-    Acl, AclEntry, ClassMap, Criterion, PolicyClass, PolicyMap, RouteMap, RouteMapClause,
+    Acl, AclEntry, Attachment, ClassMap, Criterion, PolicyClass, PolicyMap, RouteMap, RouteMapClause,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.reaudit import Router
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.text import ConfigText
@@ -80,13 +80,14 @@ class RouterModel:
                 for match in clause.matches:
                     self.rm_matches[match.source.line] = (rm, clause)
         self.reach = reachable(config)
-        self.removed: set[tuple] = set()
+        self.removed: set[tuple[t.Any, ...]] = set()
 
     # -------------------------------------------------------------- who uses what
     def attachments(self, kind: str, name: str) -> list[tuple[str, str, int, str]]:
         """(interface, direction, line, text) of every applied reference to a definition."""
         found = []
         for iface in self.config.interfaces.values():
+            pairs: tuple[tuple[str, Attachment | None], ...]
             if kind == "acl":
                 pairs = (("in", iface.acl_in), ("out", iface.acl_out))
             elif kind == "policy-map":
