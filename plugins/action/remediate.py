@@ -49,7 +49,7 @@ class ActionModule(DiffservAction):
                            "before": change.running, "after": change.candidate} for change in changes]
         if self._task.check_mode or not changes:
             return result
-        fleet = core._fleet(args["findings"], texts, options)  # pylint: disable=protected-access
+        fleet = core.build_fleet(args["findings"], texts, options)
         applied, failures = {}, {}
         for change in changes:
             try:
