@@ -34,6 +34,7 @@ from __future__ import absolute_import, annotations, division, print_function
 __metaclass__ = type
 
 import dataclasses
+import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
@@ -41,7 +42,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap i
     Marking, MarkingMap, marking_map,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.loader import joined_ruleset
-from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import Ruleset
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import Chain, Rule, Ruleset, Table, parse_ruleset
 
 CHAIN = "POSTROUTING"
 _MANGLE_HEADER = ("*mangle", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]",
@@ -86,13 +87,7 @@ def still_marked(marks: MarkingMap, egress: str | None) -> list[Marking]:
     `keep` nor `set` has a bit in the upper six.  ECN bits may stay: the DSCP target keeps
     them, as it should (RFC 3168).
     """
-    found = []
-    for marking in marks.leaving(egress):
-        if marking.path == "input":
-            continue
-        if (marking.keep | marking.set) & dsfield.DSCP_MASK:
-            found.append(marking)
-    return found
+    return _marked(marks.leaving(egress))
 
 
 def _mangle_postrouting_lines(ruleset: Ruleset) -> tuple[list[int], int | None]:
@@ -103,6 +98,13 @@ def _mangle_postrouting_lines(ruleset: Ruleset) -> tuple[list[int], int | None]:
     rules = [rule.line for rule in mangle.rules(CHAIN)] if CHAIN in mangle.chains else []
     last_declaration = max(chain.source.line for chain in mangle.chains.values())
     return rules, last_declaration
+
+
+def _rule_line(ruleset: Ruleset, rule: str) -> str:
+    """The rule as it goes into this dump: iptables-save -c prints counters before each rule; keep the dump's own style."""
+    mangle = ruleset.tables["mangle"]
+    counted = any(r.counters is not None for chain in mangle.chains for r in mangle.rules(chain))
+    return "[0:0] " + rule if counted else rule
 
 
 def _with_rule(text: str, ruleset: Ruleset, index: int, rule: str) -> tuple[str, int | None]:
@@ -117,11 +119,99 @@ def _with_rule(text: str, ruleset: Ruleset, index: int, rule: str) -> tuple[str,
         block = list(_MANGLE_HEADER) + [rule, "COMMIT"]
         return "\n".join(lines[:end] + block + lines[end:]) + ("" if text.endswith("\n") else "\n"), None
     after = rule_lines[index - 1] if index > 0 else last_declaration
-    mangle = ruleset.tables["mangle"]
-    counted = any(r.counters is not None for chain in mangle.chains for r in mangle.rules(chain))
-    # iptables-save -c prints counters before each rule; keep the dump's own style.
-    line = "[0:0] " + rule if counted else rule
-    return "\n".join(lines[:after] + [line] + lines[after:]), after
+    return "\n".join(lines[:after] + [_rule_line(ruleset, rule)] + lines[after:]), after
+
+
+class _CandidateTable(Table):
+    """A parsed table as the parser reads it with one more rule line: the other rules are not read again.
+
+    Each rule the dump has keeps its parsed form; only where it stands moves: rules on later lines
+    are one line further down, and the rules after the new one in its chain one place further on.
+    Diagnostics are not carried over: the proof (a marking map) does not read them.
+    """
+
+    def __init__(self, base: Table, rule: Rule) -> None:
+        super().__init__(base.name, base.source, base.family)
+        at = rule.line  # the new line's number; every line from here on moves one down
+
+        def moved(old: Rule, extra_index: int = 0) -> Rule:
+            if old.line < at and not extra_index:
+                return old
+            line = old.line + 1 if old.line >= at else old.line
+            return dataclasses.replace(old, source=old.source._replace(line=line), index=old.index + extra_index)
+
+        rules: dict[str, tuple[Rule, ...]] = {}
+        for name, chain_rules in base.parsed().items():
+            if name != rule.chain:
+                rules[name] = tuple(moved(r) for r in chain_rules)
+                continue
+            before = [r for r in chain_rules if r.line < at]
+            rules[name] = tuple(before) + (dataclasses.replace(rule, index=len(before) + 1),) + tuple(
+                moved(r, 1) for r in chain_rules[len(before):])
+        self.chains = {name: chain._replace(source=chain.source._replace(line=chain.source.line + 1))
+                       if chain.source.line >= at else chain for name, chain in base.chains.items()}
+        if rule.chain not in rules:
+            # The dump's mangle table has no POSTROUTING line: the rule declares the chain, as in
+            # iptables-restore (built in, policy ACCEPT), after every declaration it follows.
+            rules[rule.chain] = (dataclasses.replace(rule, index=1),)
+            self.chains[rule.chain] = Chain(rule.chain, True, "ACCEPT", None, rule.source)
+        self._candidate = rules
+        self.commit_line = base.commit_line + 1 if base.commit_line is not None and base.commit_line >= at \
+            else base.commit_line
+
+    def parsed(self) -> dict[str, tuple[Rule, ...]]:
+        return self._candidate
+
+    @property
+    def rule_count(self) -> int:
+        return sum(len(r) for r in self._candidate.values())
+
+
+class _Candidates:
+    """The candidate dumps of one firewall, one per position tried, as parsed models.
+
+    The clearing rule is parsed once, on its own; each candidate is the parsed mangle table with
+    that rule inserted (_CandidateTable), so a 100,000-rule dump is not tokenised again for every
+    position.  The marking map reads only mangle, so the candidate holds only mangle.  That is
+    exact when the chain's order is its line order, which is what iptables-save writes (`-A`
+    only); a hand-written chain with `-I` (or another spelling of the command) is read again from
+    the candidate text instead, as is a dump with no mangle table (one position only).
+    """
+
+    def __init__(self, text: str, source: str, ruleset: Ruleset, rule: str) -> None:
+        self.text, self.source, self.ruleset, self.rule = text, source, ruleset, rule
+        self.parsed_rule: Rule | None = None
+        mangle = ruleset.tables.get("mangle")
+        if mangle is None or not mangle.chains:
+            return
+        if CHAIN in mangle.chains and not all(_appended(r) for r in mangle.rules(CHAIN)):
+            return
+        alone = "\n".join(_MANGLE_HEADER + (_rule_line(ruleset, rule), "COMMIT", ""))
+        self.parsed_rule = parse_ruleset(alone, source, family=ruleset.family).tables["mangle"].rules(CHAIN)[0]
+
+    def at(self, index: int) -> Ruleset:
+        """The candidate with the rule after the `index`-th POSTROUTING rule (0: before all of them)."""
+        if self.parsed_rule is None:
+            return _ipv4(_with_rule(self.text, self.ruleset, index, self.rule)[0], self.source)
+        rule_lines, last_declaration = _mangle_postrouting_lines(self.ruleset)
+        after = rule_lines[index - 1] if index > 0 else t.cast(int, last_declaration)
+        rule = dataclasses.replace(self.parsed_rule, source=self.parsed_rule.source._replace(line=after + 1))
+        ruleset = self.ruleset
+        header = ruleset.header
+        if header.line is not None and header.line > after:
+            header = dataclasses.replace(header, line=header.line + 1)
+        return Ruleset(file=ruleset.file, family=ruleset.family, header=header,
+                       tables={"mangle": _CandidateTable(ruleset.tables["mangle"], rule)},
+                       comments=[c._replace(line=c.line + 1) if c.line > after else c for c in ruleset.comments],
+                       notes=[], lines=(ruleset.lines[0], ruleset.lines[1] + 1))
+
+
+def _appended(rule: Rule) -> bool:
+    """Whether the rule was written `-A POSTROUTING ...` (its place in the chain is its place in the file)."""
+    words = rule.text.split(None, 3)
+    if words and words[0].startswith("["):
+        words = words[1:]
+    return words[:2] == ["-A", CHAIN]
 
 
 def _ipv4(text: str, source: str) -> Ruleset:
@@ -132,13 +222,20 @@ def _ipv4(text: str, source: str) -> Ruleset:
     return ruleset
 
 
+def _marked(leaving: t.Iterable[Marking]) -> list[Marking]:
+    """Of these classes, those that are forwarded or sent out with a DSCP that may be non-zero."""
+    return [marking for marking in leaving
+            if marking.path != "input" and (marking.keep | marking.set) & dsfield.DSCP_MASK]
+
+
 def place_clear_rule(text: str, source: str, egress: str | None, backend: str = "auto",
                      era: str = "auto") -> ClearPlacement:
     """The latest place in mangle POSTROUTING where the clearing rule leaves every packet at DSCP 0.
 
     Tries the end of the chain first, then each earlier position; each try is re-evaluated
-    with the marking map of the whole resulting dump.  Raises PlacementError when no
-    position works (for example an ACCEPT in POSTROUTING before a later TOS write).
+    with the marking map of the resulting dump (built from the parsed dump, see _Candidates).
+    Raises PlacementError when no position works (for example an ACCEPT in POSTROUTING before
+    a later TOS write).
     """
     ruleset = _ipv4(text, source)
     interfaces = [egress] if egress else []
@@ -147,16 +244,18 @@ def place_clear_rule(text: str, source: str, egress: str | None, backend: str = 
                       for line in marking.writers})
     rule_lines, _last = _mangle_postrouting_lines(ruleset)
     rule = clear_rule(egress)
+    candidates = _Candidates(text, source, ruleset, rule)
     tried = []
     for index in range(len(rule_lines), -1, -1):
-        candidate, after = _with_rule(text, ruleset, index, rule)
-        marks = marking_map(_ipv4(candidate, source), backend, era, interfaces=interfaces)
-        left = still_marked(marks, egress)
+        marks = marking_map(candidates.at(index), backend, era, interfaces=interfaces)
+        # Expanding the classes of a big map is where the time goes: once per try.
+        leaving = marks.leaving(egress)
+        left = _marked(leaving)
         if not left:
+            candidate, after = _with_rule(text, ruleset, index, rule)
             where = "leaving by %s" % egress if egress else "leaving by any interface"
             proof = ("marking map of the changed dump: all %d classes of packets %s leave with DSCP 0 "
-                     "(%s backend, %s TOS semantics)" % (len(marks.leaving(egress)), where,
-                                                         marks.program.backend, marks.program.era))
+                     "(%s backend, %s TOS semantics)" % (len(leaving), where, marks.program.backend, marks.program.era))
             return ClearPlacement(egress, rule, index + 1, index == len(rule_lines), after, tuple(writers),
                                   candidate, proof)
         tried.append("after POSTROUTING rule %d: still marked by line(s) %s" % (
