@@ -130,7 +130,7 @@ def _latin1(data: bytes, file: str) -> tuple[str, list[Diagnostic]]:
 def _line_at(text: str, number: int) -> str:
     """Line `number` (1-based) without splitting the whole text: a 50 MiB file stays one copy."""
     start = 0
-    for _ in range(number - 1):
+    for _line in range(number - 1):
         start = text.index("\n", start) + 1
     end = text.find("\n", start, start + _SHOWN_LIMIT)
     return text[start:start + _SHOWN_LIMIT] if end < 0 else text[start:end]

@@ -189,8 +189,8 @@ packets:
       line, text and reason; C(may) the other outcomes they could lead to (fate, tos_out, the condition).
       The C(fate) given is the one with those conditions false.
     - For O(ios), C(remarked_unknown) is true when a policer or class re-marks by a table or map
-      (C(set-dscp-transmit dscp table T)): a re-mark, never a drop, to a value the configuration does not
-      name; C(tos_out), C(dscp_out) and the steps' C(tos_after) are then null.
+      (C(set-dscp-transmit dscp table T)), which is a re-mark, never a drop, to a value the configuration
+      does not name; C(tos_out), C(dscp_out) and the steps' C(tos_after) are then null.
   returned: success
   type: list
   elements: dict
