@@ -158,7 +158,6 @@ class Plan:
         return self.refused is None and self.recheck is not None and self.recheck.clean and not self.stage_problems
 
 
-
 @dataclasses.dataclass(frozen=True)
 class Planned:
     """What a strategy returns: the changes of the hosts it touches, and what the plan says about them."""

@@ -121,7 +121,6 @@ def build_fleet(findings: t.Mapping[str, t.Any], hosts: t.Mapping[str, HostText]
     return Fleet(routers, firewalls, links, dict(hosts), audited)
 
 
-
 def audit_texts(fleet: Fleet, texts: t.Mapping[str, str]) -> dict[str, t.Any]:
     """The audit of the fleet with some hosts' texts replaced: analysis.analyze, as the action plugin runs it."""
     firewalls: dict[str, FirewallInput] = {}

@@ -230,7 +230,6 @@ def _mechanisms(model: RouterModel, conflict: t.Mapping[str, t.Any]) -> list[tup
     return found
 
 
-
 def plan(fleet: Fleet, conflicts: t.Sequence[Conflict], options: Options) -> Planned:
     """Per router on a conflict's path: its mechanisms removed, then the marking that only fed them."""
     changes: list[HostChange] = []
@@ -363,7 +362,6 @@ def _windows(change: HostChange, detached_route_maps: t.Sequence[RouteMap]) -> l
                       "marking class catches is still marked but no longer dropped: already the new treatment",
             order="either order is safe; the commands detach in running-config order"))
     return windows
-
 
 
 def risks(changes: t.Sequence[HostChange], codepoints: t.Sequence[Codepoint]) -> list[str]:

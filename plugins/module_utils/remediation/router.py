@@ -219,7 +219,6 @@ class RouterModel:
         return sorted(found)
 
 
-
 def markers(model: RouterModel, dscp: int) -> list[tuple[PolicyMap, PolicyClass, int]]:
     """Policy classes (not being removed) that write exactly DSCP `dscp`: the router's own marking."""
     found = []

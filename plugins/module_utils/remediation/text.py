@@ -148,7 +148,6 @@ def swap_values(text: str, keyword: str, old: int, new: int, many: bool) -> str:
     return out
 
 
-
 def renumber_entry(raw: str, acl: Acl, entry: AclEntry) -> str:
     """An entry line with a sequence number free between `entry` and the next entry of its list."""
     used = {e.seq for e in acl.entries if e.seq is not None}
