@@ -67,7 +67,9 @@ from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import (
     gc_paused,
     same_interface,
 )
-from ansible_collections.diffserv.audit.plugins.module_utils.ios.tables import DROPPED, FORWARDED, NULL_ROUTED, POLICY_ROUTED, FateClass, FateTable, Path
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.tables import (
+    DROPPED, FORWARDED, NULL_ROUTED, POLICY_ROUTED, FateClass, FateTable, Path, new_path,
+)
 
 DIRECTIONS = ("in", "out")
 
@@ -125,35 +127,25 @@ class SharedTransit:
     and the same answer to "is this where policy routing sends it": every
     byte takes the same decisions to the same fate on each of them.  What
     differs is only the line that attaches the ACL or policy to each exit
-    (`interface Gi0/2: output access-list 101` at its own line): `views`
-    gives each exit its own `stages`, while the paths of the shared classes
-    cite the first exit's attachment lines.  `Engine.transit_table` computes
-    one exit alone, with its own lines everywhere.
+    (`interface Gi0/2: output access-list 101` at its own line):
+    `transit_tables` gives each exit a view with its own `stages` and
+    `out_interface`, while the paths of the shared classes cite the first
+    exit's attachment lines.  `transit_table` computes one exit alone, with
+    its own lines everywhere.
     """
 
     table: FateTable
     out_interfaces: tuple[str, ...]
-
-    def views(self, engine: Engine) -> list[FateTable]:
-        """One FateTable per exit, sharing this table's classes (and its byte index)."""
-        table = self.table
-        first_out = len(table.stages) - len(engine.stages(engine.interface(self.out_interfaces[0]), "out"))
-        in_steps = table.stages[:first_out]
-        views = [table]
-        for name in self.out_interfaces[1:]:
-            iface = engine.interface(name)
-            view = dataclasses.replace(table, out_interface=iface.name,
-                                       stages=in_steps + tuple(step for step, _s in engine.stages(iface, "out")))
-            # The byte index depends on the classes only: computed once for the group.
-            object.__setattr__(view, "_byte_class", table.byte_class)
-            views.append(view)
-        return views
 
 
 # ---------------------------------------------------------------- the engine
 # What a stage yields: a path so far, and its final action if the stage ended it.
 _Branch = t.Tuple[_State, t.Optional[str]]
 _Stage = t.Callable[[_State], t.Iterator[_Branch]]
+# A path's treatment (Path.treatment), outcome, and whether a plain packet takes it (Path.is_default).
+_Fact = t.Tuple[t.Tuple[t.Any, ...], t.Tuple[t.Any, ...], bool]
+# An output-side branch run from an empty history, with its conditions' identities and plainness.
+_Rel = t.Tuple[_State, t.Optional[str], t.Tuple[int, ...], bool]
 
 
 class Engine:
@@ -910,10 +902,19 @@ class Engine:
         for iface in exits:
             gate = tuple(same_interface(target, iface.name) for target in targets)
             groups.setdefault((_output_identity(iface), gate, iface.shutdown), []).append(iface)
-        # Paths that end before the output side are the same objects in every table.
-        ended = [_finish(state, terminal) if terminal else None for state, terminal in leaves]
-        rerouted: dict[int, Path] = {}
-        routed: dict[int, Path] = {}
+        # Paths that end before the output side are the same objects in every table, and so
+        # are what _classify reads of them (`_Facts`): both made once.
+        shared: dict[tuple[str, int], tuple[Path, _Fact]] = {}
+
+        def finished(kind: str, index: int, state: _State, action: str) -> tuple[Path, _Fact]:
+            found = shared.get((kind, index))
+            if found is None:
+                path = _finish(state, action)
+                found = shared[(kind, index)] = (path, _fact(path))
+            return found
+
+        # Per open leaf: its conditions' identities and whether a plain packet meets them all.
+        heads = [(tuple(map(id, state[1])), all(c.default for c in state[1])) for state, _terminal in leaves]
         out: list[SharedTransit] = []
         for members in groups.values():
             first = members[0]
@@ -922,35 +923,52 @@ class Engine:
             # The output side depends only on the byte as the input side left it, so it runs
             # once per rewrite and is grafted onto each path (as _relative does for a policy).
             # Not for a non-IPv4 output ACL: its stage makes a new condition on every call.
-            relative: dict[tuple[int, int, int], list[_Branch]] | None = {} if self._graftable(first) else None
+            relative: dict[tuple[int, int, int], list[_Rel]] | None = {} if self._graftable(first) else None
             paths: list[Path] = []
+            facts: list[_Fact] = []
             for index, (state, terminal) in enumerate(leaves):
-                done = ended[index]
-                if done is not None:
-                    paths.append(done)
+                if terminal:
+                    path, fact = finished("ended", index, state, terminal)
                 elif state.egress is not None and not same_interface(state.egress, first.name):
                     # As _egress_gate: policy routing sent it out of another interface.
-                    done = rerouted.get(index)
-                    if done is None:
-                        done = rerouted[index] = _finish(state, POLICY_ROUTED)
-                    paths.append(done)
+                    path, fact = finished("rerouted", index, state, POLICY_ROUTED)
                 elif not out_stages:
-                    done = routed.get(index)
-                    if done is None:
-                        done = routed[index] = _finish(state, state.route)
-                    paths.append(done)
+                    path, fact = finished("routed", index, state, state.route)
                 elif relative is None:
+                    before = len(paths)
                     _walk(out_stages, 0, state, paths)
+                    facts.extend(_fact(path) for path in paths[before:])
+                    continue
                 else:
                     key = (state.keep, state.value, state[10])
                     rels = relative.get(key)
                     if rels is None:
-                        rels = relative[key] = self.leaves(out_stages, _State(ALL_BYTES, (), (), key[0], key[1], unknown=key[2]))
-                    _graft(state, rels, paths)
+                        start = _State(ALL_BYTES, (), (), key[0], key[1], unknown=key[2])
+                        rels = relative[key] = [(rel, end, tuple(map(id, rel[1])), all(c.default for c in rel[1]))
+                                                for rel, end in self.leaves(out_stages, start)]
+                    _graft(state, heads[index], rels, paths, facts)
+                    continue
+                paths.append(path)
+                facts.append(fact)
             table = self._classify(entry.name, "transit", entry.shutdown or first.shutdown,
-                                   tuple(step for step, _s in in_pairs + out_pairs), paths, first.name)
+                                   tuple(step for step, _s in in_pairs + out_pairs), paths, first.name, facts)
             out.append(SharedTransit(table, tuple(iface.name for iface in members)))
         return out
+
+    def views(self, shared: SharedTransit) -> list[FateTable]:
+        """One transit table per exit of a SharedTransit, all sharing its classes (and its byte index)."""
+        table = shared.table
+        first_out = len(table.stages) - len(self.stages(self.interface(shared.out_interfaces[0]), "out"))
+        in_steps = table.stages[:first_out]
+        views = [table]
+        for name in shared.out_interfaces[1:]:
+            iface = self.interface(name)
+            view = dataclasses.replace(table, out_interface=iface.name,
+                                       stages=in_steps + tuple(step for step, _s in self.stages(iface, "out")))
+            # The byte index depends on the classes only: computed once for the group.
+            object.__setattr__(view, "_byte_class", table.byte_class)
+            views.append(view)
+        return views
 
     def _graftable(self, iface: Interface) -> bool:
         acl = self.config.acls.get(iface.acl_out.name) if iface.acl_out else None
@@ -961,17 +979,26 @@ class Engine:
         return self._classify(name, direction, shutdown, tuple(step for step, _s in pairs), self.run(stages), out_name)
 
     def _classify(self, name: str, direction: str, shutdown: bool, stage_steps: tuple[Step, ...], paths: list[Path],
-                  out_name: str | None = None) -> FateTable:
-        """Split the bytes into classes that take the same paths, and compare each with unmarked traffic."""
+                  out_name: str | None = None, facts: list[_Fact] | None = None) -> FateTable:
+        """Split the bytes into classes that take the same paths, and compare each with unmarked traffic.
+
+        `facts`: each path's `_fact`, when the caller has them already.
+        """
         classes = _partition(paths)
         if len(classes) == 1:
             # No decision looked at the byte: one class, identical to unmarked traffic.
             fate_classes = [FateClass(ALL_BYTES, tuple(paths), path_differs=(False,) * len(paths))]
             return FateTable(self.config.hostname, self.config.file, name, direction, shutdown,
                              stage_steps, tuple(fate_classes), out_name)
-        treatments = [p.treatment() for p in paths]
-        outcomes = [(p.action, p.keep, p.value, p.egress, p.unknown) for p in paths]
-        plain = [p.is_default for p in paths]
+        if facts is None:
+            facts = [_fact(p) for p in paths]
+        # Treatments and outcomes are compared many times over: each distinct one becomes a
+        # small int once (equal ints, equal tuples), so the comparisons below hash nothing.
+        treatment_numbers: dict[tuple[t.Any, ...], int] = {}
+        outcome_numbers: dict[tuple[t.Any, ...], int] = {}
+        treatments = [treatment_numbers.setdefault(fact[0], len(treatment_numbers)) for fact in facts]
+        outcomes = [outcome_numbers.setdefault(fact[1], len(outcome_numbers)) for fact in facts]
+        plain = [fact[2] for fact in facts]
 
         def certain(members: list[int]) -> tuple[t.Any, ...]:
             """The plain packet's outcome and every possible one: what a byte changes for certain."""
@@ -994,14 +1021,16 @@ class Engine:
         zero_certain = certain(zero)
         fate_classes = []
         for mask, members in zip(classes, per_class):
+            member_paths = tuple([paths[i] for i in members])
+            member_treatments = [treatments[i] for i in members]
             other = members != zero
             fate_classes.append(FateClass(
                 mask,
-                tuple(paths[i] for i in members),
-                because_of_dscp=other and [treatments[i] for i in members] != zero_treatment,
+                member_paths,
+                because_of_dscp=other and member_treatments != zero_treatment,
                 fate_differs=other and certain(members) != zero_certain,
-                queue_differs=other and [paths[i].classes for i in members] != zero_queues,
-                path_differs=tuple(treatments[i] not in zero_set for i in members),
+                queue_differs=other and [p.classes for p in member_paths] != zero_queues,
+                path_differs=tuple([treatment not in zero_set for treatment in member_treatments]),
             ))
         return FateTable(
             router=self.config.hostname,
@@ -1059,13 +1088,21 @@ def _walk(stages: t.Sequence[_Stage], index: int, state: _State, out: list[Path]
             _walk(stages, index + 1, sub, out)
 
 
-def _graft(state: _State, relative: list[_Branch], out: list[Path]) -> None:
+def _fact(path: Path) -> _Fact:
+    """What _classify compares of a path: its treatment, its outcome, whether a plain packet takes it."""
+    return path.treatment(), (path.action, path.keep, path.value, path.egress, path.unknown), path.is_default
+
+
+def _graft(state: _State, head: tuple[tuple[int, ...], bool], relative: list[_Rel], out: list[Path],
+           facts: list[_Fact]) -> None:
     """Finish the paths `relative` (run from the byte as `state` left it) on `state`: `_walk` without re-running.
 
-    The same composition as Engine._relative, then `_finish`, in one step.
+    The same composition as Engine._relative, then `_finish`; each path's
+    `_fact` is put together from the two halves' instead of recomputed.
     """
-    mask, conds, steps, classes, police = state[0], state[1], state[2], state[5], state[6]
-    for rel, terminal in relative:
+    mask, conds, steps, classes, police, unmodeled = state[0], state[1], state[2], state[5], state[6], state[9]
+    head_ids, head_plain = head
+    for rel, terminal, rel_ids, rel_plain in relative:
         hit = rel[0] & mask
         if not hit:
             continue
@@ -1073,8 +1110,14 @@ def _graft(state: _State, relative: list[_Branch], out: list[Path]) -> None:
             action = terminal
         else:
             action = rel.route if rel.route != FORWARDED or rel.egress is not None else state.route
-        out.append(Path(hit, conds + rel[1], steps + rel[2], action, rel[3], rel[4], classes + rel[5], police + rel[6],
-                        rel.egress if rel.egress is not None else state.egress, state[9] or rel[9], rel[10]))
+        egress = rel.egress if rel.egress is not None else state.egress
+        keep, value, unknown = rel[3], rel[4], rel[10]
+        path_police = police + rel[6]
+        path_unmodeled = unmodeled or rel[9]
+        out.append(new_path(hit, conds + rel[1], steps + rel[2], action, keep, value, classes + rel[5], path_police,
+                            egress, path_unmodeled, unknown))
+        facts.append(((head_ids + rel_ids, action, keep, value, egress, path_police, path_unmodeled, unknown),
+                      (action, keep, value, egress, unknown), head_plain and rel_plain))
 
 
 def _output_identity(iface: Interface) -> tuple[t.Any, ...]:
@@ -1088,19 +1131,9 @@ def _output_identity(iface: Interface) -> tuple[t.Any, ...]:
 
 
 def _finish(state: _State, action: str) -> Path:
-    return Path(
-        mask=state.mask,
-        conditions=state.conds,
-        steps=state.steps,
-        action=action,
-        keep=state.keep,
-        value=state.value,
-        classes=state.classes,
-        police=state.police,
-        egress=state.egress,
-        unmodeled=state.unmodeled,
-        unknown=state.unknown,
-    )
+    # By position (_State's order: mask, conds, steps, keep, value, classes, police, route, egress, unmodeled, unknown).
+    return new_path(state[0], state[1], state[2], action, state[3], state[4], state[5], state[6], state[8], state[9],
+                    state[10])
 
 
 def _partition(paths: list[Path]) -> list[int]:
@@ -1149,7 +1182,7 @@ def transit_tables(config: IosConfig, in_interface: str) -> list[FateTable]:
     Every interface but the entry one, shut ones, Null and Loopback
     interfaces: their output ACLs and policies see what the input side wrote.
     One table per exit, in configuration order; exits alike share the
-    computed classes (SharedTransit.views).
+    computed classes (Engine.views).
     """
     engine = Engine(config)
     entry = engine.interface(in_interface)
@@ -1157,7 +1190,7 @@ def transit_tables(config: IosConfig, in_interface: str) -> list[FateTable]:
         shared = engine.shared_transit(entry.name, _exits(config, entry))
         views: dict[str, FateTable] = {}
         for group in shared:
-            for view in group.views(engine):
+            for view in engine.views(group):
                 views[view.out_interface or ""] = view
         return [views[iface.name] for iface in _exits(config, entry)]
 
