@@ -13,7 +13,7 @@ import typing as t
 import pytest
 
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.fates import FateTable, shared_transit_tables, transit_table, transit_tables
-from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import IosConfig
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import Interface, IosConfig
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.parse import parse_ios
 
 BENCH = pathlib.Path(__file__).resolve().parents[5] / "bench"
@@ -157,9 +157,11 @@ def generated_router() -> IosConfig:
 def test_generated_router_every_exit_agrees_with_its_own_computation(pick: str) -> None:
     """The bench's generator (ACLs, marking and policing policies, policy routing), 40 interfaces."""
     config = generated_router()
-    wanted = {"input policy and policy routing": lambda i: bool(i.policy_in and i.pbr),
-              "input ACL only": lambda i: bool(i.acl_in and not i.policy_in and not i.pbr),
-              "no input feature": lambda i: not (i.acl_in or i.policy_in or i.pbr)}[pick]
+    wanted: t.Callable[[Interface], bool] = {
+        "input policy and policy routing": lambda i: bool(i.policy_in and i.pbr),
+        "input ACL only": lambda i: bool(i.acl_in and not i.policy_in and not i.pbr),
+        "no input feature": lambda i: not (i.acl_in or i.policy_in or i.pbr),
+    }[pick]
     entry = next((i.name for i in config.interfaces.values() if not i.shutdown and wanted(i)), None)
     if entry is None:
         pytest.skip("the generated router has no open interface with %s" % pick)
