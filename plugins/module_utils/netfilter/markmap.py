@@ -5,7 +5,7 @@
 
 Header space is cut into atoms, per dimension, at the boundaries the rules
 mention (interface names and prefixes, protocol numbers, address and port
-interval ends); a class is one bit mask of atoms per dimension plus the
+interval ends: atoms.py); a class is one bit mask of atoms per dimension plus the
 rewrite the rules applied so far, new = (arrived & keep) ^ set.  Walking
 the chains splits a class only where a rule's predicate cuts it, so the work
 follows the rules, not the packets.
@@ -29,18 +29,18 @@ from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
-import bisect
 import dataclasses
 import heapq
 import ipaddress
 import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.atoms import Interfaces, Intervals, Protocols
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.evaluate import (
     HOOK_KNOWS_OUT, HOOK_TABLES, EvaluationError, NeverCond, NftPortPairCond, Program,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import (
-    AddrCond, IfaceCond, Jump, Opaque, OtherTarget, PortCond, PROTOCOL_NUMBERS, ProtoCond, Rule, Ruleset,
+    AddrCond, IfaceCond, Jump, Opaque, OtherTarget, PortCond, ProtoCond, Rule, Ruleset,
     TosCond, Verdict,
 )
 
@@ -48,145 +48,6 @@ IIF, OIF, PROTO, SRC, DST, SPORT, DPORT, BYTE = range(8)
 STATIC_DIMS = 7
 DIM_NAMES = ("in_interface", "out_interface", "protocol", "src", "dst", "sport", "dport", "tos_in")
 _LAST = 1 << 62  # sorts after every rule position: a frame's own point comes after its callees'
-_EMPTY_IFACE = ""
-_OTHER_IFACE = "\x02other"
-_PROTOCOL_NAMES = {number: name for name, number in sorted(PROTOCOL_NUMBERS.items(), reverse=True)}
-
-
-# ---------------------------------------------------------------------------
-# Atoms
-
-
-class _Intervals:
-    """A dimension over integers [0, top] cut at the given interval starts."""
-
-    def __init__(self, top: int, ranges: t.Iterable[tuple[int, int]]) -> None:
-        cuts = {0}
-        for low, high in ranges:
-            cuts.add(low)
-            if high < top:
-                cuts.add(high + 1)
-        self.starts = sorted(cuts)
-        self.top = top
-        self.size = len(self.starts)
-        self.full = (1 << self.size) - 1
-        self._cache: dict[tuple[tuple[int, int], ...], int] = {}
-
-    def mask(self, ranges: tuple[tuple[int, int], ...]) -> int:
-        cached = self._cache.get(ranges)
-        if cached is not None:
-            return cached
-        result = 0
-        for low, high in ranges:
-            first = bisect.bisect_right(self.starts, low) - 1
-            last = bisect.bisect_right(self.starts, high) - 1
-            result |= ((1 << (last + 1)) - 1) ^ ((1 << first) - 1)
-        self._cache[ranges] = result
-        return result
-
-    def atom(self, value: int) -> int:
-        return 1 << (bisect.bisect_right(self.starts, value) - 1)
-
-    def ranges(self, mask: int) -> list[tuple[int, int]]:
-        """The atoms of a mask as merged inclusive intervals."""
-        found: list[tuple[int, int]] = []
-        index = 0
-        while mask:
-            if mask & 1:
-                low = self.starts[index]
-                high = self.starts[index + 1] - 1 if index + 1 < self.size else self.top
-                if found and found[-1][1] + 1 == low:
-                    found[-1] = (found[-1][0], high)
-                else:
-                    found.append((low, high))
-            mask >>= 1
-            index += 1
-        return found
-
-
-class _Interfaces:
-    """Interface names cut into atoms: each literal name, each `prefix+`, the empty name, the rest.
-
-    A prefix atom stands for names that start with the prefix, are not a
-    literal, and start with no longer prefix: every name in one atom meets
-    exactly the same `-i`/`-o` conditions.
-    """
-
-    def __init__(self, patterns: t.Iterable[str], extra_names: t.Iterable[str]) -> None:
-        literals: set[str] = set(extra_names)
-        prefixes: set[str] = set()
-        for pattern in patterns:
-            if pattern.endswith("+"):
-                prefixes.add(pattern[:-1])
-            else:
-                literals.add(pattern)
-        literals.discard(_EMPTY_IFACE)
-        self.literals = sorted(literals)
-        self.prefixes = sorted(prefixes)
-        # representative name per atom, and what a person reads for it
-        self.representatives: list[str] = [_EMPTY_IFACE] + self.literals
-        self.labels: list[str] = ["(none: locally generated)"] + self.literals
-        for prefix in self.prefixes:
-            self.representatives.append(prefix + "\x01")
-            self.labels.append("%s+ (other)" % prefix if prefix else "any other")
-        self.representatives.append(_OTHER_IFACE)
-        self.labels.append("any other")
-        self.size = len(self.representatives)
-        self.full = (1 << self.size) - 1
-        self.empty_atom = 1
-        self._cache: dict[str, int] = {}
-
-    def mask(self, pattern: str) -> int:
-        cached = self._cache.get(pattern)
-        if cached is not None:
-            return cached
-        result = 0
-        for index, name in enumerate(self.representatives):
-            if pattern.endswith("+"):
-                hit = name.startswith(pattern[:-1]) and name != _OTHER_IFACE or pattern == "+"
-            else:
-                hit = name == pattern
-            if hit:
-                result |= 1 << index
-        self._cache[pattern] = result
-        return result
-
-    def atom(self, name: str) -> int:
-        if name == _EMPTY_IFACE:
-            return 1
-        if name in self.literals:
-            return 1 << self.representatives.index(name)
-        best = None
-        for prefix in self.prefixes:
-            if name.startswith(prefix) and (best is None or len(prefix) > len(best)):
-                best = prefix
-        if best is not None:
-            return 1 << self.representatives.index(best + "\x01")
-        return 1 << (self.size - 1)
-
-    def names(self, mask: int) -> list[str]:
-        return [self.labels[i] for i in range(self.size) if mask >> i & 1]
-
-
-class _Protocols:
-    def __init__(self, numbers: t.Iterable[int]) -> None:
-        self.numbers = sorted(set(numbers))
-        self.size = len(self.numbers) + 1  # the last atom: every other protocol
-        self.full = (1 << self.size) - 1
-
-    def mask(self, number: int) -> int:
-        return 1 << self.numbers.index(number)
-
-    def atom(self, number: int) -> int:
-        if number in self.numbers:
-            return 1 << self.numbers.index(number)
-        return 1 << (self.size - 1)
-
-    def names(self, mask: int) -> list[str]:
-        found = [_PROTOCOL_NAMES.get(n, str(n)) for i, n in enumerate(self.numbers) if mask >> i & 1]
-        if mask >> (self.size - 1) & 1:
-            found.append("other")
-        return found
 
 
 # ---------------------------------------------------------------------------
@@ -309,12 +170,12 @@ class MarkingMap:
                         elif isinstance(condition, NftPortPairCond):
                             ports.append((condition.sport, condition.sport))
                             ports.append((condition.dport, condition.dport))
-        self.interfaces = _Interfaces(patterns, interfaces)
-        self.protocols = _Protocols(protocols)
+        self.interfaces = Interfaces(patterns, interfaces)
+        self.protocols = Protocols(protocols)
         top_address = (1 << (32 if self.family == 4 else 128)) - 1
-        address_space = _Intervals(top_address, addresses)
-        port_space = _Intervals(65535, ports)
-        self.intervals: dict[int, _Intervals] = {SRC: address_space, DST: address_space,
+        address_space = Intervals(top_address, addresses)
+        port_space = Intervals(65535, ports)
+        self.intervals: dict[int, Intervals] = {SRC: address_space, DST: address_space,
                                                  SPORT: port_space, DPORT: port_space}
         self.full = (self.interfaces.full, self.interfaces.full, self.protocols.full, address_space.full,
                      address_space.full, port_space.full, port_space.full, (1 << 256) - 1)

@@ -1,0 +1,164 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, diffserv.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Atom spaces: each header dimension cut into atoms at the boundaries the rules mention.
+
+A set of values of one dimension is a bit mask of its atoms, so the
+marking map (markmap.py) intersects and splits classes of packets with
+integer operations.  `Intervals` cuts integers (addresses, ports) at
+interval ends; `Interfaces` cuts names at literals and `prefix+` wildcards;
+`Protocols` has one atom per protocol number named, plus "every other".
+
+>>> ports = Intervals(65535, [(512, 65535), (25, 25)])
+>>> ports.ranges(ports.mask(((512, 65535),)))
+[(512, 65535)]
+>>> Interfaces(["eth+"], ["eth0"]).names(Interfaces(["eth+"], ["eth0"]).mask("eth+"))
+['eth0', 'eth+ (other)']
+"""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type
+
+import bisect
+import typing as t
+
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import PROTOCOL_NUMBERS
+
+# The name a hook passes when there is no interface (locally generated traffic has no input
+# interface), and a representative no rule can name: the atom of every other interface.
+EMPTY_IFACE = ""
+OTHER_IFACE = "\x02other"
+PROTOCOL_NAMES = {number: name for name, number in sorted(PROTOCOL_NUMBERS.items(), reverse=True)}
+
+
+class Intervals:
+    """A dimension over integers [0, top] cut at the given interval starts."""
+
+    def __init__(self, top: int, ranges: t.Iterable[tuple[int, int]]) -> None:
+        cuts = {0}
+        for low, high in ranges:
+            cuts.add(low)
+            if high < top:
+                cuts.add(high + 1)
+        self.starts = sorted(cuts)
+        self.top = top
+        self.size = len(self.starts)
+        self.full = (1 << self.size) - 1
+        self._cache: dict[tuple[tuple[int, int], ...], int] = {}
+
+    def mask(self, ranges: tuple[tuple[int, int], ...]) -> int:
+        cached = self._cache.get(ranges)
+        if cached is not None:
+            return cached
+        result = 0
+        for low, high in ranges:
+            first = bisect.bisect_right(self.starts, low) - 1
+            last = bisect.bisect_right(self.starts, high) - 1
+            result |= ((1 << (last + 1)) - 1) ^ ((1 << first) - 1)
+        self._cache[ranges] = result
+        return result
+
+    def atom(self, value: int) -> int:
+        return 1 << (bisect.bisect_right(self.starts, value) - 1)
+
+    def ranges(self, mask: int) -> list[tuple[int, int]]:
+        """The atoms of a mask as merged inclusive intervals."""
+        found: list[tuple[int, int]] = []
+        index = 0
+        while mask:
+            if mask & 1:
+                low = self.starts[index]
+                high = self.starts[index + 1] - 1 if index + 1 < self.size else self.top
+                if found and found[-1][1] + 1 == low:
+                    found[-1] = (found[-1][0], high)
+                else:
+                    found.append((low, high))
+            mask >>= 1
+            index += 1
+        return found
+
+
+class Interfaces:
+    """Interface names cut into atoms: each literal name, each `prefix+`, the empty name, the rest.
+
+    A prefix atom stands for names that start with the prefix, are not a
+    literal, and start with no longer prefix: every name in one atom meets
+    exactly the same `-i`/`-o` conditions.
+    """
+
+    def __init__(self, patterns: t.Iterable[str], extra_names: t.Iterable[str]) -> None:
+        literals: set[str] = set(extra_names)
+        prefixes: set[str] = set()
+        for pattern in patterns:
+            if pattern.endswith("+"):
+                prefixes.add(pattern[:-1])
+            else:
+                literals.add(pattern)
+        literals.discard(EMPTY_IFACE)
+        self.literals = sorted(literals)
+        self.prefixes = sorted(prefixes)
+        # representative name per atom, and what a person reads for it
+        self.representatives: list[str] = [EMPTY_IFACE] + self.literals
+        self.labels: list[str] = ["(none: locally generated)"] + self.literals
+        for prefix in self.prefixes:
+            self.representatives.append(prefix + "\x01")
+            self.labels.append("%s+ (other)" % prefix if prefix else "any other")
+        self.representatives.append(OTHER_IFACE)
+        self.labels.append("any other")
+        self.size = len(self.representatives)
+        self.full = (1 << self.size) - 1
+        self.empty_atom = 1
+        self._cache: dict[str, int] = {}
+
+    def mask(self, pattern: str) -> int:
+        cached = self._cache.get(pattern)
+        if cached is not None:
+            return cached
+        result = 0
+        for index, name in enumerate(self.representatives):
+            if pattern.endswith("+"):
+                hit = name.startswith(pattern[:-1]) and name != OTHER_IFACE or pattern == "+"
+            else:
+                hit = name == pattern
+            if hit:
+                result |= 1 << index
+        self._cache[pattern] = result
+        return result
+
+    def atom(self, name: str) -> int:
+        if name == EMPTY_IFACE:
+            return 1
+        if name in self.literals:
+            return 1 << self.representatives.index(name)
+        best = None
+        for prefix in self.prefixes:
+            if name.startswith(prefix) and (best is None or len(prefix) > len(best)):
+                best = prefix
+        if best is not None:
+            return 1 << self.representatives.index(best + "\x01")
+        return 1 << (self.size - 1)
+
+    def names(self, mask: int) -> list[str]:
+        return [self.labels[i] for i in range(self.size) if mask >> i & 1]
+
+
+class Protocols:
+    def __init__(self, numbers: t.Iterable[int]) -> None:
+        self.numbers = sorted(set(numbers))
+        self.size = len(self.numbers) + 1  # the last atom: every other protocol
+        self.full = (1 << self.size) - 1
+
+    def mask(self, number: int) -> int:
+        return 1 << self.numbers.index(number)
+
+    def atom(self, number: int) -> int:
+        if number in self.numbers:
+            return 1 << self.numbers.index(number)
+        return 1 << (self.size - 1)
+
+    def names(self, mask: int) -> list[str]:
+        found = [PROTOCOL_NAMES.get(n, str(n)) for i, n in enumerate(self.numbers) if mask >> i & 1]
+        if mask >> (self.size - 1) & 1:
+            found.append("other")
+        return found
