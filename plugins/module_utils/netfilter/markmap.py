@@ -182,7 +182,7 @@ class MarkingMap:
         self._symrules: dict[tuple[str, str, bool], tuple[_SymRule, ...]] = {}
         self._tos_cache: dict[tuple[int, int, int, int], int] = {}
         # (path, verdict, keep, set, writes, assumptions, masks); writes may start with a _History
-        self._classes: list[tuple] = []
+        self._classes: list[tuple[t.Any, ...]] = []
         self._markings: list[Marking] | None = None
         self.class_count = 0
         self._by_line: dict[int, Rule] | None = None
@@ -199,7 +199,7 @@ class MarkingMap:
 
     def _sym_rule(self, compiled: t.Any, knows_out: bool) -> _SymRule:
         base = list(self.full[:STATIC_DIMS])
-        alternatives: list[list[tuple[int, int]]] = []  # each: a list of (dim, mask) conjunctions, OR-ed
+        alternatives: list[list[tuple[int, ...]]] = []  # each: a list of flat (dim, mask, dim, mask, ...) conjunctions, OR-ed
         tos: list[tuple[int, int, bool]] = []
         opaque: list[str] = []
         never = False
@@ -298,7 +298,7 @@ class MarkingMap:
         start = list(self.full)
         arriving = tuple(start[:IIF] + [real, iface_full] + start[PROTO:])   # forward + input
         generated = tuple(start[:IIF] + [empty, real] + start[PROTO:])       # output
-        dropped: list[tuple] = []
+        dropped: list[tuple[t.Any, ...]] = []
         after_pre = self._run_hook("PREROUTING", [(arriving, 0xFF, 0x00, (), ())], dropped)
         received = _restrict(after_pre, OIF, empty)
         forwarded = _restrict(after_pre, OIF, real)
@@ -311,7 +311,7 @@ class MarkingMap:
                 self._classes.append((path, verdict, keep, setv, writers, assumptions, masks))
         return self
 
-    def _by_path(self, states: list[tuple]) -> t.Iterator[tuple[str, tuple]]:
+    def _by_path(self, states: list[tuple[t.Any, ...]]) -> t.Iterator[tuple[str, tuple[t.Any, ...]]]:
         """Tell the paths apart again by the interfaces: generated packets arrive by the empty name,
         received ones leave by it."""
         empty = self.interfaces.empty_atom
@@ -325,20 +325,20 @@ class MarkingMap:
                     self.class_count += 1
                     yield path, (masks[:IIF] + (inside_iif, inside_oif) + masks[PROTO:],) + state[1:]
 
-    def _run_hook(self, hook: str, states: list[tuple], dropped: list[tuple]) -> list[tuple]:
+    def _run_hook(self, hook: str, states: list[tuple[t.Any, ...]], dropped: list[tuple[t.Any, ...]]) -> list[tuple[t.Any, ...]]:
         knows_out = HOOK_KNOWS_OUT[hook]
         for table in HOOK_TABLES[hook]:
             if not states:
                 break
             if table not in self.tables or not self.program.has_chain(table, hook):
                 continue
-            passed: list[tuple] = []
+            passed: list[tuple[t.Any, ...]] = []
             self._run_table(states, table, hook, knows_out, passed, dropped)
             states = _merge_stage(passed)
         return states
 
-    def _run_table(self, states: list[tuple], table: str, hook: str, knows_out: bool,
-                   passed: list[tuple], dropped: list[tuple]) -> None:
+    def _run_table(self, states: list[tuple[t.Any, ...]], table: str, hook: str, knows_out: bool,
+                   passed: list[tuple[t.Any, ...]], dropped: list[tuple[t.Any, ...]]) -> None:
         """Walk one table's chains at one hook for every class, in program order.
 
         Program points are visited in the order the kernel runs them (ordered by the
@@ -347,8 +347,8 @@ class MarkingMap:
         of distinct states, not the product of every partition made upstream.
         """
         policy_drop = self.program.policy(table, hook) == "DROP"
-        pending: dict[tuple, list[tuple]] = {}
-        heap: list[tuple] = []
+        pending: dict[tuple[t.Any, ...], list[tuple[t.Any, ...]]] = {}
+        heap: list[tuple[t.Any, ...]] = []
         steps = 0
         chains: dict[str, tuple[_SymRule, ...]] = {}
 
@@ -358,7 +358,7 @@ class MarkingMap:
                 found = chains[chain] = self._sym_chain(table, chain, knows_out)
             return found
 
-        def schedule(state: tuple, chain: str, position: int, stack: tuple) -> None:
+        def schedule(state: tuple[t.Any, ...], chain: str, position: int, stack: tuple[t.Any, ...]) -> None:
             # Skip the rules that cannot touch this class.
             rules = rules_of(chain)
             masks = state[0]
@@ -422,8 +422,8 @@ class MarkingMap:
                         schedule(state, next_chain, next_position, next_stack)
 
     def _take_target(self, rule: _SymRule, matched: list[tuple[int, ...]], keep: int, setv: int,
-                     writers: tuple, assumptions: tuple[str, ...], chain: str, position: int,
-                     stack: tuple) -> list[tuple]:
+                     writers: tuple[t.Any, ...], assumptions: tuple[str, ...], chain: str, position: int,
+                     stack: tuple[t.Any, ...]) -> list[tuple[t.Any, ...]]:
         """(state, next chain, next position, next stack) for each matched piece.
 
         next chain None means the table is done with the piece (next position says accept
@@ -433,7 +433,7 @@ class MarkingMap:
         target = compiled.rule.target
         line = compiled.rule.line
         write = compiled.write
-        found: list[tuple] = []
+        found: list[tuple[t.Any, ...]] = []
         if write is not None:
             for piece in matched:
                 if write.legacy_rev0:
@@ -519,7 +519,7 @@ class MarkingMap:
 
     # -- queries ---------------------------------------------------------------------
 
-    def _marking(self, raw: tuple) -> list[Marking]:
+    def _marking(self, raw: tuple[t.Any, ...]) -> list[Marking]:
         path, verdict, keep, setv, writes, assumptions, masks = raw
         return [Marking(path, verdict, keep, setv, writers, assumptions, sub_masks, self)
                 for sub_masks, writers in expand_writers(masks, writes)]
@@ -540,7 +540,7 @@ class MarkingMap:
         Classes that leave untouched and accepted are left out unless asked for:
         they are what the firewall does not do.
         """
-        groups: dict[tuple, dict[str, t.Any]] = {}
+        groups: dict[tuple[t.Any, ...], dict[str, t.Any]] = {}
         for marking in self.markings:
             if not include_untouched and not marking.writers and marking.verdict == "accept" \
                     and not marking.assumptions:
@@ -651,7 +651,7 @@ class MarkingMap:
     def packet_marking(self, packet: t.Any) -> list[Marking]:
         """The markings a concrete packet falls in (more than one only where unmodeled matches fork)."""
         point = self.point(packet)
-        found = []
+        found: list[Marking] = []
         for raw in self._classes:
             if raw[0] == packet.path and all(raw[6][d] & point[d] for d in range(8)):
                 found.extend(m for m in self._marking(raw) if all(m.masks[d] & point[d] for d in range(8)))
@@ -679,11 +679,11 @@ class _History:
 
     __slots__ = ("parts",)
 
-    def __init__(self, parts: list[tuple[tuple[int, ...], tuple]]) -> None:
+    def __init__(self, parts: list[tuple[tuple[int, ...], tuple[t.Any, ...]]]) -> None:
         self.parts = parts
 
 
-def _restrict(states: list[tuple], dim: int, mask: int) -> list[tuple]:
+def _restrict(states: list[tuple[t.Any, ...]], dim: int, mask: int) -> list[tuple[t.Any, ...]]:
     """The part of each class inside `mask` on one dimension (classes outside it dropped)."""
     found = []
     for state in states:
@@ -694,13 +694,13 @@ def _restrict(states: list[tuple], dim: int, mask: int) -> list[tuple]:
     return found
 
 
-def _merge_stage(states: list[tuple]) -> list[tuple]:
+def _merge_stage(states: list[tuple[t.Any, ...]]) -> list[tuple[t.Any, ...]]:
     if len(states) < 2:
         return states
-    groups: dict[tuple, list[tuple]] = {}
+    groups: dict[tuple[t.Any, ...], list[tuple[t.Any, ...]]] = {}
     for masks, keep, setv, writers, assumptions in states:
         groups.setdefault((keep, setv, assumptions), []).append((masks, writers))
-    merged: list[tuple] = []
+    merged: list[tuple[t.Any, ...]] = []
     for (keep, setv, assumptions), parts in groups.items():
         if len(parts) == 1:
             merged.append((parts[0][0], keep, setv, parts[0][1], assumptions))
@@ -712,7 +712,7 @@ def _merge_stage(states: list[tuple]) -> list[tuple]:
         first_writes = parts[0][1]
         if all(writers == first_writes for _masks, writers in parts):
             # Same writes everywhere (often none): nothing to remember per part.
-            history: tuple = first_writes
+            history: tuple[t.Any, ...] = first_writes
         else:
             history = (_History(parts),)
         merged.extend((cube, keep, setv, history, assumptions) for cube in cubes)
@@ -743,7 +743,7 @@ def _merge_cubes(cubes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
     return cubes
 
 
-def expand_writers(masks: tuple[int, ...], writers: tuple) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+def expand_writers(masks: tuple[int, ...], writers: tuple[t.Any, ...]) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
     """(sub-class, full sequence of writing lines) for a class whose writers may start with a history."""
     if not writers or not isinstance(writers[0], _History):
         return [(masks, writers)]
