@@ -137,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     parts, wall_a, wall_b, cpu_a = timed(text, link, args.repeat)
     median_a, median_b = statistics.median(wall_a), statistics.median(wall_b)
     for name, label in zip(PARTS, ("parse_ios", "transit_tables", "fate_tables")):
-        print("    %-15s median %.3f s  (min %.3f, max %.3f)" % (label, statistics.median(parts[name]), min(parts[name]),
-                                                                  max(parts[name])))
+        times = parts[name]
+        print("    %-15s median %.3f s  (min %.3f, max %.3f)" % (label, statistics.median(times), min(times), max(times)))
     print("(a) audit: parse + transit + fate_tables: median %.3f s  (min %.3f, max %.3f, %d runs)"
           % (median_a, min(wall_a), max(wall_a), args.repeat))
     print("(b) hier_config get_hconfig:              median %.3f s  (min %.3f, max %.3f, %d runs)"

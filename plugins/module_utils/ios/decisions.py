@@ -311,4 +311,3 @@ def combine(left: DL, right: DL, on: bool) -> DL:
 def entry_step(entry: AclEntry) -> Step:
     """The step of one ACL entry, made when a path or a trace needs it."""
     return Step(entry.source, "access-list %s: %s" % (entry.acl, entry.action), entry.tests_ds, None, bool(entry.unknown))
-

@@ -456,7 +456,7 @@ class Engine:
                 part = dl_cond(Condition("other", crit.text, crit.source), (step,))
             elif crit.kind == "label":
                 part = dl_cond(Condition("label", "class-map %s: match %s (a field outside the IP header, "
-                                                "may match)" % (name, crit.text), crit.source), (step,))
+                                                  "may match)" % (name, crit.text), crit.source), (step,))
             else:
                 part = dl_cond(Condition("unmodeled", crit.text, crit.source), (step,))
             if crit.negate:
@@ -1042,7 +1042,6 @@ class Engine:
             classes=tuple(fate_classes),
             out_interface=out_name,
         )
-
 
 
 _ACL_WORDS = {"permit": "permits", "deny": "denies"}

@@ -176,7 +176,7 @@ class MarkingMap:
         address_space = Intervals(top_address, addresses)
         port_space = Intervals(65535, ports)
         self.intervals: dict[int, Intervals] = {SRC: address_space, DST: address_space,
-                                                 SPORT: port_space, DPORT: port_space}
+                                                SPORT: port_space, DPORT: port_space}
         self.full = (self.interfaces.full, self.interfaces.full, self.protocols.full, address_space.full,
                      address_space.full, port_space.full, port_space.full, (1 << 256) - 1)
         self._symrules: dict[tuple[str, str, bool], tuple[_SymRule, ...]] = {}
