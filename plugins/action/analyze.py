@@ -35,10 +35,9 @@ class ActionModule(DiffservAction):
         # Every host is loaded on its own: whatever one host's text does, the others are reported.
         fleet = load_fleet(results, links_given, args["backend"], args["tos_semantics"])
         loaded = time.perf_counter()
-        findings = analyze(fleet.firewalls, fleet.routers, fleet.links, fleet.errors, fleet.notes)
-        not_audited = not_audited_hosts(task_vars, args["register_name"])
-        findings["not_audited"] = [{"host": host, "reason": reason} for host, reason in sorted(not_audited.items())]
-        findings["summary"]["not_audited"] = len(not_audited)
+        typed = analyze(fleet.firewalls, fleet.routers, fleet.links, fleet.errors, fleet.notes)
+        # Typed inside, data at the Ansible edge: findings.json and the task result are as_dict().
+        findings = typed.with_not_audited(not_audited_hosts(task_vars, args["register_name"])).as_dict()
         analysed = time.perf_counter()
         # Texts were redacted when collected; redact the findings once more as a belt to those braces.
         findings = redact_data(findings)

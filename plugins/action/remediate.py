@@ -14,6 +14,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
+from ansible_collections.diffserv.audit.plugins.module_utils.findings import as_findings
 from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation import plan as core
 from ansible_collections.diffserv.audit.plugins.plugin_utils.action_base import DiffservAction
@@ -33,10 +34,12 @@ class ActionModule(DiffservAction):
                        for host, registered in registered_results(task_vars, hosts, args["register_name"]).items()}
         texts = hosts_from_collections(collections)
         options = options_from({"dscp": args["dscp"], "strategies": [args["strategy"]]})
-        (plan,) = plan_all(args["findings"], texts, options)
+        # Typed from here on: the findings arrive as the analyze task's data.
+        findings = as_findings(args["findings"])
+        (plan,) = plan_all(findings, texts, options)
         if plan.refused:
             raise AnsibleActionFail("%s refused: %s" % (args["strategy"], plan.refused))
-        if args["findings"].get("conflicts") and not plan.clean:
+        if findings.conflicts and not plan.clean:
             raise AnsibleActionFail("%s does not re-audit clean; not applied (see its CHANGE.md)" % args["strategy"])
         changes = [change for change in plan.changes if change.apply]
         requests = sorted(change.host for change in plan.changes if change.changed and not change.managed)
@@ -49,7 +52,7 @@ class ActionModule(DiffservAction):
                            "before": change.running, "after": change.candidate} for change in changes]
         if self._task.check_mode or not changes:
             return result
-        fleet = core.build_fleet(args["findings"], texts, options)
+        fleet = core.build_fleet(findings, texts, options)
         applied, failures = {}, {}
         for change in changes:
             try:
@@ -78,13 +81,13 @@ class ActionModule(DiffservAction):
 
         def verify(after):
             # Re-audit the fleet with what the device now runs: the conflict must be gone, nothing new.
-            findings = core.audit_texts(fleet, {change.host: after})
-            left = [c for c in findings["conflicts"] if change.host in (c["marker"]["host"], c["treatment"]["host"])]
-            if findings["errors"]:
-                return "the re-audit failed: %s" % findings["errors"][0]["reason"]
+            again = core.audit_texts(fleet, {change.host: after})
+            left = [c for c in again.conflicts if change.host in (c.marker.host, c.treatment.host)]
+            if again.errors:
+                return "the re-audit failed: %s" % again.errors[0].reason
             if left:
                 return "%d conflict(s) remain on re-audit (first: DSCP %d %s on %s)" % (
-                    len(left), left[0]["dscp"], left[0]["treatment"]["action"], left[0]["treatment"]["interface"])
+                    len(left), left[0].dscp, left[0].treatment.action, left[0].treatment.interface)
             return None
 
         if change.platform == "iptables":

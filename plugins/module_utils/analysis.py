@@ -22,6 +22,9 @@ import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import QUOTE_LIMIT, error_entry, quote
+from ansible_collections.diffserv.audit.plugins.module_utils.findings import (
+    Advisory, Condition, Conflict, Evidence, Findings, Flow, HostError, LinkRef, Marker, Note, Treatment,
+)
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.fates import (
     DROPPED, NULL_ROUTED, FateTable, fate_table, fate_tables, transit_tables,
 )
@@ -33,7 +36,6 @@ from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap i
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import Ruleset
 
-SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2}
 EPHEMERAL = (1024, 65535)
 
 
@@ -64,9 +66,12 @@ class Link:
     interface: str
     assumed: bool = False
 
+    @property
+    def ref(self) -> LinkRef:
+        return LinkRef("%s:%s" % (self.firewall, self.egress or "*"), "%s:%s" % (self.router, self.interface), self.assumed)
+
     def as_dict(self) -> dict[str, t.Any]:
-        return {"from": "%s:%s" % (self.firewall, self.egress or "*"), "to": "%s:%s" % (self.router, self.interface),
-                "assumed": self.assumed}
+        return self.ref.as_dict()
 
 
 def parse_links(given: t.Iterable[dict[str, str]], firewalls: dict[str, FirewallInput],
@@ -117,7 +122,7 @@ def assumed_links(firewalls: dict[str, FirewallInput], routers: dict[str, Router
     return links
 
 
-def _flow(markings: list[Marking], firewall: str, router: str) -> dict[str, t.Any]:
+def _flow(markings: list[Marking], firewall: str, router: str) -> Flow:
     """What a person needs of the flows behind one conflict: the union of their classes, in words."""
     first = markings[0]
     space = first.space
@@ -127,11 +132,8 @@ def _flow(markings: list[Marking], firewall: str, router: str) -> dict[str, t.An
     union = Marking(first.path, first.verdict, first.keep, first.set, first.writers, first.assumptions,
                     tuple(masks), space)
     described = union.describe()
-    flow = {key: described[key] for key in ("protocols", "sport", "dport", "src", "dst", "out_interfaces")}
-    flow["path"] = first.path
-    flow["classes"] = len(markings)
-    flow["words"] = _flow_words(union, described, firewall, router)
-    return flow
+    return Flow(described["protocols"], described["sport"], described["dport"], described["src"], described["dst"],
+                described["out_interfaces"], first.path, len(markings), _flow_words(union, described, firewall, router))
 
 
 def _coverage(ranges: list[tuple[int, int]], low: int, high: int) -> float:
@@ -189,24 +191,24 @@ def _representative(marking: Marking) -> dict[str, t.Any]:
     return packet
 
 
-def _shown(evidence: t.Any) -> dict[str, t.Any]:
+def _shown(evidence: t.Any) -> Evidence:
     """A source line as findings show it: file, line and the text bounded and redacted (a rule may
     carry a 50 MiB comment; the evidence needs its first words, not every copy of them)."""
-    return {"file": evidence.file, "line": evidence.line, "text": quote(evidence.text, exact=True)}
+    return Evidence(evidence.file, evidence.line, quote(evidence.text, exact=True))
 
 
-def _shown_condition(condition: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
-    return {"file": condition.get("file"), "line": condition.get("line"), "text": quote(str(condition.get("text", "")), exact=True),
-            "reason": quote(str(condition.get("reason", "")), 2 * QUOTE_LIMIT)}
+def _shown_condition(condition: t.Mapping[str, t.Any]) -> Condition:
+    return Condition(condition.get("file"), condition.get("line"), quote(str(condition.get("text", "")), exact=True),
+                     quote(str(condition.get("reason", "")), 2 * QUOTE_LIMIT))
 
 
-def _deciding_lines(trace: dict[str, t.Any]) -> list[dict[str, t.Any]]:
-    return [{"file": step["file"], "line": step["line"], "text": quote(step["text"], exact=True), "what": step["what"]}
-            for step in trace["steps"]]
+def _deciding_lines(trace: dict[str, t.Any]) -> tuple[Evidence, ...]:
+    return tuple(Evidence(step["file"], step["line"], quote(step["text"], exact=True), step["what"]) for step in trace["steps"])
 
 
 def _new_conflict(link: Link, firewall: FirewallInput, router: RouterInput, table: FateTable,
-                  fate_class: t.Any, marking: Marking, ds_byte: int) -> dict[str, t.Any]:
+                  fate_class: t.Any, marking: Marking, ds_byte: int) -> Conflict:
+    """A conflict with its evidence, before the out interfaces and flows behind it are gathered."""
     # Confirm on a concrete packet of the class, marked and unmarked: the trace gives the lines.
     packet = dict(_representative(marking), in_interface=link.interface, out_interface=table.out_interface)
     marked = trace_ios(router.config, dict(packet, tos=ds_byte))
@@ -214,41 +216,28 @@ def _new_conflict(link: Link, firewall: FirewallInput, router: RouterInput, tabl
     confirmed = (marked["fate"], marked["tos_out"]) != (plain["fate"], plain["tos_out"])
     action = marked["fate"] if confirmed else fate_class.fate
     writer = firewall.marks.rule_at(marking.writers[-1])
-    return {
-        "dscp": ds_byte >> 2,
-        "ds_byte": ds_byte,
-        "describe": dsfield.describe_byte(ds_byte),
-        "severity": _severity(action, bool(marked["police"]) or fate_class.policed, marked["tos_out"] != ds_byte),
-        "marker": {
-            "host": firewall.host, "file": firewall.file, "line": writer.line, "rule": quote(writer.text, exact=True),
-            "chain": writer.chain, "table": writer.table, "writers": list(marking.writers),
-            "backend": firewall.marks.program.backend, "tos_semantics": firewall.marks.program.era,
-        },
-        "treatment": {
-            "host": router.host, "file": router.file, "interface": link.interface,
-            "out_interfaces": [], "direction": "in",
-            "action": action, "summary": fate_class.summary(),
-            "unmarked_action": plain["fate"],
-            "tos_out": marked["tos_out"],
-            # What the configuration alone cannot decide on this path (CoS, an undefined ACL, an
-            # unmodelled line), each with file:line; and whether a table re-marked to an unknown value.
-            "may_match": [_shown_condition(condition) for condition in marked.get("may_match", [])],
-            "remarked_unknown": bool(marked.get("remarked_unknown")),
-            "lines": _deciding_lines(marked) if confirmed else [
-                _shown(step.source) for step in fate_class.default.steps],
-            "confirmed_by_trace": confirmed,
-            "example_packet": dict(packet, tos=ds_byte),
-        },
-        "flows": [],
-        "path_assumed": link.assumed,
-        "link": link.as_dict(),
-    }
+    marker = Marker(firewall.host, firewall.file, writer.line, quote(writer.text, exact=True), writer.chain, writer.table,
+                    tuple(marking.writers), firewall.marks.program.backend, firewall.marks.program.era)
+    treatment = Treatment(
+        host=router.host, file=router.file, interface=link.interface, out_interfaces=(), direction="in",
+        action=action, summary=fate_class.summary(), unmarked_action=plain["fate"], tos_out=marked["tos_out"],
+        # What the configuration alone cannot decide on this path (CoS, an undefined ACL, an
+        # unmodelled line), each with file:line; and whether a table re-marked to an unknown value.
+        may_match=tuple(_shown_condition(condition) for condition in marked.get("may_match", [])),
+        remarked_unknown=bool(marked.get("remarked_unknown")),
+        lines=_deciding_lines(marked) if confirmed else tuple(_shown(step.source) for step in fate_class.default.steps),
+        confirmed_by_trace=confirmed, example_packet=dict(packet, tos=ds_byte))
+    return Conflict(ds_byte >> 2, ds_byte, dsfield.describe_byte(ds_byte),
+                    _severity(action, bool(marked["police"]) or fate_class.policed, marked["tos_out"] != ds_byte),
+                    marker, treatment, (), link.assumed, link.ref)
 
 
 def conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
-                      tables: list[FateTable]) -> list[dict[str, t.Any]]:
-    found: dict[tuple, dict[str, t.Any]] = {}
-    behind: dict[tuple, list[Marking]] = {}
+                      tables: list[FateTable]) -> list[Conflict]:
+    """The conflicts of one link: each marking class leaving the firewall there, against the router's tables."""
+    found: dict[tuple[t.Any, ...], Conflict] = {}
+    out_interfaces: dict[tuple[t.Any, ...], list[str]] = {}
+    behind: dict[tuple[t.Any, ...], list[Marking]] = {}
     egress_atom = firewall.marks.interfaces.atom(link.egress) if link.egress else None
     # Only bytes some router table treats differently from unmarked traffic can conflict.
     suspect_mask = 0
@@ -271,22 +260,24 @@ def conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
             if not fate_class.fate_differs:
                 continue
             key = (marking.writers[-1], ds_byte, link.interface, fate_class.fate)
-            conflict = found.get(key)
-            if conflict is None:
-                conflict = found[key] = _new_conflict(link, firewall, router, table, fate_class, marking, ds_byte)
-            if table.out_interface and table.out_interface not in conflict["treatment"]["out_interfaces"]:
-                conflict["treatment"]["out_interfaces"].append(table.out_interface)
+            if key not in found:
+                found[key] = _new_conflict(link, firewall, router, table, fate_class, marking, ds_byte)
+                out_interfaces[key] = []
+            if table.out_interface and table.out_interface not in out_interfaces[key]:
+                out_interfaces[key].append(table.out_interface)
             flows = behind.setdefault(key + (marking.path,), [])
             if not flows or flows[-1] is not marking:
                 flows.append(marking)
+    flows: dict[tuple[t.Any, ...], list[Flow]] = {}
     for key_path, markings in behind.items():
-        found[key_path[:-1]]["flows"].append(_flow(markings, firewall.host, router.host))
-    return list(found.values())
+        flows.setdefault(key_path[:-1], []).append(_flow(markings, firewall.host, router.host))
+    return [dataclasses.replace(conflict, flows=tuple(flows.get(key, ())), treatment=dataclasses.replace(
+        conflict.treatment, out_interfaces=tuple(out_interfaces[key]))) for key, conflict in found.items()]
 
 
-def router_advisories(router: RouterInput) -> list[dict[str, t.Any]]:
+def router_advisories(router: RouterInput) -> list[Advisory]:
     """What one router does to DS bytes that deserves a word, conflict or not."""
-    found: list[dict[str, t.Any]] = []
+    found: list[Advisory] = []
     legacy = dsfield.dscps_from_rfc1349()
     for table in fate_tables(router.config):
         name = table.interface
@@ -294,14 +285,12 @@ def router_advisories(router: RouterInput) -> list[dict[str, t.Any]]:
             continue
         fate_class = table.for_byte(1 << 2)
         if fate_class.fate in (NULL_ROUTED, DROPPED) and fate_class.fate_differs:
-            found.append({
-                "kind": "drops-lower-effort",
-                "host": router.host, "interface": name, "direction": table.direction,
-                "text": "%s: DSCP 1 %s %s: DSCP 1 is now the Lower-Effort codepoint (RFC 8622), set on "
-                        "purpose by applications that yield; it should be deprioritised, not discarded"
-                        % (router.host, "arriving on" if table.direction == "in" else "leaving by", name),
-                "lines": [_shown(step.source) for step in fate_class.default.steps if step.depends_on_dscp],
-            })
+            found.append(Advisory(
+                "drops-lower-effort", router.host, name, table.direction,
+                "%s: DSCP 1 %s %s: DSCP 1 is now the Lower-Effort codepoint (RFC 8622), set on "
+                "purpose by applications that yield; it should be deprioritised, not discarded"
+                % (router.host, "arriving on" if table.direction == "in" else "leaving by", name),
+                tuple(_shown(step.source) for step in fate_class.default.steps if step.depends_on_dscp)))
         for step, _conditions in table.markings():
             rewrite = step.rewrite
             # A re-mark by table or map writes a value no configuration line names: nothing to advise on.
@@ -309,20 +298,18 @@ def router_advisories(router: RouterInput) -> list[dict[str, t.Any]]:
                 continue
             dscp = rewrite.value >> 2
             if dscp in legacy and dscp != 0:
-                found.append({
-                    "kind": "internal-marker-on-legacy-codepoint",
-                    "host": router.host, "interface": name, "direction": table.direction,
-                    "text": "%s marks DSCP %s, a codepoint legacy RFC 1349 TOS values produce (%s); "
-                            "traffic from stacks that still write TOS can carry it too"
-                            % (router.host, dsfield.dscp_label(dscp), _tos_origin(dscp)),
-                    "lines": [_shown(step.source)],
-                })
+                found.append(Advisory(
+                    "internal-marker-on-legacy-codepoint", router.host, name, table.direction,
+                    "%s marks DSCP %s, a codepoint legacy RFC 1349 TOS values produce (%s); "
+                    "traffic from stacks that still write TOS can carry it too"
+                    % (router.host, dsfield.dscp_label(dscp), _tos_origin(dscp)),
+                    (_shown(step.source),)))
     return found
 
 
-def firewall_advisories(firewall: FirewallInput) -> list[dict[str, t.Any]]:
+def firewall_advisories(firewall: FirewallInput) -> list[Advisory]:
     """Legacy TOS values that write the ECN bits."""
-    found: list[dict[str, t.Any]] = []
+    found: list[Advisory] = []
     for table in firewall.ruleset.tables.values():
         if table.name != "mangle":
             continue
@@ -332,22 +319,20 @@ def firewall_advisories(firewall: FirewallInput) -> list[dict[str, t.Any]]:
                 value = getattr(target, "value", None)
                 mask = getattr(target, "mask", None)
                 if value is not None and mask is not None and (value & mask & 0x03):
-                    found.append({
-                        "kind": "legacy-tos-writes-ecn",
-                        "host": firewall.host, "interface": None,
-                        "text": "%s:%d writes the ECN bits (0x%02x): a legacy TOS value such as Minimize-Cost "
-                                "(0x02) claims ECN capability (ECT(0)) on packets whose sender never asked"
-                                % (firewall.file, rule.line, value & mask & 0x03),
-                        "lines": [{"file": firewall.file, "line": rule.line, "text": quote(rule.text, exact=True)}],
-                    })
+                    found.append(Advisory(
+                        "legacy-tos-writes-ecn", firewall.host, None, None,
+                        "%s:%d writes the ECN bits (0x%02x): a legacy TOS value such as Minimize-Cost "
+                        "(0x02) claims ECN capability (ECT(0)) on packets whose sender never asked"
+                        % (firewall.file, rule.line, value & mask & 0x03),
+                        (Evidence(firewall.file, rule.line, quote(rule.text, exact=True)),)))
     return found
 
 
 def advisories_for(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput],
-                   errors: list[dict[str, t.Any]] | None = None) -> list[dict[str, t.Any]]:
+                   errors: list[HostError] | None = None) -> list[Advisory]:
     """Every host's advisories; a host whose advisories cannot be computed gets an error entry instead."""
-    found: list[dict[str, t.Any]] = []
-    stages: list[tuple[str, t.Callable[[], list[dict[str, t.Any]]]]] = [
+    found: list[Advisory] = []
+    stages: list[tuple[str, t.Callable[[], list[Advisory]]]] = [
         (router.host, lambda router=router: router_advisories(router)) for router in routers.values()]
     stages += [(firewall.host, lambda firewall=firewall: firewall_advisories(firewall)) for firewall in firewalls.values()]
     for host, stage in stages:
@@ -356,12 +341,8 @@ def advisories_for(firewalls: dict[str, FirewallInput], routers: dict[str, Route
         except Exception as error:  # pylint: disable=broad-except
             if errors is None:
                 raise
-            errors.append(error_entry(host, error, "looking for advisories on %s" % host))
-    unique: list[dict[str, t.Any]] = []
-    for item in found:
-        if item not in unique:
-            unique.append(item)
-    return unique
+            errors.append(HostError.from_dict(error_entry(host, error, "looking for advisories on %s" % host)))
+    return list(dict.fromkeys(found))
 
 
 def _tos_origin(dscp: int) -> str:
@@ -371,19 +352,24 @@ def _tos_origin(dscp: int) -> str:
 
 
 def analyze(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput],
-            links: list[Link] | None = None, errors: t.Iterable[dict[str, t.Any]] = (),
-            notes: t.Iterable[dict[str, t.Any]] = ()) -> dict[str, t.Any]:
+            links: list[Link] | None = None, errors: t.Iterable[HostError | t.Mapping[str, t.Any]] = (),
+            notes: t.Iterable[t.Mapping[str, t.Any]] = ()) -> Findings:
     """The findings: conflicts, advisories, unmodeled lines, errors (see the module docstring).
 
     Each link, and each host's advisories and diagnostics, is its own stage: whatever one of them
     raises becomes an entry under `errors` naming the host (and the link), and every other stage
     is still reported.
     """
-    errors = list(errors)
+    found_errors = [error if isinstance(error, HostError) else HostError.from_dict(error) for error in errors]
+
+    def failed(host: str | None, error: BaseException, stage: str, link: Link | None = None) -> None:
+        entry = HostError.from_dict(error_entry(host, error, stage))
+        found_errors.append(dataclasses.replace(entry, link=link.ref) if link is not None else entry)
+
     if links is None:
         links = assumed_links(firewalls, routers)
     tables_cache: dict[tuple[str, str], list[FateTable]] = {}
-    conflicts: list[dict[str, t.Any]] = []
+    conflicts: list[Conflict] = []
     for link in links:
         firewall = firewalls.get(link.firewall)
         router = routers.get(link.router)
@@ -397,8 +383,7 @@ def analyze(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput]
                 tables_cache[key] = transit_tables(router.config, link.interface) or [
                     fate_table(router.config, link.interface, "in")]
         except Exception as error:  # pylint: disable=broad-except
-            errors.append(dict(error_entry(link.router, error, "building the fate tables of %s %s"
-                                           % (link.router, link.interface)), link=link.as_dict()))
+            failed(link.router, error, "building the fate tables of %s %s" % (link.router, link.interface), link)
             tables_cache[key] = []
             continue
         if not tables_cache[key]:
@@ -406,42 +391,23 @@ def analyze(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput]
         try:
             conflicts.extend(conflicts_on_link(link, firewall, router, tables_cache[key]))
         except Exception as error:  # pylint: disable=broad-except
-            errors.append(dict(error_entry(link.firewall, error, "joining %s with %s" % (
-                link.as_dict()["from"], link.as_dict()["to"])), link=link.as_dict()))
-    # Most severe first; within a severity, the conflict behind the most flows first (on the
-    # founding incident: the replies to every connection the client opens, line 35).
-    conflicts.sort(key=lambda c: (SEVERITY_ORDER[c["severity"]], -sum(f["classes"] for f in c["flows"]),
-                                  c["marker"]["host"], c["marker"]["line"], c["treatment"]["host"],
-                                  c["treatment"]["interface"]))
-    unmodeled: list[dict[str, t.Any]] = [dict(note) for note in notes]
+            failed(link.firewall, error, "joining %s with %s" % (link.ref.source, link.ref.target), link)
+    conflicts.sort(key=Conflict.sort_key)
+    unmodeled = [Note.from_dict(note) for note in notes]
     for firewall in firewalls.values():
         # Only the mangle table can write the byte or drop by it before it leaves; an unmodeled
         # match in filter or nat changes no DS byte.
         mangle = firewall.ruleset.tables.get("mangle")
         for diagnostic in (mangle.diagnostics if mangle is not None else []):
-            unmodeled.append(dict(diagnostic.as_dict(), host=firewall.host))
+            unmodeled.append(Note.from_dict(dict(diagnostic.as_dict(), host=firewall.host)))
     unused: list[dict[str, t.Any]] = []
     for router in routers.values():
         for diagnostic in router.config.diagnostics:
-            unmodeled.append(dict(diagnostic.as_dict(), host=router.host))
+            unmodeled.append(Note.from_dict(dict(diagnostic.as_dict(), host=router.host)))
         try:
             unused.extend(dict(item.as_dict(), host=router.host) for item in unused_definitions(router.config))
         except Exception as error:  # pylint: disable=broad-except
-            errors.append(error_entry(router.host, error, "looking for unused definitions on %s" % router.host))
-    advisories = advisories_for(firewalls, routers, errors)
-    return {
-        "summary": {
-            "conflicts": len(conflicts),
-            "critical": sum(1 for c in conflicts if c["severity"] == "critical"),
-            "high": sum(1 for c in conflicts if c["severity"] == "high"),
-            "medium": sum(1 for c in conflicts if c["severity"] == "medium"),
-            "firewalls": sorted(firewalls), "routers": sorted(routers),
-            "errors": len(errors), "paths_assumed": any(link.assumed for link in links),
-        },
-        "conflicts": conflicts,
-        "advisories": advisories,
-        "errors": errors,
-        "unmodeled": unmodeled,
-        "unused": unused,
-        "links": [link.as_dict() for link in links],
-    }
+            failed(router.host, error, "looking for unused definitions on %s" % router.host)
+    advisories = advisories_for(firewalls, routers, found_errors)
+    return Findings(tuple(conflicts), tuple(advisories), tuple(found_errors), tuple(unmodeled), tuple(unused),
+                    tuple(link.ref for link in links), tuple(sorted(firewalls)), tuple(sorted(routers)))

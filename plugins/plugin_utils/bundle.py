@@ -35,6 +35,7 @@ import jinja2
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import QUOTE_LIMIT, quote
+from ansible_collections.diffserv.audit.plugins.module_utils.findings import Findings, as_findings
 from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact, redact_data
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation import plan as core
 from ansible_collections.diffserv.audit.plugins.plugin_utils import hier
@@ -86,7 +87,7 @@ def options_from(given: t.Mapping[str, t.Any] | None) -> core.Options:
                         backend=given.get("backend", "auto"), tos_semantics=given.get("tos_semantics", "auto"))
 
 
-def plan_all(findings: t.Mapping[str, t.Any], hosts: t.Mapping[str, core.HostText],
+def plan_all(findings: Findings, hosts: t.Mapping[str, core.HostText],
              options: core.Options) -> tuple[core.Plan, ...]:
     """Every strategy, with hier_config's commands for the IOS hosts."""
     return core.plan_remediation(findings, hosts, options, hier.staged_commands)
@@ -116,41 +117,41 @@ def _said(texts: t.Iterable[str]) -> list[str]:
 
 
 def _conflict_title(conflict: t.Mapping[str, t.Any]) -> str:
-    treatment = conflict["treatment"]
+    treatment = conflict.treatment
     return "DSCP %s %s on %s %s (%s)" % (
-        dsfield.dscp_label(conflict["dscp"]), treatment["action"], treatment["host"], treatment["interface"],
-        conflict["severity"])
+        dsfield.dscp_label(conflict.dscp), treatment.action, treatment.host, treatment.interface,
+        conflict.severity)
 
 
-def _evidence(findings: t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
+def _evidence(findings: Findings) -> list[dict[str, t.Any]]:
     chains = []
-    for conflict in findings.get("conflicts", []):
-        marker, treatment = conflict["marker"], conflict["treatment"]
+    for conflict in findings.conflicts:
+        marker, treatment = conflict.marker, conflict.treatment
         chains.append({
             "title": _conflict_title(conflict),
             "marker": "%s, `%s` line %d (table %s, chain %s; %s backend, %s TOS semantics)" % (
-                marker["host"], marker["file"], marker["line"], marker["table"], marker["chain"],
-                marker["backend"], marker["tos_semantics"]),
-            "rule": marker["rule"],
-            "byte": conflict["describe"],
-            "flows": [flow["words"] for flow in conflict["flows"]],
+                marker.host, marker.file, marker.line, marker.table, marker.chain,
+                marker.backend, marker.tos_semantics),
+            "rule": marker.rule,
+            "byte": conflict.describe,
+            "flows": [flow.words for flow in conflict.flows],
             "router": "%s, packets entering %s%s: **%s**; the same flow unmarked is %s" % (
-                treatment["host"], treatment["interface"],
-                " (leaving by %s)" % ", ".join(treatment["out_interfaces"]) if treatment["out_interfaces"] else "",
-                treatment["action"], treatment["unmarked_action"]),
-            "lines": _numbered((line["line"], line["text"]) for line in treatment["lines"]),
-            "file": treatment["file"],
-            "assumed": conflict.get("path_assumed", False),
+                treatment.host, treatment.interface,
+                " (leaving by %s)" % ", ".join(treatment.out_interfaces) if treatment.out_interfaces else "",
+                treatment.action, treatment.unmarked_action),
+            "lines": _numbered((line.line, line.text) for line in treatment.lines),
+            "file": treatment.file,
+            "assumed": conflict.path_assumed,
         })
     return chains
 
 
-def _problem(findings: t.Mapping[str, t.Any]) -> list[str]:
+def _problem(findings: Findings) -> list[str]:
     groups: dict[tuple, list[int]] = {}
-    for conflict in findings.get("conflicts", []):
-        key = (conflict["marker"]["host"], conflict["describe"], conflict["treatment"]["host"],
-               conflict["treatment"]["interface"], conflict["treatment"]["action"])
-        groups.setdefault(key, []).append(conflict["marker"]["line"])
+    for conflict in findings.conflicts:
+        key = (conflict.marker.host, conflict.describe, conflict.treatment.host,
+               conflict.treatment.interface, conflict.treatment.action)
+        groups.setdefault(key, []).append(conflict.marker.line)
     return ["%s writes %s (rule line%s %s); %s reads it as a DSCP and the traffic is %s on %s, where the same "
             "traffic unmarked is forwarded" % (fw, describe, "s" if len(lines) > 1 else "",
                                                ", ".join(map(str, sorted(lines))), router, action, interface)
@@ -232,16 +233,15 @@ def _option_rows(plans: t.Sequence[core.Plan], current: core.Plan) -> list[dict[
     } for plan in plans]
 
 
-def change_context(plan: core.Plan, plans: t.Sequence[core.Plan], findings: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+def change_context(plan: core.Plan, plans: t.Sequence[core.Plan], findings: Findings) -> dict[str, t.Any]:
     """Everything CHANGE.md shows, as finished strings and lists."""
     remaining = [_conflict_title(c) for c in (plan.recheck.conflicts if plan.recheck else ())]
-    remaining += ["%s: %s" % (e.get("host") or "-", e.get("reason")) for e in (plan.recheck.errors if plan.recheck else ())]
+    remaining += ["%s: %s" % (e.host or "-", e.reason) for e in (plan.recheck.errors if plan.recheck else ())]
     return {
         "strategy": plan.strategy,
         "title": plan.title,
-        "audited": ", ".join(sorted(set(findings.get("summary", {}).get("firewalls", [])) |
-                                    set(findings.get("summary", {}).get("routers", [])))) or "none",
-        "conflict_count": _count(len(findings.get("conflicts", [])), "conflict"),
+        "audited": ", ".join(sorted(set(findings.firewalls) | set(findings.routers))) or "none",
+        "conflict_count": _count(len(findings.conflicts), "conflict"),
         "problem": _problem(findings),
         "fixes": plan.fixes,
         "refused": plan.refused,
@@ -261,25 +261,25 @@ def change_context(plan: core.Plan, plans: t.Sequence[core.Plan], findings: t.Ma
     }
 
 
-def request_context(plan: core.Plan, change: core.HostChange, findings: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+def request_context(plan: core.Plan, change: core.HostChange, findings: Findings) -> dict[str, t.Any]:
     """What the owner of a host we do not manage needs: which rule, why, the replacement, how to check and undo."""
-    conflicts = [c for c in findings.get("conflicts", []) if change.host in (c["marker"]["host"], c["treatment"]["host"])]
+    conflicts = [c for c in findings.conflicts if change.host in (c.marker.host, c.treatment.host)]
     effects = sorted({"%s, %s: traffic arriving with %s is %s; the same traffic unmarked is %s" % (
-        c["treatment"]["host"], c["treatment"]["interface"], c["describe"], c["treatment"]["action"],
-        c["treatment"]["unmarked_action"]) for c in conflicts})
+        c.treatment.host, c.treatment.interface, c.describe, c.treatment.action,
+        c.treatment.unmarked_action) for c in conflicts})
     return {
         "host": change.host,
         "strategy": plan.strategy,
         "title": plan.title,
         "platform": change.platform,
         "source": change.source,
-        "rules": sorted({"%4d  %s" % (c["marker"]["line"], c["marker"]["rule"]) for c in conflicts
-                         if c["marker"]["host"] == change.host}),
-        "router_lines": list(dict.fromkeys(line for c in conflicts if c["treatment"]["host"] == change.host
-                                           for line in _numbered((step["line"], step["text"])
-                                                                 for step in c["treatment"]["lines"]))),
+        "rules": sorted({"%4d  %s" % (c.marker.line, c.marker.rule) for c in conflicts
+                         if c.marker.host == change.host}),
+        "router_lines": list(dict.fromkeys(line for c in conflicts if c.treatment.host == change.host
+                                           for line in _numbered((step.line, step.text)
+                                                                 for step in c.treatment.lines))),
         "effects": effects,
-        "flows": sorted({flow["words"] for c in conflicts for flow in c["flows"]}),
+        "flows": sorted({flow.words for c in conflicts for flow in c.flows}),
         "actions": [{"verb": a.verb, "what": _prose(a.what), "why": _prose(a.why),
                      "lines": _numbered(a.lines)} for a in change.actions],
         "notes": _said(change.notes),
@@ -292,7 +292,7 @@ def request_context(plan: core.Plan, change: core.HostChange, findings: t.Mappin
 
 
 # ---------------------------------------------------------------------- files
-def render_bundle(plan: core.Plan, plans: t.Sequence[core.Plan], findings: t.Mapping[str, t.Any],
+def render_bundle(plan: core.Plan, plans: t.Sequence[core.Plan], findings: Findings,
                   env: jinja2.Environment | None = None) -> dict[str, str]:
     """File name -> content for one strategy's folder (nothing written)."""
     env = env or environment()
@@ -352,23 +352,24 @@ def _recheck_data(recheck: core.Recheck | None) -> dict[str, t.Any] | None:
             "errors": [e.get("reason") for e in recheck.errors]}
 
 
-def write_bundles(findings: t.Mapping[str, t.Any], collections: t.Mapping[str, t.Mapping[str, t.Any]],
+def write_bundles(findings: Findings | t.Mapping[str, t.Any], collections: t.Mapping[str, t.Mapping[str, t.Any]],
                   report_dir: str, options: t.Mapping[str, t.Any] | None = None, *, write: bool = True) -> dict[str, t.Any]:
     """Plan every strategy for the audited fleet and write one bundle folder per strategy.
 
-    `findings`: what analysis.analyze returned (the analyze action's `findings`).
+    `findings`: what analysis.analyze returned, typed or as the analyze action's `findings` data.
     `collections`: host -> the `diffserv_collection` the collect action returned.
     `options`: dscp (override, `diffserv_dscp`), strategies, boundary_policy, backend, tos_semantics.
     `write=False` plans and renders but writes nothing (check mode).
     Returns the summary also written to `<report_dir>/changes/summary.json`.
     """
+    findings = as_findings(findings)
     hosts = hosts_from_collections(collections)
     plans = plan_all(findings, hosts, options_from(options))
     root = os.path.join(report_dir, "changes")
     env = environment()
     summary: dict[str, t.Any] = {
         "folder": root,
-        "conflicts": len(findings.get("conflicts", [])),
+        "conflicts": len(findings.conflicts),
         "hosts": {name: {"platform": h.platform, "managed": h.managed} for name, h in sorted(hosts.items())},
         "strategies": {},
     }

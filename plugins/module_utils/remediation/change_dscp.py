@@ -170,7 +170,7 @@ def plan(fleet: Fleet, conflicts: t.Sequence[Conflict], options: Options) -> Pla
 
 def _changes(fleet: Fleet, conflicts: t.Sequence[Conflict],
              options: Options) -> tuple[list[HostChange], list[Codepoint], str | None]:
-    dscps = sorted({c["dscp"] for c in conflicts})
+    dscps = sorted({c.dscp for c in conflicts})
     if options.dscp is not None and len(dscps) > 1:
         return [], [], "diffserv_dscp=%d refused: the conflicts involve %d codepoints (%s); one override cannot " \
                        "move them all" % (options.dscp, len(dscps), ", ".join(map(str, dscps)))
@@ -182,7 +182,7 @@ def _changes(fleet: Fleet, conflicts: t.Sequence[Conflict],
         if choice.refused:
             return [], choices, choice.refused
     changes = []
-    for host in sorted({c["treatment"]["host"] for c in conflicts}):
+    for host in sorted({c.treatment.host for c in conflicts}):
         router = fleet.routers.get(host)
         if router is None:
             continue
@@ -193,10 +193,10 @@ def _changes(fleet: Fleet, conflicts: t.Sequence[Conflict],
         used_stages: set[int] = set()
         for choice in choices:
             old, new = choice.old, t.cast(int, choice.new)
-            here = [c for c in conflicts if c["treatment"]["host"] == host and c["dscp"] == old]
+            here = [c for c in conflicts if c.treatment.host == host and c.dscp == old]
             if not here:
                 continue
-            on_path = {step["line"] for c in here for step in c["treatment"]["lines"]}
+            on_path = {step.line for c in here for step in c.treatment.lines}
             moved = False
             for line, (acl, entry) in sorted(model.entries.items()):
                 if not entry.tests_ds or not (entry.ds_mask >> (old << 2) & 1) or \

@@ -21,13 +21,15 @@ import dataclasses
 import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
+# One conflict as analysis.analyze reports it: the typed value, read by attribute (re-exported here).
+from ansible_collections.diffserv.audit.plugins.module_utils.findings import Conflict, HostError
 
 if t.TYPE_CHECKING:  # pragma: no cover - annotations only (the registry and the fleet import this module)
     from ansible_collections.diffserv.audit.plugins.module_utils.remediation.reaudit import Fleet
     from ansible_collections.diffserv.audit.plugins.module_utils.remediation.strategies import Options
 
 PRE, POST = "pre", "post"
-Conflict = t.Mapping[str, t.Any]  # one conflict as analysis.analyze reports it (findings["conflicts"][n])
+
 
 
 class PlanError(DiffservError):
@@ -133,8 +135,8 @@ class Recheck:
 
     scope: str  # "all" (every candidate, requests included) or "managed" (ours only)
     clean: bool
-    conflicts: tuple[dict[str, t.Any], ...]
-    errors: tuple[dict[str, t.Any], ...]
+    conflicts: tuple[Conflict, ...]
+    errors: tuple[HostError, ...]
 
 
 @dataclasses.dataclass(frozen=True)

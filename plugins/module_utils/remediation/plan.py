@@ -45,6 +45,7 @@ import dataclasses
 import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
+from ansible_collections.diffserv.audit.plugins.module_utils.findings import Findings, as_findings
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.change_dscp import (
     choose_codepoint, codepoint_problems,
 )
@@ -96,11 +97,11 @@ def _risks(risks: t.Iterable[str], changes: t.Sequence[HostChange]) -> tuple[str
     return tuple(dict.fromkeys(found))
 
 
-def plan_strategy(strategy: str, fleet: Fleet, findings: t.Mapping[str, t.Any], options: Options,
+def plan_strategy(strategy: str, fleet: Fleet, findings: Findings | t.Mapping[str, t.Any], options: Options,
                   ios_planner: IosPlanner | None = None) -> Plan:
     """One strategy for the whole fleet: changes per host, commands (if a planner is given), re-audit."""
     chosen = registered(strategy)
-    conflicts = list(findings.get("conflicts", []))
+    conflicts = list(as_findings(findings).conflicts)
     planned = chosen.plan(fleet, conflicts, options)
     finished = []
     for change in planned.changes:
@@ -126,7 +127,7 @@ def plan_strategy(strategy: str, fleet: Fleet, findings: t.Mapping[str, t.Any], 
                 planned.refused, recheck_all, recheck_managed, problems)
 
 
-def plan_remediation(findings: t.Mapping[str, t.Any], hosts: t.Mapping[str, HostText],
+def plan_remediation(findings: Findings | t.Mapping[str, t.Any], hosts: t.Mapping[str, HostText],
                      options: Options | None = None, ios_planner: IosPlanner | None = None) -> tuple[Plan, ...]:
     """Every strategy asked for, planned for every host it touches and re-audited.
 
@@ -134,6 +135,7 @@ def plan_remediation(findings: t.Mapping[str, t.Any], hosts: t.Mapping[str, Host
     hosts; `ios_planner(running, stage_texts)` returns IOS commands (hier.staged_commands).
     """
     options = options or Options()
+    findings = as_findings(findings)
     fleet = build_fleet(findings, hosts, options)
     unknown = [name for name in options.strategies if name not in REGISTRY]
     if unknown:

@@ -11,7 +11,7 @@ running fleet did not have or a reference to a missing object (semantics.md, "Wh
 conflict").
 
     fleet = build_fleet(findings, hosts, Options())
-    audit_texts(fleet, {"border-rtr1": candidate})["conflicts"]      # [] once fixed
+    audit_texts(fleet, {"border-rtr1": candidate}).conflicts         # () once fixed
 
 Standard library only; no `import ansible`.
 """
@@ -27,6 +27,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.analysis import (
     FirewallInput, Link, RouterInput, analyze,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
+from ansible_collections.diffserv.audit.plugins.module_utils.findings import Conflict, Findings, HostError, as_findings
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.links import link_diagnostics
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import IosConfig
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.parse import parse_ios
@@ -70,36 +71,37 @@ class Fleet:
     audited: tuple[str, ...]
 
 
-def _links_from(findings: t.Mapping[str, t.Any]) -> list[Link] | None:
+def _links_from(findings: Findings) -> list[Link] | None:
     """The links the audit used: explicit ones again, or None to let analyze assume them again."""
-    given = [link for link in findings.get("links", []) if not link.get("assumed")]
+    given = [link for link in findings.links if not link.assumed]
     if not given:
         return None
     links = []
     for link in given:
-        firewall, _colon, egress = str(link["from"]).partition(":")
-        router, _colon2, interface = str(link["to"]).partition(":")
+        firewall, _colon, egress = link.source.partition(":")
+        router, _colon2, interface = link.target.partition(":")
         links.append(Link(firewall, None if egress in ("", "*") else egress, router, interface))
     return links
 
 
-def _engine_of(findings: t.Mapping[str, t.Any], host: str, options: Options) -> tuple[str, str]:
+def _engine_of(findings: Findings, host: str, options: Options) -> tuple[str, str]:
     """The backend and TOS semantics the audit applied to a firewall (the conflicts say), else the options'."""
-    for conflict in findings.get("conflicts", []):
-        marker = conflict["marker"]
-        if marker["host"] == host:
-            return marker.get("backend") or options.backend, marker.get("tos_semantics") or options.tos_semantics
+    for conflict in findings.conflicts:
+        marker = conflict.marker
+        if marker.host == host:
+            return marker.backend or options.backend, marker.tos_semantics or options.tos_semantics
     return options.backend, options.tos_semantics
 
 
-def build_fleet(findings: t.Mapping[str, t.Any], hosts: t.Mapping[str, HostText], options: Options) -> Fleet:
+def build_fleet(findings: Findings | t.Mapping[str, t.Any], hosts: t.Mapping[str, HostText], options: Options) -> Fleet:
     """The audited hosts parsed once, with the links and engines the audit used.
 
-    `findings` is what analysis.analyze returned (its summary names the audited hosts, its links
-    and conflicts say which links and engines were used); a host the audit did not read is left out.
+    `findings` is what analysis.analyze returned (its hosts name the audited ones, its links and
+    conflicts say which links and engines were used; findings.json's dict form is read at this
+    edge); a host the audit did not read is left out.
     """
-    summary = findings.get("summary", {})
-    audited = tuple(sorted(set(summary.get("firewalls", [])) | set(summary.get("routers", [])))) or tuple(sorted(hosts))
+    findings = as_findings(findings)
+    audited = tuple(sorted(set(findings.firewalls) | set(findings.routers))) or tuple(sorted(hosts))
     links = _links_from(findings)
     routers: dict[str, Router] = {}
     firewalls: dict[str, Firewall] = {}
@@ -121,11 +123,11 @@ def build_fleet(findings: t.Mapping[str, t.Any], hosts: t.Mapping[str, HostText]
     return Fleet(routers, firewalls, links, dict(hosts), audited)
 
 
-def audit_texts(fleet: Fleet, texts: t.Mapping[str, str]) -> dict[str, t.Any]:
+def audit_texts(fleet: Fleet, texts: t.Mapping[str, str]) -> Findings:
     """The audit of the fleet with some hosts' texts replaced: analysis.analyze, as the action plugin runs it."""
     firewalls: dict[str, FirewallInput] = {}
     routers: dict[str, RouterInput] = {}
-    errors: list[dict[str, t.Any]] = []
+    errors: list[HostError] = []
     for name in fleet.audited:
         host = fleet.hosts.get(name)
         if host is None:
@@ -148,13 +150,13 @@ def audit_texts(fleet: Fleet, texts: t.Mapping[str, str]) -> dict[str, t.Any]:
                                         interfaces=[e for e in known.egresses if e])
                 firewalls[name] = FirewallInput(name, host.source, ruleset, marks, host.managed)
         except DiffservError as error:
-            errors.append({"host": name, "reason": str(error)})
+            errors.append(HostError(name, str(error)))
     return analyze(firewalls, routers, fleet.links, errors)
 
 
-def _conflict_key(conflict: t.Mapping[str, t.Any]) -> tuple[t.Any, ...]:
-    return (conflict["marker"]["host"], conflict["marker"]["line"], conflict["dscp"],
-            conflict["treatment"]["host"], conflict["treatment"]["interface"], conflict["treatment"]["action"])
+def _conflict_key(conflict: Conflict) -> tuple[t.Any, ...]:
+    return (conflict.marker.host, conflict.marker.line, conflict.dscp,
+            conflict.treatment.host, conflict.treatment.interface, conflict.treatment.action)
 
 
 def dangling_references(config: IosConfig) -> list[str]:
@@ -173,12 +175,12 @@ def recheck(fleet: Fleet, changes: t.Sequence[HostChange], scope: str) -> Rechec
     texts = {change.host: change.candidate for change in changes
              if change.changed and (scope == "all" or change.managed)}
     findings = audit_texts(fleet, texts)
-    conflicts = tuple(findings["conflicts"])
-    errors = tuple(findings["errors"])
+    conflicts = findings.conflicts
+    errors = findings.errors
     return Recheck(scope, not conflicts and not errors, conflicts, errors)
 
 
-def stage_problems(fleet: Fleet, changes: t.Sequence[HostChange], original: t.Sequence[t.Mapping[str, t.Any]]) -> tuple[str, ...]:
+def stage_problems(fleet: Fleet, changes: t.Sequence[HostChange], original: t.Sequence[Conflict]) -> tuple[str, ...]:
     """Every intermediate stage: no conflict today's fleet does not have, no missing referenced object."""
     problems: list[str] = []
     allowed = {_conflict_key(c) for c in original}
@@ -187,13 +189,13 @@ def stage_problems(fleet: Fleet, changes: t.Sequence[HostChange], original: t.Se
         texts = {change.host: change.stages[min(stage, len(change.stages) - 1)].text
                  for change in changes if change.stages}
         findings = audit_texts(fleet, texts)
-        for conflict in findings["conflicts"]:
+        for conflict in findings.conflicts:
             if _conflict_key(conflict) not in allowed:
                 problems.append("after stage %d: new conflict: DSCP %d %s on %s %s" % (
-                    stage + 1, conflict["dscp"], conflict["treatment"]["action"], conflict["treatment"]["host"],
-                    conflict["treatment"]["interface"]))
-        for error in findings["errors"]:
-            problems.append("after stage %d: %s" % (stage + 1, error["reason"]))
+                    stage + 1, conflict.dscp, conflict.treatment.action, conflict.treatment.host,
+                    conflict.treatment.interface))
+        for error in findings.errors:
+            problems.append("after stage %d: %s" % (stage + 1, error.reason))
     for change in changes:
         if change.platform != "ios" or not change.changed:
             continue

@@ -152,7 +152,7 @@ def _boundary_new(text: ConfigText, model: RouterModel, iface: t.Any, options: O
 
 
 def _request_actions(firewall: Firewall, conflicts: t.Sequence[Conflict], placement: ipt.ClearPlacement) -> list[Action]:
-    rules = sorted({(c["marker"]["line"], c["marker"]["rule"]) for c in conflicts if c["marker"]["host"] ==
+    rules = sorted({(c.marker.line, c.marker.rule) for c in conflicts if c.marker.host ==
                     firewall.host.host})
     actions = [Action("keep", "the rules that write the DS byte", tuple(rules),
                       "they write legacy TOS values that routers read as DSCPs; they may stay, the new rule runs "
@@ -184,26 +184,26 @@ def plan(fleet: Fleet, conflicts: t.Sequence[Conflict], options: Options) -> Pla
 
 def _changes(fleet: Fleet, conflicts: t.Sequence[Conflict], options: Options) -> list[HostChange]:
     changes: list[HostChange] = []
-    for host in sorted({c["treatment"]["host"] for c in conflicts}):
+    for host in sorted({c.treatment.host for c in conflicts}):
         router = fleet.routers.get(host)
         if router is None:
             continue
-        here = [c for c in conflicts if c["treatment"]["host"] == host]
-        interfaces = sorted({c["treatment"]["interface"] for c in here})
-        changes.append(_boundary_ios(router, interfaces, options, sorted({c["dscp"] for c in here})))
-    for host in sorted({c["marker"]["host"] for c in conflicts}):
+        here = [c for c in conflicts if c.treatment.host == host]
+        interfaces = sorted({c.treatment.interface for c in here})
+        changes.append(_boundary_ios(router, interfaces, options, sorted({c.dscp for c in here})))
+    for host in sorted({c.marker.host for c in conflicts}):
         firewall = fleet.firewalls.get(host)
         if firewall is None:
             continue
-        here = [c for c in conflicts if c["marker"]["host"] == host]
+        here = [c for c in conflicts if c.marker.host == host]
         egresses: set[str | None] = set()
         for conflict in here:
-            egress = str(conflict["link"]["from"]).partition(":")[2]
+            egress = str(conflict.link.source).partition(":")[2]
             if egress and egress != "*":
                 egresses.add(egress)
             else:
-                for flow in conflict["flows"]:
-                    outs = flow.get("out_interfaces")
+                for flow in conflict.flows:
+                    outs = flow.out_interfaces
                     # Literal names only; "any other", "eth+ (other)" and the like stand for
                     # interfaces no rule names: then the rule takes no -o and clears every egress.
                     if isinstance(outs, list) and all(" " not in name and "(" not in name for name in outs):

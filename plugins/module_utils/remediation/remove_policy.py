@@ -201,7 +201,7 @@ class _Removal:
 
 def _mechanisms(model: RouterModel, conflict: t.Mapping[str, t.Any]) -> list[tuple[t.Any, ...]]:
     """What on the conflict's path treats the byte: clauses, ACL entries, policy classes."""
-    lines = [step["line"] for step in conflict["treatment"]["lines"]]
+    lines = [step.line for step in conflict.treatment.lines]
     found: list[tuple[t.Any, ...]] = []
     for number in lines:
         if number in model.entries:
@@ -234,37 +234,37 @@ def plan(fleet: Fleet, conflicts: t.Sequence[Conflict], options: Options) -> Pla
     """Per router on a conflict's path: its mechanisms removed, then the marking that only fed them."""
     changes: list[HostChange] = []
     windows: list[Window] = []
-    for host in sorted({c["treatment"]["host"] for c in conflicts}):
+    for host in sorted({c.treatment.host for c in conflicts}):
         router = fleet.routers.get(host)
         if router is None:
             continue
-        here = [c for c in conflicts if c["treatment"]["host"] == host]
+        here = [c for c in conflicts if c.treatment.host == host]
         text = ConfigText(router.host.text)
         model = RouterModel(router, text)
         removal = _Removal(model)
-        dscps = sorted({c["dscp"] for c in here})
+        dscps = sorted({c.dscp for c in here})
         seen: set[tuple[t.Any, ...]] = set()
         for conflict in here:
             mechanisms = _mechanisms(model, conflict)
             if not mechanisms:
                 removal.notes.append("DSCP %d %s on %s: no line on its path tests the DS byte in a way this plan "
-                                     "can remove; left as it is" % (conflict["dscp"], conflict["treatment"]["action"],
-                                                                    conflict["treatment"]["interface"]))
+                                     "can remove; left as it is" % (conflict.dscp, conflict.treatment.action,
+                                                                    conflict.treatment.interface))
             for mechanism in mechanisms:
                 key = (mechanism[0], id(mechanism[1]), id(mechanism[2]))
                 if key in seen:
                     continue
                 seen.add(key)
                 if mechanism[0] == "clause":
-                    removal.remove_clause(mechanism[1], mechanism[2], conflict["dscp"])
+                    removal.remove_clause(mechanism[1], mechanism[2], conflict.dscp)
                 elif mechanism[0] == "entry":
-                    removal.remove_entry(mechanism[1], mechanism[2], conflict["dscp"])
+                    removal.remove_entry(mechanism[1], mechanism[2], conflict.dscp)
                 else:
                     pm, cls = mechanism[1], mechanism[2]
                     removal.lost.append("policy-map %s class %s (%s) no longer %s traffic with DSCP %s" % (
                         pm.name, cls.name, criteria_words(model.config.class_maps.get(cls.name)),
-                        class_action_words(cls), dsfield.dscp_label(conflict["dscp"])))
-                    removal.remove_class(pm, cls, "it %s DSCP %d" % (class_action_words(cls), conflict["dscp"]))
+                        class_action_words(cls), dsfield.dscp_label(conflict.dscp)))
+                    removal.remove_class(pm, cls, "it %s DSCP %d" % (class_action_words(cls), conflict.dscp))
         # The router's own marking of the same codepoint only fed what just went: it goes too,
         # unless something left on this router still tests that codepoint.
         for dscp in dscps:

@@ -32,7 +32,7 @@ def fleet_results(**overrides):
 
 def audit(results, links=LINKS):
     fleet = loader.load_fleet(results, links)
-    return analysis.analyze(fleet.firewalls, fleet.routers, fleet.links, fleet.errors, fleet.notes)
+    return analysis.analyze(fleet.firewalls, fleet.routers, fleet.links, fleet.errors, fleet.notes).as_dict()
 
 
 def conflict_pairs(findings):

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation import change_dscp
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.reaudit import build_fleet
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.strategies import Options
@@ -14,7 +16,7 @@ from .scenarios import BY_NAME, build
 
 def fleet_and_conflicts(scenario: str = "founding"):
     hosts, findings = build(BY_NAME[scenario])
-    return build_fleet(findings, hosts, Options()), findings["conflicts"]
+    return build_fleet(findings, hosts, Options()), findings.conflicts
 
 
 def test_the_lowest_free_pool_2_codepoint_is_chosen_and_a_taken_one_skipped():
@@ -36,7 +38,7 @@ def test_a_codepoint_out_of_range_is_refused_first():
 
 def test_one_override_for_several_codepoints_is_refused_before_anything_is_planned():
     fleet, conflicts = fleet_and_conflicts()
-    two = list(conflicts) + [dict(conflicts[0], dscp=2)]
+    two = list(conflicts) + [dataclasses.replace(conflicts[0], dscp=2)]
     result = change_dscp.plan(fleet, two, Options(dscp=7))
     assert result.changes == () and result.codepoints == () and "one override cannot move them all" in result.refused
 

@@ -32,8 +32,8 @@ def change_for(plan: core.Plan, host: str) -> core.HostChange:
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
 def test_every_scenario_has_conflicts_to_fix(scenario):
     _hosts, findings = build(scenario)
-    assert findings["conflicts"], scenario.kind
-    assert not findings["errors"]
+    assert findings.conflicts, scenario.kind
+    assert not findings.errors
 
 
 @pytest.mark.parametrize("strategy", STRATEGY_IDS)
@@ -41,7 +41,7 @@ def test_every_scenario_has_conflicts_to_fix(scenario):
 def test_every_candidate_reaudits_with_no_conflict_and_no_error(scenario, strategy):
     plan = planned(scenario.name)[strategy]
     assert plan.refused is None
-    assert plan.recheck.clean, [c["treatment"]["lines"] for c in plan.recheck.conflicts] + list(plan.recheck.errors)
+    assert plan.recheck.clean, [c.treatment.lines for c in plan.recheck.conflicts] + list(plan.recheck.errors)
     assert plan.clean
 
 
@@ -249,7 +249,7 @@ def test_remark_boundary_on_a_managed_firewall_is_a_change_we_apply():
 
 def test_without_links_every_strategy_still_reaudits_clean_and_the_firewall_rule_takes_no_egress():
     hosts, findings = build(BY_NAME["founding"], assumed=True)
-    assert findings["summary"]["paths_assumed"]
+    assert findings.summary["paths_assumed"]
     plans = {p.strategy: p for p in core.plan_remediation(findings, hosts)}
     assert all(plan.clean for plan in plans.values())
     firewall = change_for(plans["remark_boundary"], FIREWALL)
@@ -287,7 +287,7 @@ def test_no_conflict_means_no_change():
     router = read("border-rtr1.cfg").replace("access-list 106 permit ip any any dscp 1\n",
                                              "access-list 106 permit ip any any dscp 3\n")
     hosts, findings = build(BY_NAME["founding"], router_text=router)
-    assert findings["conflicts"] == []
+    assert findings.conflicts == ()
     for plan in core.plan_remediation(findings, hosts):
         assert all(not change.changed for change in plan.changes)
 

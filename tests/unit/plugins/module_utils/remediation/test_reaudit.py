@@ -40,9 +40,9 @@ def test_without_explicit_links_the_fleet_lets_the_audit_assume_them_again():
 
 def test_the_firewall_engine_is_the_one_the_conflicts_say_the_audit_applied():
     hosts, findings = build(FOUNDING)
-    marker = findings["conflicts"][0]["marker"]
+    marker = findings.conflicts[0].marker
     firewall = fleet_of(findings, hosts).firewalls[FIREWALL]
-    assert (firewall.backend, firewall.era) == (marker["backend"], marker["tos_semantics"])
+    assert (firewall.backend, firewall.era) == (marker.backend, marker.tos_semantics)
 
 
 def test_an_ipv6_only_firewall_and_an_unaudited_host_are_left_out():
@@ -56,7 +56,7 @@ def test_an_ipv6_only_firewall_and_an_unaudited_host_are_left_out():
 def test_audit_texts_with_nothing_replaced_is_the_audit():
     hosts, findings = build(FOUNDING)
     again = reaudit.audit_texts(fleet_of(findings, hosts), {})
-    assert again["conflicts"] == findings["conflicts"] and again["errors"] == []
+    assert again.conflicts == findings.conflicts and again.errors == ()
 
 
 def test_audit_texts_reads_a_replaced_text_and_reports_one_that_does_not_parse_as_an_error():
@@ -64,9 +64,9 @@ def test_audit_texts_reads_a_replaced_text_and_reports_one_that_does_not_parse_a
     fleet = fleet_of(findings, hosts)
     fixed = hosts["border-rtr1"].text.replace("access-list 106 permit ip any any dscp 1\n",
                                               "access-list 106 permit ip any any dscp 3\n")
-    assert reaudit.audit_texts(fleet, {"border-rtr1": fixed})["conflicts"] == []
+    assert reaudit.audit_texts(fleet, {"border-rtr1": fixed}).conflicts == ()
     broken = reaudit.audit_texts(fleet, {FIREWALL: "*mangle\n-A POSTROUTING -j ACCEPT\n"})
-    assert broken["errors"] and broken["errors"][0]["host"] == FIREWALL
+    assert broken.errors and broken.errors[0].host == FIREWALL
 
 
 def test_recheck_all_counts_requests_and_recheck_managed_only_our_hosts():
@@ -88,12 +88,12 @@ def test_a_stage_that_leaves_a_route_map_matching_a_missing_list_is_a_problem():
     without_both = without_list.replace(" ip policy route-map null_policy_route\n", "")
     change = HostChange("border-rtr1", "ios", True, "border-router.cfg", running,
                         (Stage("list first", without_list), Stage("then the interface line", without_both)))
-    problems = reaudit.stage_problems(fleet, [change], findings["conflicts"])
+    problems = reaudit.stage_problems(fleet, [change], findings.conflicts)
     assert any(problem.startswith("border-rtr1 after stage 1") and "106" in problem for problem in problems)
     right_order = HostChange("border-rtr1", "ios", True, "border-router.cfg", running,
                              (Stage("interface line first", running.replace(
                                  " ip policy route-map null_policy_route\n", "")), Stage("then the list", without_both)))
-    assert reaudit.stage_problems(fleet, [right_order], findings["conflicts"]) == ()
+    assert reaudit.stage_problems(fleet, [right_order], findings.conflicts) == ()
 
 
 def test_dangling_references_ignores_objects_that_exist():

@@ -14,7 +14,7 @@ from .scenarios import BY_NAME, FIREWALL, build
 
 def planned(scenario: str = "founding", **kwargs):
     hosts, findings = build(BY_NAME[scenario], **kwargs)
-    return remark_boundary.plan(build_fleet(findings, hosts, Options()), findings["conflicts"], Options())
+    return remark_boundary.plan(build_fleet(findings, hosts, Options()), findings.conflicts, Options())
 
 
 def by_host(result):

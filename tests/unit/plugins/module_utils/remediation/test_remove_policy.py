@@ -17,7 +17,7 @@ from .scenarios import BY_NAME, build, read
 
 def planned(router_text: str | None = None, scenario: str = "founding"):
     hosts, findings = build(BY_NAME[scenario], router_text=router_text)
-    return remove_policy.plan(build_fleet(findings, hosts, Options()), findings["conflicts"], Options())
+    return remove_policy.plan(build_fleet(findings, hosts, Options()), findings.conflicts, Options())
 
 
 def pbr_window(result) -> str:
