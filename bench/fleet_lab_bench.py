@@ -11,7 +11,7 @@ Timed in the same command, runs interleaved, same parallelism P (default 20) eve
     ssh            subprocess ``ssh -i key -o UserKnownHostsFile=... user@host -p port CMD`` per
                    device from a pool of P threads; CMD ``show running-config`` (routers) or
                    ``sudo -n iptables-save`` (firewalls): the floor a shell script pays
-    netmiko        the collection's own collectors (``plugin_utils/session.py`` ``COLLECTORS``, what
+    netmiko        the collection's own collectors (``plugin_utils/session.py`` ``collect_live``, what
                    the collect action calls) in a pool of P threads, in this process: no Ansible
     netmiko tuned  what-if: netmiko directly with ``fast_cli=True`` (netmiko's default; session.py
                    turns it off) and no per-command ``find_prompt`` (whose fixed sleep is 0.25 s,
@@ -62,6 +62,7 @@ sys.path.insert(0, str(ROOT / ".collections"))
 from netmiko import ConnectHandler  # noqa: E402
 
 from lab import Lab  # noqa: E402
+from ansible_collections.diffserv.audit.plugins.module_utils import platforms  # noqa: E402
 from ansible_collections.diffserv.audit.plugins.plugin_utils import session  # noqa: E402
 
 ROUTER_CMD = "show running-config"
@@ -197,7 +198,7 @@ def target(lab: Lab, d: dict[str, Any]) -> session.Target:
 
 
 def via_netmiko(lab: Lab, d: dict[str, Any]) -> str:
-    collected = session.COLLECTORS["ios" if d["kind"] == "router" else "iptables"](target(lab, d))
+    collected = session.collect_live(platforms.driver("ios" if d["kind"] == "router" else "iptables"), target(lab, d))
     return collected[0].text
 
 

@@ -13,28 +13,13 @@ import datetime
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.parsing.convert_bool import boolean
 
+from ansible_collections.diffserv.audit.plugins.module_utils import platforms
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError, ParseError
-from ansible_collections.diffserv.audit.plugins.module_utils.ios.parse import parse_ios
-from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import parse_dumps
 from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact
 from ansible_collections.diffserv.audit.plugins.plugin_utils.action_base import DiffservAction
 from ansible_collections.diffserv.audit.plugins.plugin_utils.files import read_config
 from ansible_collections.diffserv.audit.plugins.plugin_utils.inventory import HOST_KEYS, PlatformUnknown, platform_of, target_from
-from ansible_collections.diffserv.audit.plugins.plugin_utils.session import COLLECTORS, CollectError
-
-
-def check_integrity(platform, name, text, source):
-    """Parse once on the controller: a cut-short collection fails the host here."""
-    if platform == "ios":
-        config = parse_ios(text, source)
-        return {"interfaces": len(config.interfaces), "diagnostics": [str(d) for d in config.diagnostics]}
-    dumps = parse_dumps(text, source, family=6 if name == "ip6tables-save" else None)
-    return {"tables": sorted({table for ruleset in dumps for table in ruleset.tables}),
-            "rules": sum(ruleset.rule_count for ruleset in dumps),
-            "dumps": [{"family": ruleset.family, "lines": list(ruleset.lines), "backend": ruleset.header.backend,
-                       "tos_semantics": ruleset.header.era} for ruleset in dumps],
-            "backend": dumps[0].header.backend, "tos_semantics": dumps[0].header.era,
-            "diagnostics": [str(d) for ruleset in dumps for d in ruleset.diagnostics]}
+from ansible_collections.diffserv.audit.plugins.plugin_utils.session import CollectError, collect_live
 
 
 class ActionModule(DiffservAction):
@@ -107,28 +92,28 @@ class ActionModule(DiffservAction):
             platform = args["platform"] or platform_of(host_vars)
         except PlatformUnknown as error:
             return None, {"reason": str(error)}
-        if platform not in COLLECTORS:
-            return None, {"reason": "unknown platform %r (iptables or ios)" % platform}
+        try:
+            driver = platforms.driver(platform)
+        except DiffservError as error:
+            return None, {"reason": str(error)}
         config_file = args["config_file"] or host_vars.get("diffserv_config_file")
         collected_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         try:
             if config_file:
                 path = self._loader.path_dwim(config_file)
-                name = "running-config" if platform == "ios" else (
-                    "ip6tables-save" if args["family"] == 6 else "iptables-save")
+                name = driver.saved_item_name(args["family"])
                 text, decoding = read_config(path, config_file)
                 pieces = [(name, text, config_file, [note.as_dict() for note in decoding])]
                 origin = "file"
             else:
                 target = target_from(args, host_vars)
-                collected = COLLECTORS[platform](target, **({"with_ipv6": args["ipv6"]} if platform == "iptables"
-                                                            else {}))
+                collected = collect_live(driver, target, with_ipv6=args["ipv6"])
                 where = "%s@%s:%d" % (target.username, target.host, target.port)
                 pieces = [(item.name, item.text, "%s (%s)" % (where, item.command), []) for item in collected]
                 origin = "live"
             files = []
             for name, text, source, notes in pieces:
-                if origin == "live" and platform == "iptables" and not text.strip():
+                if origin == "live" and driver.role == platforms.FIREWALL and not text.strip():
                     # iptables-save prints nothing at all when no table is loaded (common for IPv6);
                     # a dump cut short still has its header or first table, and fails the parse below.
                     files.append({"name": name, "source": source, "text": "", "summary": {
@@ -138,7 +123,7 @@ class ActionModule(DiffservAction):
                 # the device's own lines, and no message of the check (nor anything downstream) can
                 # quote a secret.
                 text = redact(text)
-                summary = check_integrity(platform, name, text, source)
+                summary = driver.check(name, text, source)
                 files.append({"name": name, "source": source, "text": text, "summary": summary, "notes": notes})
         except CollectError as error:
             return None, {"reason": str(error), "unreachable": error.unreachable}

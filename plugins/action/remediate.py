@@ -13,6 +13,7 @@ import os
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.parsing.convert_bool import boolean
 
+from ansible_collections.diffserv.audit.plugins.module_utils import platforms
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import as_findings
 from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact
@@ -90,7 +91,7 @@ class ActionModule(DiffservAction):
                     len(left), left[0].dscp, left[0].treatment.action, left[0].treatment.interface)
             return None
 
-        if change.platform == "iptables":
+        if platforms.is_firewall(change.platform):
             done = apply_iptables(target, change.running, change.candidate, redact, verify, backup)
             return {"sent": list(done.sent), "saved": False}
         save = args["save"] if args["save"] is not None else boolean(hostvars.get("diffserv_save", False))

@@ -17,16 +17,12 @@ __metaclass__ = type
 import dataclasses
 import typing as t
 
+from ansible_collections.diffserv.audit.plugins.module_utils import platforms
 from ansible_collections.diffserv.audit.plugins.module_utils.analysis import (
     FirewallInput, Link, RouterInput, parse_links,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import error_entry, quote
-from ansible_collections.diffserv.audit.plugins.module_utils.ios.parse import parse_ios
-from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import marking_map
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import Ruleset, parse_dumps
-
-# The names a collection gives the firewall texts it holds (live: one per command; saved file: one).
-FIREWALL_ITEMS = ("iptables-save", "ip6tables-save")
 
 
 def joined_ruleset(text: str, source: str, family: int | None = None) -> Ruleset | None:
@@ -69,34 +65,22 @@ def _egresses(links_given: t.Sequence[t.Mapping[str, t.Any]] | None, host: str) 
 
 def load_host(host: str, collection: t.Mapping[str, t.Any], egresses: list[str], backend: str,
               tos_semantics: str) -> tuple[FirewallInput | None, RouterInput | None, list[dict[str, t.Any]]]:
-    """One host's collection -> its model (firewall or router) and the notes about what is not joined."""
+    """One host's collection -> its model (firewall or router) through its platform's driver, and the
+    notes about what is not joined (IPv6 dumps, how a saved file was decoded)."""
+    driver = platforms.driver(collection["platform"])
     managed = bool(collection.get("managed", True))
     notes: list[dict[str, t.Any]] = []
-    firewall: FirewallInput | None = None
-    router: RouterInput | None = None
+    model: t.Any = None
     for item in collection["files"]:
         # How a saved file was decoded (a Latin-1 byte in a comment, say), as collect noted it.
         notes.extend(dict(note, host=host) for note in item.get("notes", []))
-        if collection["platform"] == "ios":
-            router = RouterInput(host, item["source"], parse_ios(item["text"], item["source"]), managed)
-            continue
-        if item["name"] not in FIREWALL_ITEMS or not item["text"]:
-            continue
-        for ruleset in parse_dumps(item["text"], item["source"], family=6 if item["name"] == "ip6tables-save" else None):
-            notes.extend(dict(note.as_dict(), host=host) for note in ruleset.notes)
-            if ruleset.family != 4:
-                notes.append({"host": host, "file": item["source"], "line": ruleset.lines[0],
-                              "text": "IPv6 dump (%d rules)" % ruleset.rule_count,
-                              "reason": "IPv6 rules are read and traced, but not yet joined with routers: "
-                                        "the conflicts below are for IPv4"})
-                continue
-            if firewall is not None:
-                # Two IPv4 dumps in one file: iptables-restore would load the last one.
-                notes.append({"host": host, "file": item["source"], "line": ruleset.lines[0], "text": "",
-                              "reason": "more than one IPv4 dump: the last one is analysed, as iptables-restore loads it"})
-            marks = marking_map(ruleset, backend, tos_semantics, interfaces=egresses)
-            firewall = FirewallInput(host, item["source"], ruleset, marks, managed)
-    return firewall, router, notes
+        loaded = driver.load(host, item, managed, egresses, backend, tos_semantics)
+        notes.extend(loaded.notes)
+        if loaded.model is not None:
+            model = loaded.model
+    if driver.role == platforms.ROUTER:
+        return None, model, notes
+    return model, None, notes
 
 
 def load_fleet(results: t.Mapping[str, t.Mapping[str, t.Any] | None], links_given: t.Sequence[t.Mapping[str, t.Any]] | None,

@@ -33,7 +33,7 @@ import typing as t
 
 import jinja2
 
-from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
+from ansible_collections.diffserv.audit.plugins.module_utils import dsfield, platforms
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import QUOTE_LIMIT, quote
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import Findings, as_findings
 from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact, redact_data
@@ -63,7 +63,8 @@ def hosts_from_collections(collections: t.Mapping[str, t.Mapping[str, t.Any]]) -
     for host, collection in collections.items():
         if not collection:
             continue
-        wanted = "running-config" if collection.get("platform") == "ios" else "iptables-save"
+        # The item the join reads first: the running-config, or the (IPv4) iptables-save dump.
+        wanted = platforms.driver(collection["platform"]).analysed_items[0]
         for item in collection.get("files", []):
             # IPv6 (ip6tables-save) is not planned yet: the audit reads IPv4 marking maps.
             if item.get("name") == wanted and item.get("text"):

@@ -22,6 +22,8 @@ from ansible import constants as C
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.parsing.convert_bool import boolean
 
+from ansible_collections.diffserv.audit.plugins.module_utils import platforms
+
 if t.TYPE_CHECKING:
     from ansible_collections.diffserv.audit.plugins.plugin_utils.session import Target
 
@@ -32,7 +34,7 @@ NETWORK_OS_PLATFORMS = {
     "cisco.ios.ios": "ios", "ios": "ios", "cisco.ios.iosxe": "ios", "iosxe": "ios", "ios-xe": "ios",
     "cisco_ios": "ios", "cisco_xe": "ios",
 }
-PLATFORMS = ("iptables", "ios")
+PLATFORMS = platforms.NAMES
 
 
 class PlatformUnknown(Exception):

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The netmiko sessions that collect configurations live (the collection's one netmiko import).
 
-One function a platform, chosen from a plain dict (`COLLECTORS`), as netmiko's own dispatcher
+One function a session flavour, chosen from a plain dict (`SESSIONS`) by the platform driver, as netmiko's own dispatcher
 does.  Only show commands are sent: `iptables-save` / `ip6tables-save` on Linux (through sudo when
 the user is not root), `show running-config` on IOS (netmiko's session preparation sends
 `terminal length 0` and `terminal width 511` first).
@@ -20,6 +20,8 @@ import re
 import socket
 import time
 import typing as t
+
+from ansible_collections.diffserv.audit.plugins.module_utils.platforms.base import Driver, LiveCommand
 
 try:
     from netmiko import ConnectHandler
@@ -181,25 +183,34 @@ def _close(connection: t.Any, failed: bool) -> None:
         pass
 
 
-def collect_linux(target: Target, with_ipv6: bool = True) -> list[Collected]:
+def collect_linux(target: Target, commands: t.Sequence[LiveCommand], with_ipv6: bool = True) -> list[Collected]:
+    """The driver's commands on a Linux host, as root (sudo when needed); the first is required, a
+    later one is run only where the host has the tool (ip6tables-save on a host without IPv6 tables)."""
     connection = _connect(target, "linux")
     failed = True
     try:
-        found = [Collected("iptables-save", _linux_privileged(connection, "iptables-save", target), "iptables-save")]
-        if with_ipv6:
-            # A non-root user's PATH often lacks /usr/sbin; sudo's secure_path has it.
-            present = _run(connection, "{ command -v ip6tables-save || ls /usr/sbin/ip6tables-save /sbin/ip6tables-save;"
-                                       " } >/dev/null 2>&1 && echo present || echo absent", target)
-            if "present" in present:
-                found.append(Collected("ip6tables-save", _linux_privileged(connection, "ip6tables-save", target),
-                                       "ip6tables-save"))
+        found = []
+        for index, command in enumerate(commands):
+            if command.family == 6 and not with_ipv6:
+                continue
+            if index:
+                # A non-root user's PATH often lacks /usr/sbin; sudo's secure_path has it.
+                tool = command.command.split()[0]
+                present = _run(connection, "{ command -v %s || ls /usr/sbin/%s /sbin/%s; } >/dev/null 2>&1 "
+                                           "&& echo present || echo absent" % (tool, tool, tool), target)
+                if "present" not in present:
+                    continue
+            found.append(Collected(command.name, _linux_privileged(connection, command.command, target), command.command))
         failed = False
         return found
     finally:
         _close(connection, failed)
 
 
-def collect_ios(target: Target) -> list[Collected]:
+IOS_RUNNING = (LiveCommand("running-config", "show running-config"),)
+
+
+def collect_ios(target: Target, commands: t.Sequence[LiveCommand] = IOS_RUNNING, with_ipv6: bool = True) -> list[Collected]:
     connection = _connect(target, "cisco_ios")
     failed = True
     try:
@@ -211,14 +222,20 @@ def collect_ios(target: Target) -> list[Collected]:
                 connection.enable()
             except (ValueError, ReadTimeout) as error:
                 raise CollectError("enable refused on %s: %s" % (target.host, _first_line(error))) from None
-        text = _run(connection, "show running-config", target)
+        found = [Collected(command.name, _run(connection, command.command, target), command.command) for command in commands]
         failed = False
-        return [Collected("running-config", text, "show running-config")]
+        return found
     finally:
         _close(connection, failed)
 
 
-COLLECTORS: dict[str, t.Callable[..., list[Collected]]] = {"iptables": collect_linux, "ios": collect_ios}
+# One function a session flavour (a driver's `session`), as netmiko's own dispatcher does.
+SESSIONS: dict[str, t.Callable[..., list[Collected]]] = {"linux": collect_linux, "ios": collect_ios}
+
+
+def collect_live(driver: Driver, target: Target, with_ipv6: bool = True) -> list[Collected]:
+    """What the driver's live commands print on the device, through the session flavour it names."""
+    return SESSIONS[driver.session](target, driver.live_commands, with_ipv6=with_ipv6)
 
 
 # --------------------------------------------------------------------------- applying a change

@@ -44,6 +44,7 @@ __metaclass__ = type
 import dataclasses
 import typing as t
 
+from ansible_collections.diffserv.audit.plugins.module_utils import platforms
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import Findings, as_findings
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.change_dscp import (
@@ -105,7 +106,7 @@ def plan_strategy(strategy: str, fleet: Fleet, findings: Findings | t.Mapping[st
     planned = chosen.plan(fleet, conflicts, options)
     finished = []
     for change in planned.changes:
-        if change.platform == "ios":
+        if platforms.is_router(change.platform):
             change = dataclasses.replace(change, checks=ios_checks(change))
             if ios_planner is not None and change.changed:
                 change = attach_commands(change, ios_planner(change.running, [s.text for s in change.stages]))

@@ -23,6 +23,7 @@ __metaclass__ = type
 import dataclasses
 import typing as t
 
+from ansible_collections.diffserv.audit.plugins.module_utils import platforms
 from ansible_collections.diffserv.audit.plugins.module_utils.analysis import (
     FirewallInput, Link, RouterInput, analyze,
 )
@@ -109,7 +110,7 @@ def build_fleet(findings: Findings | t.Mapping[str, t.Any], hosts: t.Mapping[str
         host = hosts.get(name)
         if host is None:
             continue
-        if host.platform == "ios":
+        if platforms.is_router(host.platform):
             routers[name] = Router(host, parse_ios(host.text, host.source))
         else:
             backend, era = _engine_of(findings, name, options)
@@ -134,7 +135,7 @@ def audit_texts(fleet: Fleet, texts: t.Mapping[str, str]) -> Findings:
             continue
         text = texts.get(name, host.text)
         try:
-            if host.platform == "ios":
+            if platforms.is_router(host.platform):
                 config = fleet.routers[name].config if text == host.text else parse_ios(text, host.source)
                 routers[name] = RouterInput(name, host.source, config, host.managed)
             elif name in fleet.firewalls:
@@ -197,7 +198,7 @@ def stage_problems(fleet: Fleet, changes: t.Sequence[HostChange], original: t.Se
         for error in findings.errors:
             problems.append("after stage %d: %s" % (stage + 1, error.reason))
     for change in changes:
-        if change.platform != "ios" or not change.changed:
+        if not platforms.is_router(change.platform) or not change.changed:
             continue
         before = set(dangling_references(parse_ios(change.running, change.source)))
         for number, stage_obj in enumerate(change.stages, 1):

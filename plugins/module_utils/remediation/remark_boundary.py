@@ -20,6 +20,7 @@ import dataclasses
 import re
 import typing as t
 
+from ansible_collections.diffserv.audit.plugins.module_utils import platforms
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import PolicyMap
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation import iptables as ipt
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model import (
@@ -259,7 +260,7 @@ def _windows(changes: t.Sequence[HostChange]) -> tuple[Window, ...]:
     for change in changes:
         if not change.changed:
             continue
-        if change.platform == "iptables":
+        if platforms.is_firewall(change.platform):
             windows.append(Window(between="%s, one command" % change.host, meanwhile="no window: one rule is inserted",
                                   order="inserted after every rule that writes the byte, so it has the last word"))
             continue
@@ -285,13 +286,13 @@ def risks(changes: t.Sequence[HostChange], codepoints: t.Sequence[Codepoint]) ->
     """Every partner marking cleared at the boundary, what the router keeps, and requests we cannot apply."""
     found: list[str] = []
     for change in changes:
-        if change.platform == "ios" and change.changed:
+        if platforms.is_router(change.platform) and change.changed:
             found.append("%s: every packet entering there that no other class matches loses its DSCP, including "
                          "markings a partner sets on purpose (EF for voice, for example): RFC 2474 leaves the "
                          "meaning of a codepoint to each domain, so this is the boundary doing its job, but it "
                          "is a visible change" % change.host)
             found.extend("%s: %s" % (change.host, kept) for kept in change.kept)
-        if change.platform == "iptables" and change.changed and not change.managed:
+        if platforms.is_firewall(change.platform) and change.changed and not change.managed:
             found.append("%s is not ours: its part is a request to its owner and takes effect only if they "
                          "apply it" % change.host)
     return found

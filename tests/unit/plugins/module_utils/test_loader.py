@@ -5,6 +5,8 @@ import pathlib
 import pytest
 
 from ansible_collections.diffserv.audit.plugins.module_utils import analysis, loader
+from ansible_collections.diffserv.audit.plugins.module_utils.platforms import ios as ios_driver
+from ansible_collections.diffserv.audit.plugins.module_utils.platforms import iptables as iptables_driver
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import QUOTE_LIMIT
 
 ROOT = pathlib.Path(__file__).resolve().parents[4]
@@ -90,9 +92,9 @@ def raising_for(host_attr, host, real):
 
 
 @pytest.mark.parametrize("module, name, host_attr, bad, stage_words", [
-    (loader, "parse_ios", lambda text, source, *a, **k: source.split(".")[0], "rtr-a", "loading rtr-a"),
-    (loader, "parse_dumps", lambda text, source, *a, **k: source.split(".")[0], "fw-a", "loading fw-a"),
-    (loader, "marking_map", lambda ruleset, *a, **k: ruleset.file.split(".")[0], "fw-b", "loading fw-b"),
+    (ios_driver, "parse_ios", lambda text, source, *a, **k: source.split(".")[0], "rtr-a", "loading rtr-a"),
+    (iptables_driver, "parse_dumps", lambda text, source, *a, **k: source.split(".")[0], "fw-a", "loading fw-a"),
+    (iptables_driver, "marking_map", lambda ruleset, *a, **k: ruleset.file.split(".")[0], "fw-b", "loading fw-b"),
     (analysis, "transit_tables", lambda config, *a, **k: config.file.split(".")[0], "rtr-b", "fate tables of rtr-b"),
     (analysis, "conflicts_on_link", lambda link, *a, **k: link.firewall, "fw-a", "joining fw-a:eth0"),
     (analysis, "router_advisories", lambda router, *a, **k: router.host, "rtr-a", "advisories on rtr-a"),

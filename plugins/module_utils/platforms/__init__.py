@@ -1,0 +1,48 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, diffserv.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The platform registry: name -> driver (platforms/base.py says what a driver is).
+
+>>> sorted(DRIVERS)
+['ios', 'iptables']
+>>> driver("ios").role, driver("iptables").role
+('router', 'firewall')
+>>> detect("*mangle\\n:PREROUTING ACCEPT [0:0]\\nCOMMIT\\n")
+'iptables'
+"""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
+from ansible_collections.diffserv.audit.plugins.module_utils.platforms import ios, iptables
+from ansible_collections.diffserv.audit.plugins.module_utils.platforms.base import FIREWALL, ROUTER, Driver
+
+DRIVERS: dict[str, Driver] = {iptables.DRIVER.name: iptables.DRIVER, ios.DRIVER.name: ios.DRIVER}
+NAMES = tuple(sorted(DRIVERS))
+
+
+class UnknownPlatform(DiffservError):
+    """A platform name no driver answers to."""
+
+
+def driver(name: str) -> Driver:
+    found = DRIVERS.get(name)
+    if found is None:
+        raise UnknownPlatform("unknown platform %r (%s)" % (name, " or ".join(NAMES)))
+    return found
+
+
+def is_router(name: str) -> bool:
+    return driver(name).role == ROUTER
+
+
+def is_firewall(name: str) -> bool:
+    return driver(name).role == FIREWALL
+
+
+def detect(text: str) -> str | None:
+    """The platform whose driver recognises the text; None when none or several do."""
+    found = [name for name, candidate in DRIVERS.items() if candidate.detect(text)]
+    return found[0] if len(found) == 1 else None

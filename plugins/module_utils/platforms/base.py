@@ -1,0 +1,67 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, diffserv.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a platform driver is: one small interface, everything platform-specific behind it.
+
+A driver says which role its devices play in the join (a firewall writes DS bytes, a router
+decides their fate), recognises its text, parses and checks it (file:line kept), loads it into the
+model the join reads (a marking map or a fate model), and names how it is collected live (the
+session flavour and the show commands) and what its saved file is called in a collection.
+Adding a platform is a new driver module plus one registry line (platforms/__init__.py) and its
+tests; nothing else in the collection asks which platform a host is.
+"""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type
+
+import dataclasses
+import typing as t
+
+FIREWALL, ROUTER = "firewall", "router"
+
+
+@dataclasses.dataclass(frozen=True)
+class Loaded:
+    """One host's collection as the join reads it: its model (or None), and notes on what is not joined."""
+
+    model: t.Any  # analysis.FirewallInput or analysis.RouterInput
+    notes: tuple[dict[str, t.Any], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class LiveCommand:
+    """A command that prints the configuration, and the name its output has in a collection."""
+
+    name: str
+    command: str
+    family: int | None = None  # the address family the output holds, where the command says it
+
+
+class Driver:
+    """The interface; each platform module gives one instance of a subclass."""
+
+    name: str = ""
+    role: str = ""  # FIREWALL or ROUTER
+    session: str = ""  # the live session flavour (plugin_utils/session.py): "linux" or "ios"
+    live_commands: tuple[LiveCommand, ...] = ()
+    # What a saved file is called in a collection, and which collected items the join reads.
+    saved_item: str = ""
+    analysed_items: tuple[str, ...] = ()
+
+    def detect(self, text: str) -> bool:
+        """Whether a text is this platform's configuration (a saved file of unknown kind)."""
+        raise NotImplementedError
+
+    def check(self, name: str, text: str, source: str) -> dict[str, t.Any]:
+        """Parse once to prove the text whole (ParseError with file:line otherwise); a short summary."""
+        raise NotImplementedError
+
+    def load(self, host: str, item: t.Mapping[str, t.Any], managed: bool, egresses: t.Sequence[str],
+             backend: str, tos_semantics: str) -> Loaded:
+        """One collected item -> the model the join reads (None when this item is not joined)."""
+        raise NotImplementedError
+
+    def saved_item_name(self, family: int | None) -> str:
+        """The collection item a saved file becomes (family 6: the IPv6 form where the platform has one)."""
+        return self.saved_item
