@@ -903,7 +903,7 @@ class Engine:
             gate = tuple(same_interface(target, iface.name) for target in targets)
             groups.setdefault((_output_identity(iface), gate, iface.shutdown), []).append(iface)
         # Paths that end before the output side are the same objects in every table, and so
-        # are what _classify reads of them (`_Facts`): both made once.
+        # are what _classify reads of them (`_Fact`): both made once.
         shared: dict[tuple[str, int], tuple[Path, _Fact]] = {}
 
         def finished(kind: str, index: int, state: _State, action: str) -> tuple[Path, _Fact]:
