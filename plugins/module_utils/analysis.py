@@ -74,7 +74,7 @@ class Link:
         return self.ref.as_dict()
 
 
-def parse_links(given: t.Iterable[dict[str, str]], firewalls: dict[str, FirewallInput],
+def parse_links(given: t.Iterable[t.Mapping[str, t.Any]], firewalls: dict[str, FirewallInput],
                 routers: dict[str, RouterInput], failed: t.AbstractSet[str] = frozenset(),
                 ) -> tuple[list[Link], list[str], list[tuple[str, str]]]:
     """`diffserv_links` entries ({from: "host:if", to: "host:if"}) -> links, what was wrong with them,
@@ -265,9 +265,9 @@ def conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
                 out_interfaces[key] = []
             if table.out_interface and table.out_interface not in out_interfaces[key]:
                 out_interfaces[key].append(table.out_interface)
-            flows = behind.setdefault(key + (marking.path,), [])
-            if not flows or flows[-1] is not marking:
-                flows.append(marking)
+            path_markings = behind.setdefault(key + (marking.path,), [])
+            if not path_markings or path_markings[-1] is not marking:
+                path_markings.append(marking)
     flows: dict[tuple[t.Any, ...], list[Flow]] = {}
     for key_path, markings in behind.items():
         flows.setdefault(key_path[:-1], []).append(_flow(markings, firewall.host, router.host))
@@ -333,8 +333,10 @@ def advisories_for(firewalls: dict[str, FirewallInput], routers: dict[str, Route
     """Every host's advisories; a host whose advisories cannot be computed gets an error entry instead."""
     found: list[Advisory] = []
     stages: list[tuple[str, t.Callable[[], list[Advisory]]]] = [
-        (router.host, lambda router=router: router_advisories(router)) for router in routers.values()]
-    stages += [(firewall.host, lambda firewall=firewall: firewall_advisories(firewall)) for firewall in firewalls.values()]
+        (router.host, lambda router=router: router_advisories(router))  # type: ignore[misc]  # default binds each host
+        for router in routers.values()]
+    stages += [(firewall.host, lambda firewall=firewall: firewall_advisories(firewall))  # type: ignore[misc]  # as above
+               for firewall in firewalls.values()]
     for host, stage in stages:
         try:
             found.extend(stage())

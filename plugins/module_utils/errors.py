@@ -73,7 +73,7 @@ class Diagnostic:
     def __str__(self) -> str:
         return "%s:%d: %s\n    %s" % (self.file, self.line, quote(self.reason, 2 * QUOTE_LIMIT), quote(self.text))
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, t.Any]:
         # What findings.json and the reports show of the line: bounded and redacted like any quote.
         return dict(dataclasses.asdict(self), text=quote(self.text), reason=quote(self.reason, 2 * QUOTE_LIMIT))
 

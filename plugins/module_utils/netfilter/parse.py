@@ -616,7 +616,7 @@ class _Loader:
                 return
         part.comments.append(Source(self.file, number, line))
 
-    def _header(self, number: int, line: str, match: re.Match) -> None:
+    def _header(self, number: int, line: str, match: re.Match[str]) -> None:
         source = Source(self.file, number, line)
         self._require_trailer(source)
         header = _header_from(match, number)
@@ -773,7 +773,7 @@ def _shown(token: str, limit: int = 40) -> str:
     return repr(token[:limit]) + ("... (%d characters)" % len(token) if len(token) > limit else "")
 
 
-def _header_from(match: re.Match, line: int) -> Header:
+def _header_from(match: re.Match[str], line: int) -> Header:
     tool = match.group("tool")
     version = match.group("version")
     rest = match.group("rest")

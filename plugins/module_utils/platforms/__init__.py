@@ -19,6 +19,10 @@ from ansible_collections.diffserv.audit.plugins.module_utils.errors import Diffs
 from ansible_collections.diffserv.audit.plugins.module_utils.platforms import ios, iptables
 from ansible_collections.diffserv.audit.plugins.module_utils.platforms.base import FIREWALL, ROUTER, Driver
 
+# The registry's public names, the roles and the driver type from base.py among them (platforms.ROUTER).
+__all__ = ["DRIVERS", "FIREWALL", "NAMES", "ROUTER", "Driver", "UnknownPlatform", "detect", "driver", "is_firewall",
+           "is_router"]
+
 DRIVERS: dict[str, Driver] = {iptables.DRIVER.name: iptables.DRIVER, ios.DRIVER.name: ios.DRIVER}
 NAMES = tuple(sorted(DRIVERS))
 

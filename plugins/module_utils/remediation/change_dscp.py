@@ -19,9 +19,10 @@ __metaclass__ = type
 import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
+from ansible_collections.diffserv.audit.plugins.module_utils.findings import Conflict
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import TosCond
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model import (
-    Action, Codepoint, Conflict, HostChange, Planned, Stage, Strategy, Window,
+    Action, Codepoint, HostChange, Planned, Stage, Strategy, Window,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.reaudit import Fleet
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.router import RouterModel, markers

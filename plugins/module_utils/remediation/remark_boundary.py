@@ -21,10 +21,11 @@ import re
 import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import platforms
+from ansible_collections.diffserv.audit.plugins.module_utils.findings import Conflict
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import PolicyMap
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation import iptables as ipt
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model import (
-    POST, PRE, Action, Check, Codepoint, Conflict, HostChange, Planned, Stage, Strategy, Window,
+    POST, PRE, Action, Check, Codepoint, HostChange, Planned, Stage, Strategy, Window,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.reaudit import Firewall, Fleet, Router
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.router import RouterModel

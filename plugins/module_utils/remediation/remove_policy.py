@@ -18,11 +18,12 @@ __metaclass__ = type
 import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
+from ansible_collections.diffserv.audit.plugins.module_utils.findings import Conflict
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import (
     Acl, AclEntry, PolicyClass, PolicyMap, RouteMap, RouteMapClause, RouteMapSet,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model import (
-    Action, Codepoint, Conflict, HostChange, Planned, Stage, Strategy, Window,
+    Action, Codepoint, HostChange, Planned, Stage, Strategy, Window,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.reaudit import Fleet
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.router import (
@@ -199,7 +200,7 @@ class _Removal:
             self.remove_class(pm, cls, "it only marked DSCP %d, which nothing on this router tests any more" % dscp)
 
 
-def _mechanisms(model: RouterModel, conflict: t.Mapping[str, t.Any]) -> list[tuple[t.Any, ...]]:
+def _mechanisms(model: RouterModel, conflict: Conflict) -> list[tuple[t.Any, ...]]:
     """What on the conflict's path treats the byte: clauses, ACL entries, policy classes."""
     lines = [step.line for step in conflict.treatment.lines]
     found: list[tuple[t.Any, ...]] = []
