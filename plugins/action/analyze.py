@@ -12,9 +12,11 @@ import os
 import time
 
 from ansible_collections.diffserv.audit.plugins.module_utils.analysis import analyze
+from ansible_collections.diffserv.audit.plugins.module_utils.errors import error_entry
 from ansible_collections.diffserv.audit.plugins.module_utils.loader import load_fleet
 from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact_data
 from ansible_collections.diffserv.audit.plugins.plugin_utils.action_base import DiffservAction
+from ansible_collections.diffserv.audit.plugins.plugin_utils.bundle import write_bundles
 from ansible_collections.diffserv.audit.plugins.plugin_utils.collections import audited_hosts, not_audited_hosts, registered_results
 
 
@@ -50,6 +52,21 @@ class ActionModule(DiffservAction):
                 json.dump(findings, handle, indent=2, sort_keys=True)
                 handle.write("\n")
             os.chmod(path, 0o640)
-        return dict(changed=bool(args["findings_file"]), findings=findings, timings={
-            "load_seconds": round(loaded - started, 3), "hostvars_seconds": round(fetch_seconds, 3), "analyse_seconds": round(analysed - loaded, 3),
-            "redact_seconds": round(time.perf_counter() - analysed, 3)})
+        result = dict(changed=bool(args["findings_file"]), findings=findings)
+        redacted = time.perf_counter()
+        if args["bundles_dir"] and typed.conflicts:
+            # Planned here, on the models just loaded: a run parses each collected text once.
+            dscp = args["dscp"] if args["dscp"] is not None else task_vars.get("diffserv_dscp")
+            collections = {host: (registered or {}).get("diffserv_collection") for host, registered in results.items()}
+            try:
+                result["bundle"] = write_bundles(typed, collections, args["bundles_dir"], {"dscp": dscp},
+                                                 write=not self._task.check_mode, loaded=fleet)
+            except Exception as error:  # pylint: disable=broad-except
+                # The findings stand on their own (findings.json is written): the summary says why
+                # there is no bundle, whether the planner refused or failed.
+                result["bundle_error"] = error_entry(None, error, "planning the change bundles")["reason"]
+        result["timings"] = {
+            "load_seconds": round(loaded - started, 3), "hostvars_seconds": round(fetch_seconds, 3),
+            "analyse_seconds": round(analysed - loaded, 3), "redact_seconds": round(redacted - analysed, 3),
+            "bundle_seconds": round(time.perf_counter() - redacted, 3)}
+        return result

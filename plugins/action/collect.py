@@ -123,7 +123,7 @@ class ActionModule(DiffservAction):
                 # the device's own lines, and no message of the check (nor anything downstream) can
                 # quote a secret.
                 text = redact(text)
-                summary = driver.check(name, text, source)
+                summary = driver.check(name, text, source) if args["check"] else {"checked": False}
                 files.append({"name": name, "source": source, "text": text, "summary": summary, "notes": notes})
         except CollectError as error:
             return None, {"reason": str(error), "unreachable": error.unreachable}

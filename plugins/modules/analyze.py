@@ -63,6 +63,16 @@ options:
     type: str
     choices: [auto, old, modern]
     default: auto
+  bundles_dir:
+    description:
+      - Also plan the change bundles of every conflict and write them under C(<bundles_dir>/changes/), as
+        M(diffserv.audit.remediation_bundle) does, from the models this task already loaded (nothing is
+        parsed twice). A planning failure is returned as C(bundle_error); the findings stand. The audit
+        role sets it to its report folder when C(diffserv_write_bundles) is true and there is a conflict.
+    type: path
+  dscp:
+    description: The new codepoint for the C(change_dscp) bundle (C(diffserv_dscp)); default chosen and explained.
+    type: raw
 notes:
   - The IOS side is modelled from the configuration text; no Cisco image runs in this collection's tests.
 seealso:
@@ -138,6 +148,14 @@ findings:
       description: The paths analysed.
       type: list
       elements: dict
+bundle:
+  description: With O(bundles_dir), what was written, as in C(changes/summary.json).
+  returned: when bundles were planned
+  type: dict
+bundle_error:
+  description: With O(bundles_dir), why the bundles could not be planned (the findings are still written).
+  returned: when planning failed
+  type: str
 timings:
   description: Seconds spent parsing and mapping what was collected, analysing, and redacting the findings.
   returned: success

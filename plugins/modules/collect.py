@@ -101,6 +101,13 @@ options:
     description: On firewalls, also collect C(ip6tables-save) where it is installed.
     type: bool
     default: true
+  check:
+    description:
+      - Parse what was collected here, so a cut-short collection fails the host in this task. The audit
+        playbook turns it off because its analyze task parses every text anyway, and fails such a host
+        there with the same message, so a run parses each text once.
+    type: bool
+    default: true
 notes:
   - Runs on the controller (an action plugin); netmiko must be installed there.
   - No Cisco image runs in this collection's CI; the IOS side is tested against an SSH device

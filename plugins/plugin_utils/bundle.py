@@ -89,9 +89,9 @@ def options_from(given: t.Mapping[str, t.Any] | None) -> core.Options:
 
 
 def plan_all(findings: Findings, hosts: t.Mapping[str, core.HostText],
-             options: core.Options) -> tuple[core.Plan, ...]:
-    """Every strategy, with hier_config's commands for the IOS hosts."""
-    return core.plan_remediation(findings, hosts, options, hier.staged_commands)
+             options: core.Options, fleet: t.Any = None) -> tuple[core.Plan, ...]:
+    """Every strategy, with hier_config's commands for the IOS hosts (on `fleet`, the audited models, when given)."""
+    return core.plan_remediation(findings, hosts, options, hier.staged_commands, fleet=fleet)
 
 
 # ---------------------------------------------------------------------- context (finished data)
@@ -354,18 +354,21 @@ def _recheck_data(recheck: core.Recheck | None) -> dict[str, t.Any] | None:
 
 
 def write_bundles(findings: Findings | t.Mapping[str, t.Any], collections: t.Mapping[str, t.Mapping[str, t.Any]],
-                  report_dir: str, options: t.Mapping[str, t.Any] | None = None, *, write: bool = True) -> dict[str, t.Any]:
+                  report_dir: str, options: t.Mapping[str, t.Any] | None = None, *, write: bool = True,
+                  loaded: t.Any = None) -> dict[str, t.Any]:
     """Plan every strategy for the audited fleet and write one bundle folder per strategy.
 
     `findings`: what analysis.analyze returned, typed or as the analyze action's `findings` data.
     `collections`: host -> the `diffserv_collection` the collect action returned.
     `options`: dscp (override, `diffserv_dscp`), strategies, boundary_policy, backend, tos_semantics.
     `write=False` plans and renders but writes nothing (check mode).
+    `loaded`: the loader.Fleet the audit built, so the planner parses nothing again.
     Returns the summary also written to `<report_dir>/changes/summary.json`.
     """
     findings = as_findings(findings)
     hosts = hosts_from_collections(collections)
-    plans = plan_all(findings, hosts, options_from(options))
+    fleet = core.fleet_from_loaded(findings, hosts, loaded.routers, loaded.firewalls) if loaded is not None else None
+    plans = plan_all(findings, hosts, options_from(options), fleet)
     root = os.path.join(report_dir, "changes")
     env = environment()
     summary: dict[str, t.Any] = {

@@ -57,7 +57,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model i
     POST, PRE, Action, Check, Codepoint, HostChange, HostText, Plan, PlanError, Recheck, Stage, Window,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.reaudit import (
-    Fleet, audit_texts, build_fleet, dangling_references, recheck, stage_problems,
+    Fleet, audit_texts, build_fleet, dangling_references, fleet_from_loaded, recheck, stage_problems,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.strategies import (
     REGISTRY, STRATEGIES, TITLES, Options, strategy as registered,
@@ -70,7 +70,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.remediation.text im
 __all__ = [
     "POST", "PRE", "REGISTRY", "STRATEGIES", "TITLES", "Action", "Check", "Codepoint", "ConfigText", "Fleet",
     "HostChange", "HostText", "IosPlanner", "Options", "Plan", "PlanError", "Recheck", "Stage",
-    "StagedCommandsLike", "Window", "acl_sequence_checks", "attach_commands", "audit_texts", "build_fleet",
+    "StagedCommandsLike", "Window", "acl_sequence_checks", "attach_commands", "audit_texts", "build_fleet", "fleet_from_loaded",
     "choose_codepoint", "codepoint_problems", "dangling_references", "ios_checks", "plan_remediation",
     "plan_strategy", "recheck", "stage_problems", "unified_diff",
 ]
@@ -129,15 +129,17 @@ def plan_strategy(strategy: str, fleet: Fleet, findings: Findings | t.Mapping[st
 
 
 def plan_remediation(findings: Findings | t.Mapping[str, t.Any], hosts: t.Mapping[str, HostText],
-                     options: Options | None = None, ios_planner: IosPlanner | None = None) -> tuple[Plan, ...]:
+                     options: Options | None = None, ios_planner: IosPlanner | None = None,
+                     fleet: Fleet | None = None) -> tuple[Plan, ...]:
     """Every strategy asked for, planned for every host it touches and re-audited.
 
     `findings` is what analysis.analyze returned; `hosts` the collected texts of the audited
-    hosts; `ios_planner(running, stage_texts)` returns IOS commands (hier.staged_commands).
+    hosts; `ios_planner(running, stage_texts)` returns IOS commands (hier.staged_commands);
+    `fleet` the audited models when the caller already has them (reaudit.fleet_from_loaded).
     """
     options = options or Options()
     findings = as_findings(findings)
-    fleet = build_fleet(findings, hosts, options)
+    fleet = fleet or build_fleet(findings, hosts, options)
     unknown = [name for name in options.strategies if name not in REGISTRY]
     if unknown:
         raise PlanError("unknown strategy %s (one of %s)" % (", ".join(unknown), ", ".join(STRATEGIES)))

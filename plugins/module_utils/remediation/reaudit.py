@@ -124,6 +124,25 @@ def build_fleet(findings: Findings | t.Mapping[str, t.Any], hosts: t.Mapping[str
     return Fleet(routers, firewalls, links, dict(hosts), audited)
 
 
+def fleet_from_loaded(findings: Findings | t.Mapping[str, t.Any], hosts: t.Mapping[str, HostText],
+                      routers: t.Mapping[str, RouterInput], firewalls: t.Mapping[str, FirewallInput]) -> Fleet:
+    """The re-audit fleet from the models the audit itself loaded (loader.load_fleet): nothing is parsed
+    again, so a run parses each text once; the candidates' re-audits re-parse only the hosts they change."""
+    findings = as_findings(findings)
+    audited = tuple(sorted(set(findings.firewalls) | set(findings.routers))) or tuple(sorted(hosts))
+    links = _links_from(findings)
+    fleet_routers = {name: Router(hosts[name], routers[name].config) for name in audited if name in hosts and name in routers}
+    fleet_firewalls = {}
+    for name in audited:
+        if name not in hosts or name not in firewalls:
+            continue
+        marks = firewalls[name].marks
+        egresses = tuple(sorted({link.egress for link in links or [] if link.firewall == name}, key=lambda e: e or ""))
+        fleet_firewalls[name] = Firewall(hosts[name], firewalls[name].ruleset, marks, marks.program.backend,
+                                         marks.program.era, egresses)
+    return Fleet(fleet_routers, fleet_firewalls, links, dict(hosts), audited)
+
+
 def audit_texts(fleet: Fleet, texts: t.Mapping[str, str]) -> Findings:
     """The audit of the fleet with some hosts' texts replaced: analysis.analyze, as the action plugin runs it."""
     firewalls: dict[str, FirewallInput] = {}
