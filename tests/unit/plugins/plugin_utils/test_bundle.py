@@ -170,16 +170,26 @@ def _golden_files(root: pathlib.Path):
 def test_rendered_text_matches_the_golden_files(founding):
     root, _summary = founding
     seen = []
+    differ = []
     for strategy, path in _golden_files(root):
         golden = GOLDEN / strategy / path.name
         seen.append(golden)
+        # On a mismatch the rendered text is kept beside the golden file (CHANGE.md -> CHANGE.actual.md) to diff.
+        actual = golden.with_name("%s.actual%s" % (golden.stem, golden.suffix))
         if REGEN:
             golden.parent.mkdir(parents=True, exist_ok=True)
             golden.write_text(path.read_text())
+            actual.unlink(missing_ok=True)
             continue
         assert golden.exists(), "missing golden %s: regenerate with DIFFSERV_REGEN=1" % golden
-        assert path.read_text() == golden.read_text(), "%s differs from %s" % (path, golden)
-    stale = [p for p in GOLDEN.rglob("*") if p.is_file() and p not in seen]
+        if path.read_text() == golden.read_text():
+            actual.unlink(missing_ok=True)
+        else:
+            actual.write_text(path.read_text())
+            differ.append("diff %s %s" % (golden, actual))
+    assert not differ, "rendered bundles differ from the golden files (after a deliberate change, regenerate " \
+                       "with DIFFSERV_REGEN=1):\n  %s" % "\n  ".join(differ)
+    stale = [p for p in GOLDEN.rglob("*") if p.is_file() and p not in seen and ".actual" not in p.suffixes]
     assert not stale, "golden files no bundle writes any more: %s" % stale
 
 
