@@ -27,10 +27,12 @@ SCHEMA_VERSION = 1
 JSON = t.Dict[str, t.Any]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Evidence:
+class Evidence(t.NamedTuple):
     """One source line, of any device: where it is and what it says (bounded and redacted when shown).
 
+    The one type for every source line: the iptables parser's `Source`, the IOS model's `Evidence`
+    and the findings' evidence chains are this.  A NamedTuple, because a kube-proxy dump holds
+    tens of thousands of lines and a tuple is the cheapest immutable value to build.
     `what` says what the line did to the packet, where a trace step gave it.
     """
 
@@ -38,6 +40,12 @@ class Evidence:
     line: int
     text: str
     what: str | None = None
+
+    def where(self) -> str:
+        return "%s:%d" % (self.file, self.line)
+
+    def __str__(self) -> str:
+        return "%s:%d: %s" % (self.file, self.line, self.text)
 
     def as_dict(self) -> JSON:
         found: JSON = {"file": self.file, "line": self.line, "text": self.text}

@@ -26,6 +26,7 @@ import gc
 import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import Diagnostic
+from ansible_collections.diffserv.audit.plugins.module_utils.findings import Evidence as Evidence  # re-exported
 
 # A set of DS byte values (0-255) is a 256-bit integer: bit b set = byte b
 # is in the set.  Every DS test of the model is one of these masks, so a
@@ -62,19 +63,8 @@ def bytes_of(mask: int) -> list[int]:
     return [i for i, bit in enumerate(bits) if bit == "1"]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Evidence:
-    """One configuration line: where it is and what it says."""
-
-    file: str
-    line: int
-    text: str
-
-    def __str__(self) -> str:
-        return "%s:%d: %s" % (self.file, self.line, self.text)
-
-    def as_dict(self) -> dict:
-        return {"file": self.file, "line": self.line, "text": self.text}
+# Evidence (one configuration line: where it is and what it says) is findings.Evidence, the one
+# evidence type of the collection; it is imported above and re-exported from here.
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

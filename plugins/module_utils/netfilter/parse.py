@@ -36,6 +36,7 @@ import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import Diagnostic, ParseError, quote
+from ansible_collections.diffserv.audit.plugins.module_utils.findings import Evidence
 from ansible_collections.diffserv.audit.plugins.module_utils.textdecode import BOM_CHAR
 
 BUILTIN_CHAINS: dict[str, tuple[str, ...]] = {
@@ -151,15 +152,9 @@ class Quoted(str):
 # Value objects
 
 
-class Source(t.NamedTuple):
-    """Where a line came from.  (A NamedTuple: a kube-proxy dump declares tens of thousands.)"""
-
-    file: str
-    line: int
-    text: str
-
-    def where(self) -> str:
-        return "%s:%d" % (self.file, self.line)
+# Where a line came from: the collection's one evidence type (a NamedTuple: a kube-proxy dump
+# declares tens of thousands of them).
+Source = Evidence
 
 
 @dataclasses.dataclass(frozen=True)

@@ -120,10 +120,10 @@ def _boundary_copy(text: ConfigText, iface: t.Any, pm: PolicyMap, syntax: str, e
     copied[0] = copied[0].replace(pm.name, name, 1)
     # Re-use the merge logic on a scratch text of the copy.
     scratch = ConfigText("\n".join(copied))
-    scratch_pm = dataclasses.replace(pm, source=dataclasses.replace(pm.source, line=1), classes=tuple(
-        dataclasses.replace(c, source=dataclasses.replace(c.source, line=c.source.line - pm.source.line + 1),
-                            actions=tuple(dataclasses.replace(a, source=dataclasses.replace(
-                                a.source, line=a.source.line - pm.source.line + 1)) for a in c.actions))
+    scratch_pm = dataclasses.replace(pm, source=pm.source._replace(line=1), classes=tuple(
+        dataclasses.replace(c, source=c.source._replace(line=c.source.line - pm.source.line + 1),
+                            actions=tuple(dataclasses.replace(a, source=a.source._replace(
+                                line=a.source.line - pm.source.line + 1)) for a in c.actions))
         for c in pm.classes if not c.implicit))
     _boundary_merge(scratch, scratch_pm, syntax, [], iface.name)
     text.insert_after(block[-1], ["!"] + scratch.render(0).split("\n"))
