@@ -220,6 +220,44 @@ def test_a_rule_behind_an_earlier_writer_is_the_marker_and_the_history_is_kept()
     assert marker.writers == (7, 8)
 
 
+# A drop that needs more than the byte: DSCP 1 to one port.  The firewall marks replies to every high port.
+PORT_DENY = router("", " ip access-group 107 in", tail="""access-list 107 deny   tcp any any eq 8080 dscp 1
+access-list 107 permit ip any any
+""")
+HIGH_PORTS_LE = firewall("-A POSTROUTING -o eth0 -p tcp -m tcp --dport 1024:65535 -j TOS --set-tos 0x04")
+
+
+def test_a_drop_under_conditions_is_a_conflict_confirmed_where_the_example_packet_meets_it():
+    conditional = one_conflict(PORT_DENY, HIGH_PORTS_LE)
+    assert conditional.treatment.summary == "forwarded; under conditions: dropped"
+    assert conditional.treatment.example_packet["dport"] == 1024
+    # The example packet (port 1024) falls in the ACL's range: the trace confirms the drop and quotes it.
+    met = one_conflict(PORT_DENY.replace("eq 8080", "range 1024 1100"), HIGH_PORTS_LE)
+    assert (met.treatment.action, met.severity, met.treatment.confirmed_by_trace) == ("dropped", "critical", True)
+    assert lines(met.treatment.lines) == [(4, "ip access-group 107 in"),
+                                          (17, "access-list 107 deny   tcp any any range 1024 1100 dscp 1")]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "analysis._new_conflict: confirmed = (marked fate, marked tos_out) != (plain fate, plain tos_out) compares the "
+    "byte each packet leaves with; a router that passes both untouched gives 0x04 vs 0x00, so every conflict is "
+    "'confirmed', here with action == unmarked_action == 'forwarded' and the permit line as the only evidence "
+    "(the trace's own because_of_dscp is False)"))
+def test_a_trace_in_which_marked_and_unmarked_fare_alike_does_not_confirm_the_conflict():
+    treatment = one_conflict(PORT_DENY, HIGH_PORTS_LE).treatment
+    assert (treatment.action, treatment.unmarked_action, treatment.tos_out) == ("forwarded", "forwarded", 0x04)
+    assert treatment.confirmed_by_trace is False
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "analysis._new_conflict: when the example packet does not meet the condition, the evidence is the trace's "
+    "steps (or fate_class.default.steps, the conditions-false path): neither holds the line whose outcome makes "
+    "the conflict (the deny of DSCP 1 to port 8080); the paths that differ from unmarked (path_differs) are not quoted"))
+def test_the_evidence_of_a_conditional_drop_quotes_the_line_that_drops():
+    treatment = one_conflict(PORT_DENY, HIGH_PORTS_LE).treatment
+    assert (17, "access-list 107 deny   tcp any any eq 8080 dscp 1") in lines(treatment.lines)
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Severity and order
 
