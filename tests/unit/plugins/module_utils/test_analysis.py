@@ -44,10 +44,11 @@ interface Null0
 
 
 def router(policy, uplink, tail="", gi02=""):
+    """Line numbers: with no policy lines and a one-line uplink, the attachment is line 4 and the tail starts at
+    17; each policy line moves everything after it down by one."""
     return "hostname rtr\n" + policy + INTERFACES % (uplink, gi02) + tail + "end\n"
 
 
-# Lines:           2                          3                   4                       5
 NULL_ROUTE = router("", " ip policy route-map null-le", tail="""access-list 106 permit ip any any dscp 1
 route-map null-le permit 10
  match ip address 106
@@ -86,7 +87,8 @@ OUTPUT_ACL = router("""class-map match-any http-hacks
 policy-map mark-hacks
  class http-hacks
   set ip dscp 1
-""", " service-policy input mark-hacks", gi02=" ip access-group 105 out", tail="""access-list 105 deny   ip any any dscp 1 log
+""", " service-policy input mark-hacks", gi02=" ip access-group 105 out",
+                    tail="""access-list 105 deny   ip any any dscp 1 log
 access-list 105 permit ip any any
 """)
 
@@ -252,7 +254,8 @@ def test_a_trace_in_which_marked_and_unmarked_fare_alike_does_not_confirm_the_co
 @pytest.mark.xfail(strict=True, reason=(
     "analysis._new_conflict: when the example packet does not meet the condition, the evidence is the trace's "
     "steps (or fate_class.default.steps, the conditions-false path): neither holds the line whose outcome makes "
-    "the conflict (the deny of DSCP 1 to port 8080); the paths that differ from unmarked (path_differs) are not quoted"))
+    "the conflict (the deny of DSCP 1 to port 8080); the paths that differ from unmarked (path_differs) are "
+    "not quoted"))
 def test_the_evidence_of_a_conditional_drop_quotes_the_line_that_drops():
     treatment = one_conflict(PORT_DENY, HIGH_PORTS_LE).treatment
     assert (17, "access-list 107 deny   tcp any any eq 8080 dscp 1") in lines(treatment.lines)
@@ -319,9 +322,11 @@ def test_flows_say_which_packets_in_words_per_path():
     flows = {flow.path: flow for flow in conflict.flows}
     assert set(flows) == {"forward", "output"}
     forward = flows["forward"]
-    assert (forward.protocols, forward.dport, forward.sport, forward.out_interfaces) == (["tcp"], ["25"], "any", ["eth0"])
+    assert (forward.protocols, forward.dport, forward.sport, forward.out_interfaces) == (
+        ["tcp"], ["25"], "any", ["eth0"])
     assert forward.words == "TCP to port(s) 25, forwarded by fw: connections the fw side opens towards the rtr side"
-    assert flows["output"].words == "TCP to port(s) 25, sent by fw itself: connections the fw side opens towards the rtr side"
+    assert flows["output"].words == ("TCP to port(s) 25, sent by fw itself: "
+                                     "connections the fw side opens towards the rtr side")
     assert conflict.flow_classes == sum(flow.classes for flow in conflict.flows) == 2
 
 

@@ -146,7 +146,8 @@ def test_every_scenario_finds_what_it_is_named_for(rendered):
 
 def test_no_golden_file_without_its_scenario():
     names = {"%s.json" % scenario.name for scenario in SCENARIOS}
-    stale = [path.name for path in GOLDEN.glob("*.json") if not path.name.endswith(".actual.json") and path.name not in names]
+    stale = [path.name for path in GOLDEN.glob("*.json")
+             if not path.name.endswith(".actual.json") and path.name not in names]
     assert not stale, "golden files no scenario renders any more: %s" % stale
 
 

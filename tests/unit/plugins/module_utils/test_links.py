@@ -39,7 +39,8 @@ def fleet():
     results = {"fw": collected("iptables", FIREWALL, "fw.rules"), "fw2": collected("iptables", FIREWALL, "fw2.rules"),
                "rtr": collected("ios", ROUTER, "rtr.cfg"), "rtr2": collected("ios", ROUTER, "rtr2.cfg")}
     loaded = loader.load_fleet(results, None)
-    assert loaded.errors == [] and sorted(loaded.firewalls) == ["fw", "fw2"] and sorted(loaded.routers) == ["rtr", "rtr2"]
+    assert loaded.errors == []
+    assert (sorted(loaded.firewalls), sorted(loaded.routers)) == (["fw", "fw2"], ["rtr", "rtr2"])
     return loaded
 
 
@@ -120,8 +121,10 @@ def test_the_loader_turns_problems_into_link_errors_without_a_host():
     results = {"fw": collected("iptables", FIREWALL, "fw.rules"), "rtr": collected("ios", ROUTER, "rtr.cfg")}
     fleet = loader.load_fleet(results, [{"from": "fw:eth0", "to": "rtr:GigabitEthernet0/0"},
                                         {"from": "fw:eth0", "to": "rtr:Serial0/0"}])
-    assert [(link.firewall, link.egress, link.interface) for link in fleet.links] == [("fw", "eth0", "GigabitEthernet0/0")]
-    assert fleet.errors == [{"host": None, "stage": "links", "reason": "diffserv_links[1]: rtr has no interface Serial0/0"}]
+    assert [(link.firewall, link.egress, link.interface) for link in fleet.links] == [
+        ("fw", "eth0", "GigabitEthernet0/0")]
+    assert fleet.errors == [
+        {"host": None, "stage": "links", "reason": "diffserv_links[1]: rtr has no interface Serial0/0"}]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -197,9 +200,11 @@ end
 """
     assert diagnostics(text) == [
         (16, "ip access-group NOTDEF out", "access-list NOTDEF is not defined: IOS lets every packet through"),
-        (18, "service-policy output no-such-policy", "policy-map no-such-policy is not defined (IOS refuses this; ignored)"),
+        (18, "service-policy output no-such-policy",
+         "policy-map no-such-policy is not defined (IOS refuses this; ignored)"),
         (21, "ip policy route-map no-such-rm", "route-map no-such-rm is not defined: packets are routed normally"),
-        (22, "ip local policy route-map local-nope", "route-map local-nope is not defined: packets are routed normally"),
+        (22, "ip local policy route-map local-nope",
+         "route-map local-nope is not defined: packets are routed normally"),
         (6, "class missing-class", "class-map missing-class is not defined (class treated as may-match)"),
         (13, "service-policy child-nope", "policy-map child-nope is not defined (nested policy ignored)"),
         (2, "class-map match-all empty", "class-map empty has no match statement: it matches no packet"),
@@ -275,7 +280,8 @@ def test_an_acl_defined_and_applied_nowhere_is_unused_and_what_is_reached_is_not
 def test_an_unused_definition_carries_its_uses_outside_ds_fates():
     by_name = {u.name: u.as_dict() for u in unused_definitions(parse_ios(UNUSED, "r.cfg"))}
     assert by_name["130"] == {"kind": "acl", "name": "130",
-                              "source": {"file": "r.cfg", "line": 21, "text": "access-list 130 deny   ip any any dscp 1"},
+                              "source": {"file": "r.cfg", "line": 21,
+                                         "text": "access-list 130 deny   ip any any dscp 1"},
                               "other_uses": []}
     assert by_name["10"]["other_uses"] == [{"file": "r.cfg", "line": 32, "text": "access-class 10 in"}]
     assert by_name["bgp-in"]["other_uses"] == [{"file": "r.cfg", "line": 30,
