@@ -20,10 +20,12 @@ floor (this Python reading the case's files and splitting every line into words:
 parser must do; median of 5, timed in-process), the peak memory of the playbook's processes
 (RUSAGE_CHILDREN of a fresh wrapper), the conflicts found and whether the bundles were written.
 Then each case's median time per task (bench/callbacks/task_times.py, enabled for these runs
-only; ansible.posix.profile_tasks when that collection is installed is not needed) and the
-split the analyze action returns (hostvars / load = parse + marking maps / analyse = fate tables
-+ join / redact + findings.json).  A task that fails under ignore_errors (the change bundles)
-is printed with its exception.
+only: ansible.posix.profile_tasks is not installed here) and the split the analyze action
+returns (hostvars / load = parse + marking maps / analyse = fate tables + join + advisories /
+redact = redaction + findings.json).  The first run of each case also reads every task's result
+for those timings and for the exception of a task that fails under ignore_errors (the change
+bundles), which it prints; reading results costs Ansible a copy of each for the plugin (seconds
+on fleet1000's 18 MB of findings), so the other runs do not, and --runs 1 includes that cost.
 
     .venv/bin/python bench/e2e_bench.py                          # every case, 3 runs each
     .venv/bin/python bench/e2e_bench.py --cases dump100k,router50k --runs 1
@@ -180,10 +182,12 @@ PROBE = ("import resource, subprocess, sys, time, json; t = time.perf_counter();
          "'peak_kib': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))")
 
 
-def run_once(inventory: pathlib.Path, report: pathlib.Path, times_file: pathlib.Path, forks: int) -> dict:
+def run_once(inventory: pathlib.Path, report: pathlib.Path, times_file: pathlib.Path, forks: int, detail: bool) -> dict:
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
                ANSIBLE_NOCOLOR="1", ANSIBLE_FORKS=str(forks), ANSIBLE_CALLBACK_PLUGINS=str(CALLBACKS),
                ANSIBLE_CALLBACKS_ENABLED="task_times", DIFFSERV_BENCH_TASK_TIMES=str(times_file))
+    if detail:
+        env["DIFFSERV_BENCH_TASK_RESULTS"] = "1"
     command = [sys.executable, "-c", PROBE, str(BIN / "ansible-playbook"), "diffserv.audit.audit", "-i", str(inventory),
                "-e", "diffserv_report_dir=%s" % report]
     result = json.loads(subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout)
@@ -226,7 +230,8 @@ def main() -> None:
                 report = base / ("report-%s-%d" % (name, run))
                 if report.exists():
                     shutil.rmtree(report)
-                outcome = run_once(cases[name][0], report, base / ("times-%s-%d.json" % (name, run)), args.forks)
+                outcome = run_once(cases[name][0], report, base / ("times-%s-%d.json" % (name, run)), args.forks,
+                                   detail=run == 0)
                 results[name].append(outcome)
                 print("run %d %-10s %7.2f s rc %d" % (run + 1, name, outcome["seconds"], outcome["rc"]),
                       file=sys.stderr, flush=True)
@@ -269,7 +274,7 @@ def print_results(names, cases, floors, results, args) -> None:
             print("%-10s ansible-playbook exited %d; its output ends:\n%s" % ("", failed[-1]["rc"], failed[-1]["tail"]))
         for error in last["errors"][:3]:
             print("%-10s error in findings: %s" % ("", error.replace("\n", " | ")))
-        for failure in last["times"].get("failures", [])[:2]:
+        for failure in [f for r in runs for f in r["times"].get("failures", [])][:2]:
             print("%-10s task failed: %s: %s\n%s" % ("", failure["task"], failure["msg"][:500], failure["exception"]))
     print("\nPer task, median seconds (bench/callbacks/task_times.py: start of a task to the start of the next)")
     tasks: list[str] = []

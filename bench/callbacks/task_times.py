@@ -11,9 +11,14 @@ for its own runs only, with
 A task's time runs from its start to the start of the next task (or the end of the play): the
 worker, the action, and the controller's handling of the result (registering it, the callbacks).
 "start-up" is from this plugin's loading (after ansible-playbook has read its configuration) to the
-first task. With DIFFSERV_BENCH_TASK_TIMES=<path>, the same figures are also written there as JSON,
-with the `timings` an action returned (the analyze action's load/analyse/redact split) and the
-exception of a failed task (a task with ignore_errors fails silently otherwise).
+first task. With DIFFSERV_BENCH_TASK_TIMES=<path>, the same figures are also written there as JSON.
+
+Task results are read only with DIFFSERV_BENCH_TASK_RESULTS=1: then the JSON also holds the
+`timings` an action returned (the analyze action's load/analyse/redact split) and the exception of
+a failed task (a task with ignore_errors fails silently otherwise).  Off by default because it is
+not free: ansible-core 2.19 gives every callback plugin that implements a v2_runner_on_* method its
+own deep copy of each result, converted to native types when read (on a 500+500 fleet, whose
+findings run to 18 MB, that is seconds a run).
 """
 
 from __future__ import absolute_import, annotations, division, print_function
@@ -44,12 +49,21 @@ class CallbackModule(CallbackBase):
     CALLBACK_NAME = "task_times"
     CALLBACK_NEEDS_ENABLED = True
 
+    RESULT_HOOKS = frozenset(("v2_runner_on_ok", "v2_runner_on_failed", "v2_runner_on_skipped"))
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._loaded = time.perf_counter()
         self._tasks = []  # [name, start, end, status]
         self._timings = {}
         self._failures = []
+
+    def _init_callback_methods(self):
+        # The task queue manager calls this once the plugin is loaded, to learn which methods to dispatch.
+        super()._init_callback_methods()
+        if not os.environ.get("DIFFSERV_BENCH_TASK_RESULTS"):
+            # Not dispatched at all, so Ansible makes no copy of any result for this plugin.
+            self._implemented_callback_methods = self._implemented_callback_methods - self.RESULT_HOOKS
 
     def _close_last(self, now):
         if self._tasks and self._tasks[-1][2] is None:
