@@ -749,6 +749,17 @@ def expand_writers(masks: tuple[int, ...], writers: tuple[t.Any, ...]) -> list[t
         return [(masks, writers)]
     later = writers[1:]
     found: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
+    if len(masks) == 8:
+        # The hot loop of a big dump's join (millions of part tests): the eight dimensions unrolled,
+        # stopping at the first that does not meet, before any tuple is built.
+        m0, m1, m2, m3, m4, m5, m6, m7 = masks
+        for part_masks, part_writers in writers[0].parts:
+            p0, p1, p2, p3, p4, p5, p6, p7 = part_masks
+            if m0 & p0 and m1 & p1 and m2 & p2 and m3 & p3 and m4 & p4 and m5 & p5 and m6 & p6 and m7 & p7:
+                inside = (m0 & p0, m1 & p1, m2 & p2, m3 & p3, m4 & p4, m5 & p5, m6 & p6, m7 & p7)
+                for sub_masks, sub_writers in expand_writers(inside, part_writers):
+                    found.append((sub_masks, sub_writers + later))
+        return found
     for part_masks, part_writers in writers[0].parts:
         inside = tuple(a & b for a, b in zip(masks, part_masks))
         if all(inside):

@@ -727,6 +727,29 @@ class _Loader:
                     found.add(6 if match.group("v6") else 4)
         return found.pop() if len(found) == 1 else None
 
+    def _refuse_other_family_words(self, part: _Part, family: int, last_line: int) -> None:
+        """A rule with the other family's ICMP word (`-m icmp6` in an IPv4 dump) in any table: refused
+        here, where the restore tool refuses it, without reading every table rule by rule (mangle is
+        read so at once; the others when first used).  Only lines holding "icmp" are looked at."""
+        for number in range(part.first_line, last_line + 1):
+            line = self.lines[number - 1]
+            if "icmp" not in line or not line.lstrip().startswith(("-", "[")) or _FAMILY_WORD_RE.search(line):
+                continue
+            match = _FAMILY_ONLY_RE.search(line)
+            if match is None:
+                continue
+            wrong = 6 if match.group("v6") else 4
+            if wrong != family:
+                word = " ".join(match.group(0).split())
+                if word.startswith("--reject-with"):
+                    # The whole reject type, as the rule-by-rule refusal names it.
+                    word = "--reject-with " + line[match.start():].split()[1][:40]
+                elif word.startswith("--icmp"):
+                    # `-p icmpv6 --icmpv6-type N` loads the icmp6 match implicitly: that is what is refused.
+                    word = "-m icmp6" if wrong == 6 else "-m icmp"
+                raise ParseError(self.file, number, "%s is IPv%d only: ip%stables-restore refuses it in this IPv%d dump"
+                                 % (word, wrong, "6" if family == 6 else "", family), line)
+
     def _ruleset(self, part: _Part, last_line: int) -> Ruleset:
         header = part.header or Header(tool=None, version=None, backend="legacy", era="modern", line=None)
         family = self.family
@@ -745,6 +768,7 @@ class _Loader:
                 family = self._family_word(part, last_line) or 4
         for table in part.tables.values():
             table.family = family
+        self._refuse_other_family_words(part, family, last_line)
         ruleset = Ruleset(file=self.file, family=family, header=header, tables=part.tables, comments=part.comments,
                           notes=part.notes, lines=(part.first_line, last_line))
         mangle = part.tables.get("mangle")

@@ -49,9 +49,6 @@ class IptablesDriver(Driver):
         notes: list[dict[str, t.Any]] = []
         firewall = None
         for ruleset in parse_dumps(item["text"], item["source"], family=6 if item["name"] == "ip6tables-save" else None):
-            # Every table read rule by rule, not only mangle: a line iptables-restore would refuse in
-            # any table (an ICMPv6 match in an IPv4 dump) makes the whole file one it never loaded.
-            ruleset.diagnostics  # pylint: disable=pointless-statement
             notes.extend(dict(note.as_dict(), host=host) for note in ruleset.notes)
             if ruleset.family != 4:
                 notes.append({"host": host, "file": item["source"], "line": ruleset.lines[0],
