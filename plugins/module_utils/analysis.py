@@ -147,7 +147,7 @@ def _flow_words(marking: Marking, described: dict[str, t.Any], firewall: str, ro
     proto = "/".join(protocols).upper() if isinstance(protocols, list) else "IP"
     dports = space.intervals[DPORT].ranges(marking.masks[DPORT])
     origin = "sent by %s itself" % firewall if marking.path == "output" else "forwarded by %s" % firewall
-    if _coverage(dports, *EPHEMERAL) > 0.9:
+    if described["dport"] != "any" and _coverage(dports, *EPHEMERAL) > 0.9:
         return ("%s to high ports, %s: replies to every connection the %s side opens (for example the "
                 "SYN/ACK of a mail server answering a relay behind %s)" % (proto, origin, router, router))
     if described["dport"] != "any":
@@ -202,6 +202,17 @@ def _shown_condition(condition: t.Mapping[str, t.Any]) -> Condition:
                      quote(str(condition.get("reason", "")), 2 * QUOTE_LIMIT))
 
 
+def _class_lines(fate_class: t.Any) -> tuple[Evidence, ...]:
+    """Without a confirming packet: the plain path's lines, then those of every path that treats these
+    bytes otherwise than unmarked traffic (where the line that drops or re-marks under a condition is)."""
+    differing = [path for path, differs in zip(fate_class.paths, fate_class.path_differs) if differs]
+    seen: dict[tuple[str, int], Evidence] = {}
+    for path in [fate_class.default] + differing:
+        for step in path.steps:
+            seen.setdefault((step.source.file, step.source.line), _shown(step.source))
+    return tuple(seen.values())
+
+
 def _deciding_lines(trace: dict[str, t.Any]) -> tuple[Evidence, ...]:
     return tuple(Evidence(step["file"], step["line"], quote(step["text"], exact=True), step["what"]) for step in trace["steps"])
 
@@ -213,7 +224,9 @@ def _new_conflict(link: Link, firewall: FirewallInput, router: RouterInput, tabl
     packet = dict(_representative(marking), in_interface=link.interface, out_interface=table.out_interface)
     marked = trace_ios(router.config, dict(packet, tos=ds_byte))
     plain = trace_ios(router.config, dict(packet, tos=0))
-    confirmed = (marked["fate"], marked["tos_out"]) != (plain["fate"], plain["tos_out"])
+    # Confirmed only when the trace itself says the byte changed this packet's treatment: a packet
+    # that both ways passes untouched leaves with the byte it came with, which is no confirmation.
+    confirmed = bool(marked.get("because_of_dscp")) and (marked["fate"], marked["tos_out"]) != (plain["fate"], plain["tos_out"])
     action = marked["fate"] if confirmed else fate_class.fate
     writer = firewall.marks.rule_at(marking.writers[-1])
     marker = Marker(firewall.host, firewall.file, writer.line, quote(writer.text, exact=True), writer.chain, writer.table,
@@ -225,7 +238,7 @@ def _new_conflict(link: Link, firewall: FirewallInput, router: RouterInput, tabl
         # unmodelled line), each with file:line; and whether a table re-marked to an unknown value.
         may_match=tuple(_shown_condition(condition) for condition in marked.get("may_match", [])),
         remarked_unknown=bool(marked.get("remarked_unknown")),
-        lines=_deciding_lines(marked) if confirmed else tuple(_shown(step.source) for step in fate_class.default.steps),
+        lines=_deciding_lines(marked) if confirmed else _class_lines(fate_class),
         confirmed_by_trace=confirmed, example_packet=dict(packet, tos=ds_byte))
     return Conflict(ds_byte >> 2, ds_byte, dsfield.describe_byte(ds_byte),
                     _severity(action, bool(marked["police"]) or fate_class.policed, marked["tos_out"] != ds_byte),

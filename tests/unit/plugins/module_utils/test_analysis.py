@@ -240,22 +240,12 @@ def test_a_drop_under_conditions_is_a_conflict_confirmed_where_the_example_packe
                                           (17, "access-list 107 deny   tcp any any range 1024 1100 dscp 1")]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "analysis._new_conflict: confirmed = (marked fate, marked tos_out) != (plain fate, plain tos_out) compares the "
-    "byte each packet leaves with; a router that passes both untouched gives 0x04 vs 0x00, so every conflict is "
-    "'confirmed', here with action == unmarked_action == 'forwarded' and the permit line as the only evidence "
-    "(the trace's own because_of_dscp is False)"))
 def test_a_trace_in_which_marked_and_unmarked_fare_alike_does_not_confirm_the_conflict():
     treatment = one_conflict(PORT_DENY, HIGH_PORTS_LE).treatment
     assert (treatment.action, treatment.unmarked_action, treatment.tos_out) == ("forwarded", "forwarded", 0x04)
     assert treatment.confirmed_by_trace is False
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "analysis._new_conflict: when the example packet does not meet the condition, the evidence is the trace's "
-    "steps (or fate_class.default.steps, the conditions-false path): neither holds the line whose outcome makes "
-    "the conflict (the deny of DSCP 1 to port 8080); the paths that differ from unmarked (path_differs) are "
-    "not quoted"))
 def test_the_evidence_of_a_conditional_drop_quotes_the_line_that_drops():
     treatment = one_conflict(PORT_DENY, HIGH_PORTS_LE).treatment
     assert (17, "access-list 107 deny   tcp any any eq 8080 dscp 1") in lines(treatment.lines)
@@ -337,10 +327,6 @@ def test_flows_to_high_ports_are_named_as_replies():
                              "(for example the SYN/ACK of a mail server answering a relay behind rtr)")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "analysis._flow_words: a class with no destination-port match has the full port range, whose coverage "
-    "of 1024-65535 is 1.0 > 0.9, so it is always worded 'to high ports ... replies to every connection'; the "
-    "'from port(s)' and 'all ... packets' branches are unreachable when dport is 'any'"))
 @pytest.mark.parametrize("rule, words", [
     ("-A POSTROUTING -o eth0 -p tcp -m tcp --sport 25 -j TOS --set-tos 0x04",
      "TCP from port(s) 25, forwarded by fw: replies of those services"),
