@@ -32,8 +32,8 @@ from ansible_collections.diffserv.audit.plugins.module_utils.findings import Con
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.links import link_diagnostics
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import IosConfig
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.parse import parse_ios
-from ansible_collections.diffserv.audit.plugins.module_utils.loader import joined_ruleset
-from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import MarkingMap, marking_map
+from ansible_collections.diffserv.audit.plugins.module_utils.loader import load_host
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import MarkingMap
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import Ruleset
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model import HostChange, HostText, Recheck
 
@@ -110,18 +110,24 @@ def build_fleet(findings: Findings | t.Mapping[str, t.Any], hosts: t.Mapping[str
         host = hosts.get(name)
         if host is None:
             continue
-        if platforms.is_router(host.platform):
-            routers[name] = Router(host, parse_ios(host.text, host.source))
-        else:
-            backend, era = _engine_of(findings, name, options)
-            egresses = tuple(sorted({link.egress for link in links or [] if link.firewall == name},
-                                    key=lambda e: e or ""))
-            ruleset = joined_ruleset(host.text, host.source)
-            if ruleset is None:
-                continue  # an IPv6-only text: the audit joined nothing of it, so there is nothing to plan
-            marks = marking_map(ruleset, backend, era, interfaces=[e for e in egresses if e])
-            firewalls[name] = Firewall(host, ruleset, marks, backend, era, egresses)
+        backend, era = _engine_of(findings, name, options)
+        egresses = tuple(sorted({link.egress for link in links or [] if link.firewall == name}, key=lambda e: e or ""))
+        model = _load(host, host.text, egresses, backend, era)
+        if isinstance(model, RouterInput):
+            routers[name] = Router(host, model.config)
+        elif isinstance(model, FirewallInput):
+            firewalls[name] = Firewall(host, model.ruleset, model.marks, backend, era, egresses)
+        # else an IPv6-only text: the audit joined nothing of it, so there is nothing to plan
     return Fleet(routers, firewalls, links, dict(hosts), audited)
+
+
+def _load(host: HostText, text: str, egresses: t.Sequence[str | None], backend: str,
+          era: str) -> FirewallInput | RouterInput | None:
+    """One host's text through its platform's driver, as the audit loaded it (loader.load_host)."""
+    item = {"name": platforms.driver(host.platform).saved_item, "source": host.source, "text": text}
+    firewall, router, _notes = load_host(host.host, {"platform": host.platform, "managed": host.managed, "files": [item]},
+                                         [egress for egress in egresses if egress], backend, era)
+    return firewall if firewall is not None else router
 
 
 def fleet_from_loaded(findings: Findings | t.Mapping[str, t.Any], hosts: t.Mapping[str, HostText],
@@ -154,21 +160,19 @@ def audit_texts(fleet: Fleet, texts: t.Mapping[str, str]) -> Findings:
             continue
         text = texts.get(name, host.text)
         try:
-            if platforms.is_router(host.platform):
-                config = fleet.routers[name].config if text == host.text else parse_ios(text, host.source)
-                routers[name] = RouterInput(name, host.source, config, host.managed)
+            if name in fleet.routers:
+                router = fleet.routers[name]
+                model = RouterInput(name, host.source, router.config, host.managed) if text == host.text else \
+                    _load(host, text, (), "auto", "auto")
+                if model is not None:
+                    routers[name] = t.cast(RouterInput, model)
             elif name in fleet.firewalls:
                 known = fleet.firewalls[name]
-                if text == host.text:
-                    ruleset, marks = known.ruleset, known.marks
-                else:
-                    parsed = joined_ruleset(text, host.source)
-                    if parsed is None:
-                        continue
-                    ruleset = parsed
-                    marks = marking_map(ruleset, known.backend, known.era,
-                                        interfaces=[e for e in known.egresses if e])
-                firewalls[name] = FirewallInput(name, host.source, ruleset, marks, host.managed)
+                # Only the host a candidate changes is parsed again; every other host keeps its model.
+                model = FirewallInput(name, host.source, known.ruleset, known.marks, host.managed) if text == host.text \
+                    else _load(host, text, known.egresses, known.backend, known.era)
+                if model is not None:
+                    firewalls[name] = t.cast(FirewallInput, model)
         except DiffservError as error:
             errors.append(HostError(name, str(error)))
     return analyze(firewalls, routers, fleet.links, errors)
