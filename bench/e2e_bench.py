@@ -22,10 +22,11 @@ parser must do; median of 5, timed in-process), the peak memory of the playbook'
 Then each case's median time per task (bench/callbacks/task_times.py, enabled for these runs
 only: ansible.posix.profile_tasks is not installed here) and the split the analyze action
 returns (hostvars / load = parse + marking maps / analyse = fate tables + join + advisories /
-redact = redaction + findings.json).  The first run of each case also reads every task's result
-for those timings and for the exception of a task that fails under ignore_errors (the change
-bundles), which it prints; reading results costs Ansible a copy of each for the plugin (seconds
-on fleet1000's 18 MB of findings), so the other runs do not, and --runs 1 includes that cost.
+redact = redaction + findings.json / bundle = change bundles, where the action plans them).  The
+first run of each case also reads every task's result, for those timings and for what failed
+quietly (a task under ignore_errors, an ok result's `*_error` such as a change-bundle failure),
+which it prints.  Reading results costs Ansible a copy of each for the plugin (seconds on
+fleet1000's 18 MB of findings), so the other runs do not, and --runs 1 includes that cost.
 
     .venv/bin/python bench/e2e_bench.py                          # every case, 3 runs each
     .venv/bin/python bench/e2e_bench.py --cases dump100k,router50k --runs 1
@@ -183,7 +184,8 @@ PROBE = ("import resource, subprocess, sys, time, json; t = time.perf_counter();
 
 
 def run_once(inventory: pathlib.Path, report: pathlib.Path, times_file: pathlib.Path, forks: int, detail: bool) -> dict:
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+               ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
                ANSIBLE_NOCOLOR="1", ANSIBLE_FORKS=str(forks), ANSIBLE_CALLBACK_PLUGINS=str(CALLBACKS),
                ANSIBLE_CALLBACKS_ENABLED="task_times", DIFFSERV_BENCH_TASK_TIMES=str(times_file))
     if detail:

@@ -14,8 +14,9 @@ worker, the action, and the controller's handling of the result (registering it,
 first task. With DIFFSERV_BENCH_TASK_TIMES=<path>, the same figures are also written there as JSON.
 
 Task results are read only with DIFFSERV_BENCH_TASK_RESULTS=1: then the JSON also holds the
-`timings` an action returned (the analyze action's load/analyse/redact split) and the exception of
-a failed task (a task with ignore_errors fails silently otherwise).  Off by default because it is
+`timings` an action returned (the analyze action's load/analyse/redact split), the exception of
+a failed task (a task with ignore_errors fails silently otherwise) and any `*_error` an ok result
+carries (the analyze action's `bundle_error` when the planner fails).  Off by default because it is
 not free: ansible-core 2.19 gives every callback plugin that implements a v2_runner_on_* method its
 own deep copy of each result, converted to native types when read (on a 500+500 fleet, whose
 findings run to 18 MB, that is seconds a run).
@@ -88,6 +89,10 @@ class CallbackModule(CallbackBase):
         timings = data.get("timings")
         if isinstance(timings, dict) and self._tasks:
             self._timings[self._tasks[-1][0]] = timings
+        # A failure an action reports inside an ok result (the analyze action's `bundle_error`).
+        for key in sorted(k for k in data if str(k).endswith("_error") and data[k]):
+            self._failures.append({"task": "%s (%s)" % (self._tasks[-1][0] if self._tasks else "", key),
+                                   "msg": str(data[key])[:2000], "exception": ""})
         if status == "failed":
             self._failures.append({"task": self._tasks[-1][0] if self._tasks else "",
                                    "msg": str(data.get("msg", ""))[:2000],
@@ -111,8 +116,8 @@ class CallbackModule(CallbackBase):
         self._display.display("TASK TIMES (wall, start of task to start of the next)")
         self._display.display("  %8.3f s  start-up (configuration read -> first task)" % (first - self._loaded))
         for row in rows:
-            self._display.display("  %8.3f s  %s%s" % (row["seconds"], row["task"],
-                                                     "" if row["status"] in ("ok", "started") else " (%s)" % row["status"]))
+            status = "" if row["status"] in ("ok", "started") else " (%s)" % row["status"]
+            self._display.display("  %8.3f s  %s%s" % (row["seconds"], row["task"], status))
         self._display.display("  %8.3f s  total since the configuration was read" % (end - self._loaded))
         path = os.environ.get("DIFFSERV_BENCH_TASK_TIMES")
         if path:
