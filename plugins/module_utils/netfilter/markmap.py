@@ -186,6 +186,7 @@ class MarkingMap:
         self._markings: list[Marking] | None = None
         self.class_count = 0
         self._by_line: dict[int, Rule] | None = None
+        self._leaving_cache: dict[tuple[t.Any, ...], tuple[Marking, ...]] = {}
 
     # -- compiling rules into cubes -------------------------------------------------
 
@@ -628,6 +629,12 @@ class MarkingMap:
         `ds_bytes` keeps only classes whose unmarked arrival leaves with one of those bytes; the
         filter runs before merged histories are expanded, which is where the time goes.
         """
+        # The planner re-audits every candidate against the same firewall maps: the join asks each the
+        # same question again, and a big map's answer costs seconds.
+        key = (out_interface, path, verdict, frozenset(t.cast(t.Iterable[int], ds_bytes)) if ds_bytes is not None else None)
+        known = self._leaving_cache.get(key)
+        if known is not None:
+            return list(known)
         atom = self.interfaces.atom(out_interface) if out_interface is not None else None
         found: list[Marking] = []
         for raw in self._classes:
@@ -646,6 +653,74 @@ class MarkingMap:
                 if ds_bytes is not None and not marking.masks[BYTE] & 1:
                     continue
                 found.append(marking)
+        self._leaving_cache[key] = tuple(found)
+        return found
+
+    def leaving_where(self, test: t.Callable[[str, int, int, int], bool], out_interface: str | None = None,
+                      verdict: str | None = "accept") -> list[Marking]:
+        """Markings leaving by `out_interface` (any when None) for which `test(path, keep, set, byte_mask)`
+        holds, expanding merged histories only for the classes that pass.
+
+        The test reads what a class does to the byte, which no history changes (a history only
+        splits a class by which rules wrote it), so a class that fails has no sub-class that
+        passes: a query that finds nothing costs one pass over the classes, not their expansion.
+        """
+        atom = self.interfaces.atom(out_interface) if out_interface is not None else None
+        found: list[Marking] = []
+        for raw in self._classes:
+            raw_path, raw_verdict, keep, setv, _writes, _assumptions, masks = raw
+            if verdict is not None and raw_verdict != verdict:
+                continue
+            if atom is not None and not masks[OIF] & atom:
+                continue
+            if not test(raw_path, keep, setv, masks[BYTE]):
+                continue
+            for marking in self._marking(raw):
+                if (atom is None or marking.masks[OIF] & atom) and test(raw_path, keep, setv, marking.masks[BYTE]):
+                    found.append(marking)
+        return found
+
+    def last_writers_where(self, test: t.Callable[[str, int, int, int], bool]) -> set[int]:
+        """The last writing line of every class (any path, any verdict) for which `test(path, keep, set,
+        byte_mask)` holds.  Only a class whose last write lies inside a merged history is expanded:
+        otherwise every sub-class shares the class's last writer and, together, its bytes."""
+        found: set[int] = set()
+        for raw in self._classes:
+            raw_path, _verdict, keep, setv, writes, _assumptions, masks = raw
+            if not writes or not test(raw_path, keep, setv, masks[BYTE]):
+                continue
+            if not isinstance(writes[-1], _History):
+                found.add(writes[-1])
+                continue
+            for sub_masks, sub_writers in expand_writers(masks, writes):
+                if sub_writers and test(raw_path, keep, setv, sub_masks[BYTE]):
+                    found.add(sub_writers[-1])
+        return found
+
+    def _raw_leaving(self, out_interface: str | None, verdict: str | None = "accept") -> t.Iterator[tuple[t.Any, ...]]:
+        atom = self.interfaces.atom(out_interface) if out_interface is not None else None
+        for raw in self._classes:
+            if verdict is not None and raw[1] != verdict:
+                continue
+            if atom is not None and not raw[6][OIF] & atom:
+                continue
+            yield raw
+
+    def count_leaving(self, out_interface: str | None = None) -> int:
+        """len(self.leaving(out_interface)), counted without building a Marking (or a sub-class tuple
+        where a part cannot split further)."""
+        atom = self.interfaces.atom(out_interface) if out_interface is not None else None
+        # The out-interface test applies to each sub-class, as leaving() does.
+        return sum(_count_expanded(raw[6], raw[4], atom) for raw in self._raw_leaving(out_interface))
+
+    def writer_lines_leaving(self, out_interface: str | None, paths: t.Container[str]) -> set[int]:
+        """Every line in the writer sequence of any class leaving by `out_interface` on one of `paths`:
+        the union of what leaving() would list, walked through merged histories without forming
+        their products."""
+        found: set[int] = set()
+        for raw in self._raw_leaving(out_interface):
+            if raw[0] in paths:
+                _writer_lines(raw[6], raw[4], found)
         return found
 
     def packet_marking(self, packet: t.Any) -> list[Marking]:
@@ -749,23 +824,48 @@ def expand_writers(masks: tuple[int, ...], writers: tuple[t.Any, ...]) -> list[t
         return [(masks, writers)]
     later = writers[1:]
     found: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
-    if len(masks) == 8:
-        # The hot loop of a big dump's join (millions of part tests): the eight dimensions unrolled,
-        # stopping at the first that does not meet, before any tuple is built.
-        m0, m1, m2, m3, m4, m5, m6, m7 = masks
-        for part_masks, part_writers in writers[0].parts:
-            p0, p1, p2, p3, p4, p5, p6, p7 = part_masks
-            if m0 & p0 and m1 & p1 and m2 & p2 and m3 & p3 and m4 & p4 and m5 & p5 and m6 & p6 and m7 & p7:
-                inside = (m0 & p0, m1 & p1, m2 & p2, m3 & p3, m4 & p4, m5 & p5, m6 & p6, m7 & p7)
-                for sub_masks, sub_writers in expand_writers(inside, part_writers):
-                    found.append((sub_masks, sub_writers + later))
-        return found
-    for part_masks, part_writers in writers[0].parts:
-        inside = tuple(a & b for a, b in zip(masks, part_masks))
-        if all(inside):
-            for sub_masks, sub_writers in expand_writers(inside, part_writers):
-                found.append((sub_masks, sub_writers + later))
+    for inside, part_writers in _meeting_parts(masks, writers[0]):
+        for sub_masks, sub_writers in expand_writers(inside, part_writers):
+            found.append((sub_masks, sub_writers + later))
     return found
+
+
+def _count_expanded(masks: tuple[int, ...], writers: tuple[t.Any, ...], out_atom: int | None = None) -> int:
+    """How many of expand_writers(masks, writers) leave by `out_atom` (any when None), without the list."""
+    if not writers or not isinstance(writers[0], _History):
+        return 1 if out_atom is None or masks[OIF] & out_atom else 0
+    total = 0
+    for inside, part_writers in _meeting_parts(masks, writers[0]):
+        total += _count_expanded(inside, part_writers, out_atom)
+    return total
+
+
+def _meeting_parts(masks: tuple[int, ...], history: _History) -> t.Iterator[tuple[tuple[int, ...], tuple[t.Any, ...]]]:
+    """The parts of a history that meet a class, each cut to the class (the hot loop of big maps)."""
+    if len(masks) != 8:
+        for part_masks, part_writers in history.parts:
+            inside = tuple(a & b for a, b in zip(masks, part_masks))
+            if all(inside):
+                yield inside, part_writers
+        return
+    # The eight dimensions unrolled, stopping at the first that does not meet, before any tuple is built.
+    m0, m1, m2, m3, m4, m5, m6, m7 = masks
+    for (p0, p1, p2, p3, p4, p5, p6, p7), part_writers in history.parts:
+        if m0 & p0 and m1 & p1 and m2 & p2 and m3 & p3 and m4 & p4 and m5 & p5 and m6 & p6 and m7 & p7:
+            yield (m0 & p0, m1 & p1, m2 & p2, m3 & p3, m4 & p4, m5 & p5, m6 & p6, m7 & p7), part_writers
+
+
+def _writer_lines(masks: tuple[int, ...], writers: tuple[t.Any, ...], into: set[int]) -> None:
+    """Every writing line of every sub-class of a class (the union of expand_writers' sequences)."""
+    for index, writer in enumerate(writers):
+        if not isinstance(writer, _History):
+            into.add(writer)
+            continue
+        # A history only ever opens a sequence; what follows it is written by every sub-class.
+        for inside, part_writers in _meeting_parts(masks, writer):
+            _writer_lines(inside, part_writers, into)
+        into.update(w for w in writers[index + 1:] if not isinstance(w, _History))
+        return
 
 
 def _touches(masks: tuple[int, ...], cubes: tuple[_Cube, ...]) -> bool:

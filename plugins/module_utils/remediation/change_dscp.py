@@ -49,15 +49,14 @@ def _legacy_spellings(dscp: int) -> list[str]:
 def _fleet_marks(fleet: Fleet, dscp: int) -> list[str]:
     """Where in the audited fleet DSCP `dscp` is written."""
     found: list[str] = []
+    def writes_dscp(_path: str, keep: int, setv: int, byte_mask: int) -> bool:
+        # Traffic arriving unmarked, and with any precedence (old TOS targets keep it).
+        return any(byte_mask >> a & 1 and ((a & keep) ^ setv) >> 2 == dscp for a in (p << 5 for p in range(8)))
+
     for name, firewall in fleet.firewalls.items():
-        lines = set()
-        for marking in firewall.marks.markings:
-            if not marking.writers:
-                continue
-            # Traffic arriving unmarked, and with any precedence (old TOS targets keep it).
-            arrivals = [a for a in (p << 5 for p in range(8)) if marking.masks[-1] >> a & 1]
-            if any(((a & marking.keep) ^ marking.set) >> 2 == dscp for a in arrivals):
-                lines.add(marking.writers[-1])
+        # Asked of the classes as the map holds them: merged histories are expanded only where the
+        # last write lies inside one (a 100,000-rule dump holds millions of expanded classes).
+        lines = firewall.marks.last_writers_where(writes_dscp)
         found.extend("%s line %d (%s)" % (name, line, firewall.marks.rule_at(line).text) for line in sorted(lines))
     for name, router in fleet.routers.items():
         config = router.config

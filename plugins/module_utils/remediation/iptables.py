@@ -87,7 +87,8 @@ def still_marked(marks: MarkingMap, egress: str | None) -> list[Marking]:
     `keep` nor `set` has a bit in the upper six.  ECN bits may stay: the DSCP target keeps
     them, as it should (RFC 3168).
     """
-    return _marked(marks.leaving(egress))
+    # Asked of the classes as the map holds them: nothing is expanded when every class is clear.
+    return marks.leaving_where(_may_mark, egress)
 
 
 def _mangle_postrouting_lines(ruleset: Ruleset) -> tuple[list[int], int | None]:
@@ -222,10 +223,9 @@ def _ipv4(text: str, source: str) -> Ruleset:
     return ruleset
 
 
-def _marked(leaving: t.Iterable[Marking]) -> list[Marking]:
-    """Of these classes, those that are forwarded or sent out with a DSCP that may be non-zero."""
-    return [marking for marking in leaving
-            if marking.path != "input" and (marking.keep | marking.set) & dsfield.DSCP_MASK]
+def _may_mark(path: str, keep: int, setv: int, _byte_mask: int) -> bool:
+    """Forwarded or sent out with a DSCP that may be non-zero."""
+    return path != "input" and bool((keep | setv) & dsfield.DSCP_MASK)
 
 
 def place_clear_rule(text: str, source: str, egress: str | None, backend: str = "auto",
@@ -240,22 +240,22 @@ def place_clear_rule(text: str, source: str, egress: str | None, backend: str = 
     ruleset = _ipv4(text, source)
     interfaces = [egress] if egress else []
     before = marking_map(ruleset, backend, era, interfaces=interfaces)
-    writers = sorted({line for marking in before.leaving(egress) if marking.path != "input"
-                      for line in marking.writers})
+    writers = sorted(before.writer_lines_leaving(egress, ("forward", "output")))
     rule_lines, _last = _mangle_postrouting_lines(ruleset)
     rule = clear_rule(egress)
     candidates = _Candidates(text, source, ruleset, rule)
     tried = []
     for index in range(len(rule_lines), -1, -1):
         marks = marking_map(candidates.at(index), backend, era, interfaces=interfaces)
-        # Expanding the classes of a big map is where the time goes: once per try.
-        leaving = marks.leaving(egress)
-        left = _marked(leaving)
+        # Expanding the classes of a big map is where the time goes: only the classes still marked
+        # are expanded (none, once the position is right), and the proof counts the others.
+        left = still_marked(marks, egress)
         if not left:
             candidate, after = _with_rule(text, ruleset, index, rule)
             where = "leaving by %s" % egress if egress else "leaving by any interface"
             proof = ("marking map of the changed dump: all %d classes of packets %s leave with DSCP 0 "
-                     "(%s backend, %s TOS semantics)" % (len(leaving), where, marks.program.backend, marks.program.era))
+                     "(%s backend, %s TOS semantics)" % (marks.count_leaving(egress), where, marks.program.backend,
+                                                         marks.program.era))
             return ClearPlacement(egress, rule, index + 1, index == len(rule_lines), after, tuple(writers),
                                   candidate, proof)
         tried.append("after POSTROUTING rule %d: still marked by line(s) %s" % (
