@@ -309,6 +309,13 @@ class Table:
     def rules(self, chain: str) -> tuple[Rule, ...]:
         return self.parsed()[chain]
 
+    def mentions(self, words: tuple[str, ...]) -> bool:
+        """Whether any rule line of the table holds one of `words`, without reading the rules one by
+        one when they are not read yet (a question a big filter table answers in one pass)."""
+        if self._rules is not None:
+            return any(word in rule.source.text for rules in self._rules.values() for rule in rules for word in words)
+        return any(word in text for raw in self._raw.values() for _line, text, _counters, _start in raw for word in words)
+
     def parsed(self) -> dict[str, tuple[Rule, ...]]:
         if self._rules is None:
             rules: dict[str, tuple[Rule, ...]] = {}

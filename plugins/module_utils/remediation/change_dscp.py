@@ -97,6 +97,8 @@ def _fleet_matches(fleet: Fleet, dscp: int) -> list[str]:
                     found.append("%s line %d (%s)" % (name, crit.source.line, crit.source.text))
     for name, firewall in fleet.firewalls.items():
         for table in firewall.ruleset.tables.values():
+            if not table.mentions(("tos", "dscp")):
+                continue  # no rule of it can test the byte (any spelling holds "tos" or "dscp"): not read rule by rule
             for chain in table.chains:
                 for rule in table.rules(chain):
                     for cond in rule.conditions:
