@@ -175,7 +175,8 @@ def audit_texts(fleet: Fleet, texts: t.Mapping[str, str]) -> Findings:
                     firewalls[name] = t.cast(FirewallInput, model)
         except DiffservError as error:
             errors.append(HostError(name, str(error)))
-    return analyze(firewalls, routers, fleet.links, errors)
+    # A re-audit asks whether conflicts or errors remain: no advisories, unmodeled lines or unused definitions.
+    return analyze(firewalls, routers, fleet.links, errors, details=False)
 
 
 def _conflict_key(conflict: Conflict) -> tuple[t.Any, ...]:
