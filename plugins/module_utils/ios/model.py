@@ -26,7 +26,7 @@ import gc
 import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import Diagnostic
-from ansible_collections.diffserv.audit.plugins.module_utils.findings import Evidence as Evidence  # re-exported
+from ansible_collections.diffserv.audit.plugins.module_utils.findings import Evidence as Evidence  # pylint: disable=useless-import-alias  # re-exported
 
 # A set of DS byte values (0-255) is a 256-bit integer: bit b set = byte b
 # is in the set.  Every DS test of the model is one of these masks, so a

@@ -49,6 +49,7 @@ def _legacy_spellings(dscp: int) -> list[str]:
 def _fleet_marks(fleet: Fleet, dscp: int) -> list[str]:
     """Where in the audited fleet DSCP `dscp` is written."""
     found: list[str] = []
+
     def writes_dscp(_path: str, keep: int, setv: int, byte_mask: int) -> bool:
         # Traffic arriving unmarked, and with any precedence (old TOS targets keep it).
         return any(byte_mask >> a & 1 and ((a & keep) ^ setv) >> 2 == dscp for a in (p << 5 for p in range(8)))

@@ -31,7 +31,6 @@ if t.TYPE_CHECKING:  # pragma: no cover - annotations only (the registry and the
 PRE, POST = "pre", "post"
 
 
-
 class PlanError(DiffservError):
     """A strategy that cannot be planned as asked (an unsafe override, an unreadable input)."""
 
