@@ -366,14 +366,34 @@ def _tos_origin(dscp: int) -> str:
     return "precedence %d with %s, byte 0x%02x" % (precedence, tos_names.get(low, "?"), dscp << 2)
 
 
+class JoinMemo:
+    """Each link's conflicts, for the exact models they were computed on (the firewall's marking map,
+    the router's configuration, compared by identity and held so they stay the same objects)."""
+
+    def __init__(self) -> None:
+        self._known: dict[Link, tuple[MarkingMap, IosConfig, tuple[Conflict, ...]]] = {}
+
+    def get(self, link: Link, firewall: FirewallInput, router: RouterInput) -> tuple[Conflict, ...] | None:
+        known = self._known.get(link)
+        if known is not None and known[0] is firewall.marks and known[1] is router.config:
+            return known[2]
+        return None
+
+    def put(self, link: Link, firewall: FirewallInput, router: RouterInput, conflicts: t.Sequence[Conflict]) -> None:
+        self._known[link] = (firewall.marks, router.config, tuple(conflicts))
+
+
 def analyze(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput],
             links: list[Link] | None = None, errors: t.Iterable[HostError | t.Mapping[str, t.Any]] = (),
-            notes: t.Iterable[t.Mapping[str, t.Any]] = (), details: bool = True) -> Findings:
+            notes: t.Iterable[t.Mapping[str, t.Any]] = (), details: bool = True,
+            joins: JoinMemo | None = None) -> Findings:
     """The findings: conflicts, advisories, unmodeled lines, errors (see the module docstring).
 
     `details=False` gives conflicts and errors only (no advisories, unmodeled lines or unused
     definitions): what a re-audit of a remediation candidate asks, at a fraction of the cost on
     a big router (advisories read every interface's fate table).
+    `joins` remembers each link's conflicts for the models it was computed on: re-audits of
+    candidates that change one host join only that host's links again.
 
     Each link, and each host's advisories and diagnostics, is its own stage: whatever one of them
     raises becomes an entry under `errors` naming the host (and the link), and every other stage
@@ -394,6 +414,11 @@ def analyze(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput]
         router = routers.get(link.router)
         if firewall is None or router is None:
             continue
+        if joins is not None:
+            remembered = joins.get(link, firewall, router)
+            if remembered is not None:
+                conflicts.extend(remembered)
+                continue
         key = (link.router, link.interface)
         try:
             if key not in tables_cache:
@@ -408,7 +433,10 @@ def analyze(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput]
         if not tables_cache[key]:
             continue  # the router side of this link failed above and is reported once
         try:
-            conflicts.extend(conflicts_on_link(link, firewall, router, tables_cache[key]))
+            found = conflicts_on_link(link, firewall, router, tables_cache[key])
+            conflicts.extend(found)
+            if joins is not None:
+                joins.put(link, firewall, router, found)
         except Exception as error:  # pylint: disable=broad-except
             failed(link.firewall, error, "joining %s with %s" % (link.ref.source, link.ref.target), link)
     conflicts.sort(key=Conflict.sort_key)

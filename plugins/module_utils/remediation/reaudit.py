@@ -25,7 +25,7 @@ import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import platforms
 from ansible_collections.diffserv.audit.plugins.module_utils.analysis import (
-    FirewallInput, Link, RouterInput, analyze,
+    FirewallInput, JoinMemo, Link, RouterInput, analyze,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import Conflict, Findings, HostError, as_findings
@@ -70,6 +70,8 @@ class Fleet:
     links: list[Link] | None
     hosts: dict[str, HostText]
     audited: tuple[str, ...]
+    # Each link's conflicts on the audited models: a candidate's re-audit joins only its own host's links.
+    joins: JoinMemo = dataclasses.field(default_factory=JoinMemo)
 
 
 def _links_from(findings: Findings) -> list[Link] | None:
@@ -176,7 +178,7 @@ def audit_texts(fleet: Fleet, texts: t.Mapping[str, str]) -> Findings:
         except DiffservError as error:
             errors.append(HostError(name, str(error)))
     # A re-audit asks whether conflicts or errors remain: no advisories, unmodeled lines or unused definitions.
-    return analyze(firewalls, routers, fleet.links, errors, details=False)
+    return analyze(firewalls, routers, fleet.links, errors, details=False, joins=fleet.joins)
 
 
 def _conflict_key(conflict: Conflict) -> tuple[t.Any, ...]:
