@@ -72,6 +72,22 @@ class Fleet:
     audited: tuple[str, ...]
     # Each link's conflicts on the audited models: a candidate's re-audit joins only its own host's links.
     joins: JoinMemo = dataclasses.field(default_factory=JoinMemo)
+    # Each candidate text loaded once: the re-audit of all hosts, of ours only, and the stage checks
+    # meet the same texts again.
+    loaded: dict[tuple[str, str], t.Any] = dataclasses.field(default_factory=dict)
+
+    def load(self, host: HostText, text: str, egresses: t.Sequence[str | None], backend: str, era: str) -> t.Any:
+        key = (host.host, text)
+        if key not in self.loaded:
+            self.loaded[key] = _load(host, text, egresses, backend, era)
+        return self.loaded[key]
+
+    def config(self, text: str, source: str) -> IosConfig:
+        """A router text parsed once per planning run (its stages are checked for dangling references)."""
+        key = (source, text)
+        if key not in self.loaded:
+            self.loaded[key] = parse_ios(text, source)
+        return t.cast(IosConfig, self.loaded[key])
 
 
 def _links_from(findings: Findings) -> list[Link] | None:
@@ -165,14 +181,14 @@ def audit_texts(fleet: Fleet, texts: t.Mapping[str, str]) -> Findings:
             if name in fleet.routers:
                 router = fleet.routers[name]
                 model = RouterInput(name, host.source, router.config, host.managed) if text == host.text else \
-                    _load(host, text, (), "auto", "auto")
+                    fleet.load(host, text, (), "auto", "auto")
                 if model is not None:
                     routers[name] = t.cast(RouterInput, model)
             elif name in fleet.firewalls:
                 known = fleet.firewalls[name]
                 # Only the host a candidate changes is parsed again; every other host keeps its model.
                 model = FirewallInput(name, host.source, known.ruleset, known.marks, host.managed) if text == host.text \
-                    else _load(host, text, known.egresses, known.backend, known.era)
+                    else fleet.load(host, text, known.egresses, known.backend, known.era)
                 if model is not None:
                     firewalls[name] = t.cast(FirewallInput, model)
         except DiffservError as error:
@@ -226,9 +242,9 @@ def stage_problems(fleet: Fleet, changes: t.Sequence[HostChange], original: t.Se
     for change in changes:
         if not platforms.is_router(change.platform) or not change.changed:
             continue
-        before = set(dangling_references(parse_ios(change.running, change.source)))
+        before = set(dangling_references(fleet.config(change.running, change.source)))
         for number, stage_obj in enumerate(change.stages, 1):
-            for problem in dangling_references(parse_ios(stage_obj.text, change.source)):
+            for problem in dangling_references(fleet.config(stage_obj.text, change.source)):
                 if problem not in before:
                     problems.append("%s after stage %d: %s" % (change.host, number, problem))
     return tuple(problems)
