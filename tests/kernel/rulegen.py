@@ -199,6 +199,10 @@ def _matches(rng: random.Random, chain: _Chain, degenerate: bool = False) -> lis
         if r < 0.5:
             mask = rng.choice(MASK_POOL[:-1])
             v = _tos_value(rng) & mask
+            if mask != 0xFF and rng.random() < 0.3:
+                # A value with bits outside its mask: the kernel compares it as written, so the rule
+                # never matches (and its negation always does); a parser that masks it first is wrong.
+                v |= 1 << rng.choice([bit for bit in range(8) if not mask >> bit & 1])
             spec = _hex_or_dec(rng, v) if mask == 0xFF and rng.random() < 0.5 else \
                 f"{_hex_or_dec(rng, v)}/{_hex_or_dec(rng, mask)}"
         elif r < 0.8:

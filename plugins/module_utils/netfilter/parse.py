@@ -1327,7 +1327,9 @@ def _condition(option: Option, table: Table, protocol: int | None, file: str, li
                 value, mask = dsfield.parse_tos_spec(args[0])
             except dsfield.DSFieldError as error:
                 raise ParseError(file, line, str(error), text) from None
-            return TosCond(value & mask, mask, negated)
+            # The kernel compares (byte & mask) == value with the value as written (xt_tos): a value
+            # with bits outside the mask never matches, and its negation matches every packet.
+            return TosCond(value, mask, negated)
         return Opaque(_option_text(option), "tos option not modeled")
     if module == "dscp":
         if name in ("--dscp", "--dscp-class"):

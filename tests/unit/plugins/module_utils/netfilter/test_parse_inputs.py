@@ -509,3 +509,27 @@ def test_a_host_name_is_kept_as_may_match_with_a_note_not_refused():
     (rule,) = [r for r in ruleset.tables["mangle"].rules("POSTROUTING") if r.index == 1]
     assert any("host name" in d.reason and d.line == 7 for d in ruleset.diagnostics)
     assert len(ruleset.tables["mangle"].rules("POSTROUTING")) == 2  # one per destination
+
+
+# ---------------------------------------------------------------------------
+# The tos match as the kernel runs it
+
+TOS_OUTSIDE = ("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+               ":POSTROUTING ACCEPT [0:0]\n"
+               "-A POSTROUTING -o eth0 -m tos --tos 0x14/0x0f -j DSCP --set-dscp 0x0a\n"
+               "-A POSTROUTING -o eth0 -m tos ! --tos 0x14/0x0f -j TOS --set-tos 0x04/0x0f\n"
+               "COMMIT\n")
+
+
+def test_a_tos_value_with_bits_outside_its_mask_is_kept_as_written_and_never_matches():
+    # xt_tos compares (byte & mask) == value: 0x14 has bit 0x10 outside 0x0f, so no byte matches,
+    # and the negation matches every byte.  Masking the value first (0x04/0x0f) would match 0x04.
+    assert_restore_accepts(TOS_OUTSIDE)
+    assert "--tos 0x14/0x0f" in saved_by_kernel(TOS_OUTSIDE)  # the kernel keeps the value as written
+    ruleset = parse_ruleset(TOS_OUTSIDE, "tos")
+    (first, second) = ruleset.tables["mangle"].rules("POSTROUTING")
+    assert (first.conditions[-1].value, first.conditions[-1].mask) == (0x14, 0x0F)
+    for arriving in (0x00, 0x04, 0x14, 0xFF):
+        result = trace(ruleset, Packet.from_dict({"path": "forward", "out_interface": "eth0", "protocol": "tcp",
+                                                   "tos": arriving}))
+        assert result.tos == (arriving & 0xF0) ^ 0x04, hex(arriving)  # only the negated rule ran
