@@ -182,7 +182,7 @@ def unused_definitions(config: IosConfig) -> list[Unused]:
     """ACLs, class-maps, policy-maps and route-maps no applied place reaches."""
     reach = reachable(config)
     out: list[Unused] = []
-    groups: t.Iterable[tuple[str, t.Mapping, dict]] = (
+    groups: t.Iterable[tuple[str, t.Mapping[str, t.Any], dict[str, Evidence]]] = (
         ("acl", config.acls, reach.acl),
         ("class-map", {k: v for k, v in config.class_maps.items() if v.type == "qos"}, reach.class_map),
         ("policy-map", config.policy_maps, reach.policy_map),

@@ -189,7 +189,7 @@ class AclEntry:
                 return False
         return verdict
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, t.Any]:
         return {
             "source": self.source.as_dict(),
             "seq": self.seq,
@@ -215,7 +215,7 @@ class Acl:
     source: Evidence
     entries: tuple[AclEntry, ...] = ()
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, t.Any]:
         return {
             "name": self.name,
             "kind": self.kind,
@@ -244,7 +244,7 @@ class Criterion:
     ref: str | None = None
     text: str = ""
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, t.Any]:
         return {
             "source": self.source.as_dict(),
             "kind": self.kind,
@@ -262,7 +262,7 @@ class ClassMap:
     criteria: tuple[Criterion, ...] = ()
     type: str = "qos"
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, t.Any]:
         return {
             "name": self.name,
             "match": "match-all" if self.match_all else "match-any",
@@ -295,8 +295,8 @@ class Rewrite:
         """The byte written; for an `unknown` rewrite, the known bits only (the others read as 0)."""
         return (byte & self.keep) | self.value
 
-    def as_dict(self) -> dict:
-        out: dict = {"keep": self.keep, "value": self.value, "text": self.text}
+    def as_dict(self) -> dict[str, t.Any]:
+        out: dict[str, t.Any] = {"keep": self.keep, "value": self.value, "text": self.text}
         if self.unknown:
             out["unknown"] = True
         return out
@@ -357,8 +357,8 @@ class ClassAction:
     police: Police | None = None
     ref: str | None = None
 
-    def as_dict(self) -> dict:
-        out: dict = {"source": self.source.as_dict(), "kind": self.kind}
+    def as_dict(self) -> dict[str, t.Any]:
+        out: dict[str, t.Any] = {"source": self.source.as_dict(), "kind": self.kind}
         if self.rewrite is not None:
             out["rewrite"] = self.rewrite.as_dict()
         if self.ref is not None:
@@ -380,7 +380,7 @@ class PolicyClass:
     actions: tuple[ClassAction, ...] = ()
     implicit: bool = False
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, t.Any]:
         return {
             "name": self.name,
             "source": self.source.as_dict(),
@@ -398,7 +398,7 @@ class PolicyMap:
     classes: tuple[PolicyClass, ...] = ()
     type: str = "qos"
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, t.Any]:
         return {
             "name": self.name,
             "type": self.type,
@@ -438,7 +438,7 @@ class RouteMapClause:
     matches: tuple[RouteMapMatch, ...] = ()
     sets: tuple[RouteMapSet, ...] = ()
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, t.Any]:
         return {
             "seq": self.seq,
             "action": "permit" if self.permit else "deny",
@@ -454,7 +454,7 @@ class RouteMap:
     source: Evidence
     clauses: tuple[RouteMapClause, ...] = ()
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, t.Any]:
         return {
             "name": self.name,
             "source": self.source.as_dict(),
@@ -469,7 +469,7 @@ class Attachment:
     name: str
     source: Evidence
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, t.Any]:
         return {"name": self.name, "source": self.source.as_dict()}
 
 
@@ -489,7 +489,7 @@ class Unmodeled:
     effects: tuple[str, ...]
     reason: str
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, t.Any]:
         return {"source": self.source.as_dict(), "direction": self.direction, "effects": list(self.effects),
                 "reason": self.reason}
 
@@ -508,8 +508,8 @@ class Interface:
     pbr: Attachment | None = None
     unmodeled: tuple[Unmodeled, ...] = ()
 
-    def as_dict(self) -> dict:
-        def ref(attachment: Attachment | None) -> dict | None:
+    def as_dict(self) -> dict[str, t.Any]:
+        def ref(attachment: Attachment | None) -> dict[str, t.Any] | None:
             return attachment.as_dict() if attachment else None
 
         return {
@@ -536,7 +536,7 @@ class Unused:
     source: Evidence
     other_uses: tuple[Evidence, ...] = ()
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, t.Any]:
         return {
             "kind": self.kind,
             "name": self.name,
@@ -576,7 +576,7 @@ class IosConfig:
             raise KeyError("%s: no interface %r (have: %s)" % (self.file, name, ", ".join(self.interfaces) or "none"))
         return found
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, t.Any]:
         return {
             "file": self.file,
             "hostname": self.hostname,

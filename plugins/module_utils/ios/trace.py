@@ -270,7 +270,7 @@ def _possible(paths: list[Path], packet: Packet, chosen: Path, tos: int) -> list
     return out
 
 
-def trace_ios(config: IosConfig, packet: t.Mapping[str, t.Any]) -> dict:
+def trace_ios(config: IosConfig, packet: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     """Trace one packet; returns a JSON-serialisable dict.
 
     packet: in_interface (required for path "forward", the default),
