@@ -1,5 +1,6 @@
 """Collection quality as the Ansible ecosystem measures it: ansible-lint (production profile),
-ansible-test sanity, antsibull-changelog, ansible-doc for every module and role, role argument specs.
+ansible-test sanity, antsibull-changelog, ansible-doc for every module and role, role argument specs;
+and mypy --strict over the pure-Python core (plugins/module_utils, mypy.ini).
 
 Select them with `-k test_quality` (or the file's path). ansible-test sanity takes about 2.5 minutes on a
 machine where it never ran (it builds a virtual environment per test) and about 40 seconds after.
@@ -48,6 +49,18 @@ def test_changelog_fragments_and_changelog_yaml_lint_clean():
     assert fragments.returncode == 0 and not fragments.stdout.strip(), fragments.stdout + fragments.stderr
     changes = run(BIN / "antsibull-changelog", "lint-changelog-yaml", ROOT / "changelogs" / "changelog.yaml")
     assert changes.returncode == 0 and not changes.stdout.strip(), changes.stdout + changes.stderr
+
+
+MYPY_PACKAGE = "ansible_collections.diffserv.audit.plugins.module_utils"
+
+
+def test_mypy_strict_on_the_core_is_clean():
+    # The package resolves through .collections/ (mypy.ini: mypy_path), as tests/conftest.py imports it;
+    # the cache under .mypy_cache keeps a warm run under a second (about 5 seconds cold).
+    assert (ROOT / ".collections" / "ansible_collections" / "diffserv" / "audit").is_dir(), "run scripts/setup.sh"
+    mypy = run(BIN / "mypy", "--config-file", ROOT / "mypy.ini", "--strict", "-p", MYPY_PACKAGE, timeout=120)
+    assert mypy.returncode == 0, mypy.stdout + mypy.stderr
+    assert "Success: no issues found" in mypy.stdout, mypy.stdout + mypy.stderr
 
 
 REFRESH = ("PATH=.venv/bin:$PATH antsibull-changelog release --version %s --update-existing --reload-plugins "
