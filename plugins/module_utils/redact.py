@@ -454,8 +454,13 @@ def _long_line_spans(line: str, low: str) -> list[Span]:
             if start == 0 and window > 0:
                 position = low.find(hint, position + 1, first)  # a 64-character word is no keyword
                 continue
-            end = _WORD.match(low, start).end()  # type: ignore[union-attr]  # None (AttributeError) if U+00A0 etc. starts the word: known bug, kept
-            word = low[start:end]
+            # The word around the hint: the first run of non-space from `start`; other whitespace
+            # (a U+00A0 before the keyword) is skipped, not read as part of the word.
+            matched = _WORD.search(low, start)
+            if matched is None:
+                break
+            end = matched.end()
+            word = low[matched.start():end]
             if word in _KEYWORDS or word.endswith(("password", "secret")) or hint == "://":
                 first = min(first, end)
                 break

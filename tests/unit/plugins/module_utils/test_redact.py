@@ -332,3 +332,12 @@ def test_netconan_leaves_secrets_we_redact(tmp_path):
     assert {"Zq7BootUrl01", "Zq7ConfigKey04", "Zq7DynAuth09", "Zq7Nhrp31", "Zq7VirtLinkMd544", "Zq7EigrpHmac45",
             "Zq7WlanPsk71", "Zq7EemEnv80", "5A7CE7A1 5A7CE7A2"} <= set(left_by_netconan)
     assert len(left_by_netconan) == 24, left_by_netconan
+
+
+def test_a_long_line_with_a_no_break_space_before_the_keyword_is_redacted_not_an_error():
+    # Over 64 KiB a line is redacted from its first secret keyword; a U+00A0 before the keyword
+    # used to make the word search return None (AttributeError) and lose the host's collection.
+    line = "x" * 70000 + " \u00a0password hunter2"
+    shown = redact_line(line)
+    assert "hunter2" not in shown and shown.startswith("x" * 1000)
+    assert "hunter2" not in redact(line + "\n")
