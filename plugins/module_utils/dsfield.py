@@ -25,6 +25,8 @@ __metaclass__ = type
 import dataclasses
 import typing as t
 
+from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
+
 BYTE_MASK = 0xFF
 ECN_MASK = 0x03
 DSCP_MASK = 0xFC
@@ -85,8 +87,9 @@ for _name, _value in DSCP_NAMES.items():
 RFC1349_TOS_BYTES: tuple[int, ...] = (0x00, 0x02, 0x04, 0x08, 0x10)
 
 
-class DSFieldError(ValueError):
-    """A DSCP, TOS or precedence spelling that cannot be read."""
+class DSFieldError(DiffservError, ValueError):
+    """A DSCP, TOS or precedence spelling that cannot be read (a core error: a task given one fails with
+    its message, like any other input the core refuses)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -195,3 +195,14 @@ def test_adhoc_trace_with_a_bad_argument_is_a_failed_host_naming_it(tmp_path):
                         tmp_path)
     assert run.returncode == 2 and "localhost | FAILED!" in run.stdout, run.stdout + run.stderr
     assert result["msg"] == "value of path must be one of: forward, output, input, got: sideways found in packets"
+
+
+def test_a_bad_codepoint_is_the_tasks_failure_message_not_an_exception():
+    # dsfield's errors are core errors: `dscp: notadscp` fails the task with the reason, as a bad dump does.
+    from tests.integration.test_playbooks import ansible
+    run = ansible("ansible", "localhost", "-m", "diffserv.audit.remediation_bundle", "-a",
+                  '{"findings": {"conflicts": []}, "report_dir": "/tmp/diffserv-bad-dscp", "dscp": "notadscp"}')
+    assert run.returncode != 0
+    result = json.loads(run.stdout.split("FAILED! => ", 1)[1])
+    # The reason itself, not an unhandled exception wrapped as "Task failed: ...".
+    assert result["msg"] == "DSCP 'notadscp' is not a number"
