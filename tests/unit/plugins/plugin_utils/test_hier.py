@@ -91,6 +91,24 @@ def test_a_new_entry_gets_a_free_number_between_its_neighbours_and_keeps_it_in_e
                                        "deny ip any any": 20}
 
 
+def test_a_running_configuration_planned_from_again_gives_the_same_commands_and_numbers():
+    # The second plan takes the running tree from the per-process cache: a copy of the tree and of
+    # the numbers its load gave, so nothing the first plan added leaks into the second.
+    running = "access-list 106 permit ip any any dscp 1\naccess-list 106 deny ip any any\nend\n"
+    both = "access-list 106 permit ip any any dscp 1\naccess-list 106 permit ip any any dscp 3\n" \
+           "access-list 106 deny ip any any\nend\n"
+    other = "access-list 106 permit ip any any dscp 1\naccess-list 106 permit ip any any dscp 5\n" \
+            "access-list 106 deny ip any any\nend\n"
+    hier._RUNNING_TREES.clear()
+    first = hier.staged_commands(running, [both])
+    assert len(hier._RUNNING_TREES) == 1
+    second = hier.staged_commands(running, [other])
+    again = hier.staged_commands(running, [both])
+    assert again == first
+    assert second.blocks == (("ip access-list extended 106", " 15 permit ip any any dscp 5", " exit"),)
+    assert "permit ip any any dscp 3" not in second.sequences["106"]
+
+
 def test_no_room_between_two_entries_is_an_error_that_says_what_to_do():
     running = "ip access-list extended X\n 10 permit tcp any any\n 11 deny ip any any\nend\n"
     intended = "ip access-list extended X\n 10 permit tcp any any\n permit udp any any\n 11 deny ip any any\nend\n"
