@@ -251,8 +251,10 @@ def _delta(source: "HConfig", target: "HConfig") -> "HConfig":
 
 # The running configuration of a router is loaded once per process, however many strategies plan
 # from it: a tree copy costs about a third of a load (a 50,000-line configuration loads in seconds).
+# Kept for every router of a fleet (the strategies plan router by router, one strategy after the
+# other), up to a bound on the configuration text they stand for.
 _RUNNING_TREES: dict[tuple[str, tuple[t.Any, ...]], tuple["HConfig", dict[str, dict[str, int]]]] = {}
-_RUNNING_TREES_KEPT = 16
+_RUNNING_TREES_CHARACTERS = 64 * 1024 * 1024
 
 
 def _running_tree(running: str, acl_sequences: t.Mapping[str, t.Mapping[str, int]] | None,
@@ -267,7 +269,7 @@ def _running_tree(running: str, acl_sequences: t.Mapping[str, t.Mapping[str, int
     driver = DiffservIosDriver(acl_sequences)
     if known is None:
         tree = load(running, driver)
-        if len(_RUNNING_TREES) >= _RUNNING_TREES_KEPT:
+        while _RUNNING_TREES and sum(len(text) for text, _numbers in _RUNNING_TREES) + len(running) > _RUNNING_TREES_CHARACTERS:
             _RUNNING_TREES.pop(next(iter(_RUNNING_TREES)))
         _RUNNING_TREES[key] = (tree.deep_copy(), {name: dict(entries) for name, entries in driver.sequences.items()})
         return driver, tree
