@@ -18,7 +18,9 @@ from ansible_collections.diffserv.audit.plugins.module_utils.errors import Diffs
 from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact
 from ansible_collections.diffserv.audit.plugins.plugin_utils.action_base import DiffservAction
 from ansible_collections.diffserv.audit.plugins.plugin_utils.files import read_config
-from ansible_collections.diffserv.audit.plugins.plugin_utils.inventory import HOST_KEYS, PlatformUnknown, platform_of, target_from
+from ansible_collections.diffserv.audit.plugins.plugin_utils.inventory import (
+    HOST_KEYS, PlatformUnknown, platform_of, split_by_platform, target_from,
+)
 from ansible_collections.diffserv.audit.plugins.plugin_utils.session import CollectError, collect_live
 
 
@@ -56,13 +58,8 @@ class ActionModule(DiffservAction):
         if not args["platform"]:
             # Hosts whose platform nobody said (a switch, a server in the same inventory) are
             # listed with the reason, not collected and not failed.
-            for host, values in per_host.items():
-                if values is None:
-                    continue
-                try:
-                    platform_of(values)
-                except PlatformUnknown as error:
-                    not_audited[host] = str(error)
+            known = {host: values for host, values in per_host.items() if values is not None}
+            _audited, not_audited = split_by_platform(known, known)
             per_host = {host: values for host, values in per_host.items() if host not in not_audited}
 
         def one(host):

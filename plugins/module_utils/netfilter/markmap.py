@@ -637,13 +637,9 @@ class MarkingMap:
             return list(known)
         atom = self.interfaces.atom(out_interface) if out_interface is not None else None
         found: list[Marking] = []
-        for raw in self._classes:
-            raw_path, raw_verdict, _keep, setv, _writes, _assumptions, masks = raw
+        for raw in self._raw_leaving(out_interface, verdict):
+            raw_path, _verdict, _keep, setv, _writes, _assumptions, masks = raw
             if path is not None and raw_path != path:
-                continue
-            if verdict is not None and raw_verdict != verdict:
-                continue
-            if atom is not None and not masks[OIF] & atom:
                 continue
             if ds_bytes is not None and not (masks[BYTE] & 1 and setv in ds_bytes):
                 continue
@@ -667,12 +663,8 @@ class MarkingMap:
         """
         atom = self.interfaces.atom(out_interface) if out_interface is not None else None
         found: list[Marking] = []
-        for raw in self._classes:
-            raw_path, raw_verdict, keep, setv, _writes, _assumptions, masks = raw
-            if verdict is not None and raw_verdict != verdict:
-                continue
-            if atom is not None and not masks[OIF] & atom:
-                continue
+        for raw in self._raw_leaving(out_interface, verdict):
+            raw_path, _verdict, keep, setv, _writes, _assumptions, masks = raw
             if not test(raw_path, keep, setv, masks[BYTE]):
                 continue
             for marking in self._marking(raw):
@@ -698,6 +690,7 @@ class MarkingMap:
         return found
 
     def _raw_leaving(self, out_interface: str | None, verdict: str | None = "accept") -> t.Iterator[tuple[t.Any, ...]]:
+        """The classes as held (before merged histories are expanded) that may leave by `out_interface`."""
         atom = self.interfaces.atom(out_interface) if out_interface is not None else None
         for raw in self._classes:
             if verdict is not None and raw[1] != verdict:
