@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up a checkout of diffserv.audit on a fresh machine:
 #   - system packages the tests use (iptables for the kernel-differential test, openssh-server and
-#     sudo for the SSH lab, tcpdump for captures), installed with apt-get when running as root;
+#     sudo for the SSH lab, tcpdump for captures, nftables for the nft kernel tests, chromium for the
+#     HTML report's browser test), installed with apt-get when running as root;
 #   - .venv/ with the pinned controller dependencies and the test tools;
 #   - .collections/ansible_collections/diffserv/audit -> the checkout, so the FQCNs resolve
 #     (ansible.cfg points collections_path there).
@@ -17,6 +18,8 @@ command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 command -v sudo >/dev/null 2>&1 || need_apt+=(sudo)
 command -v tcpdump >/dev/null 2>&1 || need_apt+=(tcpdump)
+command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "setup: installing system packages: ${need_apt[*]}"
