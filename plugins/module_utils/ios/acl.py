@@ -42,6 +42,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import (
     Address,
     Evidence,
     Ports,
+    Service,
 )
 
 PROTOCOLS: dict[str, int | None] = {
@@ -129,6 +130,15 @@ def parse_ipv4(text: str) -> int:
         if (a | b | c | d) <= 255:
             return (a << 24) | (b << 16) | (c << 8) | d
     raise AclSyntaxError("%r is not an IPv4 address" % text)
+
+
+@functools.lru_cache(maxsize=65536)
+def parse_ipv6(text: str) -> int:
+    """An IPv6 address as a 128-bit integer (any form inet_pton takes, `::ffff:1.2.3.4` included)."""
+    try:
+        return int.from_bytes(socket.inet_pton(socket.AF_INET6, text), "big")
+    except (OSError, ValueError):
+        raise AclSyntaxError("%r is not an IPv6 address" % text) from None
 
 
 def _is_ipv4(text: str) -> bool:
@@ -243,7 +253,10 @@ def parse_entry(words: list[str], acl: str, kind: str, source: Evidence, seq: in
         if protocol == 0:
             protocol = None  # IOS shows protocol 0 as `ip`
     elif proto_text == "object-group":
-        opaque.append("service object-group " + words[i])
+        # `permit object-group SVC src dst`: protocol and ports come from the service group,
+        # resolved with the whole configuration read (parse.py, resolve_entry).
+        if i >= len(words):
+            raise AclSyntaxError("object-group name missing")
         protocol = None
         proto_text = "object-group " + words[i]
         i += 1
@@ -357,9 +370,154 @@ def parse_entry(words: list[str], acl: str, kind: str, source: Evidence, seq: in
     )
 
 
+# ICMP message names IOS accepts, as (type, code); code None = any code of the type
+# (RFC 792, RFC 1812; the names of the IOS `permit icmp` command reference).
+ICMP_TYPES: dict[str, tuple[int, int | None]] = {
+    "echo-reply": (0, None), "unreachable": (3, None), "net-unreachable": (3, 0),
+    "host-unreachable": (3, 1), "protocol-unreachable": (3, 2), "port-unreachable": (3, 3),
+    "packet-too-big": (3, 4), "source-route-failed": (3, 5), "network-unknown": (3, 6),
+    "host-unknown": (3, 7), "host-isolated": (3, 8), "dod-net-prohibited": (3, 9),
+    "dod-host-prohibited": (3, 10), "net-tos-unreachable": (3, 11), "host-tos-unreachable": (3, 12),
+    "administratively-prohibited": (3, 13), "host-precedence-unreachable": (3, 14),
+    "precedence-unreachable": (3, 15), "source-quench": (4, None), "redirect": (5, None),
+    "net-redirect": (5, 0), "host-redirect": (5, 1), "net-tos-redirect": (5, 2), "host-tos-redirect": (5, 3),
+    "alternate-address": (6, None), "echo": (8, None), "router-advertisement": (9, None),
+    "router-solicitation": (10, None), "time-exceeded": (11, None), "ttl-exceeded": (11, 0),
+    "reassembly-timeout": (11, 1), "parameter-problem": (12, None), "general-parameter-problem": (12, 0),
+    "option-missing": (12, 1), "no-room-for-option": (12, 2), "timestamp-request": (13, None),
+    "timestamp-reply": (14, None), "information-request": (15, None), "information-reply": (16, None),
+    "mask-request": (17, None), "mask-reply": (18, None), "traceroute": (30, None),
+    "conversion-error": (31, None), "mobile-redirect": (32, None),
+}
+# ICMPv6 message names of `ipv6 access-list` entries (RFC 4443, RFC 4861).
+ICMP6_TYPES: dict[str, tuple[int, int | None]] = {
+    "unreachable": (1, None), "no-route": (1, 0), "admin-unreachable": (1, 1), "beyond-scope": (1, 2),
+    "destination-unreachable": (1, None), "address-unreachable": (1, 3), "port-unreachable": (1, 4),
+    "packet-too-big": (2, None), "time-exceeded": (3, None), "hop-limit": (3, 0), "reassembly-timeout": (3, 1),
+    "parameter-problem": (4, None), "header": (4, 0), "next-header": (4, 1), "parameter-option": (4, 2),
+    "echo-request": (128, None), "echo-reply": (129, None), "mld-query": (130, None), "mld-report": (131, None),
+    "mld-reduction": (132, None), "router-solicitation": (133, None), "router-advertisement": (134, None),
+    "nd-ns": (135, None), "nd-na": (136, None), "redirect": (137, None), "router-renumbering": (138, None),
+}
+
+
+def icmp_message(words: list[str], i: int, names: dict[str, tuple[int, int | None]]) -> tuple[tuple[int, int | None] | None, int]:
+    """`echo`, `3`, `3 4` at words[i]: the (type, code) and the next index; None when no message is given."""
+    if i >= len(words):
+        return None, i
+    word = words[i]
+    if word in names:
+        return names[word], i + 1
+    if word.isdigit() and int(word) <= 255:
+        if i + 1 < len(words) and words[i + 1].isdigit() and int(words[i + 1]) <= 255:
+            return (int(word), int(words[i + 1])), i + 2
+        return (int(word), None), i + 1
+    return None, i
+
+
+def prefix_wildcard(length: int, bits: int = 32) -> int:
+    """The wildcard of a /length prefix."""
+    if not 0 <= length <= bits:
+        raise AclSyntaxError("prefix length /%d out of range" % length)
+    return (1 << (bits - length)) - 1
+
+
+def mask_to_wildcard(mask: int) -> int:
+    """A subnet mask (object groups write `10.0.0.0 255.255.255.0`) as a wildcard; contiguous masks only."""
+    wildcard = ~mask & 0xFFFFFFFF
+    if wildcard & (wildcard + 1):
+        raise AclSyntaxError("%s is not a subnet mask" % ".".join(str((mask >> s) & 255) for s in (24, 16, 8, 0)))
+    return wildcard
+
+
+def range_blocks(low: int, high: int, bits: int = 32) -> list[tuple[int, int]]:
+    """The smallest list of aligned (network, wildcard) blocks covering low..high exactly."""
+    if low > high:
+        raise AclSyntaxError("range start above its end")
+    out: list[tuple[int, int]] = []
+    top = (1 << bits) - 1
+    while low <= high:
+        size = low & -low if low else 1 << bits
+        while size - 1 > high - low:
+            size >>= 1
+        out.append((low, size - 1))
+        low += size
+        if low > top:
+            break
+    return out
+
+
+def parse_network_member(words: list[str]) -> list[tuple[int, int]]:
+    """One line of an `object-group network` (not `group-object`): its (network, wildcard) pairs.
+
+    `host A`, `A MASK` (a subnet mask, as the guide's examples write it), `A/len` or
+    `A /len`, `range A B`, `any`.  Raises AclSyntaxError for what IOS would not accept.
+    """
+    head = words[0]
+    if head == "any" and len(words) == 1:
+        return [(0, 0xFFFFFFFF)]
+    if head == "host" and len(words) == 2:
+        return [(parse_ipv4(words[1]), 0)]
+    if head == "range" and len(words) == 3:
+        return range_blocks(parse_ipv4(words[1]), parse_ipv4(words[2]))
+    if "/" in head and len(words) == 1:
+        address, _slash, length = head.partition("/")
+        wildcard = prefix_wildcard(int(length)) if length.isdigit() else -1
+        if wildcard < 0:
+            raise AclSyntaxError("bad prefix %r" % head)
+        return [(parse_ipv4(address) & ~wildcard & 0xFFFFFFFF, wildcard)]
+    if len(words) == 2 and words[1].startswith("/") and words[1][1:].isdigit():
+        wildcard = prefix_wildcard(int(words[1][1:]))
+        return [(parse_ipv4(head) & ~wildcard & 0xFFFFFFFF, wildcard)]
+    if len(words) == 2 and _is_ipv4(words[1]):
+        wildcard = mask_to_wildcard(parse_ipv4(words[1]))
+        return [(parse_ipv4(head) & ~wildcard & 0xFFFFFFFF, wildcard)]
+    if len(words) == 1 and _is_ipv4(head):
+        # A bare address is a host (IOS XE accepts and prints `host A`; older trains the bare form).
+        return [(parse_ipv4(head), 0)]
+    raise AclSyntaxError("cannot read network object %r" % " ".join(words))
+
+
+def parse_service_member(words: list[str]) -> list[Service]:
+    """One line of an `object-group service` (not `group-object`): the services it adds.
+
+    `tcp|udp|tcp-udp [source OP PORT...] [OP PORT...]` (the ports without `source` are
+    destination ports), `icmp [MESSAGE]`, a protocol by name or number.
+    """
+    head = words[0]
+    text = " ".join(words)
+    if head in ("tcp", "udp", "tcp-udp"):
+        protocols = (6, 17) if head == "tcp-udp" else (PROTOCOLS[head],)
+        names = TCP_PORTS if head == "tcp" else UDP_PORTS if head == "udp" else {
+            k: v for k, v in TCP_PORTS.items() if UDP_PORTS.get(k) == v}
+        i = 1
+        sport = dport = None
+        if i < len(words) and words[i] == "source":
+            sport, i = _ports(words, i + 1, names)
+            if sport is None:
+                raise AclSyntaxError("port operator missing after 'source' in %r" % text)
+        if i < len(words):
+            dport, i = _ports(words, i, names)
+            if dport is None:
+                raise AclSyntaxError("cannot read %r" % " ".join(words[i:]))
+        if i < len(words):
+            raise AclSyntaxError("cannot read %r" % " ".join(words[i:]))
+        return [Service(p, sport, dport, None, text) for p in protocols]
+    if head == "icmp":
+        message, i = icmp_message(words, 1, ICMP_TYPES)
+        if i < len(words):
+            raise AclSyntaxError("unknown ICMP message %r" % " ".join(words[1:]))
+        return [Service(1, None, None, message, text)]
+    if len(words) == 1 and (head in PROTOCOLS or (head.isdigit() and int(head) <= 255)):
+        number = PROTOCOLS[head] if head in PROTOCOLS else int(head)
+        return [Service(number or None, None, None, None, text)]
+    raise AclSyntaxError("cannot read service object %r" % text)
+
+
 def clear_caches() -> None:
     """Start cold: each parse builds its own address cache (bounded, and benchmarks stay honest)."""
     parse_ipv4.cache_clear()
+    parse_ipv6.cache_clear()
     _network.cache_clear()
     _host.cache_clear()
     _port_match.cache_clear()

@@ -69,23 +69,39 @@ def bytes_of(mask: int) -> list[int]:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Address:
-    """`any`, `host A`, `A W` (IOS wildcard, may be non-contiguous) or an object-group."""
+    """`any`, `host A`, `A W` (IOS wildcard, may be non-contiguous) or an object-group.
+
+    An `object-group network` is resolved when the configuration is read
+    (parse.py): `members` holds its (network, wildcard) pairs, nested groups
+    and ranges flattened, and the address matches when any member does.
+    `members` None = not resolved (an undefined group: the entry says so).
+    IPv6 addresses are the same objects over 128-bit integers (`ANY_ADDRESS`
+    matches both families).
+    """
 
     network: int = 0
     wildcard: int = ANY_WILDCARD
     group: str | None = None
     text: str = "any"
+    members: tuple[tuple[int, int], ...] | None = None
 
     @property
     def is_any(self) -> bool:
         return self.group is None and self.wildcard == ANY_WILDCARD
 
     def matches(self, address: int | None) -> bool | None:
-        """None when the answer is unknown (an object-group, or no address given)."""
+        """None when the answer is unknown (an unresolved object-group, or no address given)."""
         if self.is_any:
             return True
-        if self.group is not None or address is None:
+        if address is None:
             return None
+        if self.group is not None:
+            if self.members is None:
+                return None
+            for network, wildcard in self.members:
+                if (address | wildcard) == (network | wildcard):
+                    return True
+            return False
         return (address | self.wildcard) == (self.network | self.wildcard)
 
 
@@ -116,6 +132,52 @@ class Ports:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Service:
+    """One member of an `object-group service`, nested groups flattened.
+
+    protocol None = any IP protocol (`ip`); `icmp` = (type, code or None)
+    for an ICMP message member.  Cisco IOS XE "Object Groups for ACLs",
+    "Objects Allowed in Service Object Groups": source and destination
+    ports (TCP, UDP, TCP-UDP), ICMP message types, top-level protocols by
+    name or number, and other service object groups.
+    """
+
+    protocol: int | None
+    sport: Ports | None = None
+    dport: Ports | None = None
+    icmp: tuple[int, int | None] | None = None
+    text: str = ""
+
+    def matches(self, packet: t.Any) -> bool | None:
+        verdict: bool | None = True
+        if self.protocol is not None:
+            if packet.protocol is None:
+                verdict = None
+            elif packet.protocol != self.protocol:
+                return False
+        tests: list[bool | None] = []
+        if self.sport is not None:
+            tests.append(self.sport.matches(packet.sport))
+        if self.dport is not None:
+            tests.append(self.dport.matches(packet.dport))
+        if self.icmp is not None:
+            icmp_type = getattr(packet, "icmp_type", None)
+            icmp_code = getattr(packet, "icmp_code", None)
+            if icmp_type is None:
+                tests.append(None)
+            elif icmp_type != self.icmp[0]:
+                return False
+            elif self.icmp[1] is not None:
+                tests.append(None if icmp_code is None else icmp_code == self.icmp[1])
+        for test in tests:
+            if test is False:
+                return False
+            if test is None:
+                verdict = None
+        return verdict
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class AclEntry:
     """One `permit`/`deny` line of an access list.
 
@@ -142,6 +204,13 @@ class AclEntry:
     established: bool = False
     opaque: tuple[str, ...] = ()
     unknown: tuple[str, ...] = ()
+    # `permit object-group SVC ...`: the entry's protocol and ports are any of these
+    # (protocol is None and sport/dport are None then); None = no service group.
+    services: tuple[Service, ...] | None = None
+    # 4 (an IPv4 access list) or 6 (`ipv6 access-list`).
+    family: int = 4
+    # ICMP (ICMPv6 in an IPv6 list) message the entry names by number: (type, code or None).
+    icmp: tuple[int, int | None] | None = None
 
     @property
     def tests_ds(self) -> bool:
@@ -159,6 +228,8 @@ class AclEntry:
             and not self.established
             and not self.opaque
             and not self.unknown
+            and self.services is None
+            and self.icmp is None
         )
 
     def matches_packet(self, packet: t.Any) -> bool | None:
@@ -171,6 +242,32 @@ class AclEntry:
                 verdict = None
             elif packet.protocol != self.protocol:
                 return False
+        if self.services is not None:
+            # Any member of the service group: the first that surely matches decides.
+            found: bool | None = False
+            for service in self.services:
+                test = service.matches(packet)
+                if test:
+                    found = True
+                    break
+                if test is None:
+                    found = None
+            if found is False:
+                return False
+            if found is None:
+                verdict = None
+        if self.icmp is not None:
+            icmp_type = getattr(packet, "icmp_type", None)
+            if icmp_type is None:
+                verdict = None
+            elif icmp_type != self.icmp[0]:
+                return False
+            elif self.icmp[1] is not None:
+                icmp_code = getattr(packet, "icmp_code", None)
+                if icmp_code is None:
+                    verdict = None
+                elif icmp_code != self.icmp[1]:
+                    return False
         for test in (
             self.src.matches(packet.src),
             self.dst.matches(packet.dst),
@@ -204,6 +301,28 @@ class AclEntry:
             "opaque": list(self.opaque),
             "unknown": list(self.unknown),
         }
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ObjectGroup:
+    """An `object-group network` or `object-group service`, nested groups flattened.
+
+    Cisco IOS XE Security Configuration Guide, "Object Groups for ACLs"
+    ("Objects Allowed in Network Object Groups": a host, a subnet given
+    with its mask, a range of addresses, any, other network object groups;
+    "Objects Allowed in Service Object Groups": see `Service`).  `error`
+    says why a group cannot be resolved (a nested group that is not
+    defined, is of the other kind, or nests back into itself); an entry
+    using such a group is kept as may-match with a Diagnostic, like any
+    line the model cannot read.
+    """
+
+    name: str
+    kind: str
+    source: Evidence
+    addresses: tuple[tuple[int, int], ...] = ()
+    services: tuple[Service, ...] = ()
+    error: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -507,12 +626,16 @@ class Interface:
     policy_out: Attachment | None = None
     pbr: Attachment | None = None
     unmodeled: tuple[Unmodeled, ...] = ()
+    # IPv6: `ipv6 traffic-filter NAME in|out`, `ipv6 policy route-map NAME`.
+    acl6_in: Attachment | None = None
+    acl6_out: Attachment | None = None
+    pbr6: Attachment | None = None
 
     def as_dict(self) -> dict[str, t.Any]:
         def ref(attachment: Attachment | None) -> dict[str, t.Any] | None:
             return attachment.as_dict() if attachment else None
 
-        return {
+        out = {
             "name": self.name,
             "source": self.source.as_dict(),
             "description": self.description,
@@ -525,6 +648,12 @@ class Interface:
             "ip_policy_route_map": ref(self.pbr),
             "unmodeled": [u.as_dict() for u in self.unmodeled],
         }
+        # Only when present: IPv4-only configurations keep the dictionary they always had.
+        for key, attachment in (("ipv6_traffic_filter_in", self.acl6_in), ("ipv6_traffic_filter_out", self.acl6_out),
+                                ("ipv6_policy_route_map", self.pbr6)):
+            if attachment is not None:
+                out[key] = attachment.as_dict()
+        return out
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -568,6 +697,9 @@ class IosConfig:
     diagnostics: tuple[Diagnostic, ...]
     references: t.Mapping[tuple[str, str], tuple[Evidence, ...]]
     ended: bool = True
+    object_groups: t.Mapping[str, ObjectGroup] = dataclasses.field(default_factory=dict)
+    # `ipv6 access-list NAME`: a namespace of its own (an IPv4 fate table never reads it).
+    acls6: t.Mapping[str, Acl] = dataclasses.field(default_factory=dict)
 
     def interface(self, name: str) -> Interface:
         """Look an interface up by full or abbreviated name (`Gi0/0`, `se0/0`)."""
@@ -589,6 +721,7 @@ class IosConfig:
             "interfaces": {k: v.as_dict() for k, v in self.interfaces.items()},
             "local_policy": self.local_policy.as_dict() if self.local_policy else None,
             "diagnostics": [d.as_dict() for d in self.diagnostics],
+            **({"acls6": {k: v.as_dict() for k, v in self.acls6.items()}} if self.acls6 else {}),
         }
 
 

@@ -46,6 +46,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import (
     Evidence,
     Interface,
     IosConfig,
+    ObjectGroup,
     Police,
     PoliceAction,
     PolicyClass,
@@ -54,6 +55,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import (
     RouteMapClause,
     RouteMapMatch,
     RouteMapSet,
+    Service,
     gc_paused,
     rewrite_dscp,
     rewrite_precedence,
@@ -79,6 +81,7 @@ class _Ctx:
         self.policy_maps: dict[str, _PolicyB] = {}
         self.route_maps: dict[str, _RouteMapB] = {}
         self.interfaces: dict[str, _InterfaceB] = {}
+        self.object_groups: dict[str, _ObjectGroupB] = {}
         self.local_policy: Attachment | None = None
         # Catalyst switch QoS: the `mls qos` line when it is on, and the shared policers
         # `police aggregate NAME` takes its actions from (line, text, action words).
@@ -159,6 +162,10 @@ REFSCAN = _RefScan()
 
 
 # ---------------------------------------------------------------- access lists
+def _names_group(entry: AclEntry) -> bool:
+    return entry.src.group is not None or entry.dst.group is not None or entry.protocol_text.startswith("object-group ")
+
+
 class _AclB(_Handler):
     FLAT = frozenset(("permit", "deny", "remark", "evaluate", "dynamic"))
 
@@ -169,6 +176,7 @@ class _AclB(_Handler):
         self.entries: list[AclEntry] = []
         self.seqs: list[int] = []
         self.explicit_seq = False
+        self.uses_groups = False
 
     def accepts_flat(self, words: list[str]) -> bool:
         return words[0] in self.FLAT or words[0].isdigit()
@@ -207,6 +215,8 @@ class _AclB(_Handler):
                         "access-list %s: unknown option %s (kept, treated as may-match)"
                         % (self.name, " ".join(repr(u) for u in entry.unknown)),
                     )
+        if _names_group(entry):
+            self.uses_groups = True
         self.entries.append(entry)
         self.seqs.append(seq_value)
 
@@ -223,13 +233,151 @@ class _AclB(_Handler):
             ctx.diag(lineno, text, "access-list %s: unknown line (ignored)" % self.name)
         return IGNORE
 
-    def freeze(self) -> Acl:
+    def freeze(self, ctx: _Ctx | None = None, groups: t.Mapping[str, ObjectGroup] | None = None) -> Acl:
         entries = self.entries
+        if self.uses_groups and ctx is not None and groups is not None:
+            entries = [_resolve_entry(ctx, e, groups) if _names_group(e) else e for e in entries]
         if self.explicit_seq:
             # IOS keeps entries in sequence order whatever order they were typed in.
             order = sorted(range(len(entries)), key=lambda k: self.seqs[k])
             entries = [entries[k] for k in order]
         return Acl(self.name, self.kind, self.source, tuple(entries))
+
+
+# ---------------------------------------------------------------- object groups
+class _ObjectGroupB(_Handler):
+    """`object-group network|service NAME` and its member lines, read when the file is done.
+
+    Cisco IOS XE Security Configuration Guide (Data Plane), "Object Groups
+    for ACLs": members are hosts, subnets with their mask, ranges, `any`
+    and nested `group-object`s (network), or protocols, TCP/UDP ports and
+    ICMP messages and nested groups (service).  Resolved after the whole
+    file is read (`_resolve_groups`), since a saved file may define a group
+    after the list that uses it.
+    """
+
+    def __init__(self, name: str, kind: str, source: Evidence) -> None:
+        self.name = name
+        self.kind = kind
+        self.source = source
+        self.members: list[tuple[int, str, list[str]]] = []
+
+    def child(self, ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
+        if words[0] != "description":
+            self.members.append((lineno, text, words))
+        return IGNORE
+
+
+def _top_object_group(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
+    if len(words) < 3 or words[1] not in ("network", "service"):
+        # `object-group v6-network`, `security`, `fqdn`...: not modelled; an ACL naming
+        # one says so on its own line (the group is then not defined for the model).
+        return IGNORE
+    name = words[2]
+    found = ctx.object_groups.get(name)
+    if found is None or found.kind != words[1]:
+        found = ctx.object_groups[name] = _ObjectGroupB(name, words[1], ctx.ev(lineno, text))
+    return found
+
+
+def _resolve_groups(ctx: _Ctx) -> dict[str, ObjectGroup]:
+    """Every object group with its nested groups flattened; a broken one keeps its reason in `error`."""
+    done: dict[str, ObjectGroup] = {}
+    said: set[tuple[int, str]] = set()
+
+    def diag(lineno: int, text: str, reason: str) -> None:
+        if (lineno, reason) not in said:
+            said.add((lineno, reason))
+            ctx.diag(lineno, text, reason)
+
+    def resolve(name: str, trail: tuple[str, ...]) -> ObjectGroup:
+        found = done.get(name)
+        if found is not None:
+            return found
+        builder = ctx.object_groups[name]
+        addresses: list[tuple[int, int]] = []
+        services: list[Service] = []
+        error: str | None = None
+        for lineno, text, words in builder.members:
+            if words[0] == "group-object" and len(words) == 2:
+                inner = words[1]
+                where = "%s:%d" % (ctx.file, lineno)
+                if inner in trail or inner == name:
+                    error = error or "object-group %s nests back into itself through %s (%s)" % (
+                        inner, " -> ".join(trail + (name, inner)), where)
+                    diag(lineno, text, "object-group %s: group-object %s makes a cycle (IOS refuses it; "
+                                           "entries using the group are treated as may-match)" % (name, inner))
+                    continue
+                nested = ctx.object_groups.get(inner)
+                if nested is None or nested.kind != builder.kind:
+                    error = error or "nested object-group %s is not a defined %s group (%s)" % (inner, builder.kind, where)
+                    diag(lineno, text, "object-group %s: group-object %s is not a defined %s object-group "
+                                           "(entries using the group are treated as may-match)" % (name, inner, builder.kind))
+                    continue
+                sub = resolve(inner, trail + (name,))
+                error = error or sub.error
+                addresses.extend(sub.addresses)
+                services.extend(sub.services)
+                continue
+            try:
+                if builder.kind == "network":
+                    addresses.extend(aclmod.parse_network_member(words))
+                else:
+                    services.extend(aclmod.parse_service_member(words))
+            except (aclmod.AclSyntaxError, ValueError) as exc:
+                error = error or "%s:%d: %s" % (ctx.file, lineno, exc)
+                diag(lineno, text, "object-group %s: %s (entries using the group are treated as may-match)"
+                         % (name, exc))
+        group = ObjectGroup(name, builder.kind, builder.source, tuple(dict.fromkeys(addresses)),
+                            tuple(dict.fromkeys(services)), error)
+        # A group met again inside its own cycle is resolved from the outermost call only.
+        if not trail or error is None:
+            done[name] = group
+        return group
+
+    for name in ctx.object_groups:
+        if name not in done:
+            done[name] = resolve(name, ())
+    return done
+
+
+def _group_reason(groups: t.Mapping[str, ObjectGroup], name: str, kind: str) -> str | None:
+    """Why an entry cannot use object-group `name` as a `kind` group (None: it can)."""
+    group = groups.get(name)
+    if group is None:
+        return "object-group %s is not defined" % name
+    if group.kind != kind:
+        return "object-group %s is a %s group, used here as a %s group" % (name, group.kind, kind)
+    if group.error is not None:
+        return "object-group %s cannot be resolved: %s" % (name, group.error)
+    return None
+
+
+def _resolve_entry(ctx: _Ctx, entry: AclEntry, groups: t.Mapping[str, ObjectGroup]) -> AclEntry:
+    """An entry naming object groups, with the groups' members in place (or may-match, said on its line)."""
+    reasons: list[str] = []
+    changes: dict[str, t.Any] = {}
+    for field in ("src", "dst"):
+        address = getattr(entry, field)
+        if address.group is None:
+            continue
+        reason = _group_reason(groups, address.group, "network")
+        if reason is None:
+            changes[field] = dataclasses.replace(address, members=groups[address.group].addresses)
+        else:
+            reasons.append(reason)
+    if entry.protocol_text.startswith("object-group "):
+        name = entry.protocol_text.split(None, 1)[1]
+        reason = _group_reason(groups, name, "service")
+        if reason is None:
+            changes["services"] = groups[name].services
+        else:
+            reasons.append(reason)
+    if reasons:
+        ctx.diag(entry.source.line, entry.source.text, "access-list %s: %s (kept, treated as may-match)"
+                 % (entry.acl, "; ".join(reasons)))
+        changes["unknown"] = entry.unknown + tuple(reasons)
+    return dataclasses.replace(entry, **changes) if changes else entry
 
 
 def _acl(ctx: _Ctx, name: str, kind: str, lineno: int, text: str) -> _AclB:
@@ -1028,6 +1176,7 @@ _TOP: dict[str, t.Callable[[_Ctx, int, list[str], str], _Handler | None]] = {
     "snmp-server": _top_snmp,
     "control-plane": _top_watch("control-plane policing (traffic to the router itself)"),
     "zone-pair": _top_watch("zone-based firewall zone-pair"),
+    "object-group": _top_object_group,
 }
 
 
@@ -1208,12 +1357,13 @@ def _parse(text: str, file: str, require_end: bool) -> IosConfig:
         for builder in ctx.interfaces.values():
             if not builder.trusted and not builder.name.lower().startswith(("null", "loopback")):
                 builder.unmodeled.append(untrusted)
+    groups = _resolve_groups(ctx) if ctx.object_groups else {}
     config = IosConfig(
         file=file,
         hostname=ctx.hostname,
         version=ctx.version,
         line_count=len(lines),
-        acls={name: b.freeze() for name, b in ctx.acls.items()},
+        acls={name: b.freeze(ctx, groups) for name, b in ctx.acls.items()},
         class_maps={name: b.freeze() for name, b in ctx.class_maps.items()},
         policy_maps={name: b.freeze() for name, b in ctx.policy_maps.items()},
         route_maps={name: b.freeze() for name, b in ctx.route_maps.items()},
@@ -1222,6 +1372,7 @@ def _parse(text: str, file: str, require_end: bool) -> IosConfig:
         diagnostics=(),
         references={k: tuple(v) for k, v in ctx.references.items()},
         ended=bool(ended_at),
+        object_groups=groups,
     )
     diagnostics = ctx.diagnostics + link_diagnostics(config)
     return dataclasses.replace(config, diagnostics=tuple(diagnostics))
