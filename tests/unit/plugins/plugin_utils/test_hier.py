@@ -91,22 +91,50 @@ def test_a_new_entry_gets_a_free_number_between_its_neighbours_and_keeps_it_in_e
                                        "deny ip any any": 20}
 
 
-def test_a_running_configuration_planned_from_again_gives_the_same_commands_and_numbers():
-    # The second plan takes the running tree from the per-process cache: a copy of the tree and of
-    # the numbers its load gave, so nothing the first plan added leaks into the second.
-    running = "access-list 106 permit ip any any dscp 1\naccess-list 106 deny ip any any\nend\n"
-    both = "access-list 106 permit ip any any dscp 1\naccess-list 106 permit ip any any dscp 3\n" \
-           "access-list 106 deny ip any any\nend\n"
-    other = "access-list 106 permit ip any any dscp 1\naccess-list 106 permit ip any any dscp 5\n" \
-            "access-list 106 deny ip any any\nend\n"
-    hier._RUNNING_TREES.clear()
-    first = hier.staged_commands(running, [both])
-    assert len(hier._RUNNING_TREES) == 1
-    second = hier.staged_commands(running, [other])
-    again = hier.staged_commands(running, [both])
-    assert again == first
-    assert second.blocks == (("ip access-list extended 106", " 15 permit ip any any dscp 5", " exit"),)
-    assert "permit ip any any dscp 3" not in second.sequences["106"]
+def _full_load_commands(running, stages):
+    """staged_commands as it was before it cut the texts to their changed blocks: every text loaded whole."""
+    driver = hier.DiffservIosDriver()
+    configs = [hier.load(text, driver) for text in [running] + list(stages)]
+    deltas = [hier.command_lines(hier._delta(a, b)) for a, b in zip(configs, configs[1:])]
+    backwards = configs[::-1]
+    undo = [hier.command_lines(hier._delta(a, b)) for a, b in zip(backwards, backwards[1:])]
+    return tuple(deltas), tuple(undo), {name: dict(e) for name, e in driver.sequences.items() if e}
+
+
+@pytest.mark.parametrize("scenario,strategy", list(_ios_changes()))
+def test_loading_only_the_changed_blocks_gives_the_commands_and_numbers_of_whole_loads(scenario, strategy):
+    change = change_of(scenario, strategy)
+    if not change.changed:
+        pytest.skip("%s plans no router change in %s" % (strategy, scenario))
+    stages = [stage.text for stage in change.stages]
+    staged = hier.staged_commands(change.running, stages)
+    blocks, rollback_blocks, sequences = _full_load_commands(change.running, stages)
+    assert staged.blocks == blocks
+    assert staged.rollback_blocks == rollback_blocks
+    for name, numbers in staged.sequences.items():
+        assert sequences[name] == numbers
+
+
+def test_a_list_in_both_forms_and_a_changed_interface_keep_their_whole_blocks():
+    running = ("hostname r1\ninterface Gi0/0\n ip address 192.0.2.1 255.255.255.0\n ip access-group 106 in\n!\n"
+               "access-list 106 permit ip any any dscp 1\nip access-list extended 106\n deny ip any any\n"
+               "access-list 7 permit any\nend\n")
+    intended = running.replace(" ip access-group 106 in\n", "").replace("dscp 1", "dscp 3")
+    cut = hier.changed_blocks([running, intended])
+    assert "hostname" not in cut[0] and "access-list 7" not in cut[0]
+    assert "ip address 192.0.2.1" in cut[0] and "ip address 192.0.2.1" in cut[1]
+    assert " deny ip any any" in cut[1]  # the section form of 106 travels with its numbered lines
+    assert hier.staged_commands(running, [intended]).blocks == _full_load_commands(running, [intended])[0]
+
+
+def test_a_banner_body_at_column_0_is_part_of_its_banner_block():
+    running = "banner motd ^C\nold words\n^C\ninterface Gi0/0\n shutdown\nend\n"
+    intended = running.replace("old words", "new words")
+    assert hier.changed_blocks([running, intended]) == ["banner motd ^C\nold words\n^C\n",
+                                                        "banner motd ^C\nnew words\n^C\n"]
+    unchanged = running.replace(" shutdown", " no shutdown")
+    assert hier.changed_blocks([running, unchanged]) == ["interface Gi0/0\n shutdown\n",
+                                                         "interface Gi0/0\n no shutdown\n"]
 
 
 def test_no_room_between_two_entries_is_an_error_that_says_what_to_do():
