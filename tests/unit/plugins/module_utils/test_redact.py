@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from ansible_collections.diffserv.audit.plugins.module_utils import redact as redact_module
 from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact, redact_data, redact_line, secrets_in
 
 FIXTURE = pathlib.Path(__file__).parent / "fixtures" / "secrets-router.cfg"
@@ -341,3 +342,42 @@ def test_a_long_line_with_a_no_break_space_before_the_keyword_is_redacted_not_an
     shown = redact_line(line)
     assert "hunter2" not in shown and shown.startswith("x" * 1000)
     assert "hunter2" not in redact(line + "\n")
+
+
+# -- the sparse path: only hinted lines are visited ------------------------------------------------
+_FIXTURE_TEXTS = sorted(path for path in (pathlib.Path(__file__).parents[3] / "fixtures").rglob("*")
+                        if path.is_file() and path.suffix in (".cfg", ".rules", ".txt", ".v4", ".v6", ""))
+
+
+@pytest.mark.parametrize("path", _FIXTURE_TEXTS, ids=lambda path: path.name)
+def test_redaction_of_every_fixture_is_the_line_by_line_walk(path):
+    text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    assert redact(text) == redact_module._redact_walk(text)
+
+
+@pytest.mark.parametrize("text", [
+    # A hint in an indented line takes its section from the last column-0 line above it, past `!`.
+    "interface Gi0/0\n description uplink\n!\n ip ospf authentication-key 7 0822455D0A16\n",
+    "line vty 0 4\n password 7 045802150C2E\n!\nsnmp-server community s3cr3t RO\n",
+    # A route-map's `set community` stays; the same words under another section may not.
+    "route-map RM permit 10\n set community 65000:1\nrouter bgp 65000\n neighbor 192.0.2.1 password p4ss\n",
+    # The same secret twice gets one number; two secrets get two, in line order.
+    "username a secret 5 $1$abc\nusername b secret 5 $1$def\nusername c secret 5 $1$abc\n",
+    # An iptables comment with a secret, a hex string, and hints in no secret at all.
+    "*mangle\n-A POSTROUTING -m comment --comment \"psk=hunter2\" -j ACCEPT\n"
+    "-A PREROUTING -m string --hex-string \"|70617373776f72643d78|\" --algo bm -j DROP\n-A OUTPUT -p icmp -j ACCEPT\nCOMMIT\n",
+    "",
+    "key chain K\n key 1\n  key-string 7 1234\n",
+])
+def test_the_sparse_path_gives_the_walks_text(text):
+    assert text.isascii() and not redact_module._walk_needed(text.lower())
+    assert redact_module._redact_sparse(text) == redact_module._redact_walk(text)
+    assert redact(text) == redact_module._redact_walk(text)
+
+
+def test_key_material_and_non_ascii_texts_take_the_walk():
+    pem = "crypto pki certificate chain TP\n certificate 01\n  3082 0122\n  quit\n"
+    assert redact_module._walk_needed(pem.lower())
+    assert "3082" not in redact(pem)
+    accented = "username é secret 5 $1$abc\n"
+    assert not accented.isascii() and "$1$abc" not in redact(accented)
