@@ -16,6 +16,10 @@ from __future__ import absolute_import, annotations, division, print_function
 __metaclass__ = type
 
 import pathlib
+import typing as t
+
+if t.TYPE_CHECKING:  # pragma: no cover
+    import jinja2
 
 # This file is <collection>/plugins/plugin_utils/templates.py in every form the collection takes: the
 # checkout (reached through the .collections/ansible_collections/diffserv/audit link, which resolve()
@@ -34,3 +38,19 @@ def templates_dir(name: str) -> pathlib.Path:
         raise FileNotFoundError("diffserv.audit: no %r templates at %s (the collection's roles/ folder is missing or incomplete)"
                                 % (name, folder))
     return folder
+
+
+def environment(name: str) -> "jinja2.Environment":
+    """A strict Jinja2 environment over template set `name`: a missing value is an error, and
+    templates named `*.html.j2` or `*.xml.j2` are autoescaped (a rule's text is data, never markup)."""
+    import jinja2  # controller-side only; imported here so templates_dir() needs nothing beyond the standard library
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir(name))),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2", "xml.j2"), default_for_string=False,
+                                            default=False),
+    )
