@@ -514,6 +514,130 @@ def parse_service_member(words: list[str]) -> list[Service]:
     raise AclSyntaxError("cannot read service object %r" % text)
 
 
+# `ipv6 access-list` protocol words (Cisco IOS IPv6 Command Reference, `permit (IPv6)`):
+# `ipv6` is any protocol, `icmp` is ICMPv6.
+PROTOCOLS6: dict[str, int | None] = {
+    "ipv6": None, "icmp": 58, "tcp": 6, "udp": 17, "sctp": 132, "ahp": 51, "esp": 50, "pcp": 108,
+    "gre": 47, "eigrp": 88, "ospf": 89, "pim": 103, "nos": 94,
+}
+ANY_WILDCARD6 = (1 << 128) - 1
+
+
+def _address6(words: list[str], i: int) -> tuple[Address, int]:
+    if i >= len(words):
+        raise AclSyntaxError("address missing")
+    word = words[i]
+    if word == "any":
+        return ANY_ADDRESS, i + 1
+    if word == "host":
+        if i + 1 >= len(words):
+            raise AclSyntaxError("host address missing")
+        return Address(parse_ipv6(words[i + 1]), 0, None, "host " + words[i + 1]), i + 2
+    if word == "object-group":
+        raise AclSyntaxError("IPv6 object-group %s not modelled" % (words[i + 1] if i + 1 < len(words) else ""))
+    address, slash, length = word.partition("/")
+    if not slash or not length.isdigit():
+        raise AclSyntaxError("%r is not an IPv6 prefix" % word)
+    wildcard = prefix_wildcard(int(length), 128)
+    return Address(parse_ipv6(address) & ~wildcard & ANY_WILDCARD6, wildcard, None, word), i + 1
+
+
+def parse_entry6(words: list[str], acl: str, source: Evidence, seq: int | None = None) -> AclEntry:
+    """One `ipv6 access-list` entry, from the action on, `sequence N` (before or after) removed by the caller.
+
+    `permit|deny PROTO SRC[/LEN] [PORTS] DST[/LEN] [PORTS] [ICMPV6-MESSAGE] [dscp D]
+    [established] [log] ...` (Cisco IOS IPv6 Command Reference, `permit (IPv6)`,
+    `deny (IPv6)`).  `dscp` compares the upper six bits of the Traffic Class, as
+    `dscp` does in an IPv4 entry.
+    """
+    if not words or words[0] not in ("permit", "deny"):
+        raise AclSyntaxError("expected permit or deny")
+    action = words[0]
+    i = 1
+    if i >= len(words):
+        raise AclSyntaxError("protocol missing")
+    proto_text = words[i]
+    i += 1
+    if proto_text in PROTOCOLS6:
+        protocol = PROTOCOLS6[proto_text]
+    elif proto_text.isdigit() and int(proto_text) <= 255:
+        protocol = int(proto_text) or None
+    else:
+        raise AclSyntaxError("unknown protocol %r" % proto_text)
+    port_names = TCP_PORTS if protocol == 6 else UDP_PORTS if protocol == 17 else None
+    has_ports = port_names is not None or protocol == 132
+    n = len(words)
+    src, i = _address6(words, i)
+    sport = dport = None
+    if has_ports and i < n and words[i] in _PORT_OPS:
+        sport, i = _ports(words, i, port_names or {})
+    dst, i = _address6(words, i)
+    if has_ports and i < n and words[i] in _PORT_OPS:
+        dport, i = _ports(words, i, port_names or {})
+    icmp = None
+    if protocol == 58:
+        icmp, i = icmp_message(words, i, ICMP6_TYPES)
+    ds_mask = ALL_BYTES
+    ds_text: list[str] = []
+    established = False
+    opaque: list[str] = []
+    unknown: list[str] = []
+    while i < n:
+        word = words[i]
+        arg = words[i + 1] if i + 1 < n else None
+        if word == "dscp" and arg is not None:
+            try:
+                ds_mask &= DSCP_BYTES[dsfield.parse_dscp(arg)]
+                ds_text.append("dscp " + arg)
+            except dsfield.DSFieldError:
+                unknown.append("dscp " + arg)
+            i += 2
+            continue
+        if word in _LOG_WORDS:
+            i += 1
+            continue
+        if word == "established" and protocol == 6:
+            established = True
+            i += 1
+            continue
+        if word in ("fragments", "routing", "undetermined-transport", "hbh", "auth"):
+            opaque.append(word)
+            i += 1
+            continue
+        if word in ("flow-label", "time-range", "reflect", "routing-type", "dest-option-type", "mobility-type",
+                    "timeout") and arg is not None:
+            if word != "timeout":
+                opaque.append("%s %s" % (word, arg))
+            i += 2
+            continue
+        if word in TCP_FLAG_WORDS and protocol == 6:
+            opaque.append("tcp flag " + word)
+            i += 1
+            continue
+        unknown.append(word)
+        i += 1
+    return AclEntry(
+        source, acl, seq, action, protocol, proto_text, src, dst, sport, dport, ds_mask,
+        " ".join(ds_text), established, tuple(opaque), tuple(unknown), None, 6, icmp,
+    )
+
+
+def implicit_entries6(acl: str, source: Evidence) -> tuple[AclEntry, ...]:
+    """What every IPv6 access list ends with before its implicit deny: neighbor discovery passes.
+
+    Cisco IOS IPv6 configuration guide, "IPv6 Access Control Lists": each IPv6 ACL
+    has implicit `permit icmp any any nd-na` and `permit icmp any any nd-ns` entries
+    ahead of the implicit `deny ipv6 any any`; an explicit `deny ipv6 any any` (which
+    comes first) blocks neighbor discovery.
+    """
+    out = []
+    for name in ("nd-na", "nd-ns"):
+        implicit = Evidence(source.file, source.line, source.text, "implicit permit icmp any any %s" % name)
+        out.append(AclEntry(implicit, acl, None, "permit", 58, "icmp", ANY_ADDRESS, ANY_ADDRESS, family=6,
+                            icmp=ICMP6_TYPES[name]))
+    return tuple(out)
+
+
 def clear_caches() -> None:
     """Start cold: each parse builds its own address cache (bounded, and benchmarks stay honest)."""
     parse_ipv4.cache_clear()

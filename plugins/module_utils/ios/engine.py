@@ -47,6 +47,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.ios.decisions impor
     merge_runs,
     simplify,
 )
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.acl import implicit_entries6
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.links import undefined_acl_reason, unused_definitions
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import (
     ALL_BYTES,
@@ -151,8 +152,14 @@ _Rel = t.Tuple[_State, t.Optional[str], t.Tuple[int, ...], bool]
 class Engine:
     """Evaluates one configuration; caches decision lists across interfaces."""
 
-    def __init__(self, config: IosConfig) -> None:
+    def __init__(self, config: IosConfig, family: int = 4) -> None:
+        if family not in (4, 6):
+            raise DiffservError("family must be 4 or 6, not %r" % (family,))
         self.config = config
+        # 4: IPv4 packets (`ip access-group`, `ip policy`); 6: IPv6 packets (`ipv6 traffic-filter`,
+        # `ipv6 policy`); QoS policies act on both, each criterion and marking with its reach.
+        self.family = family
+        self._acls = config.acls if family == 4 else config.acls6
         self._acl: dict[str, DL | None] = {}
         self._class: dict[str, DL] = {}
         self._clause: dict[int, DL] = {}
@@ -341,12 +348,19 @@ class Engine:
         self._decisions[key] = cond
         return cond
 
-    def acl_stage_dl(self, name: str) -> DL | None:
-        """An applied ACL, one alternative per outcome: permit or deny."""
-        key = ("acl", name)
+    def acl_stage_dl(self, name: str, filtering: bool = False) -> DL | None:
+        """An applied ACL, one alternative per outcome: permit or deny.
+
+        `filtering`: the list filters an interface (`ipv6 traffic-filter`), where an
+        IPv6 list's implicit neighbor-discovery permits apply (acl.implicit_entries6);
+        a list that classifies (class-map, route-map) sees forwarded traffic, which
+        link-local neighbor discovery never is.
+        """
+        filtering = filtering and self.family == 6
+        key = ("acl-filter" if filtering else "acl", name)
         found = self._compressed.get(key)
         if found is None:
-            raw = self.acl_dl(name)
+            raw = self.acl_dl(name, filtering)
             if raw is None:
                 return None
             found = self._compressed[key] = self._compress(raw, "acl", "access-list %s" % name, _ACL_WORDS)
@@ -365,14 +379,16 @@ class Engine:
                 Alt(a.mask, a.conds, a.steps if a.value == "permit" else (), a.value == "permit") for a in stage)
         return found
 
-    def acl_dl(self, name: str) -> DL | None:
+    def acl_dl(self, name: str, filtering: bool = False) -> DL | None:
         """permit/deny decision list of an ACL, or None when it is not defined."""
-        if name in self._acl:
-            return self._acl[name]
-        acl = self.config.acls.get(name)
+        memo = ("\0filter " + name) if filtering else name
+        if memo in self._acl:
+            return self._acl[memo]
+        acl = self._acls.get(name)
         if acl is None:
-            self._acl[name] = None
+            self._acl[memo] = None
             return None
+        entries = acl.entries + (implicit_entries6(name, acl.source) if filtering else ())
         alts: list[Alt] = []
         run: list[AclCondition] = []
         run_entries: list[AclEntry] = []
@@ -397,7 +413,7 @@ class Engine:
             run_entries.clear()
 
         prefix = "" if acl.source.text.startswith("access-list") else "access-list %s: " % name
-        for entry in acl.entries:
+        for entry in entries:
             if entry.unconditional:
                 flush()
                 run_key = None
@@ -414,7 +430,7 @@ class Engine:
         flush()
         alts.append(Alt(ALL_BYTES, (), (Step(acl.source, "access-list %s: implicit deny (no entry matched)" % name),), "deny"))
         dl = simplify(alts)
-        self._acl[name] = dl
+        self._acl[memo] = dl
         return dl
 
     def class_dl(self, name: str, depth: int = 0) -> DL:
@@ -430,11 +446,18 @@ class Engine:
         parts = []
         for crit in cm.criteria:
             what = "class-map %s: match %s%s" % (name, "not " if crit.negate else "", crit.text)
-            undefined_acl = crit.kind == "acl" and (crit.ref or "") not in self.config.acls
+            undefined_acl = crit.kind == "acl" and (crit.ref or "") not in self._acls
+            other_family = False
+            if self.family == 6:
+                # An IPv4-only criterion (`match ip dscp`), or an IPv4 list, matches no IPv6 packet.
+                other_family = crit.family == 4 or (undefined_acl and (crit.ref or "") in self.config.acls)
+                undefined_acl = undefined_acl and not other_family
             step = Step(crit.source, what, crit.kind in ("dscp", "precedence"),
                         unmodeled=crit.kind in ("unknown", "label") or undefined_acl)
-            if crit.kind in ("dscp", "precedence"):
-                part: DL = (Alt(crit.ds_mask, (), (step,), True), Alt(ALL_BYTES, (), (), False))
+            if other_family:
+                part: DL = dl_const(False)
+            elif crit.kind in ("dscp", "precedence"):
+                part = (Alt(crit.ds_mask, (), (step,), True), Alt(ALL_BYTES, (), (), False))
             elif crit.kind == "any":
                 part = dl_const(True, (step,))
             elif crit.kind == "acl":
@@ -503,15 +526,24 @@ class Engine:
         if found is not None:
             return found
         head = Step(clause.source, "route-map %s %s %d" % (rm.name, "permit" if clause.permit else "deny", clause.seq))
-        acl_matches = [m for m in clause.matches if m.kind == "acl"]
-        others = [m for m in clause.matches if m.kind != "acl"]
+        family = self.family
+        # `match ip address` reads IPv4 lists, `match ipv6 address` IPv6 lists.  An IPv4
+        # table reads a `match ipv6 address` as it always did (a clause it cannot read:
+        # may-match); an IPv6 table reads a `match ip address` as matching no IPv6 packet.
+        acl_matches = [m for m in clause.matches if m.kind == "acl" and (m.family or 4) == family]
+        others = [m for m in clause.matches if m.kind != "acl" or (family == 4 and m.family == 6)]
         parts: list[DL] = []
+        if family == 6 and any(m.kind == "acl" and m.family == 4 for m in clause.matches):
+            first = next(m for m in clause.matches if m.kind == "acl" and m.family == 4)
+            parts.append(dl_const(False, (Step(first.source, "route-map %s %d: an IPv4 access list matches no IPv6 "
+                                                             "packet" % (rm.name, clause.seq)),)))
         if acl_matches:
             # `match ip address A B` and several such lines: any of the lists.
             group: DL | None = None
             for match in acl_matches:
                 for ref in match.refs:
-                    step = Step(match.source, "route-map %s %d: match ip address %s" % (rm.name, clause.seq, ref))
+                    step = Step(match.source, "route-map %s %d: match %s address %s" % (
+                        rm.name, clause.seq, "ip" if family == 4 else "ipv6", ref))
                     acl = self.acl_bool_dl(ref)
                     if acl is None:
                         missing = Step(match.source, "access-list %s is not defined: the clause matches every packet" % ref)
@@ -524,7 +556,7 @@ class Engine:
             parts.append(group)
         for match in others:
             step = Step(match.source, "route-map %s %d: %s" % (rm.name, clause.seq, match.source.text),
-                        unmodeled=match.kind == "unknown")
+                        unmodeled=match.kind == "unknown" or match.kind == "acl")
             kind = "other" if match.kind == "length" else "unmodeled"
             parts.append(dl_cond(Condition(kind, match.source.text, match.source), (step,)))
         if not parts:
@@ -543,7 +575,7 @@ class Engine:
     def _acl_stage(self, attachment_step: Step, name: str) -> _Stage:
         def stage(state: _State) -> t.Iterator[_Branch]:
             state = _add(state, attachment_step)
-            acl = self.config.acls.get(name)
+            acl = self._acls.get(name)
             if acl is not None and acl.kind == "other":
                 # A MAC or protocol-type list under `ip access-group`: may drop, we cannot say which.
                 cond = Condition("unmodeled", "non-IPv4 access-list %s" % name, acl.source)
@@ -551,7 +583,7 @@ class Engine:
                 yield _add(state, step)._replace(conds=state.conds + (cond,), unmodeled=True), DROPPED
                 yield _add(state, step)._replace(unmodeled=True), None
                 return
-            dl = self.acl_stage_dl(name)
+            dl = self.acl_stage_dl(name, filtering=True)
             if dl is None or (acl is not None and not acl.entries):
                 passes = Step(attachment_step.source, "access-list %s is not defined or empty: every packet passes" % name)
                 yield _add(state, passes), None
@@ -632,7 +664,11 @@ class Engine:
         # IOS applies a class's marking before its policer, and the nested
         # policy inside the parent's class: read them in that order.
         for action in cls.actions:
-            if action.kind == "rewrite":
+            if action.kind == "rewrite" and action.family is not None and action.family != self.family:
+                # `set ip dscp` in an IPv6 table: the Traffic Class is left as it is.
+                state = _add(state, Step(action.source, "%s: %s (IPv4 packets only: not applied)" % (
+                    what, action.source.text)))
+            elif action.kind == "rewrite":
                 state = _rewrite(state, Step(action.source, "%s: %s" % (what, action.source.text), rewrite=action.rewrite))
             elif action.kind == "drop":
                 yield _add(state, Step(action.source, "%s: drop" % what)), DROPPED
@@ -749,6 +785,12 @@ class Engine:
         routing: dict[str, tuple[str, ...]] = {}
         route_steps: dict[str, Step] = {}
         for item in clause.sets:
+            if item.family is not None and item.family != self.family:
+                if self.family == 6:
+                    # `set ip next-hop`, `set ip precedence`: not for IPv6 packets.
+                    continue
+                # `set ipv6 ...` in an IPv4 table: read as it always was, a clause not modelled.
+                item = dataclasses.replace(item, kind="unknown")
             if item.kind == "rewrite":
                 state = _rewrite(state, Step(item.source, "%s: %s" % (head, item.source.text), rewrite=item.rewrite))
             elif item.kind in ("interface", "next-hop", "default-next-hop", "default-interface"):
@@ -790,23 +832,27 @@ class Engine:
         out: list[tuple[Step, _Stage]] = []
         # Lines the model cannot compute act where CAR and class-based marking do (document
         # 22141): after the ACL of their direction, before the policy.
+        family = self.family
         unmodeled = [(Step(u.source, u.reason, unmodeled=True), self._unmodeled_stage(u))
-                     for u in iface.unmodeled if u.direction in (direction, "both")]
+                     for u in iface.unmodeled if u.direction in (direction, "both") and family in u.families]
+        acl_in, acl_out, pbr = (iface.acl_in, iface.acl_out, iface.pbr) if family == 4 else (
+            iface.acl6_in, iface.acl6_out, iface.pbr6)
+        acl_word, pbr_word = ("access-list", "policy routing") if family == 4 else ("IPv6 access-list", "IPv6 policy routing")
         if direction == "in":
-            if iface.acl_in:
-                step = Step(iface.acl_in.source, "interface %s: input access-list %s" % (iface.name, iface.acl_in.name))
-                out.append((step, self._acl_stage(step, iface.acl_in.name)))
+            if acl_in:
+                step = Step(acl_in.source, "interface %s: input %s %s" % (iface.name, acl_word, acl_in.name))
+                out.append((step, self._acl_stage(step, acl_in.name)))
             out.extend(unmodeled)
             if iface.policy_in:
                 step = Step(iface.policy_in.source, "interface %s: input policy %s" % (iface.name, iface.policy_in.name))
                 out.append((step, self._policy_stage(step, iface.policy_in.name)))
-            if iface.pbr:
-                step = Step(iface.pbr.source, "interface %s: policy routing by route-map %s" % (iface.name, iface.pbr.name))
-                out.append((step, self._pbr_stage(step, iface.pbr.name)))
+            if pbr:
+                step = Step(pbr.source, "interface %s: %s by route-map %s" % (iface.name, pbr_word, pbr.name))
+                out.append((step, self._pbr_stage(step, pbr.name)))
         elif direction == "out":
-            if iface.acl_out:
-                step = Step(iface.acl_out.source, "interface %s: output access-list %s" % (iface.name, iface.acl_out.name))
-                out.append((step, self._acl_stage(step, iface.acl_out.name)))
+            if acl_out:
+                step = Step(acl_out.source, "interface %s: output %s %s" % (iface.name, acl_word, acl_out.name))
+                out.append((step, self._acl_stage(step, acl_out.name)))
             out.extend(unmodeled)
             if iface.policy_out:
                 step = Step(iface.policy_out.source, "interface %s: output policy %s" % (iface.name, iface.policy_out.name))
@@ -817,7 +863,7 @@ class Engine:
 
     def local_stages(self) -> list[tuple[Step, _Stage]]:
         local = self.config.local_policy
-        if local is None:
+        if local is None or self.family == 6:
             return []
         step = Step(local.source, "router-generated traffic: policy routing by route-map %s" % local.name)
         return [(step, self._pbr_stage(step, local.name))]
@@ -901,7 +947,7 @@ class Engine:
         groups: dict[tuple[t.Any, ...], list[Interface]] = {}
         for iface in exits:
             gate = tuple(same_interface(target, iface.name) for target in targets)
-            groups.setdefault((_output_identity(iface), gate, iface.shutdown), []).append(iface)
+            groups.setdefault((_output_identity(iface, self.family), gate, iface.shutdown), []).append(iface)
         # Paths that end before the output side are the same objects in every table, and so
         # are what _classify reads of them (`_Fact`): both made once.
         shared: dict[tuple[str, int], tuple[Path, _Fact]] = {}
@@ -971,7 +1017,8 @@ class Engine:
         return views
 
     def _graftable(self, iface: Interface) -> bool:
-        acl = self.config.acls.get(iface.acl_out.name) if iface.acl_out else None
+        attachment = iface.acl_out if self.family == 4 else iface.acl6_out
+        acl = self._acls.get(attachment.name) if attachment else None
         return acl is None or acl.kind != "other"
 
     def _table(self, name: str, direction: str, shutdown: bool, pairs: list[tuple[Step, _Stage]],
@@ -989,7 +1036,7 @@ class Engine:
             # No decision looked at the byte: one class, identical to unmarked traffic.
             fate_classes = [FateClass(ALL_BYTES, tuple(paths), path_differs=(False,) * len(paths))]
             return FateTable(self.config.hostname, self.config.file, name, direction, shutdown,
-                             stage_steps, tuple(fate_classes), out_name)
+                             stage_steps, tuple(fate_classes), out_name, self.family)
         if facts is None:
             facts = [_fact(p) for p in paths]
         # Treatments and outcomes are compared many times over: each distinct one becomes a
@@ -1041,6 +1088,7 @@ class Engine:
             stages=stage_steps,
             classes=tuple(fate_classes),
             out_interface=out_name,
+            family=self.family,
         )
 
 
@@ -1119,14 +1167,15 @@ def _graft(state: _State, head: tuple[tuple[int, ...], bool], relative: list[_Re
                       (action, keep, value, egress, unknown), head_plain and rel_plain))
 
 
-def _output_identity(iface: Interface) -> tuple[t.Any, ...]:
+def _output_identity(iface: Interface, family: int = 4) -> tuple[t.Any, ...]:
     """What an exit's output stages depend on: the output ACL and policy by name, its own unmodelled lines.
 
     Not the lines attaching them: those differ from interface to interface
     and decide nothing (see SharedTransit).
     """
-    return (iface.acl_out.name if iface.acl_out else None, iface.policy_out.name if iface.policy_out else None,
-            tuple(line for line in iface.unmodeled if line.direction in ("out", "both")))
+    acl_out = iface.acl_out if family == 4 else iface.acl6_out
+    return (acl_out.name if acl_out else None, iface.policy_out.name if iface.policy_out else None,
+            tuple(line for line in iface.unmodeled if line.direction in ("out", "both") and family in line.families))
 
 
 def _finish(state: _State, action: str) -> Path:
@@ -1157,25 +1206,28 @@ def _partition(paths: list[Path]) -> list[int]:
 
 
 # ---------------------------------------------------------------- public functions
-def fate_table(config: IosConfig, interface: str, direction: str) -> FateTable:
-    """Fates of all 256 arriving DS bytes on one interface ("in"/"out"; "local" for `ip local policy`)."""
-    return Engine(config).fate_table(interface, direction)
+def fate_table(config: IosConfig, interface: str, direction: str, family: int = 4) -> FateTable:
+    """Fates of all 256 arriving DS bytes on one interface ("in"/"out"; "local" for `ip local policy`).
+
+    family 4: IPv4 packets (the DS byte); 6: IPv6 packets (the Traffic Class).
+    """
+    return Engine(config, family).fate_table(interface, direction)
 
 
-def transit_table(config: IosConfig, in_interface: str, out_interface: str) -> FateTable:
+def transit_table(config: IosConfig, in_interface: str, out_interface: str, family: int = 4) -> FateTable:
     """Fates of traffic entering on one interface and leaving on another."""
-    return Engine(config).transit_table(in_interface, out_interface)
+    return Engine(config, family).transit_table(in_interface, out_interface)
 
 
-def shared_transit_tables(config: IosConfig, in_interface: str) -> list[SharedTransit]:
+def shared_transit_tables(config: IosConfig, in_interface: str, family: int = 4) -> list[SharedTransit]:
     """The transit tables of `transit_tables`, one per kind of exit, with the exits each stands for."""
-    engine = Engine(config)
+    engine = Engine(config, family)
     entry = engine.interface(in_interface)
     with gc_paused():
         return engine.shared_transit(entry.name, _exits(config, entry))
 
 
-def transit_tables(config: IosConfig, in_interface: str) -> list[FateTable]:
+def transit_tables(config: IosConfig, in_interface: str, family: int = 4) -> list[FateTable]:
     """Traffic entering on one interface may leave by any other that can forward it.
 
     Every interface but the entry one, shut ones, Null and Loopback
@@ -1183,7 +1235,7 @@ def transit_tables(config: IosConfig, in_interface: str) -> list[FateTable]:
     One table per exit, in configuration order; exits alike share the
     computed classes (Engine.views).
     """
-    engine = Engine(config)
+    engine = Engine(config, family)
     entry = engine.interface(in_interface)
     with gc_paused():
         shared = engine.shared_transit(entry.name, _exits(config, entry))
@@ -1199,9 +1251,9 @@ def _exits(config: IosConfig, entry: Interface) -> list[Interface]:
             if iface is not entry and not iface.shutdown and not iface.name.lower().startswith(("null", "loopback"))]
 
 
-def fate_tables(config: IosConfig) -> list[FateTable]:
-    """Every interface in both directions (plus `ip local policy`), sharing one engine's caches."""
-    engine = Engine(config)
+def fate_tables(config: IosConfig, family: int = 4) -> list[FateTable]:
+    """Every interface in both directions (plus `ip local policy` for IPv4), sharing one engine's caches."""
+    engine = Engine(config, family)
     out = []
     with gc_paused():
         for name in config.interfaces:

@@ -75,7 +75,7 @@ def reachable(config: IosConfig) -> Reach:
             return
         for clause in rm.clauses:
             for match in clause.matches:
-                if match.kind == "acl":
+                if match.kind == "acl" and match.family != 6:
                     for ref in match.refs:
                         reach.acl.setdefault(ref, match.source)
 
@@ -90,6 +90,11 @@ def reachable(config: IosConfig) -> Reach:
             route_map(iface.pbr.name, iface.pbr.source)
     if config.local_policy:
         route_map(config.local_policy.name, config.local_policy.source)
+    for iface in config.interfaces.values():
+        if iface.pbr6:
+            # Applied (`ipv6 policy route-map`), so not unused; its clauses are read for
+            # IPv6 policy routing, not for `ip policy`: not a PBR route-map of `reach.pbr`.
+            reach.route_map.setdefault(iface.pbr6.name, iface.pbr6.source)
     return reach
 
 
@@ -164,7 +169,11 @@ def link_diagnostics(config: IosConfig) -> list[Diagnostic]:
             continue
         for clause in rm.clauses:
             for match in clause.matches:
-                if match.kind == "acl":
+                if match.kind == "acl" and match.family == 6:
+                    # `match ipv6 address` under `ip policy`: read as before, may-match.
+                    add(match.source, "route-map %s: match clause not modelled for policy routing "
+                                      "(treated as may-match)" % name)
+                elif match.kind == "acl":
                     for ref in match.refs:
                         if ref not in config.acls:
                             add(match.source, "access-list %s is not defined: route-map %s %d matches every packet"
@@ -173,7 +182,7 @@ def link_diagnostics(config: IosConfig) -> list[Diagnostic]:
                     add(match.source, "route-map %s: match clause not modelled for policy routing "
                                       "(treated as may-match)" % name)
             for item in clause.sets:
-                if item.kind == "unknown":
+                if item.kind == "unknown" or item.family == 6:
                     add(item.source, "route-map %s: unknown set clause (kept, treated as may-drop)" % name)
     return out
 

@@ -362,6 +362,8 @@ class Criterion:
     ds_mask: int = ALL_BYTES
     ref: str | None = None
     text: str = ""
+    # 4: an IPv4-only criterion (`match ip dscp`, `match ip precedence`); None: both families.
+    family: int | None = None
 
     def as_dict(self) -> dict[str, t.Any]:
         return {
@@ -475,6 +477,8 @@ class ClassAction:
     rewrite: Rewrite | None = None
     police: Police | None = None
     ref: str | None = None
+    # 4: marks IPv4 packets only (`set ip dscp`, `set ip precedence`); None: both families.
+    family: int | None = None
 
     def as_dict(self) -> dict[str, t.Any]:
         out: dict[str, t.Any] = {"source": self.source.as_dict(), "kind": self.kind}
@@ -528,11 +532,15 @@ class PolicyMap:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RouteMapMatch:
-    """kind: acl (refs = ACL names, any of them) | length | unknown."""
+    """kind: acl (refs = ACL names, any of them) | length | unknown.
+
+    family: 4 for `match ip address`, 6 for `match ipv6 address`, None otherwise.
+    """
 
     source: Evidence
     kind: str
     refs: tuple[str, ...] = ()
+    family: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -547,6 +555,8 @@ class RouteMapSet:
     kind: str
     args: tuple[str, ...] = ()
     rewrite: Rewrite | None = None
+    # 4: `set ip ...` (IPv4 packets only); 6: `set ipv6 ...`; None: both (`set interface`).
+    family: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -607,6 +617,8 @@ class Unmodeled:
     direction: str
     effects: tuple[str, ...]
     reason: str
+    # The families whose pipelines carry the stage.
+    families: tuple[int, ...] = (4, 6)
 
     def as_dict(self) -> dict[str, t.Any]:
         return {"source": self.source.as_dict(), "direction": self.direction, "effects": list(self.effects),

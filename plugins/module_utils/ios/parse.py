@@ -82,6 +82,7 @@ class _Ctx:
         self.route_maps: dict[str, _RouteMapB] = {}
         self.interfaces: dict[str, _InterfaceB] = {}
         self.object_groups: dict[str, _ObjectGroupB] = {}
+        self.acls6: dict[str, _Acl6B] = {}
         self.local_policy: Attachment | None = None
         # Catalyst switch QoS: the `mls qos` line when it is on, and the shared policers
         # `police aggregate NAME` takes its actions from (line, text, action words).
@@ -380,6 +381,59 @@ def _resolve_entry(ctx: _Ctx, entry: AclEntry, groups: t.Mapping[str, ObjectGrou
     return dataclasses.replace(entry, **changes) if changes else entry
 
 
+class _Acl6B(_AclB):
+    """`ipv6 access-list NAME`: entries with `sequence N` (IOS prints it last), ND permits implied."""
+
+    FLAT = _AclB.FLAT | frozenset(("sequence",))
+
+    def accepts_flat(self, words: list[str]) -> bool:
+        return words[0] in self.FLAT
+
+    def child(self, ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
+        seq = None
+        if len(words) >= 2 and words[0] == "sequence" and words[1].isdigit():
+            seq, words = int(words[1]), words[2:]
+        elif len(words) >= 3 and words[-2] == "sequence" and words[-1].isdigit():
+            seq, words = int(words[-1]), words[:-2]
+        if not words or words[0] == "remark":
+            return IGNORE
+        if words[0] not in ("permit", "deny"):
+            ctx.diag(lineno, text, "ipv6 access-list %s: unknown line (ignored)" % self.name)
+            return IGNORE
+        source = ctx.ev(lineno, text)
+        if seq is None:
+            seq_value = (self.seqs[-1] + 10) if self.seqs else 10
+        else:
+            seq_value = seq
+            self.explicit_seq = True
+        try:
+            entry = aclmod.parse_entry6(words, self.name, source, seq)
+        except aclmod.AclSyntaxError as exc:
+            ctx.diag(lineno, text, "ipv6 access-list %s: %s (kept, treated as may-match)" % (self.name, exc))
+            entry = AclEntry(source=source, acl=self.name, seq=seq, action=words[0], protocol=None,
+                             protocol_text="ipv6", src=ANY_ADDRESS, dst=ANY_ADDRESS, unknown=(str(exc),), family=6)
+        else:
+            if entry.unknown:
+                ctx.diag(lineno, text, "ipv6 access-list %s: unknown option %s (kept, treated as may-match)"
+                         % (self.name, " ".join(repr(u) for u in entry.unknown)))
+        self.entries.append(entry)
+        self.seqs.append(seq_value)
+        return IGNORE
+
+
+
+def _top_ipv6(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
+    if len(words) >= 3 and words[1] == "access-list" and words[2] not in ("log-update", "cache", "logging"):
+        name = words[2]
+        found = ctx.acls6.get(name)
+        if found is None:
+            found = ctx.acls6[name] = _Acl6B(name, "ipv6", ctx.ev(lineno, text))
+        return found
+    if len(words) >= 5 and words[1:4] == ["local", "policy", "route-map"]:
+        ctx.diag(lineno, text, "ipv6 local policy: router-generated IPv6 traffic is not modelled")
+    return IGNORE
+
+
 def _acl(ctx: _Ctx, name: str, kind: str, lineno: int, text: str) -> _AclB:
     found = ctx.acls.get(name)
     if found is None:
@@ -455,8 +509,14 @@ class _ClassMapB(_Handler):
             words = words[1:]
         head = words[0]
         rest = words[1:]
+        # `match ip dscp` / `match ip precedence` match IPv4 packets only; without `ip`,
+        # IPv4 and IPv6 (Cisco IOS QoS Command Reference, `match dscp` usage guidelines:
+        # "To match DSCP values for IPv4 packets only, use the ip keyword. Without the ip
+        # keyword the match occurs on both IPv4 and IPv6 packets"; `match precedence` alike).
+        family = None
         if head == "ip" and rest and rest[0] in ("dscp", "precedence"):
             head, rest = rest[0], rest[1:]
+            family = 4
         if head in ("dscp", "precedence") and rest:
             if head == "dscp":
                 mask, bad = _ds_values(rest, dsfield.parse_dscp, DSCP_BYTES)
@@ -466,7 +526,7 @@ class _ClassMapB(_Handler):
                 ctx.diag(lineno, text, "class-map %s: unreadable %s value %s (treated as may-match)"
                          % (self.name, head, " ".join(bad) or "(none)"))
                 return Criterion(source, "unknown", negate, text=" ".join(words))
-            return Criterion(source, head, negate, ds_mask=mask, text=" ".join(words))
+            return Criterion(source, head, negate, ds_mask=mask, text=" ".join(words), family=family)
         if head == "access-group" and rest:
             if rest[0] == "name" and len(rest) > 1:
                 return Criterion(source, "acl", negate, ref=rest[1], text=" ".join(words))
@@ -674,8 +734,13 @@ class _PolicyClassB(_Handler):
     def set_action(self, ctx: _Ctx, lineno: int, words: list[str], text: str, where: str) -> ClassAction:
         source = ctx.ev(lineno, text)
         args = words[1:]
+        # `set ip dscp` / `set ip precedence` mark IPv4 packets only; `set dscp` and
+        # `set precedence` mark IPv4 and IPv6 (Cisco IOS QoS Command Reference, `set dscp`
+        # and `set ip dscp`; "IPv6 QoS: MQC Packet Marking/Remarking").
+        family = None
         if args and args[0] == "ip" and len(args) > 1 and args[1] in ("dscp", "precedence"):
             args = args[1:]
+            family = 4
         if len(args) >= 2 and args[0] in ("dscp", "precedence"):
             if args[1] == "tunnel":
                 # Marks the tunnel's outer header only; the packet's own byte is kept.
@@ -686,7 +751,7 @@ class _PolicyClassB(_Handler):
                         rewrite = rewrite_dscp(dsfield.parse_dscp(args[1]), " ".join(words))
                     else:
                         rewrite = rewrite_precedence(dsfield.parse_precedence(args[1]), " ".join(words))
-                    return ClassAction(source, "rewrite", rewrite=rewrite)
+                    return ClassAction(source, "rewrite", rewrite=rewrite, family=family)
                 except dsfield.DSFieldError:
                     pass
             # `set dscp dscp table T`, `set dscp cos table T`, `set precedence qos-group`...:
@@ -695,7 +760,7 @@ class _PolicyClassB(_Handler):
             ctx.diag(lineno, text, "%s: DS value derived from another field or table "
                                    "(may re-mark to an unknown value)" % where)
             keep = 0x03 if args[0] == "dscp" else 0x1F
-            return ClassAction(source, "rewrite", rewrite=rewrite_unknown(keep, " ".join(words)))
+            return ClassAction(source, "rewrite", rewrite=rewrite_unknown(keep, " ".join(words)), family=family)
         if args and args[0] in _SET_OTHER:
             return ClassAction(source, "queue")
         ctx.diag(lineno, text, "%s: unknown set clause (kept, treated as may re-mark)" % where)
@@ -771,7 +836,10 @@ class _ClauseB(_Handler):
         args = words[1:]
         if head == "match":
             if len(args) >= 3 and args[0] == "ip" and args[1] == "address" and args[2] != "prefix-list":
-                self.matches.append(RouteMapMatch(source, "acl", tuple(args[2:])))
+                self.matches.append(RouteMapMatch(source, "acl", tuple(args[2:]), family=4))
+            elif len(args) >= 3 and args[0] == "ipv6" and args[1] == "address" and args[2] != "prefix-list":
+                # IPv6 policy routing (`ipv6 policy route-map`): an IPv6 access list.
+                self.matches.append(RouteMapMatch(source, "acl", tuple(args[2:]), family=6))
             elif len(args) == 3 and args[0] == "length":
                 self.matches.append(RouteMapMatch(source, "length", tuple(args[1:])))
             else:
@@ -793,20 +861,27 @@ class _ClauseB(_Handler):
             if len(args) >= 2 and args[0] == "interface":
                 return RouteMapSet(source, "interface", tuple(args[1:]))
             if len(args) >= 3 and args[:2] == ["ip", "next-hop"]:
-                return RouteMapSet(source, "next-hop", tuple(args[2:]))
+                return RouteMapSet(source, "next-hop", tuple(args[2:]), family=4)
             if len(args) >= 4 and args[:3] == ["ip", "default", "next-hop"]:
-                return RouteMapSet(source, "default-next-hop", tuple(args[3:]))
+                return RouteMapSet(source, "default-next-hop", tuple(args[3:]), family=4)
+            if len(args) >= 3 and args[:2] == ["ipv6", "next-hop"]:
+                return RouteMapSet(source, "next-hop", tuple(args[2:]), family=6)
+            if len(args) >= 4 and args[:3] == ["ipv6", "default", "next-hop"]:
+                return RouteMapSet(source, "default-next-hop", tuple(args[3:]), family=6)
+            if len(args) == 3 and args[:2] == ["ipv6", "precedence"]:
+                rewrite = rewrite_precedence(dsfield.parse_precedence(args[2]), "set " + " ".join(args))
+                return RouteMapSet(source, "rewrite", tuple(args), rewrite, family=6)
             if len(args) >= 3 and args[:2] == ["default", "interface"]:
                 return RouteMapSet(source, "default-interface", tuple(args[2:]))
             if len(args) == 3 and args[:2] == ["ip", "precedence"]:
                 rewrite = rewrite_precedence(dsfield.parse_precedence(args[2]), "set " + " ".join(args))
-                return RouteMapSet(source, "rewrite", tuple(args), rewrite)
+                return RouteMapSet(source, "rewrite", tuple(args), rewrite, family=4)
             if len(args) == 3 and args[:2] == ["ip", "tos"]:
                 rewrite = rewrite_tos4(dsfield.parse_ios_tos(args[2]), "set " + " ".join(args))
-                return RouteMapSet(source, "rewrite", tuple(args), rewrite)
+                return RouteMapSet(source, "rewrite", tuple(args), rewrite, family=4)
             if len(args) == 3 and args[:2] == ["ip", "dscp"]:
                 rewrite = rewrite_dscp(dsfield.parse_dscp(args[2]), "set " + " ".join(args))
-                return RouteMapSet(source, "rewrite", tuple(args), rewrite)
+                return RouteMapSet(source, "rewrite", tuple(args), rewrite, family=4)
         except dsfield.DSFieldError:
             return RouteMapSet(source, "unknown", tuple(args))
         if args and args[0] in _RM_ROUTING_SETS:
@@ -845,12 +920,16 @@ class _InterfaceB(_Handler):
         self.pbr: Attachment | None = None
         self.unmodeled: list[Unmodeled] = []
         self.trusted = False
+        self.acl6_in: Attachment | None = None
+        self.acl6_out: Attachment | None = None
+        self.pbr6: Attachment | None = None
 
-    def may(self, ctx: _Ctx, lineno: int, text: str, direction: str, effects: tuple[str, ...], reason: str) -> None:
+    def may(self, ctx: _Ctx, lineno: int, text: str, direction: str, effects: tuple[str, ...], reason: str,
+            families: tuple[int, ...] = (4, 6)) -> None:
         """A line that may drop or re-mark: a stage of the pipeline and a Diagnostic, one reason."""
         reason = "interface %s: %s" % (self.name, reason)
         ctx.diag(lineno, text, reason)
-        self.unmodeled.append(Unmodeled(ctx.ev(lineno, text), direction, effects, reason))
+        self.unmodeled.append(Unmodeled(ctx.ev(lineno, text), direction, effects, reason, families))
 
     def accepts_flat(self, words: list[str]) -> bool:
         head = words[0]
@@ -905,15 +984,24 @@ class _InterfaceB(_Handler):
             self.description = text.split(None, 1)[1] if n > 1 else ""
             return IGNORE
         if head == "ipv6" and n >= 3 and words[1] == "traffic-filter":
-            # IPv6 packets only; an IPv6 Traffic Class is the same DS byte, and the
-            # firewall side may be ip6tables: a may-drop for those packets.
-            self.may(ctx, lineno, text, "out" if words[-1] == "out" else "in", ("drop",),
-                     "IPv6 access list %s is not modelled (IPv6 packets may be dropped)" % words[2])
+            # IPv6 packets only: the IPv6 fate tables (family 6) run it as the interface's
+            # access list.  The IPv4 tables keep the stage they always had (may-drop, the
+            # reading from before IPv6 was modelled), so IPv4 results do not move.
+            direction = "out" if words[-1] == "out" else "in"
+            attachment = Attachment(words[2], ctx.ev(lineno, text))
+            if direction == "in":
+                self.acl6_in = attachment
+            else:
+                self.acl6_out = attachment
+            self.may(ctx, lineno, text, direction, ("drop",),
+                     "IPv6 access list %s acts on IPv6 packets only (modelled in the IPv6 fate tables; "
+                     "a may-drop stage of the IPv4 tables)" % words[2], families=(4,))
             return IGNORE
         if head == "ipv6" and n >= 4 and words[1] == "policy" and words[2] == "route-map":
+            self.pbr6 = Attachment(words[3], ctx.ev(lineno, text))
             self.may(ctx, lineno, text, "in", ("drop", "remark"),
-                     "IPv6 policy routing by route-map %s is not modelled (IPv6 packets may be null-routed "
-                     "or re-marked)" % words[3])
+                     "IPv6 policy routing by route-map %s acts on IPv6 packets only (modelled in the IPv6 fate "
+                     "tables; may null-route or re-mark in the IPv4 tables)" % words[3], families=(4,))
             return IGNORE
         if head == "rate-limit":
             # Committed access rate: `rate-limit input|output [access-group N] bps burst burst
@@ -967,6 +1055,9 @@ class _InterfaceB(_Handler):
             policy_out=self.policy_out,
             pbr=self.pbr,
             unmodeled=tuple(self.unmodeled),
+            acl6_in=self.acl6_in,
+            acl6_out=self.acl6_out,
+            pbr6=self.pbr6,
         )
 
 
@@ -1177,6 +1268,7 @@ _TOP: dict[str, t.Callable[[_Ctx, int, list[str], str], _Handler | None]] = {
     "control-plane": _top_watch("control-plane policing (traffic to the router itself)"),
     "zone-pair": _top_watch("zone-based firewall zone-pair"),
     "object-group": _top_object_group,
+    "ipv6": _top_ipv6,
 }
 
 
@@ -1373,6 +1465,7 @@ def _parse(text: str, file: str, require_end: bool) -> IosConfig:
         references={k: tuple(v) for k, v in ctx.references.items()},
         ended=bool(ended_at),
         object_groups=groups,
+        acls6={name: b.freeze() for name, b in ctx.acls6.items()},
     )
     diagnostics = ctx.diagnostics + link_diagnostics(config)
     return dataclasses.replace(config, diagnostics=tuple(diagnostics))

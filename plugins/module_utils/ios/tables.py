@@ -237,6 +237,8 @@ class FateTable:
     stages: tuple[Step, ...]
     classes: tuple[FateClass, ...]
     out_interface: str | None = None
+    # 4: IPv4 packets (DS byte); 6: IPv6 packets (Traffic Class, the same eight bits).
+    family: int = 4
 
     @property
     def byte_class(self) -> tuple[int, ...]:
@@ -314,4 +316,5 @@ class FateTable:
             "stages": [s.as_dict() for s in self.stages],
             "classes": [c.as_dict() for c in self.classes],
             "by_dscp": self.by_dscp(),
+            **({"family": 6} if self.family == 6 else {}),
         }

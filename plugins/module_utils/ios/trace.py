@@ -337,7 +337,7 @@ def trace_ios(config: IosConfig, packet: t.Mapping[str, t.Any]) -> dict[str, t.A
     table lists "under conditions".
     """
     pkt = Packet.from_mapping(packet)
-    engine = Engine(config)
+    engine = Engine(config, pkt.family)
     in_iface = engine.interface(pkt.in_interface) if pkt.in_interface else None
     out_iface = engine.interface(pkt.out_interface) if pkt.out_interface else None
     paths = _paths(engine, pkt, pkt.tos)
