@@ -72,6 +72,10 @@ class ClearPlacement:
     writers: tuple[int, ...]
     candidate: str
     proof: str
+    # The candidate as the proof read it: its parsed dump (mangle alone, see _Candidates) and its
+    # marking map, so the next egress's placement and the re-audit read them instead of the text.
+    candidate_ruleset: Ruleset | None = dataclasses.field(default=None, compare=False, repr=False)
+    candidate_marks: MarkingMap | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
 def clear_rule(egress: str | None) -> str:
@@ -229,24 +233,28 @@ def _may_mark(path: str, keep: int, setv: int, _byte_mask: int) -> bool:
 
 
 def place_clear_rule(text: str, source: str, egress: str | None, backend: str = "auto",
-                     era: str = "auto") -> ClearPlacement:
+                     era: str = "auto", ruleset: Ruleset | None = None, before: MarkingMap | None = None,
+                     ) -> ClearPlacement:
     """The latest place in mangle POSTROUTING where the clearing rule leaves every packet at DSCP 0.
 
     Tries the end of the chain first, then each earlier position; each try is re-evaluated
     with the marking map of the resulting dump (built from the parsed dump, see _Candidates).
     Raises PlacementError when no position works (for example an ACCEPT in POSTROUTING before
-    a later TOS write).
+    a later TOS write).  `ruleset` is the text's IPv4 dump already parsed (the audit's, or an
+    earlier placement's candidate_ruleset) and `before` its marking map under the same backend and
+    TOS semantics: given, the text is not read again.
     """
-    ruleset = _ipv4(text, source)
+    ruleset = ruleset if ruleset is not None else _ipv4(text, source)
     interfaces = [egress] if egress else []
-    before = marking_map(ruleset, backend, era, interfaces=interfaces)
+    before = before if before is not None else marking_map(ruleset, backend, era, interfaces=interfaces)
     writers = sorted(before.writer_lines_leaving(egress, ("forward", "output")))
     rule_lines, _last = _mangle_postrouting_lines(ruleset)
     rule = clear_rule(egress)
     candidates = _Candidates(text, source, ruleset, rule)
     tried = []
     for index in range(len(rule_lines), -1, -1):
-        marks = marking_map(candidates.at(index), backend, era, interfaces=interfaces)
+        candidate_ruleset = candidates.at(index)
+        marks = marking_map(candidate_ruleset, backend, era, interfaces=interfaces)
         # Expanding the classes of a big map is where the time goes: only the classes still marked
         # are expanded (none, once the position is right), and the proof counts the others.
         left = still_marked(marks, egress)
@@ -257,7 +265,7 @@ def place_clear_rule(text: str, source: str, egress: str | None, backend: str = 
                      "(%s backend, %s TOS semantics)" % (marks.count_leaving(egress), where, marks.program.backend,
                                                          marks.program.era))
             return ClearPlacement(egress, rule, index + 1, index == len(rule_lines), after, tuple(writers),
-                                  candidate, proof)
+                                  candidate, proof, candidate_ruleset, marks)
         tried.append("after POSTROUTING rule %d: still marked by line(s) %s" % (
             index, ", ".join(str(line) for line in sorted({w for m in left for w in m.writers[-1:]}))))
     raise PlacementError("%s: no position in mangle POSTROUTING clears DSCP on every packet leaving by %s (%s)"
@@ -275,9 +283,10 @@ def clear_commands(placement: ClearPlacement, family: int = 4) -> tuple[tuple[st
             ("%s -t mangle -D %s %s" % (tool, CHAIN, spec),))
 
 
-def chain_listing(text: str, source: str) -> tuple[str, ...]:
-    """The mangle POSTROUTING rules of a dump as iptables-save prints them (the pre- and post-check)."""
-    ruleset = _ipv4(text, source)
+def chain_listing(text: str, source: str, ruleset: Ruleset | None = None) -> tuple[str, ...]:
+    """The mangle POSTROUTING rules of a dump as iptables-save prints them (the pre- and post-check);
+    `ruleset`, when given, is the text's IPv4 dump already parsed."""
+    ruleset = ruleset if ruleset is not None else _ipv4(text, source)
     mangle = ruleset.tables.get("mangle")
     if mangle is None or CHAIN not in mangle.chains:
         return ("(no rule)",)

@@ -82,6 +82,10 @@ class Fleet:
             self.loaded[key] = _load(host, text, egresses, backend, era)
         return self.loaded[key]
 
+    def remember(self, host: HostText, text: str, model: FirewallInput | RouterInput) -> None:
+        """The model of a candidate text a strategy built already (a proof's parsed dump and marking map)."""
+        self.loaded[(host.host, text)] = model
+
     def config(self, text: str, source: str) -> IosConfig:
         """A router text parsed once per planning run (its stages are checked for dangling references)."""
         key = (source, text)

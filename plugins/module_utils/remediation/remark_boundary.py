@@ -21,8 +21,11 @@ import re
 import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import platforms
+from ansible_collections.diffserv.audit.plugins.module_utils.analysis import FirewallInput
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import Conflict
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import PolicyMap
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import MarkingMap
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import Ruleset
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation import iptables as ipt
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model import (
     POST, PRE, Action, Check, Codepoint, HostChange, Planned, Stage, Strategy, Window,
@@ -221,13 +224,19 @@ def _changes(fleet: Fleet, conflicts: t.Sequence[Conflict], options: Options) ->
         rollback: list[str] = []
         notes: list[str] = []
         stages: list[Stage] = []
+        # The audit's parsed dump and marking map, then each placement's candidate: the dump is not read again.
+        ruleset: Ruleset = firewall.ruleset
+        marks: MarkingMap = firewall.marks
         for out in sorted(egresses, key=lambda e: e or ""):
             try:
-                placement = ipt.place_clear_rule(text, firewall.host.source, out, firewall.backend, firewall.era)
+                placement = ipt.place_clear_rule(text, firewall.host.source, out, firewall.backend, firewall.era,
+                                                 ruleset=ruleset, before=marks)
             except ipt.PlacementError as error:
                 notes.append(str(error))
                 continue
             text = placement.candidate
+            ruleset = t.cast(Ruleset, placement.candidate_ruleset)
+            marks = t.cast(MarkingMap, placement.candidate_marks)
             do, undo = ipt.clear_commands(placement, firewall.ruleset.family)
             commands.extend(do)
             rollback[:0] = undo
@@ -238,12 +247,15 @@ def _changes(fleet: Fleet, conflicts: t.Sequence[Conflict], options: Options) ->
                          "DSCP of packets leaving by every interface; give diffserv_links to limit it to one")
         if text != firewall.host.text:
             stages.append(Stage("clear the DS field on the way out, after every write", text))
+            # The re-audit of this candidate reads the model the last proof built.
+            fleet.remember(firewall.host, text, FirewallInput(host, firewall.host.source, ruleset, marks,
+                                                              firewall.host.managed))
         # iptables-save prints what the audit read, in every era (iptables 1.2 has no -S).
         listing = "iptables-save -t mangle | grep -e '^-A %s '" % ipt.CHAIN
         checks = (
-            Check(PRE, listing, ipt.chain_listing(firewall.host.text, firewall.host.source),
+            Check(PRE, listing, ipt.chain_listing(firewall.host.text, firewall.host.source, firewall.ruleset),
                   "the chain is as audited: the rule position in the commands depends on it"),
-            Check(POST, listing, ipt.chain_listing(text, firewall.host.source),
+            Check(POST, listing, ipt.chain_listing(text, firewall.host.source, ruleset),
                   "the clearing rule is in place, after every TOS and DSCP write"),
             Check(POST, "iptables -t mangle -L POSTROUTING -v -n --line-numbers", ("DSCP set 0x00",),
                   "the packet counter of the DSCP rule grows as traffic leaves"),
