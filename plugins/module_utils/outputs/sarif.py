@@ -25,7 +25,7 @@ import typing as t
 import urllib.parse
 
 from ansible_collections.diffserv.audit.plugins.module_utils.outputs.baseline import conflict_key
-from ansible_collections.diffserv.audit.plugins.module_utils.outputs.text import evidence_words, packet_words
+from ansible_collections.diffserv.audit.plugins.module_utils.outputs.text import conflict_kind, evidence_words, packet_words
 
 JSON = t.Dict[str, t.Any]
 
@@ -33,11 +33,14 @@ SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {"critical": "error", "high": "error", "medium": "warning"}
 
 # Conflict kinds: the fate marked packets meet where the same flow unmarked goes through.
-CONFLICT_KINDS: dict[str, str] = {
-    "null-routed": "A firewall's DS byte makes a router send the packets to Null0 (policy routing on the codepoint).",
-    "dropped": "A firewall's DS byte makes a router drop the packets (an ACL or policy denies the codepoint).",
-    "policed": "A firewall's DS byte puts the packets under a router policer the unmarked flow escapes.",
-    "policy-routed": "A firewall's DS byte makes a router policy-route the packets elsewhere than the unmarked flow.",
+CONFLICT_KINDS: dict[str, tuple[str, str]] = {
+    "null-routed": ("A firewall's DS byte makes a router send the packets to Null0 (policy routing on the codepoint).",
+                    "error"),
+    "dropped": ("A firewall's DS byte makes a router drop the packets (an ACL or policy denies the codepoint).", "error"),
+    "policy-routed": ("A firewall's DS byte makes a router policy-route the packets elsewhere than the unmarked flow.",
+                      "warning"),
+    "policed": ("A firewall's DS byte puts the packets under a router policer the unmarked flow escapes.", "error"),
+    "re-marked": ("A firewall's DS byte makes a router re-mark the packets, unlike the unmarked flow.", "warning"),
 }
 ADVISORY_KINDS: dict[str, str] = {
     "drops-lower-effort": "DSCP 1 is Lower-Effort (RFC 8622): it should be deprioritised, not discarded.",
@@ -94,7 +97,7 @@ def _fingerprint(conflict: t.Mapping[str, t.Any]) -> str:
 
 def _conflict_result(conflict: t.Mapping[str, t.Any], index: dict[str, int]) -> JSON:
     marker, treatment = conflict["marker"], conflict["treatment"]
-    rule_id = conflict_rule_id(treatment["action"])
+    rule_id = conflict_rule_id(conflict_kind(conflict))
     firewall = _location({"file": marker["file"], "line": marker["line"], "text": marker["rule"]},
                          message="%s writes DS byte 0x%02x (%s)" % (marker["host"], conflict["ds_byte"], conflict["describe"]),
                          host=marker["host"])
@@ -120,7 +123,7 @@ def _conflict_result(conflict: t.Mapping[str, t.Any], index: dict[str, int]) -> 
         "partialFingerprints": {"diffservConflict/v1": _fingerprint(conflict)},
         "properties": {"severity": conflict["severity"], "dscp": conflict["dscp"], "dsByte": conflict["ds_byte"],
                        "firewall": marker["host"], "router": treatment["host"], "interface": treatment["interface"],
-                       "action": treatment["action"], "unmarkedAction": treatment["unmarked_action"],
+                       "kind": conflict_kind(conflict), "action": treatment["action"], "unmarkedAction": treatment["unmarked_action"],
                        "pathAssumed": bool(conflict.get("path_assumed"))},
     }
 
@@ -147,14 +150,14 @@ def sarif_log(findings: t.Mapping[str, t.Any], version: str) -> JSON:
             index[rule_id] = len(rules)
             rules.append(_rule(rule_id, name, text, level))
 
-    for action, text in CONFLICT_KINDS.items():
-        add(conflict_rule_id(action), "DscpConflict" + action.title().replace("-", ""), text, "error")
+    for kind, (text, level) in CONFLICT_KINDS.items():
+        add(conflict_rule_id(kind), "DscpConflict" + kind.title().replace("-", ""), text, level)
     for kind, text in ADVISORY_KINDS.items():
         add(advisory_rule_id(kind), "DscpAdvisory" + kind.title().replace("-", ""), text, "note")
     for conflict in findings.get("conflicts", []):
-        action = conflict["treatment"]["action"]
-        add(conflict_rule_id(action), "DscpConflict" + _slug(action).title().replace("-", ""),
-            "A firewall's DS byte makes a router treat the packets as %s, unlike the unmarked flow." % action, "warning")
+        kind = conflict_kind(conflict)
+        add(conflict_rule_id(kind), "DscpConflict" + _slug(kind).title().replace("-", ""),
+            "A firewall's DS byte makes a router treat the packets as %s, unlike the unmarked flow." % kind, "warning")
     for advisory in findings.get("advisories", []):
         add(advisory_rule_id(advisory["kind"]), "DscpAdvisory" + _slug(advisory["kind"]).title().replace("-", ""),
             advisory["kind"], "note")

@@ -106,3 +106,22 @@ def tos_meaning(ds_byte: int) -> str:
 def dscp_words(dscp: int) -> str:
     """'1 (LE)'."""
     return dsfield.dscp_label(dscp)
+
+
+def conflict_kind(conflict: t.Mapping[str, t.Any]) -> str:
+    """What happens to the marked packets, as one word a rule or a heading can carry:
+    null-routed, dropped, policy-routed; policed (forwarded under a policer the unmarked flow escapes);
+    re-marked (forwarded with another byte); else the fate itself.
+
+    >>> conflict_kind({"severity": "medium", "ds_byte": 4, "treatment": {"action": "forwarded", "tos_out": 32}})
+    're-marked'
+    """
+    treatment = conflict["treatment"]
+    action = str(treatment["action"])
+    if action != "forwarded":
+        return action
+    if conflict.get("severity") == "high":
+        return "policed"
+    if treatment.get("tos_out") != conflict.get("ds_byte"):
+        return "re-marked"
+    return action

@@ -29,7 +29,7 @@ import typing as t
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import quote
 from ansible_collections.diffserv.audit.plugins.module_utils.outputs import picture
 from ansible_collections.diffserv.audit.plugins.module_utils.outputs.text import (
-    evidence_words, flow_terms, packet_words, plural, tos_meaning, values, where,
+    conflict_kind, evidence_words, flow_terms, packet_words, plural, tos_meaning, values, where,
 )
 
 JSON = t.Dict[str, t.Any]
@@ -155,7 +155,8 @@ def _group_view(index: int, conflicts: list[JSON], first: t.Mapping[str, t.Any])
         "unmarked_action": treatment["unmarked_action"], "lines": _lines_view(treatment.get("lines", [])),
         "may_match": may_match, "remarked_unknown": treatment.get("tos_out") is None,
         "trace": trace, "conflicts": conflicts,
-        "heading": "DSCP %s %s on %s %s (%s): %s" % (first["dscp"], treatment["action"], treatment["host"],
+        "kind": conflict_kind(first),
+        "heading": "DSCP %s %s on %s %s (%s): %s" % (first["dscp"], conflict_kind(first), treatment["host"],
                                                    treatment["interface"], severity,
                                                    plural(len(conflicts), "marking rule")),
     }
