@@ -13,6 +13,20 @@ Standard library only, no `import ansible`: importable and testable alone.
     fate_tables(config)                        # every interface, both directions
     unused(config)                             # definitions no applied place reaches
     trace_ios(config, {"in_interface": "Gi0/0", "tos": 4, ...})   # trace.py
+
+Per address family: every table function takes `family=4` (default, IPv4) or
+`family=6` (IPv6: `ipv6 traffic-filter`, `ipv6 policy route-map`, MQC with
+each criterion's and marking's reach); `trace_ios` reads the family from the
+packet (`"family": 6`, or IPv6 addresses).
+
+    fate_table(config, "Gi0/0", "in", family=6)
+    transit_tables(config, "Gi0/0", family=6)
+    trace_ios(config, {"in_interface": "Gi0/0", "src": "2001:db8::1", "tos": 4, ...})
+
+A class of packets rather than a byte (space.py): which fate do the packets a
+firewall marks (protocols, address and port ranges, ICMP types) meet?
+
+    for_packets(table, 0x04, PacketClass(family=4, protocols=frozenset({6}), sport=((25, 25),)))
 """
 
 from __future__ import absolute_import, annotations, division, print_function
@@ -33,4 +47,5 @@ from ansible_collections.diffserv.audit.plugins.module_utils.ios.fates import ( 
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import IosConfig  # noqa: F401
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.parse import load_ios, parse_ios  # noqa: F401
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.space import ClassFate, PacketClass, for_packets, restrict  # noqa: F401
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.trace import Packet, trace_ios  # noqa: F401
