@@ -36,10 +36,16 @@ from __future__ import absolute_import, annotations, division, print_function
 __metaclass__ = type
 
 import dataclasses
+import ipaddress
 import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
+from ansible_collections.diffserv.audit.plugins.module_utils.analysis import FirewallInput, Link, RouterInput
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError, quote
+from ansible_collections.diffserv.audit.plugins.module_utils.findings import Condition, Evidence, Marker, Treatment
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.trace import trace_ios
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.evaluate import Packet, Program, TraceResult, trace
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import IfaceCond
 
 JSON = t.Dict[str, t.Any]
 
@@ -431,3 +437,409 @@ def capture_diff(first: Capture, second: Capture) -> tuple[CaptureDiff, ...]:
                 break
     return tuple(diffs)
 
+
+
+# ---------------------------------------------------------------------------
+# Observations: a capture's directions tied to the audited configuration
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CaptureSource:
+    """One `diffserv_captures` entry: the file as given and where it was taken (`host:interface`, the
+    wire at that interface).  `mac`, optional, is that interface's MAC address: on Ethernet it says
+    which frames the host sent (Linux cooked captures say it themselves)."""
+
+    file: str
+    point: str
+    mac: str | None = None
+
+    @property
+    def host(self) -> str:
+        return self.point.partition(":")[0]
+
+    @property
+    def interface(self) -> str:
+        return self.point.partition(":")[2]
+
+    @classmethod
+    def from_mapping(cls, entry: t.Mapping[str, t.Any]) -> "CaptureSource":
+        point = str(entry.get("point") or "")
+        if not entry.get("file") or ":" not in point or not point.partition(":")[2]:
+            raise DiffservError("diffserv_captures entry %s: needs `file` and `point` as host:interface"
+                                % quote(str(dict(entry))))
+        mac = entry.get("mac")
+        return cls(str(entry["file"]), point, str(mac).lower() if mac else None)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Observation:
+    """One direction of one conversation of one capture, as seen and as the configuration predicts it."""
+
+    capture: str
+    point: str
+    flow: JSON
+    ds_bytes: tuple[int, ...]
+    frames: tuple[int, ...]
+    symptom: str
+    direction: str  # leaving / arriving the point's host, or unknown
+    predicted_ds_bytes: tuple[int | None, ...]  # one per reading of the unknown input interface; None: not written
+    marker: Marker | None
+    treatment: Treatment | None
+    contradiction: str | None
+    text: str
+    detail: str = ""
+    assumptions: tuple[str, ...] = ()
+
+    @property
+    def predicted_ds_byte(self) -> int | None:
+        return self.predicted_ds_bytes[0] if len(set(self.predicted_ds_bytes)) == 1 else None
+
+    def as_dict(self) -> JSON:
+        found: JSON = {"capture": self.capture, "point": self.point, "flow": dict(self.flow)}
+        if len(self.ds_bytes) == 1:
+            found["ds_byte"] = self.ds_bytes[0]
+        else:
+            found["ds_bytes"] = list(self.ds_bytes)
+        found.update({
+            "frames": list(self.frames), "symptom": self.symptom, "direction": self.direction,
+            "predicted_ds_byte": self.predicted_ds_byte,
+            "marker": self.marker.as_dict() if self.marker is not None else None,
+            "treatment": self.treatment.as_dict() if self.treatment is not None else None,
+            "contradiction": self.contradiction, "text": self.text, "detail": self.detail,
+            "assumptions": list(self.assumptions)})
+        if len(set(self.predicted_ds_bytes)) > 1:
+            found["predicted_ds_bytes"] = list(self.predicted_ds_bytes)
+        return found
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Contradiction:
+    """A capture that says the network did what the audited configuration says it cannot."""
+
+    capture: str
+    point: str
+    flow: JSON
+    frames: tuple[int, ...]
+    observed: tuple[int, ...]
+    predicted: tuple[int | None, ...]
+    text: str
+
+    def as_dict(self) -> JSON:
+        return {"capture": self.capture, "point": self.point, "flow": dict(self.flow), "frames": list(self.frames),
+                "observed": list(self.observed), "predicted": list(self.predicted), "text": self.text}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Observed:
+    """What `observe` returns: the observations, the contradictions among them, the working/failing
+    differences of captures taken at the same point, and what could not be tied (a point naming a
+    host that is not audited, ...), each a sentence."""
+
+    observations: tuple[Observation, ...]
+    contradictions: tuple[Contradiction, ...]
+    capture_diffs: tuple[CaptureDiff, ...]
+    problems: tuple[str, ...]
+    notes: tuple[str, ...] = ()  # how the captures were read: frames that are not IP, a file cut short
+
+    def as_dict(self) -> JSON:
+        return {"observations": [o.as_dict() for o in self.observations],
+                "contradictions": [c.as_dict() for c in self.contradictions],
+                "capture_diff": [d.as_dict() for d in self.capture_diffs], "problems": list(self.problems),
+                "notes": list(self.notes)}
+
+
+def _byte(value: int | None) -> str:
+    return "not written (leaves as it arrived)" if value is None else "0x%02x" % value
+
+
+class _Prediction(t.NamedTuple):
+    predicted: tuple[int | None, ...]
+    marker: Marker | None
+    producible: bool | None  # can the firewall, as audited, send the observed byte(s) this way? None: undecided
+    dropped_by: str | None
+    assumptions: tuple[str, ...]
+
+
+# Beyond this many rules, an observed byte the firewall does not write from 0x00 or from itself is not
+# searched over all 256 arriving bytes (each is a trace of the whole dump): undecided, and said so.
+SEARCH_RULE_LIMIT = 20000
+
+
+def _in_interfaces(firewall: FirewallInput, egress: str) -> list[str]:
+    """Readings of the unknown input interface: each name an `-i` match uses, and "" (one no rule names)."""
+    names: list[str] = []
+    for table in firewall.ruleset.tables.values():
+        for chain in table.chains:
+            for rule in table.rules(chain):
+                for condition in rule.conditions:
+                    if isinstance(condition, IfaceCond) and condition.direction == "in" and condition.name != egress:
+                        names.append(condition.name)
+    return list(dict.fromkeys(names)) + [""]
+
+
+def _packet(direction: Direction, tos: int, in_interface: str, out_interface: str) -> Packet:
+    return Packet("forward", direction.protocol, tos, in_interface, out_interface, int(ipaddress.ip_address(direction.src)),
+                  int(ipaddress.ip_address(direction.dst)), direction.sport, direction.dport)
+
+
+def _marker(firewall: FirewallInput, result: TraceResult) -> Marker | None:
+    writes = [step for step in result.steps if step.action == "write"]
+    if not writes:
+        return None
+    last = writes[-1]
+    return Marker(firewall.host, firewall.file, last.line, quote(last.rule, exact=True), last.chain, last.table,
+                  tuple(step.line for step in writes), result.backend, result.era)
+
+
+def firewall_prediction(firewall: FirewallInput, egress: str, direction: Direction) -> _Prediction:
+    """The byte `firewall`, as audited, gives this direction's packets leaving by `egress` (forwarded,
+    arriving unmarked), the rule that writes each observed byte, and whether the observed bytes are
+    possible at all (from some arriving byte, by some input interface)."""
+    program = Program(firewall.ruleset)
+    readings = _in_interfaces(firewall, egress)
+    assumptions = ["traced as forwarded by %s, leaving by %s, arriving with DS byte 0x00%s" % (
+        firewall.host, egress, " (input interface read as each of: %s)" % ", ".join(repr(r) for r in readings)
+        if len(readings) > 1 else "")]
+    predicted: list[int | None] = []
+    for reading in readings:
+        result = trace(firewall.ruleset, _packet(direction, 0, reading, egress), program=program)
+        written = any(step.action == "write" for step in result.steps)
+        predicted.append(result.tos if written and result.verdict != "drop" else None)
+    marker: Marker | None = None
+    producible: bool | None = True
+    dropped_by = None
+    search = firewall.ruleset.rule_count <= SEARCH_RULE_LIMIT
+    for observed in direction.ds_bytes:
+        found = False
+        drops = []
+        for arriving in [0, observed] + (list(range(256)) if search else []):
+            for reading in readings:
+                result = trace(firewall.ruleset, _packet(direction, arriving, reading, egress), program=program)
+                if result.verdict == "drop":
+                    drops.append(result)
+                    continue
+                if result.tos == observed:
+                    found = True
+                    marker = marker or _marker(firewall, result)
+                    break
+            if found:
+                break
+        if not found:
+            if drops and len(drops) >= len(readings) * 2:
+                last = drops[0].steps[-1] if drops[0].steps else None
+                dropped_by = "%s:%d" % (firewall.file, last.line) if last is not None else firewall.file
+            producible = False if search else None
+            if not search:
+                assumptions.append("%s holds %d rules: only arriving bytes 0x00 and 0x%02x were tried" % (
+                    firewall.host, firewall.ruleset.rule_count, observed))
+    for text in dict.fromkeys(u for reading in readings[:1] for u in trace(
+            firewall.ruleset, _packet(direction, 0, reading, egress), program=program).uncertain):
+        assumptions.append(text)
+    return _Prediction(tuple(predicted), marker, producible, dropped_by, tuple(assumptions))
+
+
+_TCP_LETTERS = ((SYN, "S"), (ACK, "A"), (RST, "R"), (FIN, "F"), (PSH, "P"), (URG, "U"))
+
+
+def router_treatment(router: RouterInput, interface: str, direction: Direction, ds_byte: int) -> Treatment:
+    """What `router` does with this direction's packets arriving on `interface` with `ds_byte`: one trace,
+    marked and (inside the trace) unmarked, as the conflicts' treatment reads."""
+    first = direction.packets[0] if direction.packets else None
+    packet: JSON = {"in_interface": interface, "protocol": direction.protocol, "src": direction.src,
+                    "dst": direction.dst, "sport": direction.sport, "dport": direction.dport, "tos": ds_byte}
+    if first is not None and first.tcp_flags is not None:
+        packet["tcp_flags"] = "".join(letter for bit, letter in _TCP_LETTERS if first.tcp_flags & bit)
+    result = trace_ios(router.config, packet)
+    lines = tuple(Evidence(step["file"], step["line"], quote(step["text"], exact=True), step.get("what"))
+                  for step in result["steps"])
+    may = tuple(Condition(c.get("file"), c.get("line"), quote(str(c.get("text", "")), exact=True),
+                          quote(str(c.get("reason", "")), 400)) for c in result.get("may_match", []))
+    unmarked = result["unmarked"]["fate"]
+    summary = "%s with DS byte 0x%02x (unmarked: %s)" % (result["fate"], ds_byte, unmarked)
+    return Treatment(router.host, router.file, interface, (result["out_interface"],) if result.get("out_interface") else (),
+                     "in", result["fate"], summary, unmarked, result["tos_out"], may, bool(result.get("remarked_unknown")),
+                     lines, True, packet)
+
+
+def _worth(direction: Direction, contradiction: str | None) -> bool:
+    return direction.symptom != OK or any(direction.ds_bytes) or contradiction is not None
+
+
+def _direction_at(direction: Direction, source: CaptureSource) -> str:
+    if direction.direction != UNKNOWN:
+        return direction.direction
+    if source.mac and direction.packets and direction.packets[0].src_mac:
+        return LEAVING if direction.packets[0].src_mac == source.mac else ARRIVING
+    return UNKNOWN
+
+
+def _observe_direction(source: CaptureSource, direction: Direction, firewalls: t.Mapping[str, FirewallInput],
+                       routers: t.Mapping[str, RouterInput], links: t.Sequence[Link] | None,
+                       inferred: str | None = None) -> Observation:
+    host, interface = source.host, source.interface
+    way = inferred or _direction_at(direction, source)
+    assumptions: list[str] = []
+    if inferred:
+        assumptions.append(
+            "which way these packets crossed %s is inferred: the capture does not say, and of the two directions "
+            "only the other one could have left %s as audited (the reading without a contradiction)"
+            % (source.point, _sender_of(source, firewalls, routers, links)) if (inferred == ARRIVING) == (host in firewalls)
+            else "which way these packets crossed %s is inferred: the capture does not say, and only this direction "
+                 "is consistent with the audited firewall" % source.point)
+    prediction: _Prediction | None = None
+    treatment: Treatment | None = None
+    firewall: FirewallInput | None = None
+    egress = ""
+    router: RouterInput | None = None
+    router_iface = ""
+    if host in firewalls:
+        if way != ARRIVING:
+            firewall, egress = firewalls[host], interface
+            linked = [link for link in links or () if link.firewall == host and link.egress in (interface, None)
+                      and not link.assumed]
+            if linked:
+                router, router_iface = routers.get(linked[0].router), linked[0].interface
+            elif links is None:
+                assumptions.append("no diffserv_links: which router %s reaches is not known" % source.point)
+    elif host in routers:
+        if way != LEAVING:
+            router, router_iface = routers[host], interface
+            linked = [link for link in links or () if link.router == host and link.interface == interface
+                      and link.egress and not link.assumed]
+            if linked:
+                firewall, egress = firewalls.get(linked[0].firewall), str(linked[0].egress)
+            elif links is None:
+                assumptions.append("no diffserv_links: which firewall sends to %s is not known" % source.point)
+    if way == UNKNOWN:
+        assumptions.append("the capture does not say which way these packets crossed %s (give the point's `mac`, "
+                           "or capture with -i any): traced as %s" % (
+                               source.point, "leaving it" if host in firewalls else "arriving there"))
+    if direction.family != 4:
+        assumptions.append("IPv6: the audited configurations are joined for IPv4 today; not traced")
+        firewall = router = None
+    if firewall is not None:
+        prediction = firewall_prediction(firewall, egress, direction)
+        assumptions.extend(prediction.assumptions)
+    byte = next((b for b in direction.ds_bytes if b), direction.ds_bytes[0])
+    if router is not None:
+        try:
+            treatment = router_treatment(router, router_iface, direction, byte)
+        except DiffservError as error:
+            assumptions.append("%s %s: not traced: %s" % (router.host, router_iface, quote(str(error), 400)))
+    contradiction = None
+    if prediction is not None and prediction.producible is False:
+        seen = ", ".join("0x%02x" % b for b in direction.ds_bytes)
+        if prediction.dropped_by:
+            contradiction = ("%s shows these packets with DS byte %s, but %s as audited drops them (%s)"
+                             % (source.file, seen, firewall.host if firewall else "", prediction.dropped_by))
+        else:
+            contradiction = ("%s shows DS byte %s, but %s as audited sends these packets by %s with %s: the "
+                             "capture was taken under another configuration, or the path is not the one linked"
+                             % (source.file, seen, firewall.host if firewall else "", egress,
+                                " or ".join(_byte(p) for p in dict.fromkeys(prediction.predicted))))
+        if way == UNKNOWN:
+            contradiction += (" (the capture does not say which way these packets went; the other direction "
+                              "contradicts the audited firewall too, so whichever left it does)")
+    text = _observation_text(source, direction, prediction, treatment)
+    return Observation(source.file, source.point, direction.flow, direction.ds_bytes, direction.frames,
+                       direction.symptom, way, prediction.predicted if prediction is not None else (),
+                       prediction.marker if prediction is not None else None, treatment, contradiction, text,
+                       direction.detail, tuple(dict.fromkeys(assumptions)))
+
+
+def _observation_text(source: CaptureSource, direction: Direction, prediction: _Prediction | None,
+                      treatment: Treatment | None) -> str:
+    first = direction.packets[0] if direction.packets else None
+    kind = {"SYN,ACK": "SYN/ACKs", "SYN": "SYNs"}.get(first.flags if first else "", "packets")
+    seen = ", ".join("0x%02x" % b for b in direction.ds_bytes)
+    words = ["%s %s:%s -> %s:%s at %s carry DS byte %s (%s)" % (
+        kind, direction.src, direction.sport, direction.dst, direction.dport, source.point, seen,
+        _frames_words(direction.frames))]
+    if prediction is not None and prediction.marker is not None:
+        words.append("written by %s:%d" % (prediction.marker.file, prediction.marker.line))
+    if treatment is not None and treatment.action != treatment.unmarked_action:
+        words.append("%s %s: %s" % (treatment.host, treatment.interface, treatment.action))
+    if direction.symptom != OK:
+        words.append(direction.symptom)
+    return "; ".join(words)
+
+
+def _frames_words(frames: tuple[int, ...]) -> str:
+    shown = ", ".join(str(f) for f in frames[:6])
+    return "frame%s %s%s" % ("s" if len(frames) > 1 else "", shown, " and %d more" % (len(frames) - 6) if len(frames) > 6 else "")
+
+
+def _sender_of(source: CaptureSource, firewalls: t.Mapping[str, FirewallInput], routers: t.Mapping[str, RouterInput],
+               links: t.Sequence[Link] | None) -> str:
+    if source.host in firewalls:
+        return source.host
+    linked = [link.firewall for link in links or () if link.router == source.host and link.interface == source.interface]
+    return linked[0] if linked else "the firewall"
+
+
+def _observe_conversation(source: CaptureSource, conversation: Conversation, firewalls: t.Mapping[str, FirewallInput],
+                          routers: t.Mapping[str, RouterInput], links: t.Sequence[Link] | None) -> list[Observation]:
+    """Both directions; where the capture does not say which way each crossed the point, the two readings.
+
+    Of a conversation's two directions at one point, exactly one left the point's host and the other
+    arrived.  Both traced as the firewall's outgoing packets: if both contradict the audited firewall,
+    whichever left does (a contradiction either way); if exactly one does, the reading where the other
+    one left holds without contradiction, and is taken, saying so; if neither does, both stay unknown.
+    """
+    observed = [_observe_direction(source, d, firewalls, routers, links) for d in conversation.directions]
+    if len(observed) != 2 or any(o.direction != UNKNOWN or not o.predicted_ds_bytes for o in observed):
+        return observed
+    contradicting = [o.contradiction is not None for o in observed]
+    if contradicting.count(True) != 1:
+        return observed
+    at_firewall = source.host in firewalls
+    # The consistent direction left the firewall: at a firewall point it is leaving, at a router point arriving.
+    from_firewall, to_firewall = (LEAVING, ARRIVING) if at_firewall else (ARRIVING, LEAVING)
+    return [_observe_direction(source, d, firewalls, routers, links, to_firewall if bad else from_firewall)
+            for d, bad in zip(conversation.directions, contradicting)]
+
+
+def observe(captures: t.Sequence[tuple[CaptureSource, Capture]], firewalls: t.Mapping[str, FirewallInput],
+            routers: t.Mapping[str, RouterInput], links: t.Sequence[Link] | None, everything: bool = False) -> Observed:
+    """Each capture's conversation directions worth reporting (a symptom, a non-zero DS byte, or a
+    contradiction; `everything` for all), tied to the audited fleet, with the working/failing
+    differences of captures taken at the same point.
+
+    A point at a firewall: its directions are traced through that firewall leaving by the point's
+    interface (the marker, the predicted byte) and through the router `links` joins to that egress
+    (the treatment).  A point at a router: through that router arriving on the interface, and
+    through the firewall linked to it.  Directions the link layer says arrived at a firewall point
+    (or left a router point) are reported as seen, not traced.  One capture's trouble (a host that is
+    not audited, a trace that fails) is a sentence under `problems`; the rest is reported.
+
+    `captures` pairs each `diffserv_captures` entry (`CaptureSource.from_mapping(entry)`) with its
+    capture as read (`plugin_utils/captures.read_capture(path, entry["file"])`); `firewalls`,
+    `routers` and `links` are the loaded fleet's (`loader.load_fleet`): `links` None means no
+    `diffserv_links` were given, and then no router or firewall is joined to a point.
+    """
+    found: list[Observation] = []
+    problems: list[str] = []
+    notes: list[str] = []
+    for source, capture in captures:
+        if source.host not in firewalls and source.host not in routers:
+            problems.append("%s: point %s: %s is not an audited host; its directions are reported as seen"
+                            % (quote(source.file), quote(source.point), quote(source.host)))
+        notes.extend("%s: %s" % (quote(source.file), note) for note in capture.notes)
+        for conversation in conversations(capture):
+            try:
+                observed = _observe_conversation(source, conversation, firewalls, routers, links)
+            except DiffservError as error:
+                problems.append("%s: %s: %s" % (quote(source.file), _frames_words(conversation.directions[0].frames),
+                                                quote(str(error), 400)))
+                continue
+            for direction, observation in zip(conversation.directions, observed):
+                if everything or _worth(direction, observation.contradiction):
+                    found.append(observation)
+    contradictions = tuple(Contradiction(o.capture, o.point, o.flow, o.frames, o.ds_bytes, o.predicted_ds_bytes,
+                                         o.contradiction) for o in found if o.contradiction is not None)
+    diffs: list[CaptureDiff] = []
+    for index, (source, capture) in enumerate(captures):
+        for other_source, other in captures[index + 1:]:
+            if other_source.point == source.point:
+                diffs.extend(capture_diff(capture, other))
+    return Observed(tuple(found), contradictions, tuple(diffs), tuple(problems), tuple(notes))

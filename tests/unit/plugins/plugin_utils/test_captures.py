@@ -38,13 +38,13 @@ def test_failing_story_pcapng_shows_the_stalled_handshake_with_ds_byte_0x04():
     capture = _read("story-failing.pcapng")
     assert capture.format == "pcapng" and capture.linktypes == (1,)
     directions = _directions(capture)
-    reply = directions[("198.51.100.2", 25)]
+    reply = directions[("203.0.113.25", 25)]
     assert reply.symptom == HANDSHAKE_STALLED
     assert reply.ds_bytes == (0x04,)
     # Frame 2 is an ARP request: not IP, yet counted, as Wireshark numbers frames.
     assert reply.frames == (3, 5, 7)
     assert "frames 4, 6" in reply.detail
-    syn = directions[("192.0.2.2", 28680)]
+    syn = directions[("198.51.100.25", 28680)]
     assert syn.ds_bytes == (0,) and syn.frames == (1, 4, 6)
     assert capture.frames == 7 and len(capture.packets) == 6
     assert capture.notes == ("1 frame(s) not read: not IP (ethertype 0x0806) (frames 2)",)
@@ -59,7 +59,7 @@ def test_working_story_pcap_is_ok_both_ways():
 def test_packet_record_fields_of_the_first_syn_ack():
     packet = _read("story-failing.pcapng").packets[1]
     assert (packet.frame, packet.family, packet.src, packet.dst, packet.sport, packet.dport) == (
-        3, 4, "198.51.100.2", "192.0.2.2", 25, 28680)
+        3, 4, "203.0.113.25", "198.51.100.25", 25, 28680)
     assert packet.flags == "SYN,ACK" and (packet.seq, packet.ack) == (5000, 1001)
     assert (packet.ds_byte, packet.ttl, packet.length, packet.dont_fragment) == (0x04, 64, 60, True)
     assert packet.tcp_options == (2, 4, 8, 3)  # MSS, SACK permitted, timestamps, window scale
@@ -75,7 +75,7 @@ def test_capture_diff_names_the_ds_field_with_frame_numbers():
     assert (diff.working, diff.failing) == ("story-working.pcap", "story-failing.pcapng")
     assert diff.fields == ("ds_byte",)
     assert [(p.packet, p.working_frame, p.failing_frame) for p in diff.packets] == [
-        ("SYN,ACK #1 198.51.100.2 -> 192.0.2.2", 2, 3)]
+        ("SYN,ACK #1 203.0.113.25 -> 198.51.100.25", 2, 3)]
     assert diff.packets[0].fields[0].as_dict() == {"field": "ds_byte", "working": 0, "failing": 4}
     assert "0x00" in diff.text and "0x04" in diff.text
     assert "ip_id" in diff.ignored and "seq" in diff.ignored
@@ -89,7 +89,7 @@ def test_capture_diff_of_two_failing_captures_is_empty():
 def test_vlan_tagged_frames_are_read_with_their_tags(name, tags):
     capture = _read(name)
     assert {p.vlan for p in capture.packets} == {tags}
-    reply = _directions(capture)[("198.51.100.2", 25)]
+    reply = _directions(capture)[("203.0.113.25", 25)]
     assert reply.symptom == HANDSHAKE_STALLED and reply.ds_bytes == (4,)
 
 
@@ -102,8 +102,8 @@ def test_raw_ipv6_traffic_class_is_the_ds_byte():
     assert capture.linktypes == (101,)
     packet = capture.packets[1]
     assert (packet.family, packet.src, packet.ds_byte, packet.ttl, packet.ip_id, packet.length) == (
-        6, "2001:db8:2::2", 0x04, 64, None, 80)  # 40 bytes of IPv6 header + TCP with 20 bytes of options
-    assert _directions(capture)[("2001:db8:2::2", 25)].symptom == HANDSHAKE_STALLED
+        6, "2001:db8:2::25", 0x04, 64, None, 80)  # 40 bytes of IPv6 header + TCP with 20 bytes of options
+    assert _directions(capture)[("2001:db8:2::25", 25)].symptom == HANDSHAKE_STALLED
 
 
 def test_two_interface_pcapng_reads_each_interface_with_its_link_type_and_clock():
@@ -123,9 +123,9 @@ def test_kernel_capture_on_any_is_sll2_and_knows_who_sent():
     capture = _read("kernel-failing-any-sll2.pcap")
     assert capture.linktypes == (276,)
     directions = _directions(capture)
-    reply = directions[("198.51.100.2", 25)]
+    reply = directions[("203.0.113.25", 25)]
     assert reply.direction == LEAVING and reply.ds_bytes == (4,) and reply.symptom == HANDSHAKE_STALLED
-    assert directions[("192.0.2.2", 28681)].direction == ARRIVING
+    assert directions[("198.51.100.25", 28681)].direction == ARRIVING
 
 
 def test_kernel_pcap_and_its_pcapng_rewrite_read_the_same():
@@ -140,7 +140,7 @@ def test_kernel_pcap_and_its_pcapng_rewrite_read_the_same():
 
 def test_kernel_ipv6_capture():
     directions = _directions(_read("kernel-failing-ipv6.pcap"))
-    reply = directions[("2001:db8:2::2", 25)]
+    reply = directions[("2001:db8:2::25", 25)]
     assert reply.family == 6 and reply.ds_bytes == (4,) and reply.symptom == HANDSHAKE_STALLED
 
 
