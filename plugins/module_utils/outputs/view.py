@@ -207,7 +207,8 @@ def run_view(report_dir: str, written: t.Sequence[str], check_mode: bool = False
         state = "clean on re-audit" if strategy.get("clean") else "NOT clean: %s" % (strategy.get("refused") or "see CHANGE.md")
         if bundles_skipped:
             state += "; planned, not written (check mode)"
-        bundles.append({"name": name, "state": state, "path": "%s/changes/%s/CHANGE.md" % (report_dir, name)})
+        path = "" if bundles_skipped else "%s/changes/%s/CHANGE.md" % (report_dir, name)
+        bundles.append({"name": name, "state": state, "path": path})
     return {"report_dir": report_dir, "written": list(written), "check_mode": check_mode, "bundles": bundles,
             "bundle_error": bundle_error or "", "baseline": dict(baseline) if baseline else None,
             "bundles_skipped": bundles_skipped}
