@@ -11,10 +11,15 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: marking_map
-short_description: Every class of packets an iptables firewall marks, with the DS byte it leaves with
+short_description: Every class of packets a Linux firewall marks, with the DS byte it leaves with
 description:
-  - Reads an C(iptables-save) or C(ip6tables-save) dump and computes, for all packets at once, which DS
-    byte (the old TOS byte) each class of packets leaves the firewall with, and which rules wrote it.
+  - Reads an C(iptables-save) or C(ip6tables-save) dump, or a native nftables ruleset (C(nft list ruleset)
+    or C(nft -j list ruleset)), and computes, for all packets at once, which DS byte (the old TOS byte)
+    each class of packets leaves the firewall with, and which rules wrote it.
+  - For nftables, every base chain (of type filter or route) of the IPv4 view (the C(ip) and C(inet)
+    tables; the C(ip6) and C(inet) ones when the ruleset has only IPv6) runs on its hook in ascending
+    priority, as the kernel runs them; nat chains, which see only a connection's first packet, are
+    listed under C(diagnostics), not evaluated.
   - Header space (path, interfaces, protocol, addresses, ports, and the byte a packet arrived with) is
     partitioned along the mangle rules' own predicates; nothing is enumerated packet by packet.
   - The same semantics as M(diffserv.audit.trace), per backend (C(legacy) or C(nft)) and TOS era;
@@ -27,9 +32,15 @@ author:
   - diffserv.audit contributors (!UNKNOWN)
 options:
   iptables:
-    description: Path to an C(iptables-save) or C(ip6tables-save) dump.
+    description:
+      - Path to an C(iptables-save) or C(ip6tables-save) dump.
+      - Give either O(iptables) or O(nftables).
     type: path
-    required: true
+  nftables:
+    description:
+      - Path to a native nftables ruleset, as C(nft list ruleset) prints it (or its JSON form, C(nft -j list
+        ruleset)); hand-written C(nft -f) files of the same block form are read too.
+    type: path
   interfaces:
     description:
       - Interface names to keep apart in the answer even when no rule names them (for example the
@@ -38,7 +49,9 @@ options:
     elements: str
     default: []
   backend:
-    description: Which kernel backend loaded the rules; C(auto) reads the dump's header.
+    description:
+      - Which kernel backend loaded the rules; C(auto) reads the dump's header.
+      - Native nftables tables always run as written; the option then concerns only iptables-nft tables.
     type: str
     choices: [auto, legacy, nft]
     default: auto

@@ -11,10 +11,17 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: trace
-short_description: Follow packets through an iptables-save dump and say which DS byte each leaves with
+short_description: Follow packets through a Linux firewall's rules (iptables or nftables) and say which DS byte each leaves with
 description:
   - Reads an C(iptables-save) or C(ip6tables-save) dump and follows each given packet through the
     chains of its path, as the Linux kernel does, through the raw, mangle and filter tables.
+  - Or reads a native nftables ruleset (O(nftables)) and follows each packet through every base chain
+    of each hook of its path in ascending priority (numbers or names such as C(mangle + 5)), as the
+    kernel runs them; C(accept) ends only its own base chain (the next one on the hook still runs),
+    C(drop) and C(reject) end everything, the last DS write wins. A statement written before a match
+    in one rule runs even when the match then fails, as in the kernel. Packets with an IPv6 address
+    cross the C(ip6) and C(inet) tables, the others the C(ip) and C(inet) ones. nat chains are not
+    evaluated (they see a connection's first packet only); NAT statements are listed under C(diagnostics).
   - C(forward) crosses PREROUTING, FORWARD and POSTROUTING; C(output) (generated on the firewall
     itself, e.g. a mail server's SYN/ACK) crosses OUTPUT and POSTROUTING; C(input) crosses PREROUTING
     and INPUT.
@@ -49,7 +56,13 @@ options:
         (forwarded, policy-routed, dropped, null-routed), C(tos_out), and C(steps) with line numbers,
         following IOS's order of operations (input ACL, input marking, policing, policy routing, then the
         egress interface's output ACL and policy).
-      - Give either O(iptables) or O(ios).
+      - Give one of O(iptables), O(nftables) or O(ios).
+    type: path
+  nftables:
+    description:
+      - Path to a native nftables ruleset, as C(nft list ruleset) prints it (or its JSON form, C(nft -j list
+        ruleset)); the packets take the same options as for O(iptables). Each step names the table
+        (C(inet fw)), the chain, the base chain's priority and the line.
     type: path
   packets:
     description:
@@ -109,6 +122,7 @@ options:
     description:
       - Which kernel backend loaded the rules. C(auto) reads the dump's header
         (C(iptables-nft-save ... (nf_tables)) means C(nft); otherwise C(legacy)).
+      - Native nftables tables always run as written; the option then concerns only iptables-nft tables.
     type: str
     choices: [auto, legacy, nft]
     default: auto
@@ -170,6 +184,16 @@ EXAMPLES = r"""
         sport: 25
         dport: 28680
         tos: 4
+
+- name: The same incident on a firewall that runs native nftables
+  diffserv.audit.trace:
+    nftables: files/partner-fw.nft
+    packets:
+      - path: output
+        out_interface: eth0
+        protocol: tcp
+        sport: 25
+        dport: 28680
 
 # Ad hoc, from the repository root:
 # ansible localhost -m diffserv.audit.trace \
@@ -233,9 +257,13 @@ packets:
           type: str
           sample: POSTROUTING
         table:
-          description: The table.
+          description: The table (for nftables, its family and name, such as C(inet fw)).
           type: str
           sample: mangle
+        priority:
+          description: The priority of the base chain the step ran in (iptables' tables have theirs, mangle -150).
+          type: int
+          sample: -150
         chain:
           description: The chain holding the rule (a user chain when jumped to).
           type: str

@@ -5,8 +5,10 @@
 
 `trace(ruleset, packet)` follows one packet through the hooks of its path
 (forward: PREROUTING, FORWARD, POSTROUTING; output: OUTPUT, POSTROUTING;
-input: PREROUTING, INPUT), through raw, mangle and filter at each hook, and
-names every rule that changed the byte.
+input: PREROUTING, INPUT), through the base chains of each hook in ascending
+priority (iptables: raw -300, mangle -150, filter 0; native nftables: the base
+chains the ruleset declares, `Program.stages`), and names every rule that
+changed the byte.
 
 `marking_map(ruleset)` answers the same question for every packet at once:
 it partitions header space (interfaces, protocol, addresses, ports, and the
@@ -17,7 +19,8 @@ class holds one bit mask of atoms per dimension.
 
 Both views compile a rule once per backend (`legacy` runs the xt matches as
 written; `nft` is iptables-nft 1.8.9, which compiles `! --sport A ! --dport B`
-into NOT(sport == A and dport == B)) and per TOS era (`old`: ipt_TOS revision
+into NOT(sport == A and dport == B); `native` is a native nftables table, run
+exactly as its rules say) and per TOS era (`old`: ipt_TOS revision
 0 of Linux 2.4-2.6.24, where a bare `--set-tos V` keeps precedence and clears
 ECN; `modern`: revision 1, new = (old & ~mask) ^ value).  Where the kernel
 and the rule text part ways, the result says so.
@@ -40,6 +43,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse imp
 
 if t.TYPE_CHECKING:  # pragma: no cover - annotations only
     from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import Condition
+    from ansible_collections.diffserv.audit.plugins.module_utils.nftables.model import View
 
 PATH_HOOKS: dict[str, tuple[str, ...]] = {
     "forward": ("PREROUTING", "FORWARD", "POSTROUTING"),
@@ -59,6 +63,10 @@ HOOK_TABLES: dict[str, tuple[str, ...]] = {
 # interface; on the output path the input interface is the empty name.
 HOOK_KNOWS_OUT = {"PREROUTING": False, "INPUT": False, "FORWARD": True, "OUTPUT": True, "POSTROUTING": True}
 
+# Where a table's rules run as they read, since nothing compiles them differently.
+NATIVE = "native"
+# Priorities of the iptables tables on each hook (nat -100/100 left out, as above).
+TABLE_PRIORITIES = {"raw": -300, "mangle": -150, "filter": 0}
 BACKENDS = ("legacy", "nft")
 ERAS = ("old", "modern")
 
@@ -84,6 +92,34 @@ class NeverCond:
     """A condition no packet meets (legacy `! --sport 0:65535`, `! -p all`)."""
 
     reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class AnyOfCond:
+    """At least one alternative holds, each a conjunction of plain conditions over the static fields
+    (interfaces, protocol, addresses, ports): an nft set of interface names or protocols, or a set
+    of concatenations (`ip saddr . tcp dport { 10.0.0.1 . 22, ... }`). `negated`: none holds."""
+
+    alternatives: tuple[tuple[t.Any, ...], ...]
+    negated: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class TosSetCond:
+    """(current byte & mask) is one of `values` (`ip dscp { cs1, af11 }`, mask 0xfc)."""
+
+    values: frozenset[int]
+    mask: int
+    negated: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One base chain a hook runs: iptables' built-in chain of a table, or an nft base chain."""
+
+    table: str
+    chain: str
+    priority: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,7 +165,8 @@ def compile_rule(rule: Rule, backend: str, era: str) -> CompiledRule:
                 "and another sport) matches although the rule text says it must not"
                 % (pair.sport, pair.dport, pair.sport, pair.dport, pair.sport, pair.dport)
             )
-    for condition in list(conditions):
+    # Native nft rules come out of nftables/expr.py as the kernel runs them: no backend quirk applies.
+    for condition in list(conditions) if backend != NATIVE else ():
         if isinstance(condition, PortCond) and condition.negated and condition.ranges == ((0, 65535),):
             conditions.remove(condition)
             if backend == "legacy":
@@ -155,15 +192,17 @@ def compile_rule(rule: Rule, backend: str, era: str) -> CompiledRule:
             semantics = "ipt_TOS revision 0 (Linux 2.4-2.6.24): precedence kept, ECN cleared, written only on change"
         else:
             write = TosWrite(target.value, target.mask, False)
-            semantics = "TOS revision 1: new = (old & ~0x%02x) ^ 0x%02x" % (target.mask, target.value)
+            semantics = ("ecn set: the lower two bits set to %d, DSCP kept" % target.value if backend == NATIVE else
+                         "TOS revision 1: new = (old & ~0x%02x) ^ 0x%02x" % (target.mask, target.value))
     elif isinstance(target, SetDscp):
         rewrite = dsfield.dscp_rewrite(target.dscp)
         write = TosWrite(rewrite.value, rewrite.mask, False)
-        semantics = "DSCP target: upper six bits set to %d, ECN kept" % target.dscp
+        semantics = "%s: upper six bits set to %d, ECN kept" % (
+            "dscp set" if backend == NATIVE else "DSCP target", target.dscp)
     return CompiledRule(rule, tuple(conditions), write, divergence, semantics)
 
 
-def resolve_backend(ruleset: Ruleset, backend: str = "auto") -> str:
+def resolve_backend(ruleset: Ruleset | View, backend: str = "auto") -> str:
     if backend == "auto":
         return ruleset.header.backend
     if backend not in BACKENDS:
@@ -171,7 +210,7 @@ def resolve_backend(ruleset: Ruleset, backend: str = "auto") -> str:
     return backend
 
 
-def resolve_era(ruleset: Ruleset, era: str = "auto") -> str:
+def resolve_era(ruleset: Ruleset | View, era: str = "auto") -> str:
     if era == "auto":
         return ruleset.header.era
     if era not in ERAS:
@@ -182,18 +221,41 @@ def resolve_era(ruleset: Ruleset, era: str = "auto") -> str:
 class Program:
     """A ruleset compiled for one backend and era; both views evaluate this."""
 
-    def __init__(self, ruleset: Ruleset, backend: str = "auto", era: str = "auto") -> None:
+    def __init__(self, ruleset: Ruleset | View, backend: str = "auto", era: str = "auto") -> None:
         self.ruleset = ruleset
         self.backend = resolve_backend(ruleset, backend)
         self.era = resolve_era(ruleset, era)
         self._compiled: dict[tuple[str, str], tuple[CompiledRule, ...]] = {}
+        self._stages: dict[str, tuple[Stage, ...]] = {}
+
+    def stages(self, hook: str) -> tuple[Stage, ...]:
+        """The base chains a hook runs, in the kernel's order (ascending priority).
+
+        An iptables dump has its fixed tables (HOOK_TABLES); an nft view says what its ruleset
+        declares, iptables-nft tables among them where it holds both.
+        """
+        found = self._stages.get(hook)
+        if found is None:
+            base_chains = getattr(self.ruleset, "base_chains", None)
+            if base_chains is not None:
+                found = tuple(base_chains(hook))
+            else:
+                found = tuple(Stage(table, hook, TABLE_PRIORITIES[table]) for table in HOOK_TABLES[hook]
+                              if self.has_chain(table, hook))
+            self._stages[hook] = found
+        return found
+
+    def table_backend(self, table: str) -> str:
+        """How a table's rules run: native nft tables as written, iptables ones as their backend does."""
+        return NATIVE if getattr(self.ruleset.tables[table], "native", False) else self.backend
 
     def chain(self, table: str, chain: str) -> tuple[CompiledRule, ...]:
         key = (table, chain)
         compiled = self._compiled.get(key)
         if compiled is None:
             rules = self.ruleset.tables[table].rules(chain)
-            compiled = tuple(compile_rule(rule, self.backend, self.era) for rule in rules)
+            backend = self.table_backend(table)
+            compiled = tuple(compile_rule(rule, backend, self.era) for rule in rules)
             self._compiled[key] = compiled
         return compiled
 
@@ -280,11 +342,14 @@ class Step:
     tos_before: int
     tos_after: int
     note: str | None = None
+    priority: int | None = None  # of the base chain the step ran in (iptables: its table's)
 
     def as_dict(self) -> dict[str, t.Any]:
         data = dataclasses.asdict(self)
         if data["note"] is None:
             del data["note"]
+        if data["priority"] is None:
+            del data["priority"]
         return data
 
 
@@ -357,12 +422,23 @@ def _condition_holds(condition: t.Any, packet: Packet, tos: int, in_name: str, o
         return not (packet.sport == condition.sport and packet.dport == condition.dport)
     if isinstance(condition, NeverCond):
         return False
+    if isinstance(condition, TosSetCond):
+        return ((tos & condition.mask) in condition.values) != condition.negated
+    if isinstance(condition, AnyOfCond):
+        unknown = False
+        for alternative in condition.alternatives:
+            results = [_condition_holds(part, packet, tos, in_name, out_name) for part in alternative]
+            if all(result is True for result in results):
+                return not condition.negated
+            if False not in results:
+                unknown = True
+        return None if unknown else condition.negated
     return None
 
 
-def trace(ruleset: Ruleset, packet: Packet, backend: str = "auto", era: str = "auto",
+def trace(ruleset: Ruleset | View, packet: Packet, backend: str = "auto", era: str = "auto",
           program: Program | None = None) -> TraceResult:
-    """Follow one packet through raw, mangle and filter along its path.
+    """Follow one packet through the base chains of every hook along its path, in priority order.
 
     A match the packet cannot decide (a field left out of the packet, or an
     unmodeled match) is assumed to hold, and the result lists it under
@@ -375,19 +451,19 @@ def trace(ruleset: Ruleset, packet: Packet, backend: str = "auto", era: str = "a
     for hook in PATH_HOOKS[packet.path]:
         in_name = packet.in_interface if packet.path != "output" else ""
         out_name = packet.out_interface if HOOK_KNOWS_OUT[hook] and packet.path != "input" else ""
-        for table in HOOK_TABLES[hook]:
-            if not program.has_chain(table, hook):
-                continue
-            tos, verdict = _run_table(program, table, hook, packet, tos, in_name, out_name, steps, uncertain)
+        for stage in program.stages(hook):
+            tos, verdict = _run_table(program, stage, hook, packet, tos, in_name, out_name, steps, uncertain)
             if verdict == "drop":
                 return TraceResult(packet, tos, "drop", tuple(steps), tuple(uncertain), program.backend, program.era)
     return TraceResult(packet, tos, "accept", tuple(steps), tuple(uncertain), program.backend, program.era)
 
 
-def _run_table(program: Program, table: str, hook: str, packet: Packet, tos: int, in_name: str,
+def _run_table(program: Program, stage: Stage, hook: str, packet: Packet, tos: int, in_name: str,
                out_name: str, steps: list[Step], uncertain: list[str]) -> tuple[int, str]:
+    """One base chain (with the chains it jumps to) for one packet: (byte, "accept" or "drop")."""
+    table, base, priority = stage.table, stage.chain, stage.priority
     stack: list[tuple[str, int]] = []
-    chain = hook
+    chain = base
     position = 0
     depth_guard = 0
     while True:
@@ -396,12 +472,7 @@ def _run_table(program: Program, table: str, hook: str, packet: Packet, tos: int
             if stack:
                 chain, position = stack.pop()
                 continue
-            policy = program.policy(table, hook)
-            if policy == "DROP":
-                steps.append(Step(hook, table, hook, program.ruleset.tables[table].chains[hook].source.line,
-                                  program.ruleset.tables[table].chains[hook].source.text, "policy DROP", tos, tos))
-                return tos, "drop"
-            return tos, "accept"
+            return _policy_after_return(program, table, base, hook, priority, tos, steps)
         compiled = rules[position]
         position += 1
         holds = True
@@ -424,7 +495,7 @@ def _run_table(program: Program, table: str, hook: str, packet: Packet, tos: int
         if compiled.write is not None:
             after = compiled.write.apply(tos)
             steps.append(Step(hook, table, chain, rule.line, rule.text, "write", tos, after,
-                              note or compiled.semantics))
+                              note or compiled.semantics, priority))
             tos = after
             continue
         if isinstance(target, Jump):
@@ -434,16 +505,16 @@ def _run_table(program: Program, table: str, hook: str, packet: Packet, tos: int
             if not target.goto:
                 stack.append((chain, position))
             if note:
-                steps.append(Step(hook, table, chain, rule.line, rule.text, "jump", tos, tos, note))
+                steps.append(Step(hook, table, chain, rule.line, rule.text, "jump", tos, tos, note, priority))
             chain, position = target.chain, 0
             continue
         if isinstance(target, Verdict):
-            steps.append(Step(hook, table, chain, rule.line, rule.text, target.kind, tos, tos, note))
+            steps.append(Step(hook, table, chain, rule.line, rule.text, target.kind, tos, tos, note, priority))
             if target.kind == "return":
                 if stack:
                     chain, position = stack.pop()
                     continue
-                return _policy_after_return(program, table, hook, tos, steps)
+                return _policy_after_return(program, table, base, hook, priority, tos, steps)
             if target.kind == "drop":
                 return tos, "drop"
             return tos, "accept"
@@ -451,13 +522,15 @@ def _run_table(program: Program, table: str, hook: str, packet: Packet, tos: int
             uncertain.append("%s: unmodeled target %s assumed to leave the byte alone and continue"
                              % (rule.source.where(), target.name))
         elif note:
-            steps.append(Step(hook, table, chain, rule.line, rule.text, "match", tos, tos, note))
+            steps.append(Step(hook, table, chain, rule.line, rule.text, "match", tos, tos, note, priority))
 
 
-def _policy_after_return(program: Program, table: str, hook: str, tos: int, steps: list[Step]) -> tuple[int, str]:
-    policy = program.policy(table, hook)
+def _policy_after_return(program: Program, table: str, base: str, hook: str, priority: int, tos: int,
+                         steps: list[Step]) -> tuple[int, str]:
+    policy = program.policy(table, base)
     if policy == "DROP":
-        chain = program.ruleset.tables[table].chains[hook]
-        steps.append(Step(hook, table, hook, chain.source.line, chain.source.text, "policy DROP", tos, tos))
+        chain = program.ruleset.tables[table].chains[base]
+        steps.append(Step(hook, table, base, chain.source.line, chain.source.text, "policy DROP", tos, tos, None,
+                          priority))
         return tos, "drop"
     return tos, "accept"

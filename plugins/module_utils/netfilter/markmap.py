@@ -36,13 +36,19 @@ import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.atoms import Interfaces, Intervals, Protocols
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.history import (
+    History as _History, count_expanded as _count_expanded, expand_writers, writer_lines as _writer_lines,
+)
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.evaluate import (
-    HOOK_KNOWS_OUT, HOOK_TABLES, EvaluationError, NeverCond, NftPortPairCond, Program,
+    HOOK_KNOWS_OUT, AnyOfCond, EvaluationError, NeverCond, NftPortPairCond, Program, Stage, TosSetCond,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import (
     AddrCond, IfaceCond, Jump, Opaque, OtherTarget, PortCond, ProtoCond, Rule, Ruleset,
     TosCond, Verdict,
 )
+
+if t.TYPE_CHECKING:  # pragma: no cover - annotations only
+    from ansible_collections.diffserv.audit.plugins.module_utils.nftables.model import View
 
 IIF, OIF, PROTO, SRC, DST, SPORT, DPORT, BYTE = range(8)
 STATIC_DIMS = 7
@@ -149,7 +155,10 @@ class MarkingMap:
                  tables: tuple[str, ...] = ("mangle",)) -> None:
         self.program = program
         self.family = program.ruleset.family
-        self.tables = tuple(name for name in tables if name in program.ruleset.tables)
+        # The iptables tables asked for, and every native nft table: an nft base chain of any type
+        # but nat may write the byte or drop (nft has no table set aside for marking).
+        self.tables = tuple(name for name in tables if name in program.ruleset.tables) + tuple(
+            name for name, table in program.ruleset.tables.items() if getattr(table, "native", False))
         patterns: list[str] = []
         protocols: set[int] = {6, 17}
         addresses: list[tuple[int, int]] = []
@@ -170,6 +179,17 @@ class MarkingMap:
                         elif isinstance(condition, NftPortPairCond):
                             ports.append((condition.sport, condition.sport))
                             ports.append((condition.dport, condition.dport))
+                        elif isinstance(condition, AnyOfCond):
+                            for alternative in condition.alternatives:
+                                for part in alternative:
+                                    if isinstance(part, IfaceCond):
+                                        patterns.append(part.name)
+                                    elif isinstance(part, ProtoCond):
+                                        protocols.add(part.number)
+                                    elif isinstance(part, AddrCond):
+                                        addresses.extend(part.ranges)
+                                    elif isinstance(part, PortCond):
+                                        ports.extend(part.ranges)
         self.interfaces = Interfaces(patterns, interfaces)
         self.protocols = Protocols(protocols)
         top_address = (1 << (32 if self.family == 4 else 128)) - 1
@@ -243,6 +263,14 @@ class MarkingMap:
                                      (SPORT, sport_mask, DPORT, space.full ^ dport_mask)])
             elif isinstance(condition, TosCond):
                 tos.append((condition.value, condition.mask, condition.negated))
+            elif isinstance(condition, TosSetCond):
+                tos.append((condition.values, condition.mask, condition.negated))  # type: ignore[arg-type]
+            elif isinstance(condition, AnyOfCond):
+                options = self._any_of(condition, knows_out)
+                if not options:
+                    never = True
+                else:
+                    alternatives.append(options)
             elif isinstance(condition, NeverCond):
                 never = True
             elif isinstance(condition, Opaque):
@@ -268,16 +296,63 @@ class MarkingMap:
                     cubes.append(_Cube(tuple(masks), dims))
         return _SymRule(compiled, tuple(cubes), tuple(tos), tuple(opaque))
 
+    def _any_of(self, condition: AnyOfCond, knows_out: bool) -> list[tuple[int, ...]]:
+        """An AnyOfCond as disjoint flat (dim, mask, ...) conjunctions whose union is what it matches."""
+        cubes: list[list[int]] = []
+        for alternative in condition.alternatives:
+            masks = list(self.full[:STATIC_DIMS])
+            possible = True
+            for part in alternative:
+                if isinstance(part, IfaceCond):
+                    mask = self.interfaces.mask(part.name)
+                    if part.direction == "out" and not knows_out:
+                        if ((mask & self.interfaces.empty_atom) != 0) == part.negated:
+                            possible = False
+                        continue
+                    dim = IIF if part.direction == "in" else OIF
+                    masks[dim] &= (self.interfaces.full ^ mask) if part.negated else mask
+                elif isinstance(part, ProtoCond):
+                    mask = self.protocols.mask(part.number)
+                    masks[PROTO] &= (self.protocols.full ^ mask) if part.negated else mask
+                elif isinstance(part, (AddrCond, PortCond)) and part.direction != "either":
+                    dim = {"src": SRC, "dst": DST, "sport": SPORT, "dport": DPORT}[part.direction]
+                    space = self.intervals[dim]
+                    mask = space.mask(part.ranges)
+                    masks[dim] &= (space.full ^ mask) if part.negated else mask
+                else:
+                    raise EvaluationError("condition %r has no symbolic form inside a set" % (part,))
+            if possible and all(masks):
+                cubes.append(masks)
+        # Disjoint pieces of the union (or of its complement): each cube minus the ones before it.
+        pieces: list[list[int]] = []
+        for cube in cubes:
+            fresh = [cube]
+            for earlier in pieces:
+                fresh = [piece for part in fresh for piece in _minus(part, earlier)]
+            pieces.extend(fresh)
+        if condition.negated:
+            rest = [list(self.full[:STATIC_DIMS])]
+            for piece in pieces:
+                rest = [left for part in rest for left in _minus(part, piece)]
+            pieces = rest
+        flat: list[tuple[int, ...]] = []
+        for piece in pieces:
+            flat.append(tuple(x for dim in range(STATIC_DIMS) if piece[dim] != self.full[dim]
+                              for x in (dim, piece[dim])))
+        return flat
+
     def _tos_mask(self, keep: int, setv: int, conditions: tuple[tuple[int, int, bool], ...]) -> int:
-        """Arrived bytes whose current byte, (arrived & keep) ^ set, meets every tos condition."""
+        """Arrived bytes whose current byte, (arrived & keep) ^ set, meets every tos condition (a value,
+        or a frozenset of values for an nft set of DSCPs)."""
         result = self.full[BYTE]
         for value, mask, negated in conditions:
             key = (keep, setv, value, mask)
             hits = self._tos_cache.get(key)
             if hits is None:
                 hits = 0
+                values: t.Container[int] = value if isinstance(value, frozenset) else (value,)
                 for arrived in range(256):
-                    if ((arrived & keep) ^ setv) & mask == value:
+                    if ((arrived & keep) ^ setv) & mask in values:
                         hits |= 1 << arrived
                 self._tos_cache[key] = hits
             result &= (self.full[BYTE] ^ hits) if negated else hits
@@ -328,25 +403,26 @@ class MarkingMap:
 
     def _run_hook(self, hook: str, states: list[tuple[t.Any, ...]], dropped: list[tuple[t.Any, ...]]) -> list[tuple[t.Any, ...]]:
         knows_out = HOOK_KNOWS_OUT[hook]
-        for table in HOOK_TABLES[hook]:
+        for stage in self.program.stages(hook):
             if not states:
                 break
-            if table not in self.tables or not self.program.has_chain(table, hook):
+            if stage.table not in self.tables:
                 continue
             passed: list[tuple[t.Any, ...]] = []
-            self._run_table(states, table, hook, knows_out, passed, dropped)
+            self._run_table(states, stage, knows_out, passed, dropped)
             states = _merge_stage(passed)
         return states
 
-    def _run_table(self, states: list[tuple[t.Any, ...]], table: str, hook: str, knows_out: bool,
+    def _run_table(self, states: list[tuple[t.Any, ...]], stage: Stage, knows_out: bool,
                    passed: list[tuple[t.Any, ...]], dropped: list[tuple[t.Any, ...]]) -> None:
-        """Walk one table's chains at one hook for every class, in program order.
+        """Walk one base chain (and the chains it jumps to) at one hook for every class, in program order.
 
         Program points are visited in the order the kernel runs them (ordered by the
         positions of every frame of the call stack), and the classes that meet at one point
         in the same state are merged there before the rule runs: the work follows the number
         of distinct states, not the product of every partition made upstream.
         """
+        table, hook = stage.table, stage.chain
         policy_drop = self.program.policy(table, hook) == "DROP"
         pending: dict[tuple[t.Any, ...], list[tuple[t.Any, ...]]] = {}
         heap: list[tuple[t.Any, ...]] = []
@@ -736,21 +812,6 @@ class MarkingMap:
                 interval_atom(DPORT, packet.dport), 1 << packet.tos)
 
 
-class _History:
-    """Earlier stages' classes that were merged into one: each part keeps its own cube and writes.
-
-    Between hooks, classes that end a table in the same state (same rewrite, same assumptions)
-    are merged into fewer cubes, so that later rules split a few classes instead of the product of
-    every earlier partition (the founding dump's PREROUTING sport rules times its POSTROUTING dport
-    rules).  The exact writers of any sub-class stay recoverable: `expand_writers` intersects.
-    """
-
-    __slots__ = ("parts",)
-
-    def __init__(self, parts: list[tuple[tuple[int, ...], tuple[t.Any, ...]]]) -> None:
-        self.parts = parts
-
-
 def _restrict(states: list[tuple[t.Any, ...]], dim: int, mask: int) -> list[tuple[t.Any, ...]]:
     """The part of each class inside `mask` on one dimension (classes outside it dropped)."""
     found = []
@@ -811,54 +872,20 @@ def _merge_cubes(cubes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
     return cubes
 
 
-def expand_writers(masks: tuple[int, ...], writers: tuple[t.Any, ...]) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
-    """(sub-class, full sequence of writing lines) for a class whose writers may start with a history."""
-    if not writers or not isinstance(writers[0], _History):
-        return [(masks, writers)]
-    later = writers[1:]
-    found: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
-    for inside, part_writers in _meeting_parts(masks, writers[0]):
-        for sub_masks, sub_writers in expand_writers(inside, part_writers):
-            found.append((sub_masks, sub_writers + later))
+def _minus(cube: list[int], other: list[int]) -> list[list[int]]:
+    """cube minus other, as disjoint cubes (one per dimension where other cuts cube)."""
+    if not all(a & b for a, b in zip(cube, other)):
+        return [cube]
+    found: list[list[int]] = []
+    current = list(cube)
+    for dim, mask in enumerate(other):
+        outside = current[dim] & ~mask
+        if outside:
+            split = list(current)
+            split[dim] = outside
+            found.append(split)
+        current[dim] &= mask
     return found
-
-
-def _count_expanded(masks: tuple[int, ...], writers: tuple[t.Any, ...], out_atom: int | None = None) -> int:
-    """How many of expand_writers(masks, writers) leave by `out_atom` (any when None), without the list."""
-    if not writers or not isinstance(writers[0], _History):
-        return 1 if out_atom is None or masks[OIF] & out_atom else 0
-    total = 0
-    for inside, part_writers in _meeting_parts(masks, writers[0]):
-        total += _count_expanded(inside, part_writers, out_atom)
-    return total
-
-
-def _meeting_parts(masks: tuple[int, ...], history: _History) -> t.Iterator[tuple[tuple[int, ...], tuple[t.Any, ...]]]:
-    """The parts of a history that meet a class, each cut to the class (the hot loop of big maps)."""
-    if len(masks) != 8:
-        for part_masks, part_writers in history.parts:
-            inside = tuple(a & b for a, b in zip(masks, part_masks))
-            if all(inside):
-                yield inside, part_writers
-        return
-    # The eight dimensions unrolled, stopping at the first that does not meet, before any tuple is built.
-    m0, m1, m2, m3, m4, m5, m6, m7 = masks
-    for (p0, p1, p2, p3, p4, p5, p6, p7), part_writers in history.parts:
-        if m0 & p0 and m1 & p1 and m2 & p2 and m3 & p3 and m4 & p4 and m5 & p5 and m6 & p6 and m7 & p7:
-            yield (m0 & p0, m1 & p1, m2 & p2, m3 & p3, m4 & p4, m5 & p5, m6 & p6, m7 & p7), part_writers
-
-
-def _writer_lines(masks: tuple[int, ...], writers: tuple[t.Any, ...], into: set[int]) -> None:
-    """Every writing line of every sub-class of a class (the union of expand_writers' sequences)."""
-    for index, writer in enumerate(writers):
-        if not isinstance(writer, _History):
-            into.add(writer)
-            continue
-        # A history only ever opens a sequence; what follows it is written by every sub-class.
-        for inside, part_writers in _meeting_parts(masks, writer):
-            _writer_lines(inside, part_writers, into)
-        into.update(w for w in writers[index + 1:] if not isinstance(w, _History))
-        return
 
 
 def _touches(masks: tuple[int, ...], cubes: tuple[_Cube, ...]) -> bool:
@@ -872,7 +899,7 @@ def _touches(masks: tuple[int, ...], cubes: tuple[_Cube, ...]) -> bool:
     return False
 
 
-def marking_map(ruleset: Ruleset, backend: str = "auto", era: str = "auto", interfaces: t.Iterable[str] = (),
+def marking_map(ruleset: Ruleset | View, backend: str = "auto", era: str = "auto", interfaces: t.Iterable[str] = (),
                 tables: tuple[str, ...] = ("mangle",), program: Program | None = None) -> MarkingMap:
     """Build the marking map of a firewall (see the module docstring)."""
     program = program or Program(ruleset, backend, era)

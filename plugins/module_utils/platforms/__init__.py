@@ -4,11 +4,13 @@
 """The platform registry: name -> driver (platforms/base.py says what a driver is).
 
 >>> sorted(DRIVERS)
-['ios', 'iptables']
->>> driver("ios").role, driver("iptables").role
-('router', 'firewall')
+['ios', 'iptables', 'nftables']
+>>> driver("ios").role, driver("iptables").role, driver("nftables").role
+('router', 'firewall', 'firewall')
 >>> detect("*mangle\\n:PREROUTING ACCEPT [0:0]\\nCOMMIT\\n")
 'iptables'
+>>> detect("table inet filter {\\n\\tchain input {\\n\\t}\\n}\\n"), detect('{"nftables": [{"metainfo": {}}]}')
+('nftables', 'nftables')
 """
 
 from __future__ import absolute_import, annotations, division, print_function
@@ -16,14 +18,15 @@ from __future__ import absolute_import, annotations, division, print_function
 __metaclass__ = type
 
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
-from ansible_collections.diffserv.audit.plugins.module_utils.platforms import ios, iptables
+from ansible_collections.diffserv.audit.plugins.module_utils.platforms import ios, iptables, nftables
 from ansible_collections.diffserv.audit.plugins.module_utils.platforms.base import FIREWALL, ROUTER, Driver
 
 # The registry's public names, the roles and the driver type from base.py among them (platforms.ROUTER).
 __all__ = ["DRIVERS", "FIREWALL", "NAMES", "ROUTER", "Driver", "UnknownPlatform", "detect", "driver", "is_firewall",
            "is_router"]
 
-DRIVERS: dict[str, Driver] = {iptables.DRIVER.name: iptables.DRIVER, ios.DRIVER.name: ios.DRIVER}
+DRIVERS: dict[str, Driver] = {iptables.DRIVER.name: iptables.DRIVER, ios.DRIVER.name: ios.DRIVER,
+                              nftables.DRIVER.name: nftables.DRIVER}
 NAMES = tuple(sorted(DRIVERS))
 
 
@@ -34,7 +37,7 @@ class UnknownPlatform(DiffservError):
 def driver(name: str) -> Driver:
     found = DRIVERS.get(name)
     if found is None:
-        raise UnknownPlatform("unknown platform %r (%s)" % (name, " or ".join(NAMES)))
+        raise UnknownPlatform("unknown platform %r (%s or %s)" % (name, ", ".join(NAMES[:-1]), NAMES[-1]))
     return found
 
 

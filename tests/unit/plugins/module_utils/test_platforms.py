@@ -31,7 +31,7 @@ def test_roles_and_items_the_join_reads():
 
 
 def test_an_unknown_platform_is_named_with_the_known_ones():
-    with pytest.raises(platforms.UnknownPlatform, match="unknown platform 'junos' \\(ios or iptables\\)"):
+    with pytest.raises(platforms.UnknownPlatform, match="unknown platform 'junos' \\(ios, iptables or nftables\\)"):
         platforms.driver("junos")
 
 
