@@ -31,10 +31,13 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["Node", "Outcome", "IOSConfig", "mode_of", "expand_interface"]
+__all__ = ["Node", "Outcome", "IOSConfig", "Packet", "forward", "mode_of", "expand_interface"]
 
 
 @dataclass(eq=False, slots=True)
@@ -120,6 +123,12 @@ _MODE_WORDS: dict[str, tuple[str, ...]] = {
     "config-line": tuple(_LINE_WORDS),
     "config-router": tuple(_ROUTER_WORDS),
     "config-cp": _CP_WORDS,
+    # Object groups (IOS XE "Object Groups for ACLs") and IPv6 access lists; a member that is an
+    # address or a protocol number starts with a digit and is taken as it is typed.
+    "config-network-group": ("host", "range", "any", "group-object", "description"),
+    "config-service-group": ("tcp", "udp", "tcp-udp", "icmp", "ip", "esp", "gre", "ahp", "ospf", "eigrp", "pim",
+                             "group-object", "description"),
+    "config-ipv6-acl": ("permit", "deny", "remark", "sequence"),
 }
 
 # Lines whose newer value replaces the older one (same key), per mode.
@@ -220,6 +229,7 @@ _RANKS: tuple[tuple[re.Pattern[str], float], ...] = tuple(
         (r"username\b", 7),
         (r"(no )?aaa\b", 8),
         (r"(no )?ip (subnet-zero|cef|domain|name-server|dhcp|ssh)", 9),
+        (r"object-group\b", 9.5),
         (r"class-map\b", 10),
         (r"policy-map\b", 11),
         (r"interface\b", 20),
@@ -228,6 +238,7 @@ _RANKS: tuple[tuple[re.Pattern[str], float], ...] = tuple(
         (r"(no )?ip http\b", 27),
         (r"ip access-list\b", 28),
         (r"access-list\b", 29),
+        (r"ipv6 access-list\b", 29.5),
         (r"snmp-server\b", 30),
         (r"route-map\b", 31),
         (r"control-plane\b", 32),
@@ -349,6 +360,11 @@ def _section_mode(header: str, parent_mode: str) -> str | None:
             return "config-router"
         if header == "control-plane":
             return "config-cp"
+        m = re.match(r"object-group (network|service) \S+$", header)
+        if m:
+            return "config-network-group" if m.group(1) == "network" else "config-service-group"
+        if re.match(r"ipv6 access-list \S+$", header):
+            return "config-ipv6-acl"
         return None
     if parent_mode == "config-pmap" and header.startswith("class "):
         return "config-pmap-c"
@@ -763,6 +779,8 @@ class IOSConfig:
             word = expand_keyword(rest[0], vocab)
         except Ambiguous:
             return None
+        if word is None and mode in ("config-network-group", "config-service-group") and rest[0][:1].isdigit():
+            word = rest[0]
         if word is None:
             return None
         if mode in ("config-if", "config-subif") and word == "ip":
@@ -854,6 +872,15 @@ class IOSConfig:
         text = _norm(" ".join([word] + args))
         if word == "ip" and args[:1] and args[0].lower() == "access-list":
             return self._g_ip_access_list(negate, args[1:], line)
+        section = _section_mode(text, "config") if word in ("object-group", "ipv6") else None
+        if section is not None:
+            # `object-group network|service NAME`, `ipv6 access-list NAME`: enter (or remove) the section.
+            if negate:
+                node = self.find_section(text)
+                if node is not None:
+                    self._remove_top(node)
+                return Outcome("ok", (), changed=node is not None)
+            return self._enter(text, section)
         if negate:
             return Outcome("ok", (), changed=self._remove_lines(self.root, "config", text, default=default))
         if len(args) == 0 and word in ("ip", "access-list", "interface", "username", "logging"):
@@ -1070,3 +1097,425 @@ class IOSConfig:
                 self.root[idx] = node
                 return
         self._insert_top(node)
+
+
+# --------------------------------------------------------------------------- packet semantics
+#
+# What the simulated router does with one packet, read straight off the configuration tree: an
+# implementation of its own (it shares no code with the collection, which it is used to check;
+# tests/lab/test_ios_semantics_differential.py compares the two on random configurations).
+# The sources, per rule:
+#   * order of operations: Cisco document 22141 ("QoS Packet Marking ... order of operations"):
+#     inbound access list, input service-policy (classify, mark, drop), policy routing (which
+#     sees the byte as marked: Cisco document 27842), routing; outbound access list, output
+#     service-policy.
+#   * access lists: Cisco IOS Security Command Reference, `access-list (IP extended)`, `permit`
+#     (first match wins, implicit deny at the end; wildcard bits set = "don't care", so a
+#     non-contiguous wildcard tests exactly the bits it clears; `dscp` the upper six bits,
+#     `precedence` the upper three, `tos` the four RFC 1349 bits; `eq` takes up to ten ports,
+#     `neq`/`lt`/`gt`/`range`); an interface naming a list that does not exist passes everything.
+#   * object groups: Cisco IOS XE Security Configuration Guide, "Object Groups for ACLs": network
+#     groups hold hosts, subnets given with a subnet mask, ranges, any, nested groups; service
+#     groups hold tcp/udp/tcp-udp with `source` and destination port operators, icmp messages,
+#     protocols, nested groups; an entry with a group matches when any member does.
+#   * IPv6: IOS IPv6 configuration guide, "IPv6 Access Control Lists" (`ipv6 access-list`,
+#     `ipv6 traffic-filter`, `sequence`, implicit `permit icmp any any nd-na`/`nd-ns` before the
+#     implicit `deny ipv6 any any`), "IPv6 Policy-Based Routing" (`ipv6 policy route-map`,
+#     `match ipv6 address`, `set ipv6 next-hop`).
+#   * MQC: Cisco IOS QoS Command Reference: class-map `match-all` (the default) / `match-any`,
+#     `match not`; `match dscp` matches IPv4 and IPv6, `match ip dscp` IPv4 only (`match dscp`
+#     usage guidelines), `match precedence` / `match ip precedence` alike; `set dscp` and
+#     `set precedence` mark both families, `set ip dscp` / `set ip precedence` IPv4 only; a DSCP
+#     write keeps the two ECN bits (RFC 3168), a precedence write the five bits below it.
+#   * policy routing: a route-map clause with no match line matches every packet; `match ip
+#     address A B` any of the lists; a deny clause routes normally; `set interface Null0` discards,
+#     `set ip next-hop` / `set ipv6 next-hop` policy-routes; no clause matched: routed normally.
+
+_DSCP_NAMES = {"default": 0, "ef": 46, **{f"cs{n}": 8 * n for n in range(8)},
+               **{f"af{x}{y}": 8 * x + 2 * y for x in range(1, 5) for y in range(1, 4)}}
+_PREC_NAMES = {"routine": 0, "priority": 1, "immediate": 2, "flash": 3, "flash-override": 4,
+               "critical": 5, "internet": 6, "network": 7}
+_TOS_NAMES = {"normal": 0, "min-monetary-cost": 1, "max-reliability": 2, "max-throughput": 4, "min-delay": 8}
+_PORT_NAMES = {"www": 80, "smtp": 25, "domain": 53, "telnet": 23, "ftp": 21, "ftp-data": 20, "bgp": 179,
+               "pop3": 110, "ntp": 123, "snmp": 161, "tftp": 69, "syslog": 514, "isakmp": 500}
+_PROTO_NAMES = {"tcp": 6, "udp": 17, "icmp": 1, "gre": 47, "esp": 50, "ahp": 51, "ospf": 89, "eigrp": 88,
+                "pim": 103, "sctp": 132}
+_ICMP4 = {"echo": (8, None), "echo-reply": (0, None), "unreachable": (3, None), "time-exceeded": (11, None),
+          "port-unreachable": (3, 3), "packet-too-big": (3, 4), "redirect": (5, None)}
+_ICMP6 = {"echo-request": (128, None), "echo-reply": (129, None), "nd-ns": (135, None), "nd-na": (136, None),
+          "packet-too-big": (2, None), "time-exceeded": (3, None), "unreachable": (1, None)}
+
+
+def _value(word: str, names: dict[str, int]) -> int:
+    return int(word) if word.isdigit() else names[word.lower()]
+
+
+def _ip(text: str) -> int:
+    return int(ipaddress.ip_address(text))
+
+
+@dataclass(frozen=True)
+class Packet:
+    """One packet for `IOSConfig.forward`: family 4 or 6, addresses as text, tos the DS byte."""
+
+    in_interface: str
+    out_interface: str
+    family: int
+    protocol: int
+    src: str
+    dst: str
+    tos: int
+    sport: int = 0
+    dport: int = 0
+    icmp_type: int | None = None
+
+
+class _Refuse(Exception):
+    """A configuration construct this model does not evaluate (the test generator avoids them)."""
+
+
+def _port_test(words: list[str], i: int) -> tuple[Any, int]:
+    """A port operator at words[i] -> (test(port) -> bool, next index); (None, i) if there is none."""
+    op = words[i] if i < len(words) else ""
+    if op not in ("eq", "neq", "lt", "gt", "range"):
+        return None, i
+    if op == "range":
+        lo, hi = _value(words[i + 1], _PORT_NAMES), _value(words[i + 2], _PORT_NAMES)
+        return (lambda p: lo <= p <= hi), i + 3
+    j = i + 1
+    values = []
+    while j < len(words) and (words[j].isdigit() or words[j] in _PORT_NAMES) and (op in ("eq", "neq") or not values):
+        values.append(_value(words[j], _PORT_NAMES))
+        j += 1
+    if op == "eq":
+        return (lambda p: p in values), j
+    if op == "neq":
+        return (lambda p: p not in values), j
+    if op == "lt":
+        return (lambda p: p < values[0]), j
+    return (lambda p: p > values[0]), j
+
+
+class _Semantics:
+    """The packet semantics of one configuration (see the block comment above)."""
+
+    def __init__(self, cfg: "IOSConfig") -> None:
+        self.cfg = cfg
+        self.acl4: dict[str, list[str]] = {}
+        self.acl6: dict[str, list[str]] = {}
+        self.groups: dict[str, tuple[str, list[str]]] = {}
+        self.class_maps: dict[str, tuple[bool, list[str]]] = {}
+        self.policies: dict[str, list[tuple[str, list[str]]]] = {}
+        self.route_maps: dict[str, list[tuple[int, bool, list[str]]]] = {}
+        self.interfaces: dict[str, list[str]] = {}
+        for name, _standard, entries in cfg.access_lists():
+            self.acl4[name] = [text for _seq, text in entries]
+        for node in cfg.root:
+            words = node.text.split()
+            if words[:2] == ["ipv6", "access-list"] and len(words) == 3:
+                self.acl6[words[2]] = [c.text for c in node.children]
+            elif words[:1] == ["object-group"] and len(words) == 3:
+                self.groups[words[2]] = (words[1], [c.text for c in node.children])
+            elif words[:1] == ["class-map"]:
+                match_any = "match-any" in words
+                self.class_maps[words[-1]] = (not match_any, [c.text for c in node.children])
+            elif words[:1] == ["policy-map"]:
+                self.policies[words[-1]] = [(c.text.split()[-1], [g.text for g in c.children]) for c in node.children
+                                            if c.text.startswith("class ")]
+            elif words[:1] == ["route-map"]:
+                seq = int(words[3]) if len(words) > 3 else 10
+                clauses = self.route_maps.setdefault(words[1], [])
+                clauses.append((seq, len(words) < 3 or words[2] == "permit", [c.text for c in node.children]))
+                clauses.sort(key=lambda c: c[0])
+            elif words[:1] == ["interface"]:
+                self.interfaces[expand_interface(" ".join(words[1:]))] = [c.text for c in node.children]
+
+    # -- addresses and services
+    def _network_members(self, name: str, depth: int = 0) -> list[tuple[int, int]]:
+        kind, lines = self.groups[name]
+        if kind != "network" or depth > 16:
+            raise _Refuse(f"object-group {name}")
+        out = []
+        for line in lines:
+            w = line.split()
+            if w[0] == "host":
+                out.append((_ip(w[1]), 0))
+            elif w[0] == "range":
+                lo, hi = _ip(w[1]), _ip(w[2])
+                out.extend((a, 0) for a in range(lo, hi + 1))
+            elif w[0] == "any":
+                out.append((0, 0xFFFFFFFF))
+            elif w[0] == "group-object":
+                out.extend(self._network_members(w[1], depth + 1))
+            elif w[0] == "description":
+                continue
+            elif len(w) == 2 and "." in w[1]:
+                mask = _ip(w[1])
+                out.append((_ip(w[0]) & mask, ~mask & 0xFFFFFFFF))
+            else:
+                raise _Refuse(line)
+        return out
+
+    def _address(self, words: list[str], i: int, family: int) -> tuple[Any, int]:
+        """Address at words[i] -> (test(address text) -> bool, next index)."""
+        word = words[i]
+        if word == "any":
+            return (lambda a: True), i + 1
+        if word == "host":
+            target = _ip(words[i + 1])
+            return (lambda a: _ip(a) == target), i + 2
+        if word == "object-group":
+            members = self._network_members(words[i + 1])
+            return (lambda a: any((_ip(a) & ~w) == (n & ~w) for n, w in members)), i + 2
+        if family == 6:
+            net, length = word.split("/")
+            shift = 128 - int(length)
+            return (lambda a: _ip(a) >> shift == _ip(net) >> shift), i + 1
+        net, wild = _ip(word), _ip(words[i + 1])
+        return (lambda a: (_ip(a) & ~wild & 0xFFFFFFFF) == (net & ~wild & 0xFFFFFFFF)), i + 2
+
+    def _services(self, name: str, depth: int = 0) -> list[Any]:
+        kind, lines = self.groups[name]
+        if kind != "service" or depth > 16:
+            raise _Refuse(f"object-group {name}")
+        out: list[Any] = []
+        for line in lines:
+            w = line.split()
+            if w[0] == "group-object":
+                out.extend(self._services(w[1], depth + 1))
+            elif w[0] == "description":
+                continue
+            elif w[0] in ("tcp", "udp", "tcp-udp"):
+                protos = {"tcp": (6,), "udp": (17,), "tcp-udp": (6, 17)}[w[0]]
+                i = 1
+                src_test = dst_test = None
+                if i < len(w) and w[i] == "source":
+                    src_test, i = _port_test(w, i + 1)
+                dst_test, i = _port_test(w, i)
+                out.append(lambda p, protos=protos, s=src_test, d=dst_test: p.protocol in protos
+                           and (s is None or s(p.sport)) and (d is None or d(p.dport)))
+            elif w[0] == "icmp":
+                icmp = _ICMP4[w[1]] if len(w) > 1 else None
+                out.append(lambda p, icmp=icmp: p.protocol == 1 and (icmp is None or p.icmp_type == icmp[0]))
+            else:
+                proto = _value(w[0], _PROTO_NAMES)
+                out.append(lambda p, proto=proto: p.protocol == proto)
+        return out
+
+    # -- access lists
+    def _entry(self, text: str, p: Packet, standard: bool) -> str | None:
+        """'permit' / 'deny' if the entry matches the packet, else None."""
+        w = text.split()
+        if w[0] in ("remark",):
+            return None
+        action = w[0]
+        if standard:
+            test, _i = self._address(w, 1, 4) if w[1] in ("any", "host") or len(w) > 2 else (
+                (lambda a, t=_ip(w[1]): _ip(a) == t), 2)
+            return action if test(p.src) else None
+        if p.family == 6 and w[-2:-1] == ["sequence"]:
+            w = w[:-2]
+        proto_word = w[1]
+        i = 2
+        if proto_word == "object-group":
+            services = self._services(w[2])
+            i = 3
+            proto_ok = any(s(p) for s in services)
+        elif proto_word in ("ip", "ipv6"):
+            proto_ok = True
+        else:
+            number = 58 if (p.family == 6 and proto_word == "icmp") else _value(proto_word, _PROTO_NAMES)
+            proto_ok = p.protocol == number
+        ports = proto_word in ("tcp", "udp")
+        src, i = self._address(w, i, p.family)
+        sport = dport = None
+        if ports:
+            sport, i = _port_test(w, i)
+        dst, i = self._address(w, i, p.family)
+        if ports:
+            dport, i = _port_test(w, i)
+        ok = proto_ok and src(p.src) and dst(p.dst)
+        ok = ok and (sport is None or sport(p.sport)) and (dport is None or dport(p.dport))
+        if proto_word == "icmp" and i < len(w) and not w[i].isdigit() and w[i] not in ("dscp", "precedence", "tos", "log"):
+            names = _ICMP6 if p.family == 6 else _ICMP4
+            ok = ok and p.icmp_type == names[w[i]][0]
+            i += 1
+        while i < len(w):
+            key = w[i]
+            if key == "dscp":
+                ok = ok and (p.tos >> 2) == _value(w[i + 1], _DSCP_NAMES)
+            elif key == "precedence":
+                ok = ok and (p.tos >> 5) == _value(w[i + 1], _PREC_NAMES)
+            elif key == "tos":
+                ok = ok and ((p.tos >> 1) & 0xF) == _value(w[i + 1], _TOS_NAMES)
+            elif key == "log":
+                i += 1
+                continue
+            else:
+                raise _Refuse(text)
+            i += 2
+        return action if ok else None
+
+    def acl_permits(self, name: str, p: Packet, filtering: bool) -> bool | None:
+        """True permit, False deny (implicit included); None: no such list."""
+        if p.family == 6:
+            entries = self.acl6.get(name)
+            if entries is None:
+                return None
+            for text in entries:
+                w = text.split()
+                if w[0] == "sequence":
+                    text = " ".join(w[2:])
+                hit = self._entry(text, p, False)
+                if hit:
+                    return hit == "permit"
+            if filtering and p.protocol == 58 and p.icmp_type in (135, 136):
+                return True  # the implicit neighbor-discovery permits
+            return False
+        entries = self.acl4.get(name)
+        if entries is None:
+            return None
+        standard = name.isdigit() and (1 <= int(name) <= 99 or 1300 <= int(name) <= 1999)
+        if not name.isdigit():
+            node = next((n for n in self.cfg.root if n.mode in ("config-ext-nacl", "config-std-nacl")
+                         and n.text.split()[3] == name), None)
+            standard = node is not None and node.mode == "config-std-nacl"
+        for text in entries:
+            hit = self._entry(text, p, standard)
+            if hit:
+                return hit == "permit"
+        return False
+
+    # -- MQC
+    def class_matches(self, name: str, p: Packet, byte: int, depth: int = 0) -> bool:
+        if name == "class-default":
+            return True
+        match_all, lines = self.class_maps[name]
+        results = []
+        for line in lines:
+            w = line.split()[1:]
+            negate = w[0] == "not"
+            if negate:
+                w = w[1:]
+            ipv4_only = w[0] == "ip"
+            if ipv4_only:
+                w = w[1:]
+            if w[0] == "dscp":
+                hit = (not ipv4_only or p.family == 4) and (byte >> 2) in [_value(v, _DSCP_NAMES) for v in w[1:]]
+            elif w[0] == "precedence":
+                hit = (not ipv4_only or p.family == 4) and (byte >> 5) in [_value(v, _PREC_NAMES) for v in w[1:]]
+            elif w[0] == "access-group":
+                acl = w[2] if w[1] == "name" else w[1]
+                # A list of the other family matches no packet of this one.
+                hit = bool(self.acl_permits(acl, p, False)) if acl in (self.acl6 if p.family == 6 else self.acl4) else False
+            elif w[0] == "any":
+                hit = True
+            elif w[0] == "class-map":
+                hit = self.class_matches(w[1], p, byte, depth + 1)
+            else:
+                raise _Refuse(line)
+            results.append(hit != negate)
+        return all(results) if match_all else any(results)
+
+    def policy(self, name: str, p: Packet, byte: int) -> tuple[str | None, int]:
+        """Run a policy-map: ('dropped' or None, the byte after marking)."""
+        classes = self.policies[name]
+        for cls, actions in classes + [("class-default", [])]:
+            if not self.class_matches(cls, p, byte):
+                continue
+            for action in actions:
+                w = action.split()
+                if w[0] == "drop":
+                    return "dropped", byte
+                if w[0] == "set":
+                    ipv4_only = w[1] == "ip"
+                    field, value = (w[2], w[3]) if ipv4_only else (w[1], w[2])
+                    if ipv4_only and p.family == 6:
+                        continue
+                    if field == "dscp":
+                        byte = (_value(value, _DSCP_NAMES) << 2) | (byte & 0x03)
+                    elif field == "precedence":
+                        byte = (_value(value, _PREC_NAMES) << 5) | (byte & 0x1F)
+                    else:
+                        raise _Refuse(action)
+                elif w[0] in ("bandwidth", "priority", "shape"):
+                    continue
+                else:
+                    raise _Refuse(action)
+            return None, byte
+        return None, byte
+
+    def route_map(self, name: str, p: Packet, byte: int) -> str | None:
+        """Policy routing: 'null-routed', 'policy-routed', or None (routed normally)."""
+        family_word = "ipv6" if p.family == 6 else "ip"
+        for _seq, permit, lines in self.route_maps.get(name, []):
+            matched = True
+            for line in lines:
+                w = line.split()
+                if w[0] != "match":
+                    continue
+                if w[1:3] == [family_word, "address"]:
+                    q = dataclasses.replace(p, tos=byte)
+                    matched = matched and any(self.acl_permits(acl, q, False) is not False for acl in w[3:])
+                elif w[1:3] in (["ip", "address"], ["ipv6", "address"]):
+                    matched = False  # a list of the other family: no packet of this one matches
+                else:
+                    raise _Refuse(line)
+            if not matched:
+                continue
+            if not permit:
+                return None
+            sets = [line.split() for line in lines if line.startswith("set ")]
+            for w in sets:
+                if w[1:3] == [family_word, "next-hop"]:
+                    return "policy-routed"
+            for w in sets:
+                if w[1] == "interface":
+                    return "null-routed" if w[2].lower().startswith("null") else "policy-routed"
+            return None
+        return None
+
+    # -- the router
+    def forward(self, p: Packet) -> tuple[str, int]:
+        """(fate, DS byte leaving) of a packet entering on `in_interface`, routed to `out_interface`."""
+        byte = p.tos
+        inside = self.interfaces.get(expand_interface(p.in_interface), [])
+        outside = self.interfaces.get(expand_interface(p.out_interface), [])
+        filter_word = ("ipv6", "traffic-filter") if p.family == 6 else ("ip", "access-group")
+        policy_word = ("ipv6", "policy") if p.family == 6 else ("ip", "policy")
+
+        def lines(iface: list[str], *head: str) -> list[list[str]]:
+            return [line.split() for line in iface if tuple(line.split()[:len(head)]) == head]
+
+        for w in lines(inside, *filter_word):
+            if w[-1] == "in" and self.acl_permits(w[2], dataclasses.replace(p, tos=byte), True) is False:
+                return "dropped", byte
+        for w in lines(inside, "service-policy", "input"):
+            fate, byte = self.policy(w[2], dataclasses.replace(p, tos=byte), byte)
+            if fate:
+                return fate, byte
+        route = None
+        for w in lines(inside, *policy_word):
+            route = self.route_map(w[3], dataclasses.replace(p, tos=byte), byte)
+        if route == "null-routed":
+            return route, byte
+        for w in lines(outside, *filter_word):
+            if w[-1] == "out" and self.acl_permits(w[2], dataclasses.replace(p, tos=byte), True) is False:
+                return "dropped", byte
+        for w in lines(outside, "service-policy", "output"):
+            fate, byte = self.policy(w[2], dataclasses.replace(p, tos=byte), byte)
+            if fate:
+                return fate, byte
+        return route or "forwarded", byte
+
+
+def forward(cfg: "IOSConfig", packet: Packet) -> tuple[str, int]:
+    """What the router whose configuration is ``cfg`` does with ``packet``: (fate, DS byte leaving).
+
+    fate: forwarded, dropped, null-routed (policy routing to Null0) or policy-routed.  Raises
+    ValueError for constructs this model does not evaluate (policers, NBAR, CoS...).
+    """
+    try:
+        return _Semantics(cfg).forward(packet)
+    except (_Refuse, KeyError, IndexError) as exc:
+        raise ValueError(f"not evaluated by the lab model: {exc}") from None
