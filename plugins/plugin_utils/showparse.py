@@ -1,0 +1,166 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, diffserv.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A router's saved `show` outputs -> the core's counters, with TextFSM (controller side: textfsm is
+third-party, so this lives in plugin_utils and hands `module_utils/counters.py` plain values).
+
+`diffserv_show_outputs` maps a command to a file of what the device printed:
+
+==========================  ===========================================================
+command                     template
+==========================  ===========================================================
+show access-lists           plugins/textfsm/cisco_ios_show_access-lists.textfsm (ours: ntc-templates
+                            9.3.0 drops the DSCP part and the counter of `... dscp 1 (5123 matches)`)
+show route-map              plugins/textfsm/cisco_ios_show_route-map.textfsm (ours: ntc's skips
+                            `Policy routing matches`)
+show policy-map interface   plugins/textfsm/cisco_ios_show_policy-map_interface.textfsm (ours: ntc has
+                            none for the counters view)
+show ip interface           ntc-templates' cisco_ios_show_ip_interface (interface, access lists) and
+                            plugins/textfsm/cisco_ios_show_ip_interface_policy.textfsm (the policy-routing
+                            line ntc's skips)
+==========================  ===========================================================
+
+An output a template cannot read (a line it does not know, a different command's output) raises
+`ShowParseError` naming the file and the command; the caller reports it for that router.
+
+>>> parse_show("show route-map", '''route-map nul, permit, sequence 10
+...   Match clauses:
+...     ip address (access-lists): 106
+...   Set clauses:
+...     interface Null0
+...   Policy routing matches: 7 packets, 420 bytes''', "r.txt").counters[0].packets
+7
+"""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type
+
+import dataclasses
+import io
+import os
+import typing as t
+
+import textfsm
+
+from ansible_collections.diffserv.audit.plugins.module_utils.counters import (
+    ACL_ENTRY, CLASS, CLASS_MATCH, MARKED, POLICE, ROUTE_MAP, InterfaceState, RouterCounter,
+)
+from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError, quote
+
+TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "textfsm")
+SHOW_ACCESS_LISTS = "show access-lists"
+SHOW_ROUTE_MAP = "show route-map"
+SHOW_POLICY_MAP_INTERFACE = "show policy-map interface"
+SHOW_IP_INTERFACE = "show ip interface"
+COMMANDS = (SHOW_ACCESS_LISTS, SHOW_ROUTE_MAP, SHOW_POLICY_MAP_INTERFACE, SHOW_IP_INTERFACE)
+_OWN = {SHOW_ACCESS_LISTS: "cisco_ios_show_access-lists.textfsm", SHOW_ROUTE_MAP: "cisco_ios_show_route-map.textfsm",
+        SHOW_POLICY_MAP_INTERFACE: "cisco_ios_show_policy-map_interface.textfsm",
+        SHOW_IP_INTERFACE: "cisco_ios_show_ip_interface_policy.textfsm"}
+NTC_IP_INTERFACE = "cisco_ios_show_ip_interface.textfsm"
+
+
+class ShowParseError(DiffservError):
+    """A saved show output that its template cannot read."""
+
+    def __init__(self, file: str, command: str, reason: str) -> None:
+        self.file = file
+        self.command = command
+        super().__init__("%s: `%s`: %s" % (quote(file), command, quote(reason, 400)))
+
+
+@dataclasses.dataclass(frozen=True)
+class ShowParsed:
+    counters: tuple[RouterCounter, ...] = ()
+    states: tuple[InterfaceState, ...] = ()
+
+
+def ntc_template(name: str) -> str:
+    """The path of an ntc-templates template (the installed package's own folder)."""
+    import ntc_templates  # the one ntc-templates import; a controller dependency like textfsm
+
+    return os.path.join(os.path.dirname(ntc_templates.__file__), "templates", name)
+
+
+def _rows(template_path: str, text: str, file: str, command: str) -> list[dict[str, t.Any]]:
+    try:
+        with open(template_path) as handle:
+            machine = textfsm.TextFSM(handle)
+        rows = machine.ParseText(text)
+    except (textfsm.TextFSMError, textfsm.parser.TextFSMTemplateError) as error:
+        raise ShowParseError(file, command, "not the output of this command as IOS prints it (%s)" % error) from None
+    return [dict(zip(machine.header, row)) for row in rows]
+
+
+def _int(text: str) -> int | None:
+    return int(text) if text not in ("", None) else None
+
+
+def parse_show(command: str, text: str, file: str) -> ShowParsed:
+    """One saved output of one of COMMANDS -> counters and interface states."""
+    command = " ".join(command.split()).lower()
+    if command not in _OWN:
+        raise ShowParseError(file, command, "not read (read: %s)" % ", ".join(COMMANDS))
+    text = text.replace("\r\n", "\n")
+    rows = _rows(os.path.join(TEMPLATES, _OWN[command]), text, file, command)
+    if command == SHOW_ACCESS_LISTS:
+        return ShowParsed(tuple(RouterCounter(
+            command, ACL_ENTRY, row["NAME"], "%s %s%s" % (row["SEQUENCE"], row["ENTRY"],
+                                                          " (%s matches)" % row["MATCHES"] if row["MATCHES"] else ""),
+            # An entry IOS prints without a counter has matched nothing since the counters were cleared.
+            _int(row["MATCHES"]) or 0, None, int(row["SEQUENCE"]), row["ENTRY"]) for row in rows))
+    if command == SHOW_ROUTE_MAP:
+        return ShowParsed(tuple(RouterCounter(
+            command, ROUTE_MAP, row["NAME"], "route-map %s, %s, sequence %s: Policy routing matches: %s packets, %s bytes"
+            % (row["NAME"], row["ACTION"], row["SEQUENCE"], row["PACKETS"], row["BYTES"]),
+            _int(row["PACKETS"]), _int(row["BYTES"]), int(row["SEQUENCE"])) for row in rows if row["PACKETS"]))
+    if command == SHOW_POLICY_MAP_INTERFACE:
+        return ShowParsed(tuple(_policy_counter(command, row) for row in rows))
+    ntc = {row["INTERFACE"]: row for row in _rows(ntc_template(NTC_IP_INTERFACE), text, file, command)}
+    states = []
+    for row in rows:
+        found = ntc.get(row["INTERFACE"], {})
+        states.append(InterfaceState(row["INTERFACE"], found.get("INBOUND_ACL") or None, found.get("OUTGOING_ACL") or None,
+                                     row["ROUTE_MAP"] or None,
+                                     None if not row["POLICY_ROUTING"] else row["POLICY_ROUTING"] == "enabled"))
+    return ShowParsed((), tuple(states))
+
+
+def _policy_counter(command: str, row: dict[str, t.Any]) -> RouterCounter:
+    common = dict(command=command, name=row["POLICY"], entry=row["CLASS"], interface=row["INTERFACE"],
+                  direction=row["DIRECTION"])
+    if row["OUTCOME"]:
+        return RouterCounter(kind=POLICE, text="%s %s packets, %s bytes" % (row["OUTCOME"], row["PACKETS"], row["BYTES"]),
+                             packets=_int(row["PACKETS"]), bytes=_int(row["BYTES"]), detail=row["OUTCOME"], **common)
+    if row["MARKED"]:
+        return RouterCounter(kind=MARKED, text="QoS Set %s: Packets marked %s" % (row["SET"], row["MARKED"]),
+                             packets=_int(row["MARKED"]), detail=row["SET"], **common)
+    if row["MATCH"]:
+        return RouterCounter(kind=CLASS_MATCH, text="Match: %s: %s packets, %s bytes" % (row["MATCH"], row["PACKETS"], row["BYTES"]),
+                             packets=_int(row["PACKETS"]), bytes=_int(row["BYTES"]), detail=row["MATCH"], **common)
+    return RouterCounter(kind=CLASS, text="Class-map: %s: %s packets, %s bytes" % (row["CLASS"], row["PACKETS"], row["BYTES"]),
+                         packets=_int(row["PACKETS"]), bytes=_int(row["BYTES"]), **common)
+
+
+def read_show_outputs(outputs: t.Mapping[str, str], base: str | None = None
+                      ) -> tuple[ShowParsed, list[ShowParseError]]:
+    """`diffserv_show_outputs` (command -> file) -> everything they gave, and each file's error
+    (a file that cannot be read or parsed is one error; the others still count)."""
+    counters: list[RouterCounter] = []
+    states: list[InterfaceState] = []
+    errors: list[ShowParseError] = []
+    for command, given in outputs.items():
+        path = given if os.path.isabs(given) or base is None else os.path.join(base, given)
+        try:
+            with io.open(path, encoding="utf-8", errors="replace") as handle:
+                text = handle.read()
+            parsed = parse_show(command, text, given)
+        except OSError as error:
+            errors.append(ShowParseError(given, command, "cannot read the file: %s" % (error.strerror or error)))
+            continue
+        except ShowParseError as error:
+            errors.append(error)
+            continue
+        counters.extend(parsed.counters)
+        states.extend(parsed.states)
+    return ShowParsed(tuple(counters), tuple(states)), errors
