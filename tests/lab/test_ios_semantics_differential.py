@@ -15,7 +15,8 @@ list, IPv6 access lists (prefixes, ports, ICMPv6, dscp, `sequence` before or aft
 and match-all class-maps (`match [ip] dscp`, `match [ip] precedence`, access-groups of either
 family, `match not`, nested class-maps), marking and dropping policies on input and output, and
 route-maps for `ip policy` and `ipv6 policy`.  Random packets of both families go through both;
-the fate and the DS byte leaving must agree on every packet.  Constructs outside what the lab
+the fate and the DS byte leaving must agree on every packet, both as the trace gives them and as
+the transit table answers for the one-packet class (ios/space.py).  Constructs outside what the lab
 model evaluates (policers, NBAR, CoS, inline ICMP names in an IPv4 list, which the collection
 keeps undecided) are not generated.
 """
@@ -26,8 +27,16 @@ import random
 
 import pytest
 
+import ipaddress
+
 from lab.iosconfig import IOSConfig, Packet, forward
-from ansible_collections.diffserv.audit.plugins.module_utils.ios import parse_ios, trace_ios
+from ansible_collections.diffserv.audit.plugins.module_utils.ios import (
+    PacketClass,
+    for_packets,
+    parse_ios,
+    trace_ios,
+    transit_table,
+)
 
 DSCPS = ["0", "1", "4", "10", "ef", "af11", "cs1", "default", "46", "12"]
 V4_HOSTS = ["10.0.0.1", "10.0.0.5", "10.1.0.1", "10.1.1.2", "10.2.0.3", "192.0.2.4", "192.0.2.7",
@@ -257,12 +266,25 @@ def ours(config, p: Packet) -> tuple[str, int | None, list[str]]:
     return result["fate"], result["tos_out"], result["assumptions"]
 
 
+def point(p: Packet) -> PacketClass:
+    """The one-packet class of `p`, for the header-space answer (space.py)."""
+    def one(value: int) -> tuple[tuple[int, int], ...]:
+        return ((value, value),)
+
+    ports = p.protocol in (6, 17)
+    return PacketClass(family=p.family, protocols=frozenset((p.protocol,)), src=one(int(ipaddress.ip_address(p.src))),
+                       dst=one(int(ipaddress.ip_address(p.dst))), sport=one(p.sport) if ports else None,
+                       dport=one(p.dport) if ports else None,
+                       icmp_types=frozenset((p.icmp_type,)) if p.icmp_type is not None else None)
+
+
 @pytest.mark.parametrize("seed", range(60))
 def test_collection_and_lab_model_agree_on_random_configurations_and_packets(seed):
     gen = Gen(seed)
     text = gen.configuration()
     config = parse_ios(text, "random-%d.cfg" % seed)
     lab = IOSConfig(text)
+    tables = {family: transit_table(config, "Gi0/0", "Gi0/1", family=family) for family in (4, 6)}
     disagreements = []
     for _ in range(60):
         packet = gen.packet()
@@ -271,6 +293,10 @@ def test_collection_and_lab_model_agree_on_random_configurations_and_packets(see
         expected = forward(lab, packet)
         if (fate, tos_out) != expected:
             disagreements.append((packet, (fate, tos_out), expected))
+        # The fate table asked about this one packet (a one-point class) says the same.
+        answer = for_packets(tables[packet.family], packet.tos, point(packet))
+        if not answer.exact or (answer.fate, answer.plain[0].ds_out(packet.tos)) != expected:
+            disagreements.append((packet, ("table", answer.fate, answer.exact), expected))
     assert not disagreements, "\n".join(["configuration:", text] + [repr(d) for d in disagreements[:5]])
 
 
