@@ -15,6 +15,8 @@ import sys
 import pytest
 
 from ansible_collections.diffserv.audit.plugins.module_utils import loader
+from ansible_collections.diffserv.audit.plugins.module_utils.counters import iptables_counters
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import parse_ruleset
 from ansible_collections.diffserv.audit.plugins.module_utils.observations import (
     HANDSHAKE_STALLED, LEAVING, OK, CaptureSource, capture_diff, conversations, observe,
 )
@@ -48,6 +50,10 @@ def captured(tmp_path_factory):
                 ("working.pcap", False, 4, "eth0", 41000), ("failing.pcap", True, 4, "eth0", 41001),
                 ("failing-any.pcap", True, 4, "any", 41002), ("failing-v6.pcap", True, 6, "eth0", 41003)):
             found[name] = make.capture_story(folder, pair, name, marking, family, interface, sport, timeout=2.5)
+            if marking and family == 4:
+                # The kernel's own counters, right after the connection (the next capture flushes the rules).
+                dump = pair.exec(pair.partner, ["iptables-save", "-c", "-t", "mangle"]).stdout
+                (folder / (name + ".iptables-save-c")).write_text(dump)
     make.pcap_to_pcapng(folder / "failing.pcap", folder / "failing.pcapng")
     found["failing.pcapng"] = (folder / "failing.pcapng", found["failing.pcap"][1])
     return found
@@ -104,3 +110,18 @@ def test_the_real_capture_is_tied_to_partner_fw_line_35_and_the_null_route(captu
     assert reply.treatment.action == "null-routed" and reply.contradiction is None
     # The working capture was taken with the rules off: the audited dump says otherwise.
     assert {c.capture for c in observed.contradictions} == {"working.pcap"}
+
+
+@pytest.mark.parametrize("name", ["failing.pcap", "failing-any.pcap"])
+def test_the_kernel_counter_of_the_marking_rule_counts_every_syn_ack_the_capture_shows(captured, name):
+    path = captured[name][0]
+    dump = (path.parent / (name + ".iptables-save-c")).read_text()
+    ruleset = parse_ruleset(dump, "partner.rules")
+    counters = iptables_counters(ruleset)
+    marking = [rule for chain in ruleset.tables["mangle"].chains for rule in ruleset.tables["mangle"].rules(chain)
+               if rule.writes_byte]
+    assert len(marking) == 1
+    counter = counters[marking[0].line]
+    reply = _reply(read_capture(str(path), name))
+    assert counter.packets == len(reply.frames) > 0
+    assert counter.bytes == sum(p.length for p in reply.packets)
