@@ -39,6 +39,9 @@ from ansible_collections.diffserv.audit.plugins.module_utils.findings import Con
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import IosConfig
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import Ruleset
 
+if t.TYPE_CHECKING:  # pragma: no cover - annotations only: analysis.py may import this module
+    from ansible_collections.diffserv.audit.plugins.module_utils.analysis import FirewallInput
+
 JSON = t.Dict[str, t.Any]
 
 # iptables-save -c: `[packets:bytes] -A CHAIN ...` (iptables-save(8), "-c, --counters").
@@ -152,9 +155,24 @@ def iptables_counters(ruleset: Ruleset) -> dict[int, RuleCounter]:
     for table in ruleset.tables.values():
         for chain in table.chains:
             for rule in table.rules(chain):
-                if rule.counters is not None and rule.line not in found:
-                    found[rule.line] = RuleCounter(ruleset.file, rule.line, rule.counters[0], rule.counters[1])
+                counters = getattr(rule, "counters", None)
+                if counters is not None and rule.line not in found:
+                    found[rule.line] = RuleCounter(ruleset.file, rule.line, counters[0], counters[1])
     return found
+
+
+def firewall_counters(firewall: FirewallInput, text: str | None = None) -> dict[int, RuleCounter] | None:
+    """A loaded firewall's rule counters: the dump's `iptables-save -c` counters as parsed, else, given
+    the collected text, `nft list ruleset` counter statements; None when it carries none (a dump saved
+    without -c: nothing is claimed about what fired)."""
+    found: dict[int, RuleCounter] = {}
+    try:
+        found = iptables_counters(firewall.ruleset)
+    except (AttributeError, KeyError, TypeError):
+        found = {}  # a ruleset of another shape (the nftables view): its text is read below
+    if not found and text is not None and "counter" in text:
+        found = nft_counters(text, firewall.file)
+    return found or None
 
 
 def iptables_counters_text(text: str, file: str) -> dict[int, RuleCounter]:

@@ -40,12 +40,14 @@ import ipaddress
 import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
-from ansible_collections.diffserv.audit.plugins.module_utils.analysis import FirewallInput, Link, RouterInput
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError, quote
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import Condition, Evidence, Marker, Treatment
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.trace import trace_ios
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.evaluate import Packet, Program, TraceResult, trace
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import IfaceCond
+
+if t.TYPE_CHECKING:  # pragma: no cover - annotations only: analysis.py may import this module
+    from ansible_collections.diffserv.audit.plugins.module_utils.analysis import FirewallInput, Link, RouterInput
 
 JSON = t.Dict[str, t.Any]
 
@@ -571,7 +573,7 @@ def _in_interfaces(firewall: FirewallInput, egress: str) -> list[str]:
     for table in firewall.ruleset.tables.values():
         for chain in table.chains:
             for rule in table.rules(chain):
-                for condition in rule.conditions:
+                for condition in getattr(rule, "conditions", ()):
                     if isinstance(condition, IfaceCond) and condition.direction == "in" and condition.name != egress:
                         names.append(condition.name)
     return list(dict.fromkeys(names)) + [""]

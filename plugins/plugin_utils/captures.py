@@ -46,8 +46,9 @@ import typing as t
 
 import dpkt
 
+from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError, quote
 from ansible_collections.diffserv.audit.plugins.module_utils.observations import (
-    ARRIVING, LEAVING, UNKNOWN, Capture, CaptureError, PacketRecord,
+    ARRIVING, LEAVING, UNKNOWN, Capture, CaptureError, CaptureSource, Observed, PacketRecord, observe,
 )
 
 ETHERNET, RAW, LINUX_SLL, LINUX_SLL2, IPV4_ONLY, IPV6_ONLY = 1, 101, 113, 276, 228, 229
@@ -333,3 +334,26 @@ def read_captures(entries: t.Iterable[t.Mapping[str, t.Any]], base: str | None =
         except CaptureError as error:
             errors.append(error)
     return read, errors
+
+
+def capture_observations(entries: t.Iterable[t.Mapping[str, t.Any]], firewalls: t.Mapping[str, t.Any],
+                         routers: t.Mapping[str, t.Any], links: t.Sequence[t.Any] | None, base: str | None = None,
+                         everything: bool = False) -> tuple[Observed, list[dict[str, t.Any]]]:
+    """`diffserv_captures` -> the core's observations on the loaded fleet, and one entry per capture that
+    could not be used (`{"capture", "point", "reason"}`: a file that is not a capture, an entry without
+    `point`), so the caller reports it for that capture and the rest still reports.
+
+    firewalls/routers/links: `loader.load_fleet(...)`'s `Fleet.firewalls`, `.routers`, `.links`.
+    """
+    pairs: list[tuple[CaptureSource, Capture]] = []
+    problems: list[dict[str, t.Any]] = []
+    for entry in entries:
+        given = str(entry.get("file", ""))
+        try:
+            source = CaptureSource.from_mapping(entry)
+            path = given if os.path.isabs(given) or base is None else os.path.join(base, given)
+            pairs.append((source, read_capture(path, given)))
+        except DiffservError as error:
+            problems.append({"capture": quote(given), "point": quote(str(entry.get("point", ""))),
+                             "reason": str(error)})
+    return observe(pairs, firewalls, routers, links, everything), problems

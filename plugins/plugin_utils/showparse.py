@@ -44,9 +44,11 @@ import typing as t
 import textfsm
 
 from ansible_collections.diffserv.audit.plugins.module_utils.counters import (
-    ACL_ENTRY, CLASS, CLASS_MATCH, MARKED, POLICE, ROUTE_MAP, InterfaceState, RouterCounter,
+    ACL_ENTRY, CLASS, CLASS_MATCH, MARKED, POLICE, ROUTE_MAP, ConflictObserved, InterfaceState, RouterCounter,
+    conflict_observed, firewall_counters,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError, quote
+from ansible_collections.diffserv.audit.plugins.module_utils.findings import Conflict
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "textfsm")
 SHOW_ACCESS_LISTS = "show access-lists"
@@ -164,3 +166,31 @@ def read_show_outputs(outputs: t.Mapping[str, str], base: str | None = None
         counters.extend(parsed.counters)
         states.extend(parsed.states)
     return ShowParsed(tuple(counters), tuple(states)), errors
+
+
+def conflicts_observed(conflicts: t.Sequence[Conflict], firewalls: t.Mapping[str, t.Any], routers: t.Mapping[str, t.Any],
+                       show_outputs: t.Mapping[str, t.Mapping[str, str]], firewall_texts: t.Mapping[str, str] | None = None,
+                       base: str | None = None) -> tuple[list[ConflictObserved], list[ShowParseError]]:
+    """Each conflict's `observed` (same order as `conflicts`), and the show files that could not be read.
+
+    show_outputs: router host -> its `diffserv_show_outputs` (command -> file); firewall_texts: firewall
+    host -> its collected text, needed only for nft counters (iptables-save -c counters come from the
+    parsed dump).  firewalls/routers: the loaded fleet's.
+    """
+    parsed: dict[str, ShowParsed] = {}
+    errors: list[ShowParseError] = []
+    for host, outputs in show_outputs.items():
+        parsed[host], found = read_show_outputs(outputs, base)
+        errors.extend(found)
+    counters_of: dict[str, t.Any] = {}
+    observed = []
+    for conflict in conflicts:
+        firewall = firewalls.get(conflict.marker.host)
+        host = conflict.marker.host
+        if host not in counters_of:
+            counters_of[host] = firewall_counters(firewall, (firewall_texts or {}).get(host)) if firewall else None
+        router = routers.get(conflict.treatment.host)
+        shown = parsed.get(conflict.treatment.host, ShowParsed())
+        observed.append(conflict_observed(conflict, router.config if router is not None else None, counters_of[host],
+                                          shown.counters, shown.states))
+    return observed, errors

@@ -37,7 +37,7 @@ import typing as t
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.atoms import Interfaces, Intervals, Protocols
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.history import (
-    History as _History, count_expanded as _count_expanded, expand_writers, writer_lines as _writer_lines,
+    History as _History, expand_writers, writer_lines as _writer_lines,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.evaluate import (
     HOOK_KNOWS_OUT, AnyOfCond, EvaluationError, NeverCond, NftPortPairCond, Program, Stage, TosSetCond,
@@ -776,11 +776,13 @@ class MarkingMap:
             yield raw
 
     def count_leaving(self, out_interface: str | None = None) -> int:
-        """len(self.leaving(out_interface)), counted without building a Marking (or a sub-class tuple
-        where a part cannot split further)."""
-        atom = self.interfaces.atom(out_interface) if out_interface is not None else None
-        # The out-interface test applies to each sub-class, as leaving() does.
-        return sum(_count_expanded(raw[6], raw[4], atom) for raw in self._raw_leaving(out_interface))
+        """How many classes the map holds that may leave by `out_interface` (any when None), accepted.
+
+        Held classes partition header space by what happens to the byte; leaving() splits them
+        further by which rules wrote it (a 100,000-rule dump's 9,587 held classes stand for 3.2
+        million), which a count of outcomes does not need.
+        """
+        return sum(1 for _raw in self._raw_leaving(out_interface))
 
     def writer_lines_leaving(self, out_interface: str | None, paths: t.Container[str]) -> set[int]:
         """Every line in the writer sequence of any class leaving by `out_interface` on one of `paths`:

@@ -222,3 +222,32 @@ def test_big_endian_pcap():
         position += 16 + fields[2]
     capture = read_capture_bytes(b"".join(out), "be.pcap")
     assert len(capture.packets) == 9 and capture.packets[0].time == pytest.approx(STORY_TIME, abs=1e-6)
+
+
+def _example_fleet():
+    from ansible_collections.diffserv.audit.plugins.module_utils import loader
+    example = FIXTURES.parents[2] / "inventories" / "example" / "files"
+    results = {"partner-fw": {"diffserv_collection": {"platform": "iptables", "files": [
+        {"name": "iptables-save", "source": "partner-fw.rules", "text": (example / "partner-fw.rules").read_text()}]}},
+        "border-rtr1": {"diffserv_collection": {"platform": "ios", "files": [
+            {"name": "running-config", "source": "border.cfg", "text": (example / "border-router.cfg").read_text()}]}}}
+    return loader.load_fleet(results, [{"from": "partner-fw:eth0", "to": "border-rtr1:GigabitEthernet0/0"}])
+
+
+def test_capture_observations_from_inventory_entries_reports_each_bad_entry_and_the_rest():
+    from ansible_collections.diffserv.audit.plugins.plugin_utils.captures import capture_observations
+    fleet = _example_fleet()
+    entries = [{"file": "story-working.pcap", "point": "partner-fw:eth0"},
+               {"file": "not-a-capture.pcap", "point": "partner-fw:eth0"},
+               {"file": "story-failing.pcapng", "point": "partner-fw:eth0"},
+               {"file": "story-failing.pcapng"}]
+    observed, problems = capture_observations(entries, fleet.firewalls, fleet.routers, fleet.links, base=str(FIXTURES))
+    assert [p["capture"] for p in problems] == ["not-a-capture.pcap", "story-failing.pcapng"]
+    assert problems[0]["reason"].startswith("not-a-capture.pcap: not a packet capture")
+    assert problems[1]["reason"].endswith("needs `file` and `point` as host:interface")
+    reply = [o for o in observed.observations if o.capture == "story-failing.pcapng" and o.flow["sport"] == 25][0]
+    assert (reply.marker.line, reply.treatment.action, reply.symptom) == (35, "null-routed", HANDSHAKE_STALLED)
+    assert [(d.working, d.failing, d.fields) for d in observed.capture_diffs] == [
+        ("story-working.pcap", "story-failing.pcapng", ("ds_byte",))]
+    assert {c.capture for c in observed.contradictions} == {"story-working.pcap"}
+    assert observed.notes == ("story-failing.pcapng: 1 frame(s) not read: not IP (ethertype 0x0806) (frames 2)",)

@@ -184,3 +184,30 @@ def test_read_show_outputs_reads_every_file_and_reports_the_bad_ones():
 def test_crlf_output_and_command_spelling():
     text = (SHOW / OUTPUTS["show route-map"]).read_text().replace("\n", "\r\n")
     assert parse_show("Show  Route-Map", text, "x.txt").counters[0].packets == 5123
+
+
+def test_conflicts_observed_from_a_counted_dump_and_the_saved_show_outputs():
+    from ansible_collections.diffserv.audit.plugins.module_utils import analysis, loader
+    from ansible_collections.diffserv.audit.plugins.plugin_utils.showparse import conflicts_observed
+    example = SHOW.parents[2] / "inventories" / "example" / "files"
+    dump = "\n".join("[5123:307380] " + line if line.startswith("-A POSTROUTING -o eth0 -p tcp -m tcp --dport 512:65535")
+                     else ("[0:0] " + line if line.startswith("-A ") else line)
+                     for line in (example / "partner-fw.rules").read_text().splitlines()) + "\n"
+    results = {"partner-fw": {"diffserv_collection": {"platform": "iptables", "files": [
+        {"name": "iptables-save", "source": "partner-fw.rules", "text": dump}]}},
+        "border-rtr1": {"diffserv_collection": {"platform": "ios", "files": [
+            {"name": "running-config", "source": "border.cfg", "text": (example / "border-router.cfg").read_text()}]}}}
+    fleet = loader.load_fleet(results, [{"from": "partner-fw:eth0", "to": "border-rtr1:GigabitEthernet0/0"}])
+    conflicts = analysis.analyze(fleet.firewalls, fleet.routers, fleet.links).conflicts
+    observed, errors = conflicts_observed(conflicts, fleet.firewalls, fleet.routers,
+                                          {"border-rtr1": OUTPUTS}, base=str(SHOW))
+    assert errors == [] and len(observed) == len(conflicts)
+    line_35 = observed[[c.marker.line for c in conflicts].index(35)].as_dict()
+    assert line_35["firewall"] == {"line": 35, "packets": 5123, "bytes": 307380}
+    router = {entry["what"]: entry["packets"] for entry in line_35["router"]}
+    assert router["access-list 106 entry 10 matches"] == 5123
+    assert router["route-map null_policy_route 10 policy routing matches"] == 5123
+    assert line_35["notes"] == []
+    # Every other conflict's rule counted 0 packets in this dump: said, not hidden.
+    others = [o for o, c in zip(observed, conflicts) if c.marker.line != 35]
+    assert others and all(o.fired is False for o in others)
