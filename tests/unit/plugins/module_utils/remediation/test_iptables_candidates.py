@@ -73,7 +73,7 @@ def reference_placement(text: str, source: str, egress: str | None) -> ipt.Clear
         if not left:
             where = "leaving by %s" % egress if egress else "leaving by any interface"
             proof = ("marking map of the changed dump: all %d classes of packets %s leave with DSCP 0 "
-                     "(%s backend, %s TOS semantics)" % (len(marks.leaving(egress)), where,
+                     "(%s backend, %s TOS semantics)" % (marks.count_leaving(egress), where,
                                                          marks.program.backend, marks.program.era))
             return ipt.ClearPlacement(egress, rule, index + 1, index == len(rule_lines), after, tuple(writers),
                                       candidate, proof)

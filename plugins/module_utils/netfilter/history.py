@@ -1,0 +1,174 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, diffserv.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Merged writer histories of a marking map, and the queries that walk them without forming products.
+
+Between hooks, the marking map (markmap.py) merges classes that end a table in the same state
+into fewer cubes; the writers of each merged part stay recoverable in a `History`.  A class whose
+writers start with a history stands for as many sub-classes as the parts it meets, recursively:
+on a 100,000-rule dump, 9,587 held classes leaving by one interface stand for 3.2 million.
+
+Each query intersects a class with the parts of a history.  A history indexes its parts once, per
+dimension, by their distinct masks (a merge joins parts that differ in one dimension, so a
+history of 1,872 parts holds a handful of distinct masks a dimension): which parts meet a class
+is then a few big-integer ANDs over bitsets of parts, not a test of every part; and the union of
+writing lines skips a history whose every line is found already.
+
+>>> leaf = ((0b01, 0b1), (5,))
+>>> other = ((0b10, 0b1), (6,))
+>>> history = History([leaf, other])
+>>> expand_writers((0b10, 0b1), (history, 9))
+[((2, 1), (6, 9))]
+>>> sorted(writer_lines((0b11, 0b1), (history, 9)))
+[5, 6, 9]
+"""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type
+
+import typing as t
+
+
+Masks = t.Tuple[int, ...]
+Part = t.Tuple[Masks, t.Tuple[t.Any, ...]]
+
+
+class _PartIndex:
+    """A history's parts by dimension: (distinct mask, bitset of the parts holding it) pairs."""
+
+    __slots__ = ("everything", "by_dim", "leaves", "nested", "leaf_writers")
+
+    def __init__(self, parts: t.Sequence[Part]) -> None:
+        self.everything = (1 << len(parts)) - 1
+        dims = len(parts[0][0]) if parts else 0
+        by_dim: list[list[tuple[int, int]]] = []
+        for dim in range(dims):
+            groups: dict[int, int] = {}
+            for index, (masks, _writers) in enumerate(parts):
+                groups[masks[dim]] = groups.get(masks[dim], 0) | (1 << index)
+            by_dim.append(list(groups.items()))
+        self.by_dim = by_dim
+        leaves = 0
+        leaf_writers: dict[tuple[t.Any, ...], int] = {}
+        self.nested: list[int] = []
+        for index, (_masks, writers) in enumerate(parts):
+            if writers and isinstance(writers[0], History):
+                self.nested.append(index)
+            else:
+                leaves |= 1 << index
+                leaf_writers[writers] = leaf_writers.get(writers, 0) | (1 << index)
+        self.leaves = leaves
+        self.leaf_writers = list(leaf_writers.items())
+
+    def meeting(self, masks: Masks) -> int:
+        """Bitset of the parts that meet `masks` in every dimension."""
+        found = self.everything
+        for dim, groups in enumerate(self.by_dim):
+            mask = masks[dim]
+            if len(groups) == 1:
+                if not groups[0][0] & mask:
+                    return 0
+                continue
+            meets = 0
+            for value, parts in groups:
+                if value & mask:
+                    meets |= parts
+            found &= meets
+            if not found:
+                return 0
+        return found
+
+
+class History:
+    """Earlier stages' classes that were merged into one: each part keeps its own cube and writes.
+
+    Between hooks, classes that end a table in the same state (same rewrite, same assumptions)
+    are merged into fewer cubes, so that later rules split a few classes instead of the product of
+    every earlier partition (the founding dump's PREROUTING sport rules times its POSTROUTING dport
+    rules).  The exact writers of any sub-class stay recoverable: `expand_writers` intersects.
+    """
+
+    __slots__ = ("parts", "_index", "_lines")
+
+    def __init__(self, parts: list[Part]) -> None:
+        self.parts = parts
+        self._index: _PartIndex | None = None
+        self._lines: frozenset[int] | None = None
+
+    @property
+    def lines(self) -> frozenset[int]:
+        """Every writing line any part holds, at any depth, whatever class meets it."""
+        if self._lines is None:
+            found: set[int] = set()
+            for _masks, writers in self.parts:
+                for writer in writers:
+                    if isinstance(writer, History):
+                        found |= writer.lines
+                    else:
+                        found.add(writer)
+            self._lines = frozenset(found)
+        return self._lines
+
+    @property
+    def index(self) -> _PartIndex:
+        if self._index is None:
+            self._index = _PartIndex(self.parts)
+        return self._index
+
+
+def _bits(bitset: int) -> t.Iterator[int]:
+    """The indexes of the set bits, lowest first."""
+    while bitset:
+        low = bitset & -bitset
+        yield low.bit_length() - 1
+        bitset ^= low
+
+
+def meeting_parts(masks: Masks, history: History) -> t.Iterator[Part]:
+    """The parts of a history that meet a class, each cut to the class."""
+    parts = history.parts
+    for index in _bits(history.index.meeting(masks)):
+        part_masks, part_writers = parts[index]
+        yield tuple(a & b for a, b in zip(masks, part_masks)), part_writers
+
+
+def expand_writers(masks: Masks, writers: tuple[t.Any, ...]) -> list[tuple[Masks, tuple[int, ...]]]:
+    """(sub-class, full sequence of writing lines) for a class whose writers may start with a history."""
+    if not writers or not isinstance(writers[0], History):
+        return [(masks, writers)]
+    later = writers[1:]
+    found: list[tuple[Masks, tuple[int, ...]]] = []
+    for inside, part_writers in meeting_parts(masks, writers[0]):
+        if part_writers and isinstance(part_writers[0], History):
+            found.extend((sub_masks, sub_writers + later) for sub_masks, sub_writers in expand_writers(inside, part_writers))
+        else:
+            found.append((inside, part_writers + later))
+    return found
+
+
+def writer_lines(masks: Masks, writers: tuple[t.Any, ...], into: set[int] | None = None) -> set[int]:
+    """Every writing line of every sub-class of a class (the union of expand_writers' sequences)."""
+    found = set() if into is None else into
+    for position, writer in enumerate(writers):
+        if not isinstance(writer, History):
+            found.add(writer)
+            continue
+        # A history only ever opens a sequence; what follows it is written by every sub-class.
+        # When every line the history could give is found already, which parts meet cannot add one.
+        index = writer.index
+        meeting = 0 if writer.lines <= found else index.meeting(masks)
+        if meeting:
+            for leaf_writers, parts in index.leaf_writers:
+                if meeting & parts:
+                    found.update(leaf_writers)
+            for nested in index.nested:
+                if meeting >> nested & 1:
+                    part_masks, part_writers = writer.parts[nested]
+                    if t.cast(History, part_writers[0]).lines <= found:
+                        found.update(w for w in part_writers[1:] if not isinstance(w, History))
+                        continue
+                    writer_lines(tuple(a & b for a, b in zip(masks, part_masks)), part_writers, found)
+        found.update(w for w in writers[position + 1:] if not isinstance(w, History))
+        return found
+    return found
