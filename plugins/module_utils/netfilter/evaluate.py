@@ -114,6 +114,13 @@ class TosSetCond:
 
 
 @dataclasses.dataclass(frozen=True)
+class InlineJump(Jump):
+    """The rest of one nft rule, run as a chain of its own (nftables/expr.py makes it where a rule matches
+    the DS byte, writes it, then goes on): its `return` and `goto` act for the chain holding the rule,
+    and when it ends the rule's chain goes on after the rule."""
+
+
+@dataclasses.dataclass(frozen=True)
 class Stage:
     """One base chain a hook runs: iptables' built-in chain of a table, or an nft base chain."""
 
@@ -462,7 +469,7 @@ def _run_table(program: Program, stage: Stage, hook: str, packet: Packet, tos: i
                out_name: str, steps: list[Step], uncertain: list[str]) -> tuple[int, str]:
     """One base chain (with the chains it jumps to) for one packet: (byte, "accept" or "drop")."""
     table, base, priority = stage.table, stage.chain, stage.priority
-    stack: list[tuple[str, int]] = []
+    stack: list[tuple[str, int, bool]] = []  # (chain, position to resume, entered by an InlineJump)
     chain = base
     position = 0
     depth_guard = 0
@@ -470,7 +477,7 @@ def _run_table(program: Program, stage: Stage, hook: str, packet: Packet, tos: i
         rules = program.chain(table, chain)
         if position >= len(rules):
             if stack:
-                chain, position = stack.pop()
+                chain, position, _inline = stack.pop()
                 continue
             return _policy_after_return(program, table, base, hook, priority, tos, steps)
         compiled = rules[position]
@@ -502,8 +509,14 @@ def _run_table(program: Program, stage: Stage, hook: str, packet: Packet, tos: i
             depth_guard += 1
             if depth_guard > 100000:
                 raise EvaluationError("%s: jump loop" % rule.source.where())
-            if not target.goto:
-                stack.append((chain, position))
+            if isinstance(target, InlineJump):
+                stack.append((chain, position, True))
+            elif not target.goto:
+                stack.append((chain, position, False))
+            else:
+                # A goto from the rest of an nft rule leaves the chain that holds the rule.
+                while stack and stack[-1][2]:
+                    stack.pop()
             if note:
                 steps.append(Step(hook, table, chain, rule.line, rule.text, "jump", tos, tos, note, priority))
             chain, position = target.chain, 0
@@ -511,8 +524,10 @@ def _run_table(program: Program, stage: Stage, hook: str, packet: Packet, tos: i
         if isinstance(target, Verdict):
             steps.append(Step(hook, table, chain, rule.line, rule.text, target.kind, tos, tos, note, priority))
             if target.kind == "return":
+                while stack and stack[-1][2]:
+                    stack.pop()  # a return from the rest of an nft rule returns from the rule's chain
                 if stack:
-                    chain, position = stack.pop()
+                    chain, position, _inline = stack.pop()
                     continue
                 return _policy_after_return(program, table, base, hook, priority, tos, steps)
             if target.kind == "drop":

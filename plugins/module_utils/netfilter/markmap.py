@@ -40,7 +40,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.history i
     History as _History, expand_writers, writer_lines as _writer_lines,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.evaluate import (
-    HOOK_KNOWS_OUT, AnyOfCond, EvaluationError, NeverCond, NftPortPairCond, Program, Stage, TosSetCond,
+    HOOK_KNOWS_OUT, AnyOfCond, EvaluationError, InlineJump, NeverCond, NftPortPairCond, Program, Stage, TosSetCond,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import (
     AddrCond, IfaceCond, Jump, Opaque, OtherTarget, PortCond, ProtoCond, Rule, Ruleset,
@@ -53,6 +53,7 @@ if t.TYPE_CHECKING:  # pragma: no cover - annotations only
 IIF, OIF, PROTO, SRC, DST, SPORT, DPORT, BYTE = range(8)
 STATIC_DIMS = 7
 DIM_NAMES = ("in_interface", "out_interface", "protocol", "src", "dst", "sport", "dport", "tos_in")
+_INLINE = "inline"  # a call frame's kind besides jump (False) and goto (True): evaluate.InlineJump
 _LAST = 1 << 62  # sorts after every rule position: a frame's own point comes after its callees'
 
 
@@ -448,7 +449,7 @@ class MarkingMap:
                     return
                 chain, position, is_goto = stack[-1]
                 stack = stack[:-1]
-                if is_goto:
+                if is_goto is True:
                     # A goto'd chain returns past the chain that went to it.
                     position = count
                     continue
@@ -531,7 +532,14 @@ class MarkingMap:
                                   chain, position + 1, stack))
             return found
         if isinstance(target, Jump):
-            frame = stack + ((chain, position + 1, target.goto),)
+            if isinstance(target, InlineJump):
+                frame = stack + ((chain, position + 1, _INLINE),)
+            else:
+                resume, base = chain, stack
+                while target.goto and base and base[-1][2] == _INLINE:
+                    # A goto from the rest of an nft rule leaves the chain that holds the rule.
+                    resume, base = base[-1][0], base[:-1]
+                frame = base + ((resume, position + 1, target.goto),)
             for piece in matched:
                 found.append(((piece, keep, setv, writers, assumptions), target.chain, 0, frame))
             return found
@@ -539,7 +547,10 @@ class MarkingMap:
             for piece in matched:
                 state = (piece, keep, setv, writers, assumptions)
                 if target.kind == "return":
-                    found.append((state, "", 0, stack))
+                    base = stack
+                    while base and base[-1][2] == _INLINE:
+                        base = base[:-1]  # a return from the rest of an nft rule returns from the rule's chain
+                    found.append((state, "", 0, base))
                 elif target.kind == "drop":
                     found.append((state, None, "drop", stack))
                 else:

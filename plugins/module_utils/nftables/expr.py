@@ -35,7 +35,7 @@ import typing as t
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import Diagnostic, ParseError
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import Evidence
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.evaluate import (
-    AnyOfCond, NeverCond, TosSetCond,
+    AnyOfCond, InlineJump, NeverCond, TosSetCond,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import (
     PROTOCOL_NUMBERS, AddrCond, IfaceCond, Jump, Opaque, OtherTarget, PortCond, ProtoCond, Rule, SetDscp, SetTos,
@@ -733,95 +733,99 @@ def _byte_dependent(condition: t.Any) -> bool:
     return isinstance(condition, (TosCond, TosSetCond))
 
 
-def compile_chain(table: "NftTable", chain: str, family: int, file: str) -> tuple[tuple[Rule, ...], list[Diagnostic]]:
-    """The evaluator rules of one chain as an address family sees it, and notes on what is not modelled."""
+def compile_chain(table: "NftTable", chain: str, family: int,
+                  file: str) -> tuple[tuple[Rule, ...], list[Diagnostic], dict[str, tuple[Rule, ...]]]:
+    """The evaluator rules of one chain as an address family sees it, notes on what is not modelled, and the
+    chains made of the rest of a rule (`chain#index.position`, entered by an InlineJump)."""
     rules: list[Rule] = []
     notes: list[Diagnostic] = []
+    extra: dict[str, tuple[Rule, ...]] = {}
     key = "%s %s" % (table.family, table.name)
     chain_obj = table.chains.get(chain)
     nat_chain = chain_obj is not None and chain_obj.type == "nat"
     for index, raw in enumerate(table.raw.get(chain, []), 1):
         items = rule_items(raw, table)
-        source = raw.source
-
-        def emit(conditions: list[t.Any] | None, target: t.Any) -> None:
-            if target is None:
-                return
-            if conditions is None:
-                conditions = [NeverCond("IPv%d packets never match this rule" % family)]
-            # netfilter/parse.py's Condition union does not list evaluate.py's AnyOfCond, TosSetCond and
-            # NeverCond; the evaluator and the marking map read them all (see the module docstring).
-            rules.append(Rule(source, key, chain, index, t.cast(t.Any, tuple(conditions)), target, (), None))
-
-        def note(text: str, reason: str) -> None:
-            notes.append(Diagnostic(source.file, source.line, source.text, reason if text in reason
-                                    else "%s: %s" % (reason, text)))
-
-        conditions: list[t.Any] | None = []
-        # Conditions before this position were checked on the byte before the rule's last write.
-        checked_before_write = 0
-
-        def emit_checked(conditions: list[t.Any] | None, target: t.Any) -> None:
-            if conditions is not None and any(_byte_dependent(c) for c in conditions[:checked_before_write]):
-                note(source.text, "unmodelled: a DS match before a DS write in the same rule is checked on the "
-                                  "byte before the write (kept as may-match after it)")
-                conditions = [Opaque("%s (before a DS write)" % _cond_text(c), "checked on the byte before the "
-                                     "rule's DS write") if _byte_dependent(c) and position < checked_before_write
-                              else c for position, c in enumerate(conditions)]
-            emit(conditions, target)
-
-        for item in items:
-            if item.kind == "cond":
-                for condition in item.conditions:
-                    if isinstance(condition, Opaque):
-                        note(condition.text, "unmodelled match (%s)" % condition.reason)
-                resolved = _resolve(item.conditions, family)
-                if conditions is not None:
-                    conditions = None if resolved is None else conditions + resolved
-            elif item.kind == "write":
-                if item.family is not None and item.family != family and conditions is not None:
-                    conditions = None  # `ip dscp set` in an inet table: IPv4 only
-                emit_checked(conditions, item.target)
-                checked_before_write = len(conditions) if conditions is not None else 0
-            elif item.kind == "verdict":
-                emit_checked(conditions, item.target)
-                break
-            elif item.kind in ("vmap", "wmap"):
-                base = None if conditions is None else _resolve(item.conditions, family)
-                if item.kind == "wmap" and item.family is not None and item.family != family:
-                    base = None
-                if conditions is not None and base is not None:
-                    union = []
-                    for keys, target in item.elements:
-                        resolved = _resolve(keys, family)
-                        if resolved is None:
-                            continue
-                        emit_checked(conditions + base + resolved, target)
-                        union.append(tuple(resolved))
-                        if item.kind == "vmap" and isinstance(target, Jump) and any(
-                                s.kind in ("dscp", "ecn") for s in item.selectors):
-                            note(source.text, "unmodelled: a verdict map keyed on the DS byte whose chain may rewrite it")
-                    if item.kind == "wmap":
-                        # A key the map lacks stops the rule: what follows runs only for the keys it has.
-                        conditions = conditions + base + [_union(union)]
-                        checked_before_write = len(conditions)
-                if item.kind == "vmap":
-                    break
-            elif item.kind == "nat":
-                note(item.text, item.reason)
-            elif item.kind == "note":
-                note(item.text, item.reason)
+        _compile_items(items, raw.source, key, chain, index, family, rules, extra, notes, "%s#%d" % (chain, index))
         if nat_chain and any(item.kind in ("write", "wmap") or item.kind == "verdict"
                              and getattr(item.target, "kind", "") == "drop" for item in items):
-            note(source.text, "unmodelled: a nat chain runs for the first packet of a connection only; its DS "
-                              "writes and drops are not in the analysis")
-    return tuple(rules), notes
+            _note(notes, raw.source, raw.source.text, "unmodelled: a nat chain runs for the first packet of a "
+                                                      "connection only; its DS writes and drops are not in the analysis")
+    return tuple(rules), notes, extra
 
 
-def _cond_text(condition: t.Any) -> str:
-    if isinstance(condition, TosCond):
-        return "dscp %s%d" % ("!= " if condition.negated else "", condition.value >> 2)
-    return "DS byte in a set"
+def _note(notes: list[Diagnostic], source: Evidence, text: str, reason: str) -> None:
+    notes.append(Diagnostic(source.file, source.line, source.text, reason if text in reason else "%s: %s" % (reason, text)))
+
+
+_EMITTING = ("cond", "write", "verdict", "vmap", "wmap")
+
+
+def _compile_items(items: list[Item], source: Evidence, key: str, chain: str, index: int, family: int,
+                   rules: list[Rule], extra: dict[str, tuple[Rule, ...]], notes: list[Diagnostic], name: str) -> None:
+    """One rule's items -> evaluator rules appended to `rules` (each statement with the conditions before it)."""
+
+    def emit(conditions: list[t.Any] | None, target: t.Any) -> None:
+        if target is None:
+            return
+        if conditions is None:
+            conditions = [NeverCond("IPv%d packets never match this rule" % family)]
+        # netfilter/parse.py's Condition union does not list evaluate.py's AnyOfCond, TosSetCond and
+        # NeverCond; the evaluator and the marking map read them all (see the module docstring).
+        rules.append(Rule(source, key, chain, index, t.cast(t.Any, tuple(conditions)), target, (), None))
+
+    conditions: list[t.Any] | None = []
+    for position, item in enumerate(items):
+        if item.kind == "cond":
+            for condition in item.conditions:
+                if isinstance(condition, Opaque):
+                    _note(notes, source, condition.text, "unmodelled match (%s)" % condition.reason)
+            resolved = _resolve(item.conditions, family)
+            if conditions is not None:
+                conditions = None if resolved is None else conditions + resolved
+            continue
+        if item.kind in ("write", "wmap") and conditions is not None and any(_byte_dependent(c) for c in conditions) \
+                and any(later.kind in _EMITTING for later in items[position + 1:]):
+            # The rule matched the DS byte, writes it, and goes on: what follows must not check the
+            # earlier matches again on the new byte. The rest of the rule runs as a chain of its own,
+            # entered once, when the matches held on the byte as it was.
+            inline = "%s.%d" % (name, position)
+            inner: list[Rule] = []
+            _compile_items(items[position:], source, key, inline, index, family, inner, extra, notes, inline)
+            extra[inline] = tuple(inner)
+            emit(conditions, InlineJump(inline, False))
+            return
+        if item.kind == "write":
+            if item.family is not None and item.family != family and conditions is not None:
+                conditions = None  # `ip dscp set` in an inet table: IPv4 only
+            emit(conditions, item.target)
+        elif item.kind == "verdict":
+            emit(conditions, item.target)
+            return
+        elif item.kind in ("vmap", "wmap"):
+            base = None if conditions is None else _resolve(item.conditions, family)
+            if item.kind == "wmap" and item.family is not None and item.family != family:
+                base = None
+            if conditions is not None and base is not None:
+                union = []
+                for keys, target in item.elements:
+                    resolved = _resolve(keys, family)
+                    if resolved is None:
+                        continue
+                    emit(conditions + base + resolved, target)
+                    union.append(tuple(resolved))
+                    if item.kind == "vmap" and isinstance(target, Jump) and any(
+                            s.kind in ("dscp", "ecn") for s in item.selectors):
+                        _note(notes, source, source.text, "unmodelled: a verdict map keyed on the DS byte whose "
+                                                          "chain may rewrite it (the next keys are checked again)")
+                if item.kind == "wmap":
+                    # A key the map lacks stops the rule: what follows runs only for the keys it has.
+                    conditions = conditions + base + [_union(union)]
+            elif item.kind == "wmap":
+                conditions = None
+            if item.kind == "vmap":
+                return
+        elif item.kind in ("nat", "note"):
+            _note(notes, source, item.text, item.reason)
 
 
 def _union(alternatives: list[tuple[t.Any, ...]]) -> t.Any:

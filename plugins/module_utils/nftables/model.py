@@ -166,26 +166,41 @@ class ViewTable:
         self.name = table.key
         self.source = table.source
         self.family = view.family
-        self.chains: dict[str, NftChain] = table.chains
-        self._rules: dict[str, tuple[Rule, ...]] = {}
+        self._rules: dict[str, tuple[Rule, ...]] | None = None
+        self._chains: dict[str, NftChain] = {}
         self._notes: list[Diagnostic] = []
 
-    def rules(self, chain: str) -> tuple[Rule, ...]:
-        found = self._rules.get(chain)
-        if found is None:
+    def _compile(self) -> dict[str, tuple[Rule, ...]]:
+        if self._rules is None:
             from ansible_collections.diffserv.audit.plugins.module_utils.nftables.expr import compile_chain
-            # (t.Any: mypy run on the source tree names this module twice, by path and by package.)
-            found, notes = compile_chain(t.cast(t.Any, self.table), chain, self.view.family, self.view.file)
-            self._rules[chain] = found
-            self._notes.extend(notes)
-        return found
+            rules: dict[str, tuple[Rule, ...]] = {}
+            chains = dict(self.table.chains)
+            for name in self.table.chains:
+                # (t.Any: mypy run on the source tree names this module twice, by path and by package.)
+                found, notes, extra = compile_chain(t.cast(t.Any, self.table), name, self.view.family, self.view.file)
+                rules[name] = found
+                self._notes.extend(notes)
+                for inline, inline_rules in extra.items():
+                    # The rest of a rule run as a chain of its own (expr.py): listed so the atoms see its matches.
+                    rules[inline] = inline_rules
+                    chains[inline] = NftChain(inline, inline_rules[0].source if inline_rules else self.source)
+            self._rules, self._chains = rules, chains
+        return self._rules
+
+    @property
+    def chains(self) -> dict[str, NftChain]:
+        self._compile()
+        return self._chains
+
+    def rules(self, chain: str) -> tuple[Rule, ...]:
+        return self._compile()[chain]
 
     def parsed(self) -> dict[str, tuple[Rule, ...]]:
-        return {chain: self.rules(chain) for chain in self.chains}
+        return dict(self._compile())
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
-        self.parsed()
+        self._compile()
         return list(self._notes)
 
     @property
@@ -219,7 +234,7 @@ class View:
         if found is None:
             chosen = []
             for key, table in self.tables.items():
-                for chain in table.chains.values():
+                for chain in table.table.chains.values():
                     if chain.hook is None or HOOKS.get(chain.hook) != hook or chain.type == "nat":
                         continue
                     chosen.append((chain.priority or 0, -chain.order, Stage(key, chain.name, chain.priority or 0)))

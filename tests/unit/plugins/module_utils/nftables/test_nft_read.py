@@ -5,7 +5,9 @@ import pathlib
 import pytest
 
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import ParseError
-from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.evaluate import AnyOfCond, NeverCond, TosSetCond
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.evaluate import (
+    AnyOfCond, InlineJump, NeverCond, TosSetCond,
+)
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import (
     AddrCond, IfaceCond, Jump, Opaque, PortCond, ProtoCond, SetDscp, SetTos, TosCond, Verdict,
 )
@@ -112,12 +114,12 @@ def test_a_statement_before_a_match_runs_whether_or_not_the_match_holds():
         ((), "SetDscp"), ((ProtoCond(6, False), PortCond("dport", ((22, 22),), False)), "Verdict")]
 
 
-def test_a_ds_match_before_a_write_is_kept_as_may_match_after_it():
+def test_a_ds_match_before_a_write_then_more_runs_the_rest_of_the_rule_once_as_its_own_chain():
     document = parse_nft(table("  ip dscp cs1 ip dscp set cs2 tcp dport 22 accept"), "t.nft")
-    found = document.view(4).tables["inet t"].rules("c")
-    assert found[0].conditions == (TosCond(32, 0xFC, False),)
-    assert isinstance(found[1].conditions[0], Opaque)
-    assert any("before a DS write" in d.reason for d in document.diagnostics)
+    found = document.view(4).tables["inet t"]
+    assert [(r.conditions, r.target) for r in found.rules("c")] == [((TosCond(32, 0xFC, False),), InlineJump("c#1.1", False))]
+    assert [type(r.target).__name__ for r in found.rules("c#1.1")] == ["SetDscp", "Verdict"]
+    assert "c#1.1" in found.chains and document.diagnostics == []
 
 
 def test_a_verdict_map_is_one_rule_per_element():
