@@ -186,9 +186,11 @@ def _read_pcapng(data: bytes, name: str) -> Capture:
                 iface, _drops, high, low, caplen, _orig = struct.unpack_from(order + "HHIIII", body, 0)
                 packet = body[20:20 + caplen]
             else:
+                # A simple packet block: interface 0, no time; it holds min(original length, snap length).
                 iface, high, low = 0, 0, 0
                 original = struct.unpack_from(order + "I", body, 0)[0]
-                packet = body[4:4 + original]
+                snaplen = interfaces[0].snaplen if interfaces and interfaces[0].snaplen else original
+                packet = body[4:4 + min(original, snaplen)]
             if iface >= len(interfaces):
                 raise CaptureError(name, "not a readable pcapng file: a packet names interface %d, which no "
                                          "interface description block declares" % iface)
@@ -232,7 +234,7 @@ def _supported() -> str:
 
 
 def _mac(raw: bytes) -> str:
-    return ":".join("%02x" % b for b in raw)
+    return raw.hex(":")
 
 
 def _decode(frame: int, linktype: int, when: float, buf: bytes) -> tuple[PacketRecord | None, str | None]:
@@ -286,8 +288,21 @@ def _record(frame: int, when: float, ip: t.Any, vlan: tuple[int, ...], direction
         if fragment_header is not None:
             ip_id = fragment_header.id
             fragment = fragment_header.frag_off != 0
-    payload = ip.data if isinstance(ip.data, bytes) else bytes(ip.data)
     fields: dict[str, t.Any] = {}
+    l4 = ip.data
+    if not fragment and isinstance(l4, dpkt.tcp.TCP) and protocol == 6:
+        # dpkt decoded the whole header: read it as decoded (re-packing it to bytes costs more than the rest).
+        header = l4.off * 4
+        fields.update(sport=l4.sport, dport=l4.dport, seq=l4.seq, ack=l4.ack, tcp_flags=l4.flags, window=l4.win,
+                      tcp_options=_option_kinds(l4.opts), payload=max(0, l4_length - header))
+        return _build(frame, when, family, src, dst, protocol, ds_byte, ttl, ip_id, length, dont_fragment, vlan,
+                      direction, src_mac, fields)
+    if not fragment and isinstance(l4, dpkt.udp.UDP) and protocol == 17:
+        fields.update(sport=l4.sport, dport=l4.dport, payload=max(0, l4_length - 8))
+        return _build(frame, when, family, src, dst, protocol, ds_byte, ttl, ip_id, length, dont_fragment, vlan,
+                      direction, src_mac, fields)
+    # Cut by the snap length (or not TCP/UDP): what is left of the header, read by hand.
+    payload = l4 if isinstance(l4, bytes) else bytes(l4)
     if not fragment and protocol in (6, 17) and len(payload) >= 4:
         fields["sport"], fields["dport"] = struct.unpack("!HH", payload[:4])
         if protocol == 6 and len(payload) >= 20:
@@ -297,6 +312,13 @@ def _record(frame: int, when: float, ip: t.Any, vlan: tuple[int, ...], direction
                           tcp_options=_option_kinds(payload[20:header]), payload=max(0, l4_length - header))
         elif protocol == 17:
             fields["payload"] = max(0, l4_length - 8)
+    return _build(frame, when, family, src, dst, protocol, ds_byte, ttl, ip_id, length, dont_fragment, vlan,
+                  direction, src_mac, fields)
+
+
+def _build(frame: int, when: float, family: int, src: str, dst: str, protocol: int, ds_byte: int, ttl: int,
+           ip_id: int | None, length: int, dont_fragment: bool | None, vlan: tuple[int, ...], direction: str,
+           src_mac: str | None, fields: dict[str, t.Any]) -> PacketRecord:
     return PacketRecord(frame=frame, time=when, family=family, src=src, dst=dst, protocol=protocol, ds_byte=ds_byte,
                         ttl=ttl, ip_id=ip_id, length=length, dont_fragment=dont_fragment, vlan=vlan,
                         direction=direction, src_mac=src_mac, **fields)
