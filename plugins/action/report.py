@@ -119,7 +119,7 @@ class ActionModule(DiffservAction):
         written = [FILES[fmt] for fmt in FILES if fmt in args["formats"]] + ["findings.json"]
         run = run_view(report_dir, written, check_mode=check_mode, bundle=args["bundle"],
                        bundle_error=args["bundle_error"], baseline=baseline,
-                       bundles_skipped=check_mode and args["bundle"] is not None)
+                       bundles_skipped=check_mode and args["bundle"] is not None, notes=args["notes"])
         env = environment("audit")
         for fmt in args["formats"]:
             began = time.perf_counter()

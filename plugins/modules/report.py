@@ -56,6 +56,12 @@ options:
   bundle_error:
     description: Why the analyze task wrote no change bundles.
     type: str
+  notes:
+    description:
+      - Sentences about the run the reports repeat (the links left out because an end is outside C(--limit)).
+    type: list
+    elements: str
+    default: []
   archives:
     description: Pack each strategy's bundle folder into C(changes/<strategy>.zip) with report.html.
     type: bool

@@ -200,7 +200,8 @@ def report_view(findings: t.Mapping[str, t.Any], sources: Sources | None = None)
 
 def run_view(report_dir: str, written: t.Sequence[str], check_mode: bool = False,
              bundle: t.Mapping[str, t.Any] | None = None, bundle_error: str | None = None,
-             baseline: t.Mapping[str, t.Any] | None = None, bundles_skipped: bool = False) -> JSON:
+             baseline: t.Mapping[str, t.Any] | None = None, bundles_skipped: bool = False,
+             notes: t.Sequence[str] = ()) -> JSON:
     """What the reports say about the run itself: where they are, check mode, bundles, the baseline."""
     bundles = []
     for name, strategy in sorted(((bundle or {}).get("strategies") or {}).items()):
@@ -211,4 +212,4 @@ def run_view(report_dir: str, written: t.Sequence[str], check_mode: bool = False
         bundles.append({"name": name, "state": state, "path": path})
     return {"report_dir": report_dir, "written": list(written), "check_mode": check_mode, "bundles": bundles,
             "bundle_error": bundle_error or "", "baseline": dict(baseline) if baseline else None,
-            "bundles_skipped": bundles_skipped}
+            "bundles_skipped": bundles_skipped, "notes": list(notes)}
