@@ -358,3 +358,22 @@ end
     assert forward(lab, v4) == ("forwarded", 4) and forward(lab, v6) == ("forwarded", 40)
     assert forward(lab, Packet("Gi0/0", "Gi0/1", 6, 17, "2001:db8::1", "2001:db8::2", 49, 1, 1)) == ("forwarded", 49)
     assert forward(lab, Packet("Gi0/0", "Gi0/1", 4, 17, "10.0.0.1", "10.0.0.2", 49, 1, 1)) == ("forwarded", 5)
+
+
+def test_object_group_and_ipv6_access_list_sections_are_configurable_in_the_simulator():
+    cfg = IOSConfig("hostname r\nend\n")
+    path: tuple = ()
+    statuses = []
+    for command in ["object-group network SCAN", "host 192.0.2.7", "203.0.113.0 255.255.255.0", "range 10.0.0.1 10.0.0.9",
+                    "object-group service WEB", "tcp eq www", "tcp-udp eq domain", "50",
+                    "ipv6 access-list EDGE6", "sequence 10 deny tcp any any eq smtp dscp 1", "permit ipv6 any any"]:
+        outcome = cfg.apply(path, command)
+        path = outcome.path
+        statuses.append(outcome.status)
+    assert statuses == ["ok"] * 11
+    lines = cfg.lines()
+    assert lines[lines.index("object-group network SCAN") + 1:][:3] == [
+        " host 192.0.2.7", " 203.0.113.0 255.255.255.0", " range 10.0.0.1 10.0.0.9"]
+    assert " sequence 10 deny tcp any any eq smtp dscp 1" in lines
+    assert cfg.apply((), "no object-group network SCAN").changed
+    assert "object-group network SCAN" not in cfg.lines()

@@ -244,3 +244,17 @@ def test_unreadable_ipv6_entry_is_may_match_with_its_line():
     assert [d.line for d in config.diagnostics if "BAD" in d.reason and "may-match" in d.reason] == [2]
     table = fate_table(config, "Gi0/0", "in", family=6).for_byte(0)
     assert table.actions == ["dropped", "forwarded"] or table.actions == ["dropped"]
+
+
+def test_real_corpus_ipv6_access_list_is_read_as_one():
+    # ciscoconfparse's sample_08 (tests/fixtures/real) carries `ipv6 access-list Deny_IPv6_Traffic`.
+    import pathlib
+
+    from ansible_collections.diffserv.audit.plugins.module_utils.ios import load_ios
+
+    path = pathlib.Path(__file__).parents[4] / "fixtures" / "real" / "ios" / "ciscoconfparse_sample_08.ios"
+    config = load_ios(str(path))
+    acl = config.acls6["Deny_IPv6_Traffic"]
+    assert [(e.action, e.protocol, e.source.line) for e in acl.entries] == [("deny", None, 476)]
+    assert not any("Deny_IPv6_Traffic" in d.reason for d in config.diagnostics)
+    assert len(fate_tables(config, family=6)) == len(fate_tables(config))
