@@ -38,6 +38,7 @@ class _PartIndex:
     """A history's parts by dimension: (distinct mask, bitset of the parts holding it) pairs."""
 
     __slots__ = ("everything", "by_dim", "leaves", "nested", "leaf_writers")
+    by_dim: list[tuple[int, list[tuple[int, int]]]]
 
     def __init__(self, parts: t.Sequence[Part]) -> None:
         self.everything = (1 << len(parts)) - 1
@@ -48,7 +49,9 @@ class _PartIndex:
             for index, (masks, _writers) in enumerate(parts):
                 groups[masks[dim]] = groups.get(masks[dim], 0) | (1 << index)
             by_dim.append(list(groups.items()))
-        self.by_dim = by_dim
+        # Tested cheapest first: the byte, interfaces, protocol and ports are small masks; addresses
+        # of a big dump are masks of thousands of atoms.
+        self.by_dim = sorted(enumerate(by_dim), key=lambda item: (item[0] in (3, 4), len(item[1])))
         leaves = 0
         leaf_writers: dict[tuple[t.Any, ...], int] = {}
         self.nested: list[int] = []
@@ -64,7 +67,7 @@ class _PartIndex:
     def meeting(self, masks: Masks) -> int:
         """Bitset of the parts that meet `masks` in every dimension."""
         found = self.everything
-        for dim, groups in enumerate(self.by_dim):
+        for dim, groups in self.by_dim:
             mask = masks[dim]
             if len(groups) == 1:
                 if not groups[0][0] & mask:
@@ -128,6 +131,13 @@ def _bits(bitset: int) -> t.Iterator[int]:
 def meeting_parts(masks: Masks, history: History) -> t.Iterator[Part]:
     """The parts of a history that meet a class, each cut to the class."""
     parts = history.parts
+    if len(masks) == 8:
+        # The marking map's eight dimensions, unrolled: this builds every sub-class of a big map.
+        m0, m1, m2, m3, m4, m5, m6, m7 = masks
+        for index in _bits(history.index.meeting(masks)):
+            (p0, p1, p2, p3, p4, p5, p6, p7), part_writers = parts[index]
+            yield (m0 & p0, m1 & p1, m2 & p2, m3 & p3, m4 & p4, m5 & p5, m6 & p6, m7 & p7), part_writers
+        return
     for index in _bits(history.index.meeting(masks)):
         part_masks, part_writers = parts[index]
         yield tuple(a & b for a, b in zip(masks, part_masks)), part_writers

@@ -208,6 +208,8 @@ class MarkingMap:
         self.class_count = 0
         self._by_line: dict[int, Rule] | None = None
         self._leaving_cache: dict[tuple[t.Any, ...], tuple[Marking, ...]] = {}
+        # Each held class expanded once: the join asks for different DS bytes as a candidate router changes.
+        self._expanded: dict[int, list[Marking]] = {}
 
     # -- compiling rules into cubes -------------------------------------------------
 
@@ -608,9 +610,12 @@ class MarkingMap:
     # -- queries ---------------------------------------------------------------------
 
     def _marking(self, raw: tuple[t.Any, ...]) -> list[Marking]:
-        path, verdict, keep, setv, writes, assumptions, masks = raw
-        return [Marking(path, verdict, keep, setv, writers, assumptions, sub_masks, self)
-                for sub_masks, writers in expand_writers(masks, writes)]
+        known = self._expanded.get(id(raw))
+        if known is None:
+            path, verdict, keep, setv, writes, assumptions, masks = raw
+            known = self._expanded[id(raw)] = [Marking(path, verdict, keep, setv, writers, assumptions, sub_masks, self)
+                                               for sub_masks, writers in expand_writers(masks, writes)]
+        return known
 
     @property
     def markings(self) -> list[Marking]:
