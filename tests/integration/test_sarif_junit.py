@@ -95,3 +95,22 @@ def test_formats_can_be_chosen(tmp_path):
                   "-e", "diffserv_report_dir=%s" % only, "-e", '{"diffserv_report_formats": ["sarif"]}')
     assert run.returncode == 0, run.stdout + run.stderr
     assert {p.name for p in only.iterdir() if p.is_file()} == {"findings.json", "findings.sarif"}
+
+
+def test_each_strategy_bundle_comes_as_one_archive_with_the_html_report(tmp_path):
+    import zipfile
+
+    run = ansible("ansible-playbook", "diffserv.audit.audit", "-i", "inventories/example",
+                  "-e", "diffserv_report_dir=%s" % tmp_path, "-e", "diffserv_report_archives=true")
+    assert run.returncode == 0, run.stdout + run.stderr
+    strategies = sorted(p.name for p in (tmp_path / "changes").iterdir() if p.is_dir())
+    assert strategies == ["change_dscp", "remark_boundary", "remove_policy"]
+    for name in strategies:
+        with zipfile.ZipFile(tmp_path / "changes" / ("%s.zip" % name)) as archive:
+            members = set(archive.namelist())
+            folder = {"%s/%s" % (name, p.name) for p in (tmp_path / "changes" / name).iterdir()}
+            assert members == folder | {"%s/report.html" % name}
+            assert {m.rsplit(".", 1)[-1] for m in members} >= {"md", "diff", "commands", "rollback", "html"}
+            assert archive.read("%s/report.html" % name) == (tmp_path / "report.html").read_bytes()
+            # Stored, not deflated: a scan of the folder reads the members' text in the archive itself.
+            assert {info.compress_type for info in archive.infolist()} == {zipfile.ZIP_STORED}

@@ -67,18 +67,35 @@ def _writers(marker: t.Mapping[str, t.Any], sources: Sources | None) -> list[JSO
 def observation_rows(value: t.Any) -> list[JSON]:
     """Observations or counters of any shape as rows {label, value}; nothing for None or empty.
 
+    A mapping gives a row a key (a row an item when the key holds a list); an item that carries its
+    own sentence (`text`) is shown by it, anything else as `key: value` words.
+
     >>> observation_rows({"packets": 12, "interface": "Gi0/0"})
     [{'label': 'interface', 'value': 'Gi0/0'}, {'label': 'packets', 'value': '12'}]
+    >>> observation_rows({"observations": [{"text": "SYN/ACK left with 0x04", "frames": [3]}], "problems": []})
+    [{'label': 'observations', 'value': 'SYN/ACK left with 0x04'}]
     >>> observation_rows([{"what": "counter", "value": 3}])
     [{'label': '1', 'value': 'value: 3; what: counter'}]
     """
     if not value:
         return []
+    rows: list[JSON] = []
     if isinstance(value, dict):
-        return [{"label": str(key), "value": _words(value[key])} for key in sorted(value)]
+        for key in sorted(value):
+            if isinstance(value[key], (list, tuple)):
+                rows.extend({"label": str(key), "value": _said(item)} for item in value[key])
+            elif value[key] not in (None, "", {}):
+                rows.append({"label": str(key), "value": _said(value[key])})
+        return rows
     if isinstance(value, (list, tuple)):
-        return [{"label": str(index), "value": _words(item)} for index, item in enumerate(value, 1)]
-    return [{"label": "", "value": _words(value)}]
+        return [{"label": str(index), "value": _said(item)} for index, item in enumerate(value, 1)]
+    return [{"label": "", "value": _said(value)}]
+
+
+def _said(item: t.Any) -> str:
+    if isinstance(item, dict) and isinstance(item.get("text"), str) and item["text"]:
+        return str(item["text"])
+    return _words(item)
 
 
 def _words(value: t.Any) -> str:

@@ -123,3 +123,13 @@ def test_observations_render_when_present_and_are_empty_safe():
                                                                   "packets: 1200"}]
     assert shaped["conflicts"][0]["observed"] == [{"label": "packets_null_routed", "value": "1200"}]
     assert shaped["conflicts"][1]["observed"] == []
+
+
+def test_observations_as_the_capture_work_shapes_them_show_each_sentence():
+    findings = golden("founding")
+    findings["observations"] = {
+        "observations": [{"capture": "a.pcap", "point": "partner-fw:eth0", "text": "the SYN/ACK left with 0x04"}],
+        "contradictions": [], "capture_diff": [], "problems": ["point x:eth9 names no audited host"], "notes": []}
+    assert view.report_view(findings)["observations"] == [
+        {"label": "observations", "value": "the SYN/ACK left with 0x04"},
+        {"label": "problems", "value": "point x:eth9 names no audited host"}]
