@@ -266,7 +266,62 @@ def test_a_ds_match_then_a_write_then_more_checks_the_match_once_on_the_old_byte
                        (packet(dport=24, tos=8 << 2), 40 << 2), (packet(dport=24, tos=0), 48 << 2)])
 
 
+def test_iptables_nft_tables_and_native_base_chains_run_by_priority_on_one_hook(lab):
+    """A host running both: iptables-nft's mangle (-150) between native chains at -200 and mangle + 5; at an
+    equal priority the native chain, created last, runs first. The listing's translation of the TOS rule
+    is wrong (nft 1.0.6 prints it as `ip6 dscp set 0x01`), so the combined view reads iptables-save.
+    (A packet arriving with ECN bits 11 leaves without them: --set-tos 0x04/0xff clears them, nft's
+    dscp set keeps what it finds.)"""
+    iptables_text = ("*mangle\n:POSTROUTING ACCEPT [0:0]\n"
+                     "-A POSTROUTING -o eth0 -p tcp -m tcp --dport 512:65535 -j TOS --set-tos 0x04/0xff\n"
+                     "-A POSTROUTING -p udp -j DSCP --set-dscp 3\nCOMMIT\n")
+    native = """table inet late {
+	chain post { type filter hook postrouting priority mangle + 5; tcp dport 28680 ip dscp set cs3; }
+}
+table inet early {
+	chain post { type filter hook postrouting priority -200; ip dscp set ef; }
+}
+table inet tie {
+	chain post { type filter hook postrouting priority mangle; udp dport 9 ip dscp set cs1; }
+}
+"""
+    lab.flush()
+    proc = lab._restore("nft", iptables_text)
+    assert proc.returncode == 0, proc.stderr
+    proc = lab._ns_exec(lab.ns_fw, ["nft", "-f", "-"], input_text=native, check=False)
+    assert proc.returncode == 0, proc.stderr
+    cases = [(packet(dport=28680), 24 << 2), (packet(dport=100), 46 << 2), (packet(dport=28680, sport=5, tos=3), 24 << 2),
+             (packet(protocol="udp", dport=9), 3 << 2), (packet(protocol="udp", dport=10), 3 << 2),
+             (packet("output", dport=28680), 24 << 2), (packet("reverse", dport=28680), 24 << 2)]
+    seen = lab.send([sent for sent, _expected in cases])
+    assert [_show(v) for v in seen] == [_show(e) for _sent, e in cases]
+    listing = lab.nft("list", "ruleset")
+    assert "ip6 dscp set 0x01" in listing  # nft's own translation of the TOS rule, which the kernel does not run
+    from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import parse_ruleset
+    from ansible_collections.diffserv.audit.plugins.module_utils.nftables.model import View
+    dump = parse_ruleset(lab.save("nft"), "iptables-save")
+    view = View(read_ruleset(listing, "listed.nft"), 4, iptables=dump)
+    assert [(s.table, s.priority) for s in view.base_chains("POSTROUTING")] == [
+        ("inet early", -200), ("inet tie", -150), ("mangle", -150), ("inet late", -145)]
+    program = Program(view)
+    marks = marking_map(view, program=program, interfaces=["eth0", "eth1"])
+    for (sent, expected), kernel in zip(cases, seen):
+        ours = our_packet(sent)
+        traced = trace(view, ours, program=program)
+        assert (traced.tos, not traced.uncertain) == (kernel, True), (sent, traced.steps)
+        assert {(ours.tos & m.keep) ^ m.set for m in marks.packet_marking(ours)} == {kernel}
+    assert any("share hook POSTROUTING at priority -150" in d.reason for d in view.diagnostics)
+
+
 @pytest.mark.parametrize("path", FIXTURES, ids=[p.name for p in FIXTURES])
 def test_every_nft_fixture_is_accepted_by_nft(lab, path):
+    # Debian's sets_and_maps.nft names eth0-eth3 (iif needs the devices): two spare veth pairs, unrouted.
+    links = lab._ns_exec(lab.ns_fw, ["ip", "-o", "link"]).stdout
+    for name in ("eth2", "eth3"):
+        if " %s@" % name not in links and " %s:" % name not in links:
+            lab._ns_exec(lab.ns_fw, ["ip", "link", "add", name, "type", "veth", "peer", "name", name + "p"])
+    lab.flush()
+    if "\ndelete table filter\n" in path.read_text():
+        lab.nft("add", "table", "ip", "filter")  # the file deletes the table it then rebuilds: it must exist
     proc = lab._ns_exec(lab.ns_fw, ["nft", "-c", "-f", str(path)], check=False)
     assert proc.returncode == 0, proc.stderr

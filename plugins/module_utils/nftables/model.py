@@ -37,8 +37,8 @@ import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import Diagnostic
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import Evidence
-from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.evaluate import Stage
-from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import Header, Rule
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.evaluate import TABLE_PRIORITIES, Stage
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import Header, Rule, Ruleset
 
 # nft hook names -> the evaluator's hook names; ingress/egress (netdev, inet ingress) are not modelled.
 HOOKS = {"prerouting": "PREROUTING", "input": "INPUT", "forward": "FORWARD", "output": "OUTPUT",
@@ -119,6 +119,8 @@ class Document:
         self.tables: list[NftTable] = []
         self.notes: list[Diagnostic] = []
         self.lines: tuple[int, int] = (1, 1)
+        # Tables nft's "# Warning: table ip mangle is managed by iptables-nft" names (when stderr was kept).
+        self.warned: set[str] = set()
         self._views: dict[int, View] = {}
 
     def table(self, family: str, name: str) -> NftTable | None:
@@ -209,37 +211,75 @@ class ViewTable:
 
 
 class View:
-    """What one address family sees of a Document: the evaluator's ruleset for native nft."""
+    """What one address family sees of a Document: the evaluator's ruleset for native nft.
 
-    def __init__(self, document: Document, family: int) -> None:
+    With `iptables` (the same host's iptables-save dump of that family), the tables iptables-nft
+    manages are read from the dump, not from the listing (nft prints them translated, and the
+    translation can be wrong: see `iptables_nft_tables`), and their built-in chains take their
+    places on the hooks beside the native base chains, by priority (raw -300, mangle -150,
+    filter 0).
+    """
+
+    def __init__(self, document: Document, family: int, iptables: Ruleset | None = None) -> None:
         self.document = document
         self.family = family
         self.file = document.file
         self.lines = document.lines
         # iptables-nft tables a listing holds run as iptables-nft 1.8.9 compiles them ("nft"); native tables
         # run as written whatever the backend (ViewTable.native).
-        self.header = Header(tool="nft", version=None, backend="nft", era="modern", line=None)
-        self.tables: dict[str, ViewTable] = {}
+        self.header = iptables.header if iptables is not None else Header(
+            tool="nft", version=None, backend="nft", era="modern", line=None)
+        self.iptables = iptables
+        managed = iptables_nft_tables(document) if iptables is not None else set()
+        self.tables: dict[str, t.Any] = {}
         for table in document.tables:
-            if family in FAMILIES.get(table.family, ()):
+            if family in FAMILIES.get(table.family, ()) and table.key not in managed:
                 self.tables[table.key] = ViewTable(table, self)
+        if iptables is not None:
+            self.tables.update(iptables.tables)
         self._stages: dict[str, tuple[Stage, ...]] = {}
 
     def base_chains(self, hook: str) -> tuple[Stage, ...]:
         """The base chains on a hook in the kernel's order: ascending priority; on equal priority, the
         chain created last runs first (nf_hook_entries_grow inserts before equals), i.e. reverse
         listing order.  nat chains are left out: they see only a connection's first packet, and
-        neither the byte nor the verdict of the packets the join reads (notes say so)."""
+        neither the byte nor the verdict of the packets the join reads (notes say so).  iptables
+        tables (with `iptables`) come after native chains of the same priority, as when the native
+        ruleset was loaded last: which was created first is in neither text (a note says so)."""
         found = self._stages.get(hook)
         if found is None:
             chosen = []
             for key, table in self.tables.items():
+                if not isinstance(table, ViewTable):
+                    continue
                 for chain in table.table.chains.values():
                     if chain.hook is None or HOOKS.get(chain.hook) != hook or chain.type == "nat":
                         continue
                     chosen.append((chain.priority or 0, -chain.order, Stage(key, chain.name, chain.priority or 0)))
+            if self.iptables is not None:
+                for name, priority in TABLE_PRIORITIES.items():
+                    table_obj = self.iptables.tables.get(name)
+                    if table_obj is not None and hook in table_obj.chains:
+                        chosen.append((priority, 1 << 30, Stage(name, hook, priority)))
             chosen.sort(key=lambda entry: (entry[0], entry[1]))
             found = self._stages[hook] = tuple(entry[2] for entry in chosen)
+        return found
+
+    @property
+    def order_notes(self) -> list[Diagnostic]:
+        """Where an iptables table and a native base chain share a hook and a priority (their order unknown)."""
+        found = []
+        for hook in HOOKS.values():
+            stages = self.base_chains(hook)
+            for first, second in zip(stages, stages[1:]):
+                if first.priority == second.priority and isinstance(self.tables[first.table], ViewTable) \
+                        and not isinstance(self.tables[second.table], ViewTable):
+                    chain = self.tables[first.table].chains[first.chain]
+                    found.append(Diagnostic(self.file, chain.source.line, chain.source.text,
+                                            "native chain %s %s and iptables table %s share hook %s at priority %d: "
+                                            "the kernel runs the one created last first, which neither text says; "
+                                            "read as the native ruleset loaded last (it runs first)"
+                                            % (first.table, first.chain, second.table, hook, first.priority)))
         return found
 
     def table(self, name: str) -> ViewTable | None:
@@ -249,7 +289,10 @@ class View:
     def rule_notes(self) -> list[Diagnostic]:
         found: list[Diagnostic] = []
         for table in self.tables.values():
-            found.extend(table.diagnostics)
+            if isinstance(table, ViewTable):
+                found.extend(table.diagnostics)
+        if self.iptables is not None:
+            found.extend(self.order_notes)
         return found
 
     @property
@@ -267,3 +310,29 @@ class View:
     @property
     def rule_count(self) -> int:
         return sum(table.rule_count for table in self.tables.values())
+
+
+# Tables iptables-nft creates, with their built-in chains (nft lists them under their iptables names).
+_IPTABLES_NFT_CHAINS = {"raw": {"PREROUTING", "OUTPUT"}, "mangle": {"PREROUTING", "INPUT", "FORWARD", "OUTPUT",
+                                                                    "POSTROUTING"},
+                        "filter": {"INPUT", "FORWARD", "OUTPUT"}, "nat": {"PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"},
+                        "security": {"INPUT", "FORWARD", "OUTPUT"}}
+
+
+def iptables_nft_tables(document: Document) -> set[str]:
+    """The tables of a listing that iptables-nft manages: an ip/ip6 table named like an iptables table
+    whose base chains all carry iptables' built-in names (PREROUTING, ...), or one nft's warning names.
+
+    nft lists their rules translated back from the kernel's expressions, and the translation can be
+    wrong: nft 1.0.6 prints iptables-nft's `-j TOS --set-tos 0x04/0xff` as `ip6 dscp set 0x01` (seen in
+    the kernel lab); `nft -j` shows the extension as `{"xt": {"name": "TOS"}}`. Such tables are read
+    from iptables-save."""
+    found = set()
+    for table in document.tables:
+        base = {name for name, chain in table.chains.items() if chain.hook is not None}
+        builtins = _IPTABLES_NFT_CHAINS.get(table.name)
+        if table.family in ("ip", "ip6") and builtins and base and base <= builtins:
+            found.add(table.key)
+        elif table.key in document.warned:
+            found.add(table.key)
+    return found

@@ -28,11 +28,13 @@ from ansible_collections.diffserv.audit.plugins.module_utils.errors import Diagn
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import Evidence
 from ansible_collections.diffserv.audit.plugins.module_utils.nftables.model import (
     FAMILIES, HOOKS, PRIORITY_NAMES, UNMODELLED_FAMILIES, Document, NftChain, NftSet, NftTable, RawRule,
+    iptables_nft_tables,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.textdecode import BOM_CHAR
 
 # Words the listing puts before a table's first brace, and nft's keywords for named objects.
 _TABLE_OBJECTS = ("chain", "set", "map", "flowtable", "counter", "quota", "limit", "ct", "secmark", "synproxy")
+_WARNING_RE = re.compile(r"^# Warning: table (ip6?) (\S+) is managed by iptables-nft", re.MULTILINE)
 _PRIORITY_RE = re.compile(r"^(?:(?P<name>[a-z]+)|(?P<number>-?\d+))(?:(?P<sign>[+-])(?P<offset>\d+))?$")
 # Commands a file for `nft -f` may hold that a listing never does.
 _COMMANDS = ("add", "create", "insert", "replace", "delete", "destroy", "flush", "list", "reset", "rename",
@@ -213,6 +215,8 @@ class _Reader:
     # -- grammar --------------------------------------------------------------------
 
     def read(self) -> Document:
+        for match in _WARNING_RE.finditer("\n".join(self.lines)):
+            self.document.warned.add("%s %s" % (match.group(1), match.group(2)))
         while True:
             found = self.statement(("table",))
             if found is None:
@@ -242,6 +246,13 @@ class _Reader:
                 raise self.error(line, "expected 'table', found %s" % _shown(nodes[0]))
         last = self.tokens[-1].line if self.tokens else 1
         self.document.lines = (1, last)
+        for key in sorted(iptables_nft_tables(self.document)):
+            table = next(table for table in self.document.tables if table.key == key)
+            self.document.notes.append(Diagnostic(
+                self.file, table.source.line, table.source.text,
+                "table %s is iptables-nft's: nft lists its rules translated, and the translation can be wrong "
+                "(nft 1.0.6 prints '-j TOS --set-tos 0x04/0xff' as 'ip6 dscp set 0x01'); read as listed here, "
+                "exactly from iptables-save" % key))
         return self.document
 
     def table(self, nodes: list[t.Any], line: int) -> None:
@@ -262,8 +273,8 @@ class _Reader:
             start = self.pos
             self.skip_block(line)
             end = self.tokens[self.pos - 1].line if self.pos > start else line
-            self.note(line, "unmodelled: %s table %s (lines %d-%d) is not read: the %s family does not see "
-                            "routed IP packets the way the ip/ip6/inet hooks do" % (family, name, line, end, family))
+            self.note(line, "unmodelled: %s table %s is not read (%d lines): the %s family does not see routed "
+                            "IP packets the way the ip/ip6/inet hooks do" % (family, name, end - line + 1, family))
             return
         while True:
             found = self.statement(_TABLE_OBJECTS)

@@ -26,8 +26,9 @@ from ansible_collections.diffserv.audit.plugins.module_utils.nftables.nftjson im
 from ansible_collections.diffserv.audit.plugins.module_utils.platforms.base import FIREWALL, Driver, LiveCommand, Loaded
 
 # A listing (or an `nft -f` file of the block form) opens with a table, after comments, blank lines,
-# `flush ruleset` and `define`s.
-_TEXT_START = re.compile(r"\A(?:\ufeff)?(?:\s*(?:#[^\n]*|flush\s+ruleset\s*;?|define\s[^\n]*)?\n)*\s*"
+# `flush ruleset`, `define`s and one-line commands on tables (`delete table filter`).
+_TEXT_START = re.compile(r"\A(?:\ufeff)?(?:\s*(?:#[^\n]*|flush\s+ruleset\s*;?|define\s[^\n]*|"
+                         r"(?:add|delete|destroy|flush)\s+table\s[^\n{]*)?\n)*\s*"
                          r"table\s+(?:(?:ip|ip6|inet|arp|bridge|netdev)\s+)?\S+\s*\{")
 
 
