@@ -98,8 +98,13 @@ class ActionModule(DiffservAction):
         try:
             if config_file:
                 path = self._loader.path_dwim(config_file)
-                name = driver.saved_item_name(args["family"])
                 text, decoding = read_config(path, config_file)
+                if not (args["platform"] or host_vars.get("diffserv_platform")):
+                    # A platform from the group is a role: the saved file's content says which driver reads it
+                    # (an nft listing saved for a host in linux_firewalls); diffserv_platform forces one.
+                    platform = platforms.saved_platform(platform, text)
+                    driver = platforms.driver(platform)
+                name = driver.saved_item_name(args["family"])
                 pieces = [(name, text, config_file, [note.as_dict() for note in decoding])]
                 origin = "file"
             else:

@@ -23,7 +23,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.platforms.base impo
 
 # The registry's public names, the roles and the driver type from base.py among them (platforms.ROUTER).
 __all__ = ["DRIVERS", "FIREWALL", "NAMES", "ROUTER", "Driver", "UnknownPlatform", "detect", "driver", "is_firewall",
-           "is_router"]
+           "is_router", "saved_platform"]
 
 DRIVERS: dict[str, Driver] = {iptables.DRIVER.name: iptables.DRIVER, ios.DRIVER.name: ios.DRIVER,
                               nftables.DRIVER.name: nftables.DRIVER}
@@ -53,3 +53,19 @@ def detect(text: str) -> str | None:
     """The platform whose driver recognises the text; None when none or several do."""
     found = [name for name, candidate in DRIVERS.items() if candidate.detect(text)]
     return found[0] if len(found) == 1 else None
+
+
+def saved_platform(name: str, text: str) -> str:
+    """The platform a saved file is read with when its host's platform came from a group, not forced:
+    the one its content names if that is another platform of the same role (an `nft list ruleset`
+    saved for a host in linux_firewalls is read by the nftables driver), else `name`.
+
+    >>> saved_platform("iptables", "table inet fw {\\n}\\n"), saved_platform("iptables", "*mangle\\nCOMMIT\\n")
+    ('nftables', 'iptables')
+    >>> saved_platform("iptables", "hostname r1\\ninterface Gi0/0\\n")
+    'iptables'
+    """
+    found = detect(text)
+    if found is None or found == name or driver(found).role != driver(name).role:
+        return name
+    return found
