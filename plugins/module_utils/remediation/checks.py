@@ -22,6 +22,7 @@ import dataclasses
 import re
 import typing as t
 
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import IosConfig
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.parse import parse_ios
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model import POST, PRE, Check, HostChange
 
@@ -68,8 +69,12 @@ def ios_checks(change: HostChange) -> tuple[Check, ...]:
     return tuple(checks)
 
 
-def acl_sequence_checks(change: HostChange, sequences: t.Mapping[str, t.Mapping[str, int]]) -> tuple[Check, ...]:
-    """`show access-lists N` for every list edited by sequence number: the numbers must be as assumed."""
+def acl_sequence_checks(change: HostChange, sequences: t.Mapping[str, t.Mapping[str, int]],
+                        parse: t.Callable[[str, str], IosConfig] | None = None) -> tuple[Check, ...]:
+    """`show access-lists N` for every list edited by sequence number: the numbers must be as assumed.
+
+    `parse(text, source)` reads a configuration (the planner's fleet.config, which has read running
+    and every stage already); without it the texts are parsed here."""
     edited = []
     current = None
     for line in change.commands:
@@ -86,7 +91,7 @@ def acl_sequence_checks(change: HostChange, sequences: t.Mapping[str, t.Mapping[
         known = sequences.get(name, {})
 
         def listing(text: str) -> tuple[str, ...]:
-            config = parse_ios(text, change.source, require_end=False)
+            config = parse(text, change.source) if parse is not None else parse_ios(text, change.source, require_end=False)
             acl = config.acls.get(name)
             if acl is None:
                 return ("(no such list)",)
@@ -115,9 +120,10 @@ class StagedCommandsLike(t.Protocol):
 IosPlanner = t.Callable[[str, t.Sequence[str]], StagedCommandsLike]
 
 
-def attach_commands(change: HostChange, staged: StagedCommandsLike) -> HostChange:
+def attach_commands(change: HostChange, staged: StagedCommandsLike,
+                    parse: t.Callable[[str, str], IosConfig] | None = None) -> HostChange:
     """An IOS change with the commands and rollback hier_config computed, and its checks."""
     with_commands = dataclasses.replace(change, commands=tuple(staged.commands), rollback=tuple(staged.rollback),
                                         command_blocks=tuple(tuple(b) for b in staged.blocks))
     return dataclasses.replace(with_commands, checks=with_commands.checks + acl_sequence_checks(
-        with_commands, staged.sequences))
+        with_commands, staged.sequences, parse))

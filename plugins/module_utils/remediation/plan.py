@@ -109,7 +109,8 @@ def plan_strategy(strategy: str, fleet: Fleet, findings: Findings | t.Mapping[st
         if platforms.is_router(change.platform):
             change = dataclasses.replace(change, checks=ios_checks(change))
             if ios_planner is not None and change.changed:
-                change = attach_commands(change, ios_planner(change.running, [s.text for s in change.stages]))
+                change = attach_commands(change, ios_planner(change.running, [s.text for s in change.stages]),
+                                         fleet.config)
         finished.append(change)
     # Every audited host appears in the bundle, changed or not: a reviewer sees what stays as it is.
     planned_hosts = {change.host for change in finished}

@@ -74,24 +74,34 @@ class Fleet:
     joins: JoinMemo = dataclasses.field(default_factory=JoinMemo)
     # Each candidate text loaded once: the re-audit of all hosts, of ours only, and the stage checks
     # meet the same texts again.
-    loaded: dict[tuple[str, str], t.Any] = dataclasses.field(default_factory=dict)
+    loaded: dict[tuple[str, ...], t.Any] = dataclasses.field(default_factory=dict)
 
     def load(self, host: HostText, text: str, egresses: t.Sequence[str | None], backend: str, era: str) -> t.Any:
-        key = (host.host, text)
+        key = ("model", host.host, text)
         if key not in self.loaded:
-            self.loaded[key] = _load(host, text, egresses, backend, era)
+            if host.host in self.routers:
+                # A router's model is its parsed configuration: one parse serves the re-audit, the stage
+                # checks and the ACL listings of the bundle.
+                self.loaded[key] = RouterInput(host.host, host.source, self.config(text, host.source), host.managed)
+            else:
+                self.loaded[key] = _load(host, text, egresses, backend, era)
         return self.loaded[key]
 
     def remember(self, host: HostText, text: str, model: FirewallInput | RouterInput) -> None:
         """The model of a candidate text a strategy built already (a proof's parsed dump and marking map)."""
-        self.loaded[(host.host, text)] = model
+        self.loaded[("model", host.host, text)] = model
 
     def config(self, text: str, source: str) -> IosConfig:
-        """A router text parsed once per planning run (its stages are checked for dangling references)."""
-        key = (source, text)
+        """A router text parsed once per planning run (running and each stage: re-audits, stage checks, listings)."""
+        key = ("config", source, text)
         if key not in self.loaded:
             self.loaded[key] = parse_ios(text, source)
         return t.cast(IosConfig, self.loaded[key])
+
+    def __post_init__(self) -> None:
+        # The audited configurations are the running texts every plan starts from.
+        for router in self.routers.values():
+            self.loaded[("config", router.host.source, router.host.text)] = router.config
 
 
 def _links_from(findings: Findings) -> list[Link] | None:
