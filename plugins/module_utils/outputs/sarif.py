@@ -112,14 +112,14 @@ def _conflict_result(conflict: t.Mapping[str, t.Any], index: dict[str, int]) -> 
             {"file": marker["file"], "line": marker["line"], "text": marker["rule"]}),
         treatment["action"], treatment["host"], treatment["interface"], treatment["unmarked_action"],
         " The path was assumed (no diffserv_links)." if conflict.get("path_assumed") else ""))
+    flow_text = "%s -> %s %s: %s" % (marker["host"], treatment["host"], treatment["interface"],
+                                     packet_words(treatment.get("example_packet") or {}))
     return {
         "ruleId": rule_id, "ruleIndex": index[rule_id], "level": LEVELS.get(conflict["severity"], "warning"),
         "message": {"text": text},
         "locations": [firewall],
         "relatedLocations": related,
-        "codeFlows": [{"message": {"text": "%s -> %s %s: %s" % (marker["host"], treatment["host"], treatment["interface"],
-                                                                 packet_words(treatment.get("example_packet") or {}))},
-                       "threadFlows": [{"locations": thread}]}],
+        "codeFlows": [{"message": {"text": flow_text}, "threadFlows": [{"locations": thread}]}],
         "partialFingerprints": {"diffservConflict/v1": _fingerprint(conflict)},
         "properties": {"severity": conflict["severity"], "dscp": conflict["dscp"], "dsByte": conflict["ds_byte"],
                        "firewall": marker["host"], "router": treatment["host"], "interface": treatment["interface"],

@@ -118,8 +118,8 @@ def _conflict_view(index: int, conflict: t.Mapping[str, t.Any], sources: Sources
     deciding = _lines_view(treatment.get("lines", []))
     steps = [
         ("firewall", "Firewall %s writes the byte: %s" % (marker["host"], marker_where),
-         ["table %s, chain %s, %s backend, %s TOS semantics" % (marker["table"], marker["chain"], marker["backend"],
-                                                                 marker["tos_semantics"]),
+         ["table %s, chain %s, %s backend, %s TOS semantics" % (
+             marker["table"], marker["chain"], marker["backend"], marker["tos_semantics"]),
           marker["rule"]]),
         ("byte", "DS byte 0x%02x on the wire: DSCP %s" % (byte, conflict["dscp"]),
          [conflict["describe"], "RFC 1349 reading: %s" % tos_meaning(byte)]),
@@ -143,9 +143,8 @@ def _conflict_view(index: int, conflict: t.Mapping[str, t.Any], sources: Sources
     return {
         "index": index, "anchor": "conflict-%d" % index, "severity": conflict["severity"], "dscp": conflict["dscp"],
         "byte": "0x%02x" % byte, "describe": conflict["describe"], "tos_meaning": tos_meaning(byte),
-        "marker": dict(marker, where=marker_where, words=evidence_words({"file": marker["file"], "line": marker["line"],
-                                                                          "text": marker["rule"]}),
-                       earlier=_writers(marker, sources)),
+        "marker": dict(marker, where=marker_where, earlier=_writers(marker, sources),
+                       words=evidence_words({"file": marker["file"], "line": marker["line"], "text": marker["rule"]})),
         "flows": [{"words": flow.get("words", ""), "terms": flow_terms(flow), "path": flow.get("path", "")}
                   for flow in conflict.get("flows", [])],
         "router": treatment["host"], "interface": treatment["interface"], "action": treatment["action"],
@@ -173,9 +172,9 @@ def _group_view(index: int, conflicts: list[JSON], first: t.Mapping[str, t.Any])
         "may_match": may_match, "remarked_unknown": treatment.get("tos_out") is None,
         "trace": trace, "conflicts": conflicts,
         "kind": conflict_kind(first),
-        "heading": "DSCP %s %s on %s %s (%s): %s" % (first["dscp"], conflict_kind(first), treatment["host"],
-                                                   treatment["interface"], severity,
-                                                   plural(len(conflicts), "marking rule")),
+        "heading": "DSCP %s %s on %s %s (%s): %s" % (
+            first["dscp"], conflict_kind(first), treatment["host"], treatment["interface"], severity,
+            plural(len(conflicts), "marking rule")),
     }
 
 
