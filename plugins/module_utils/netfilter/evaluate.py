@@ -501,7 +501,7 @@ def _run_table(program: Program, stage: Stage, hook: str, packet: Packet, tos: i
         note = compiled.divergence
         if compiled.write is not None:
             after = compiled.write.apply(tos)
-            steps.append(Step(hook, table, chain, rule.line, rule.text, "write", tos, after,
+            steps.append(Step(hook, table, rule.chain, rule.line, rule.text, "write", tos, after,
                               note or compiled.semantics, priority))
             tos = after
             continue
@@ -518,11 +518,11 @@ def _run_table(program: Program, stage: Stage, hook: str, packet: Packet, tos: i
                 while stack and stack[-1][2]:
                     stack.pop()
             if note:
-                steps.append(Step(hook, table, chain, rule.line, rule.text, "jump", tos, tos, note, priority))
+                steps.append(Step(hook, table, rule.chain, rule.line, rule.text, "jump", tos, tos, note, priority))
             chain, position = target.chain, 0
             continue
         if isinstance(target, Verdict):
-            steps.append(Step(hook, table, chain, rule.line, rule.text, target.kind, tos, tos, note, priority))
+            steps.append(Step(hook, table, rule.chain, rule.line, rule.text, target.kind, tos, tos, note, priority))
             if target.kind == "return":
                 while stack and stack[-1][2]:
                     stack.pop()  # a return from the rest of an nft rule returns from the rule's chain
@@ -537,7 +537,7 @@ def _run_table(program: Program, stage: Stage, hook: str, packet: Packet, tos: i
             uncertain.append("%s: unmodeled target %s assumed to leave the byte alone and continue"
                              % (rule.source.where(), target.name))
         elif note:
-            steps.append(Step(hook, table, chain, rule.line, rule.text, "match", tos, tos, note, priority))
+            steps.append(Step(hook, table, rule.chain, rule.line, rule.text, "match", tos, tos, note, priority))
 
 
 def _policy_after_return(program: Program, table: str, base: str, hook: str, priority: int, tos: int,

@@ -760,7 +760,7 @@ def _note(notes: list[Diagnostic], source: Evidence, text: str, reason: str) -> 
 _EMITTING = ("cond", "write", "verdict", "vmap", "wmap")
 
 
-def _compile_items(items: list[Item], source: Evidence, key: str, chain: str, index: int, family: int,
+def _compile_items(items: list[Item], source: Evidence, key: str, rule_chain: str, index: int, family: int,
                    rules: list[Rule], extra: dict[str, tuple[Rule, ...]], notes: list[Diagnostic], name: str) -> None:
     """One rule's items -> evaluator rules appended to `rules` (each statement with the conditions before it)."""
 
@@ -771,7 +771,8 @@ def _compile_items(items: list[Item], source: Evidence, key: str, chain: str, in
             conditions = [NeverCond("IPv%d packets never match this rule" % family)]
         # netfilter/parse.py's Condition union does not list evaluate.py's AnyOfCond, TosSetCond and
         # NeverCond; the evaluator and the marking map read them all (see the module docstring).
-        rules.append(Rule(source, key, chain, index, t.cast(t.Any, tuple(conditions)), target, (), None))
+        # An inline chain's rules belong to the nft chain that holds the rule (`post#3.1`: post).
+        rules.append(Rule(source, key, rule_chain, index, t.cast(t.Any, tuple(conditions)), target, (), None))
 
     conditions: list[t.Any] | None = []
     for position, item in enumerate(items):
@@ -790,7 +791,7 @@ def _compile_items(items: list[Item], source: Evidence, key: str, chain: str, in
             # entered once, when the matches held on the byte as it was.
             inline = "%s.%d" % (name, position)
             inner: list[Rule] = []
-            _compile_items(items[position:], source, key, inline, index, family, inner, extra, notes, inline)
+            _compile_items(items[position:], source, key, rule_chain, index, family, inner, extra, notes, inline)
             extra[inline] = tuple(inner)
             emit(conditions, InlineJump(inline, False))
             return

@@ -165,6 +165,8 @@ def test_nat_statements_are_recorded_as_notes_with_their_line():
     assert [line for line, _reason in notes] == [4, 5]
     assert all("NAT statement recorded" in reason for _line, reason in notes)
     assert document.view(4).base_chains("POSTROUTING") == ()  # nat chains are not evaluated
+    assert [(source.line, table, chain, text) for source, table, chain, text in document.nat_statements()] == [
+        (4, "ip nat", "post", "snat to 203.0.113.1"), (5, "ip nat", "post", "masquerade")]
 
 
 def test_bridge_and_netdev_tables_are_listed_as_unmodelled_with_lines():
