@@ -281,6 +281,12 @@ class _RuleReader:
             for node in rest:
                 if isinstance(node, Tok) and node.value.startswith("@"):
                     self.dynamic_sets.add(node.value[1:])
+        elif word == "flow":
+            rest = self.until_head()
+            text = " ".join([word] + [_text(n) for n in rest])
+            self.items.append(Item("note", text=text, reason="unmodelled flowtable offload: once a connection is "
+                                   "offloaded its packets skip the forward and postrouting chains, so DS writes there "
+                                   "apply to its first packets only"))
         else:
             rest = self.until_head()
             text = " ".join([word] + [_text(n) for n in rest])

@@ -227,3 +227,12 @@ def test_json_reads_like_the_listing_it_came_from():
 def test_bad_json_is_a_parse_error_with_its_line():
     with pytest.raises(ParseError, match=r"fw\.json:2"):
         read_ruleset('{"nftables": [\n {"rule": {"family": "ip", "table": "t", "chain": "c", "expr": [}\n]}', "fw.json")
+
+
+def test_flowtable_offload_is_noted_for_what_it_skips():
+    document = parse_nft("table inet t {\n flowtable f {\n  hook ingress priority 0; devices = { lo };\n }\n"
+                         " chain fwd {\n  type filter hook forward priority 0;\n  ip protocol tcp flow add @f\n }\n}\n",
+                         "f.nft")
+    reasons = [(d.line, d.reason) for d in document.diagnostics]
+    assert reasons[0][0] == 2 and "flowtable" in reasons[0][1]
+    assert reasons[1][0] == 7 and "skip the forward and postrouting chains" in reasons[1][1]

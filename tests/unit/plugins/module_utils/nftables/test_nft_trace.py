@@ -255,3 +255,15 @@ def test_with_the_dump_the_iptables_table_joins_the_native_chains_by_priority():
     assert combined.header.backend == "nft" and Program(combined).table_backend("mangle") == "nft"
     marks = marking_map(combined, interfaces=["eth0"])
     assert {m.set for m in marks.packet_marking(Packet.from_dict(SYN_ACK))} == {0x60}
+
+
+@pytest.mark.parametrize("written, conflict", [("1", True), ("lephb", True), ("cs1", False)])
+def test_the_founding_byte_is_dscp_1_lephb_not_cs1(written, conflict):
+    """TOS 0x04 is DSCP 1, which nft names lephb; cs1 is DSCP 8 (byte 0x20), which ACL 106 (dscp 1) lets pass."""
+    text = ('table inet p {\n chain post {\n  type filter hook postrouting priority mangle; policy accept;\n'
+            '  oifname "eth0" tcp dport 512-65535 ip dscp set %s\n }\n}\n' % written)
+    links = [{"from": "fw:eth0", "to": "rtr:GigabitEthernet0/0"}]
+    fleet = loader.load_fleet({"fw": collected("nftables", "nft-ruleset", text, "fw.nft"),
+                               "rtr": collected("ios", "running-config", ROUTER, "border-router.cfg")}, links)
+    findings = analysis.analyze(fleet.firewalls, fleet.routers, fleet.links, fleet.errors, fleet.notes)
+    assert bool(findings.conflicts) == conflict
