@@ -294,8 +294,8 @@ def request_context(plan: core.Plan, change: core.HostChange, findings: Findings
 
 # ---------------------------------------------------------------------- files
 def render_bundle(plan: core.Plan, plans: t.Sequence[core.Plan], findings: Findings,
-                  env: jinja2.Environment | None = None) -> dict[str, str]:
-    """File name -> content for one strategy's folder (nothing written)."""
+                  env: jinja2.Environment | None = None, data: dict[str, t.Any] | None = None) -> dict[str, str]:
+    """File name -> content for one strategy's folder (nothing written); `data` is plan_data(plan) when made already."""
     env = env or environment()
     files: dict[str, str] = {"CHANGE.md": env.get_template("CHANGE.md.j2").render(change_context(plan, plans, findings))}
     for change in plan.changes:
@@ -311,7 +311,7 @@ def render_bundle(plan: core.Plan, plans: t.Sequence[core.Plan], findings: Findi
         else:
             files["%s.request.md" % change.host] = env.get_template("request.md.j2").render(
                 request_context(plan, change, findings))
-    files["plan.json"] = json.dumps(plan_data(plan), indent=2, sort_keys=True) + "\n"
+    files["plan.json"] = json.dumps(data if data is not None else plan_data(plan), indent=2, sort_keys=True) + "\n"
     # Belt and braces: the texts were redacted when collected.
     return {name: redact(text) for name, text in files.items()}
 
@@ -378,14 +378,14 @@ def write_bundles(findings: Findings | t.Mapping[str, t.Any], collections: t.Map
         "strategies": {},
     }
     for plan in plans:
-        files = render_bundle(plan, plans, findings, env)
+        data = plan_data(plan)
+        files = render_bundle(plan, plans, findings, env, data)
         folder = os.path.join(root, plan.strategy)
         if write:
             os.makedirs(folder, mode=0o750, exist_ok=True)
             for name, text in files.items():
                 with open(os.path.join(folder, name), "w", encoding="utf-8") as handle:
                     handle.write(text)
-        data = plan_data(plan)
         summary["strategies"][plan.strategy] = {
             "title": plan.title,
             "folder": folder,
