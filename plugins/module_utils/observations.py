@@ -35,6 +35,7 @@ from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
+import bisect
 import dataclasses
 import ipaddress
 import typing as t
@@ -44,7 +45,9 @@ from ansible_collections.diffserv.audit.plugins.module_utils.errors import Diffs
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import Condition, Evidence, Marker, Treatment
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.trace import trace_ios
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.evaluate import Packet, Program, TraceResult, trace
-from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import IfaceCond
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import (
+    AddrCond, IfaceCond, Opaque, PortCond, ProtoCond, TosCond,
+)
 
 if t.TYPE_CHECKING:  # pragma: no cover - annotations only: analysis.py may import this module
     from ansible_collections.diffserv.audit.plugins.module_utils.analysis import FirewallInput, Link, RouterInput
@@ -567,21 +570,68 @@ class _Prediction(t.NamedTuple):
 SEARCH_RULE_LIMIT = 20000
 
 
-def _in_interfaces(firewall: FirewallInput, egress: str) -> list[str]:
-    """Readings of the unknown input interface: each name an `-i` match uses, and "" (one no rule names)."""
-    names: list[str] = []
-    for table in firewall.ruleset.tables.values():
-        for chain in table.chains:
-            for rule in table.rules(chain):
-                for condition in getattr(rule, "conditions", ()):
-                    if isinstance(condition, IfaceCond) and condition.direction == "in" and condition.name != egress:
-                        names.append(condition.name)
-    return list(dict.fromkeys(names)) + [""]
-
-
 def _packet(direction: Direction, tos: int, in_interface: str, out_interface: str) -> Packet:
     return Packet("forward", direction.protocol, tos, in_interface, out_interface, int(ipaddress.ip_address(direction.src)),
                   int(ipaddress.ip_address(direction.dst)), direction.sport, direction.dport)
+
+
+class FirewallTracer:
+    """Traces through one firewall, each remembered for the class of packets its rules cannot tell apart.
+
+    The rules of a dump test addresses and ports against ranges: two packets whose every address and
+    port falls between the same range boundaries meet the same rules, so a capture of ten thousand
+    connections from ephemeral ports costs the traces of one.  A condition of another kind (an
+    nftables set, say) makes the memo exact (keyed by the values themselves).
+    """
+
+    def __init__(self, firewall: FirewallInput) -> None:
+        self.firewall = firewall
+        self.program = Program(firewall.ruleset)
+        cuts: dict[str, set[int]] = {"src": set(), "dst": set(), "sport": set(), "dport": set()}
+        self.exact = False
+        self.in_names: list[str] = []
+        for table in firewall.ruleset.tables.values():
+            for chain in table.chains:
+                for rule in table.rules(chain):
+                    for condition in getattr(rule, "conditions", ()):
+                        if isinstance(condition, (AddrCond, PortCond)):
+                            dims = ("sport", "dport") if condition.direction == "either" else (condition.direction,)
+                            for dim in dims:
+                                for low, high in condition.ranges:
+                                    cuts[dim].update((low, high + 1))
+                        elif isinstance(condition, IfaceCond):
+                            if condition.direction == "in":
+                                self.in_names.append(condition.name)
+                        elif not isinstance(condition, (ProtoCond, TosCond, Opaque)):
+                            self.exact = True
+        self.cuts = {dim: sorted(values) for dim, values in cuts.items()}
+        self.in_names = list(dict.fromkeys(self.in_names))
+        self._memo: dict[tuple[t.Any, ...], TraceResult] = {}
+        self.predictions: dict[tuple[t.Any, ...], _Prediction] = {}
+
+    def shape(self, direction: Direction, egress: str) -> tuple[t.Any, ...]:
+        """The class of packets this direction belongs to, as far as the rules can tell."""
+        return (direction.protocol, self._atom("src", int(ipaddress.ip_address(direction.src))),
+                self._atom("dst", int(ipaddress.ip_address(direction.dst))), self._atom("sport", direction.sport),
+                self._atom("dport", direction.dport), egress)
+
+    def readings(self, egress: str) -> list[str]:
+        """Readings of the unknown input interface: each name an `-i` match uses, and "" (one no rule names)."""
+        return [name for name in self.in_names if name != egress] + [""]
+
+    def _atom(self, dim: str, value: int | None) -> int | None:
+        if value is None or self.exact:
+            return value
+        return bisect.bisect_right(self.cuts[dim], value)
+
+    def trace(self, direction: Direction, tos: int, in_interface: str, egress: str) -> TraceResult:
+        packet = _packet(direction, tos, in_interface, egress)
+        key = (direction.protocol, self._atom("src", packet.src), self._atom("dst", packet.dst),
+               self._atom("sport", packet.sport), self._atom("dport", packet.dport), tos, in_interface, egress)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = trace(self.firewall.ruleset, packet, program=self.program)
+        return found
 
 
 def _marker(firewall: FirewallInput, result: TraceResult) -> Marker | None:
@@ -593,18 +643,26 @@ def _marker(firewall: FirewallInput, result: TraceResult) -> Marker | None:
                   tuple(step.line for step in writes), result.backend, result.era)
 
 
-def firewall_prediction(firewall: FirewallInput, egress: str, direction: Direction) -> _Prediction:
-    """The byte `firewall`, as audited, gives this direction's packets leaving by `egress` (forwarded,
+def firewall_prediction(tracer: FirewallTracer, egress: str, direction: Direction) -> _Prediction:
+    """The byte the firewall, as audited, gives this direction's packets leaving by `egress` (forwarded,
     arriving unmarked), the rule that writes each observed byte, and whether the observed bytes are
     possible at all (from some arriving byte, by some input interface)."""
-    program = Program(firewall.ruleset)
-    readings = _in_interfaces(firewall, egress)
+    key = tracer.shape(direction, egress) + (direction.ds_bytes,)
+    remembered = tracer.predictions.get(key)
+    if remembered is None:
+        remembered = tracer.predictions[key] = _predict(tracer, egress, direction)
+    return remembered
+
+
+def _predict(tracer: FirewallTracer, egress: str, direction: Direction) -> _Prediction:
+    firewall = tracer.firewall
+    readings = tracer.readings(egress)
     assumptions = ["traced as forwarded by %s, leaving by %s, arriving with DS byte 0x00%s" % (
         firewall.host, egress, " (input interface read as each of: %s)" % ", ".join(repr(r) for r in readings)
         if len(readings) > 1 else "")]
     predicted: list[int | None] = []
     for reading in readings:
-        result = trace(firewall.ruleset, _packet(direction, 0, reading, egress), program=program)
+        result = tracer.trace(direction, 0, reading, egress)
         written = any(step.action == "write" for step in result.steps)
         predicted.append(result.tos if written and result.verdict != "drop" else None)
     marker: Marker | None = None
@@ -616,7 +674,7 @@ def firewall_prediction(firewall: FirewallInput, egress: str, direction: Directi
         drops = []
         for arriving in [0, observed] + (list(range(256)) if search else []):
             for reading in readings:
-                result = trace(firewall.ruleset, _packet(direction, arriving, reading, egress), program=program)
+                result = tracer.trace(direction, arriving, reading, egress)
                 if result.verdict == "drop":
                     drops.append(result)
                     continue
@@ -634,9 +692,7 @@ def firewall_prediction(firewall: FirewallInput, egress: str, direction: Directi
             if not search:
                 assumptions.append("%s holds %d rules: only arriving bytes 0x00 and 0x%02x were tried" % (
                     firewall.host, firewall.ruleset.rule_count, observed))
-    for text in dict.fromkeys(u for reading in readings[:1] for u in trace(
-            firewall.ruleset, _packet(direction, 0, reading, egress), program=program).uncertain):
-        assumptions.append(text)
+    assumptions.extend(dict.fromkeys(tracer.trace(direction, 0, readings[0], egress).uncertain))
     return _Prediction(tuple(predicted), marker, producible, dropped_by, tuple(assumptions))
 
 
@@ -675,9 +731,34 @@ def _direction_at(direction: Direction, source: CaptureSource) -> str:
     return UNKNOWN
 
 
-def _observe_direction(source: CaptureSource, direction: Direction, firewalls: t.Mapping[str, FirewallInput],
-                       routers: t.Mapping[str, RouterInput], links: t.Sequence[Link] | None,
+class _Fleet:
+    """The audited fleet as observations read it, with the traces remembered across captures."""
+
+    def __init__(self, firewalls: t.Mapping[str, FirewallInput], routers: t.Mapping[str, RouterInput],
+                 links: t.Sequence[Link] | None, everything: bool) -> None:
+        self.firewalls, self.routers, self.links, self.everything = firewalls, routers, links, everything
+        self._tracers: dict[str, FirewallTracer] = {}
+        self._treatments: dict[tuple[t.Any, ...], Treatment] = {}
+
+    def tracer(self, firewall: FirewallInput) -> FirewallTracer:
+        found = self._tracers.get(firewall.host)
+        if found is None or found.firewall is not firewall:
+            found = self._tracers[firewall.host] = FirewallTracer(firewall)
+        return found
+
+    def treatment(self, router: RouterInput, interface: str, direction: Direction, ds_byte: int) -> Treatment:
+        first = direction.packets[0].tcp_flags if direction.packets else None
+        key = (router.host, interface, direction.protocol, direction.src, direction.dst, direction.sport,
+               direction.dport, ds_byte, first)
+        found = self._treatments.get(key)
+        if found is None:
+            found = self._treatments[key] = router_treatment(router, interface, direction, ds_byte)
+        return found
+
+
+def _observe_direction(source: CaptureSource, direction: Direction, fleet: _Fleet,
                        inferred: str | None = None) -> Observation:
+    firewalls, routers, links = fleet.firewalls, fleet.routers, fleet.links
     host, interface = source.host, source.interface
     way = inferred or _direction_at(direction, source)
     assumptions: list[str] = []
@@ -720,14 +801,8 @@ def _observe_direction(source: CaptureSource, direction: Direction, firewalls: t
         assumptions.append("IPv6: the audited configurations are joined for IPv4 today; not traced")
         firewall = router = None
     if firewall is not None:
-        prediction = firewall_prediction(firewall, egress, direction)
+        prediction = firewall_prediction(fleet.tracer(firewall), egress, direction)
         assumptions.extend(prediction.assumptions)
-    byte = next((b for b in direction.ds_bytes if b), direction.ds_bytes[0])
-    if router is not None:
-        try:
-            treatment = router_treatment(router, router_iface, direction, byte)
-        except DiffservError as error:
-            assumptions.append("%s %s: not traced: %s" % (router.host, router_iface, quote(str(error), 400)))
     contradiction = None
     if prediction is not None and prediction.producible is False:
         seen = ", ".join("0x%02x" % b for b in direction.ds_bytes)
@@ -742,6 +817,14 @@ def _observe_direction(source: CaptureSource, direction: Direction, firewalls: t
         if way == UNKNOWN:
             contradiction += (" (the capture does not say which way these packets went; the other direction "
                               "contradicts the audited firewall too, so whichever left it does)")
+    byte = next((b for b in direction.ds_bytes if b), direction.ds_bytes[0])
+    # The router is traced only for what is reported: a capture of ten thousand healthy connections
+    # costs no router trace.
+    if router is not None and (fleet.everything or _worth(direction, contradiction)):
+        try:
+            treatment = fleet.treatment(router, router_iface, direction, byte)
+        except DiffservError as error:
+            assumptions.append("%s %s: not traced: %s" % (router.host, router_iface, quote(str(error), 400)))
     text = _observation_text(source, direction, prediction, treatment)
     return Observation(source.file, source.point, direction.flow, direction.ds_bytes, direction.frames,
                        direction.symptom, way, prediction.predicted if prediction is not None else (),
@@ -779,8 +862,7 @@ def _sender_of(source: CaptureSource, firewalls: t.Mapping[str, FirewallInput], 
     return linked[0] if linked else "the firewall"
 
 
-def _observe_conversation(source: CaptureSource, conversation: Conversation, firewalls: t.Mapping[str, FirewallInput],
-                          routers: t.Mapping[str, RouterInput], links: t.Sequence[Link] | None) -> list[Observation]:
+def _observe_conversation(source: CaptureSource, conversation: Conversation, fleet: _Fleet) -> list[Observation]:
     """Both directions; where the capture does not say which way each crossed the point, the two readings.
 
     Of a conversation's two directions at one point, exactly one left the point's host and the other
@@ -788,16 +870,16 @@ def _observe_conversation(source: CaptureSource, conversation: Conversation, fir
     whichever left does (a contradiction either way); if exactly one does, the reading where the other
     one left holds without contradiction, and is taken, saying so; if neither does, both stay unknown.
     """
-    observed = [_observe_direction(source, d, firewalls, routers, links) for d in conversation.directions]
+    observed = [_observe_direction(source, d, fleet) for d in conversation.directions]
     if len(observed) != 2 or any(o.direction != UNKNOWN or not o.predicted_ds_bytes for o in observed):
         return observed
     contradicting = [o.contradiction is not None for o in observed]
     if contradicting.count(True) != 1:
         return observed
-    at_firewall = source.host in firewalls
+    at_firewall = source.host in fleet.firewalls
     # The consistent direction left the firewall: at a firewall point it is leaving, at a router point arriving.
     from_firewall, to_firewall = (LEAVING, ARRIVING) if at_firewall else (ARRIVING, LEAVING)
-    return [_observe_direction(source, d, firewalls, routers, links, to_firewall if bad else from_firewall)
+    return [_observe_direction(source, d, fleet, to_firewall if bad else from_firewall)
             for d, bad in zip(conversation.directions, contradicting)]
 
 
@@ -819,6 +901,7 @@ def observe(captures: t.Sequence[tuple[CaptureSource, Capture]], firewalls: t.Ma
     `routers` and `links` are the loaded fleet's (`loader.load_fleet`): `links` None means no
     `diffserv_links` were given, and then no router or firewall is joined to a point.
     """
+    fleet = _Fleet(firewalls, routers, links, everything)
     found: list[Observation] = []
     problems: list[str] = []
     notes: list[str] = []
@@ -829,7 +912,7 @@ def observe(captures: t.Sequence[tuple[CaptureSource, Capture]], firewalls: t.Ma
         notes.extend("%s: %s" % (quote(source.file), note) for note in capture.notes)
         for conversation in conversations(capture):
             try:
-                observed = _observe_conversation(source, conversation, firewalls, routers, links)
+                observed = _observe_conversation(source, conversation, fleet)
             except DiffservError as error:
                 problems.append("%s: %s: %s" % (quote(source.file), _frames_words(conversation.directions[0].frames),
                                                 quote(str(error), 400)))

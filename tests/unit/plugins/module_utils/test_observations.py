@@ -260,3 +260,21 @@ def test_the_committed_story_captures_through_the_reader(fleet):
     assert [d.fields for d in observed.capture_diffs] == [("ds_byte",)]
     # The kernel's working capture was taken with the rules off: it contradicts the audited dump.
     assert {c.capture for c in observed.contradictions} == {"kernel-working.pcap"}
+
+
+def test_remembered_traces_still_tell_apart_packets_the_rules_tell_apart(fleet):
+    # Traces are remembered per class of packets the rules cannot tell apart: client port 500 is below
+    # line 35's 512:65535, port 600 inside it, 40000 inside it too (the same class as 600).
+    packets = []
+    for index, port in enumerate((500, 600, 40000)):
+        packets += [PacketRecord(2 * index + 1, 0.0, 4, C[0], S[0], 6, port, 25, tcp_flags=SYN, seq=1, direction=ARRIVING),
+                    PacketRecord(2 * index + 2, 0.1, 4, S[0], C[0], 6, 25, port, ds_byte=4, tcp_flags=SYN | ACK, seq=9,
+                                 ack=2, direction=LEAVING)]
+    observed = observe([(CaptureSource("ports.pcap", "partner-fw:eth0"), Capture("ports.pcap", "pcap", (1,), tuple(packets)))],
+                       fleet.firewalls, fleet.routers, fleet.links)
+    replies = {o.flow["dport"]: o for o in observed.observations if o.flow["sport"] == 25}
+    # Below the range no rule writes: 0x04 may have arrived so, and no rule is named for it.
+    assert replies[500].predicted_ds_byte is None and replies[500].marker is None
+    assert replies[500].contradiction is None
+    assert replies[600].predicted_ds_byte == 4 and replies[600].marker.line == 35
+    assert replies[40000].predicted_ds_byte == 4 and replies[40000].contradiction is None
