@@ -168,6 +168,26 @@ def assert_self_contained(text):
     assert not [url for url in re.findall(r"url\(([^)]*)\)", text) if not url.strip("'\"").startswith("#")]
 
 
+def assert_readable_without_colour(text):
+    """Every colour the page sets is a grey: meaning is carried by words, borders and dash patterns."""
+    style = text[text.index("<style>"):text.index("</style>")]
+    colours = re.findall(r"#([0-9a-fA-F]{3,6})\b", style)
+    assert colours
+    for colour in colours:
+        full = "".join(c * 2 for c in colour) if len(colour) == 3 else colour
+        assert full[0:2] == full[2:4] == full[4:6], "#%s is a colour, not a grey" % colour
+    assert not re.search(r"\b(rgb|hsl)a?\(|\b(red|green|orange|yellow|blue)\b", style)
+
+
+def print_to_pdf(proxy, page):
+    pdf = page.with_name("report.pdf")
+    run = chromium(proxy, "--no-pdf-header-footer", "--print-to-pdf=%s" % pdf, page.as_uri())
+    assert run.returncode == 0 and pdf.is_file(), run.stderr[-2000:]
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-")
+    return len(re.findall(rb"/Type\s*/Page\b", data))
+
+
 def check_conflicts_drawn(dom, findings):
     sections = [e for e in dom.find("section") if "conflict" in e["attrs"].get("class", "").split()]
     assert len(sections) == len(findings["conflicts"])
@@ -227,6 +247,8 @@ def test_founding_incident_report_html_renders_with_its_path_picture(tmp_path, p
     assert "['" not in dumped and "{'" not in dumped
     assert external_requests(proxy, page) == set()
     screenshot(proxy, page, 3200)
+    assert_readable_without_colour(text)
+    assert print_to_pdf(proxy, page) >= 2  # printable: Chromium lays it out on pages
 
 
 def test_larger_fleet_report_html_draws_every_conflict(tmp_path, proxy):
