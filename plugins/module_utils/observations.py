@@ -519,7 +519,11 @@ class Observation:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Contradiction:
-    """A capture that says the network did what the audited configuration says it cannot."""
+    """A capture that says the network did what the audited configuration says it cannot.
+
+    One per capture, point, observed and predicted bytes and reason: a capture of a thousand
+    connections taken with the rules off is one contradiction, `directions` 1000 (its first flow as
+    the example, the first frames)."""
 
     capture: str
     point: str
@@ -528,10 +532,31 @@ class Contradiction:
     observed: tuple[int, ...]
     predicted: tuple[int | None, ...]
     text: str
+    directions: int = 1
 
     def as_dict(self) -> JSON:
         return {"capture": self.capture, "point": self.point, "flow": dict(self.flow), "frames": list(self.frames),
-                "observed": list(self.observed), "predicted": list(self.predicted), "text": self.text}
+                "observed": list(self.observed), "predicted": list(self.predicted), "text": self.text,
+                "directions": self.directions}
+
+
+CONTRADICTION_FRAMES = 20
+
+
+def _contradictions(found: t.Iterable[Observation]) -> tuple[Contradiction, ...]:
+    grouped: dict[tuple[t.Any, ...], Contradiction] = {}
+    for o in found:
+        if o.contradiction is None:
+            continue
+        key = (o.capture, o.point, o.ds_bytes, o.predicted_ds_bytes, o.contradiction)
+        known = grouped.get(key)
+        if known is None:
+            grouped[key] = Contradiction(o.capture, o.point, o.flow, o.frames[:CONTRADICTION_FRAMES], o.ds_bytes,
+                                         o.predicted_ds_bytes, o.contradiction)
+        else:
+            frames = tuple(sorted(known.frames + o.frames))[:CONTRADICTION_FRAMES]
+            grouped[key] = dataclasses.replace(known, frames=frames, directions=known.directions + 1)
+    return tuple(grouped.values())
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -920,8 +945,7 @@ def observe(captures: t.Sequence[tuple[CaptureSource, Capture]], firewalls: t.Ma
             for direction, observation in zip(conversation.directions, observed):
                 if everything or _worth(direction, observation.contradiction):
                     found.append(observation)
-    contradictions = tuple(Contradiction(o.capture, o.point, o.flow, o.frames, o.ds_bytes, o.predicted_ds_bytes,
-                                         o.contradiction) for o in found if o.contradiction is not None)
+    contradictions = _contradictions(found)
     diffs: list[CaptureDiff] = []
     for index, (source, capture) in enumerate(captures):
         for other_source, other in captures[index + 1:]:

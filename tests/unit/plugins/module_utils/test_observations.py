@@ -278,3 +278,19 @@ def test_remembered_traces_still_tell_apart_packets_the_rules_tell_apart(fleet):
     assert replies[500].contradiction is None
     assert replies[600].predicted_ds_byte == 4 and replies[600].marker.line == 35
     assert replies[40000].predicted_ds_byte == 4 and replies[40000].contradiction is None
+
+
+def test_contradictions_of_many_connections_are_one_entry_with_their_count(fleet):
+    packets = []
+    for index in range(3):
+        port = 40000 + index
+        packets += [PacketRecord(2 * index + 1, 0.0, 4, C[0], S[0], 6, port, 25, tcp_flags=SYN, seq=1, direction=ARRIVING),
+                    PacketRecord(2 * index + 2, 0.1, 4, S[0], C[0], 6, 25, port, ds_byte=0, tcp_flags=SYN | ACK, seq=9,
+                                 ack=2, direction=LEAVING)]
+    observed = observe([(CaptureSource("rules-off.pcap", "partner-fw:eth0"),
+                         Capture("rules-off.pcap", "pcap", (1,), tuple(packets)))], fleet.firewalls, fleet.routers, fleet.links)
+    assert len([o for o in observed.observations if o.contradiction]) == 3
+    (contradiction,) = observed.contradictions
+    assert (contradiction.directions, contradiction.frames, contradiction.observed, contradiction.predicted) == (
+        3, (2, 4, 6), (0,), (4,))
+    assert contradiction.as_dict()["directions"] == 3
