@@ -13,8 +13,9 @@ which its ``random_packets`` also draws from, so rules hit the packets.
 
 Not generated, with the reason: ``ip dscp set <key> map { ... }`` (nft 1.0.6 refuses it: "Value 2
 exceeds valid range 0-0"), ``ct``/``limit``/``fib`` (may-match by design: the trace says uncertain),
-nat chains (not evaluated), IPv6 packets (the lab sends IPv4; ``ip6`` tables and ``ip6 ...`` rules
-are generated and must leave IPv4 packets alone).
+nat chains (not evaluated). The same rulesets are run with IPv4 packets (``ip6`` tables and ``ip6 ...``
+rules must leave them alone) and with IPv6 packets (``ip`` tables and ``ip ...`` rules must leave those
+alone).
 
 Pure function of the ``random.Random`` it gets.
 """
@@ -32,7 +33,9 @@ DSCP_NAMES = ("cs0", "cs1", "cs2", "cs3", "cs4", "cs5", "cs6", "cs7", "lephb", "
 DSCP_NUMBERS = (0, 1, 2, 3, 4, 8, 10, 14, 18, 26, 34, 46, 48, 63)
 IFACES = ('"eth0"', '"eth1"', '"eth*"', '"lo"', '"dummy9"', '"e*"')
 DEVICES = ('"eth0"', '"eth1"', '"lo"')  # iif/oif need a device that exists
-V6_ADDRESSES = ("2001:db8::1", "2001:db8::/32", "fe80::/10", "::1")
+# The IPv6 lab's client net 2001:db8:1::/64 and server 2001:db8:2::2 (test_nft_kernel_differential.py), and others.
+V6_ADDRESSES = ("2001:db8::1", "2001:db8::/32", "fe80::/10", "::1", "2001:db8:1::/64", "2001:db8:2::2",
+                "2001:db8:1::2-2001:db8:1::10", "2001:db8:2::/64", "2001:db8:1::77")
 
 
 def _priority(rng: random.Random, hook: str) -> str:

@@ -16,7 +16,11 @@ from __future__ import annotations
 import os
 import pathlib
 import random
+import select
 import shutil
+import socket
+import struct
+import time
 
 import pytest
 
@@ -25,7 +29,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap i
 from ansible_collections.diffserv.audit.plugins.module_utils.nftables.nftjson import read_ruleset
 
 from . import nftgen, rulegen
-from .netns_lab import FirewallLab, LabError, lab_unavailable_reason
+from .netns_lab import _MACS, FirewallLab, LabError, in_netns, lab_unavailable_reason
 
 _REASON = lab_unavailable_reason() or (None if shutil.which("nft") else "the nft lab needs 'nft' on PATH")
 pytestmark = [pytest.mark.kernel, pytest.mark.skipif(_REASON is not None, reason=_REASON or "")]
@@ -40,8 +44,104 @@ LAB_PATHS = {"forward": ("forward", "eth1", "eth0"), "output": ("output", "", "e
              "reverse": ("forward", "eth0", "eth1")}
 
 
+CLIENT6, FW_CLIENT6, FW_SERVER6, SERVER6 = "2001:db8:1::2", "2001:db8:1::1", "2001:db8:2::1", "2001:db8:2::2"
+DEFAULT6 = {"forward": (CLIENT6, SERVER6), "output": (FW_SERVER6, SERVER6), "reverse": (SERVER6, CLIENT6)}
+OTHER_SRC6 = {"forward": ("2001:db8:1::77", "2001:db8:1::9"), "output": (FW_CLIENT6,), "reverse": ("2001:db8:2::5",)}
+_MAGIC6 = b"DSA6"
+_ETH_P_IPV6 = 0x86DD
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def build_packet6(protocol: str, src: str, dst: str, sport: int, dport: int, tos: int, payload: bytes) -> bytes:
+    """An IPv6 packet with the exact Traffic Class carrying a TCP SYN or a UDP datagram."""
+    saddr, daddr = socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dst)
+    if protocol == "tcp":
+        proto, l4 = socket.IPPROTO_TCP, struct.pack("!HHIIBBHHH", sport, dport, 1, 0, 5 << 4, 0x02, 8192, 0, 0) + payload
+    else:
+        proto, l4 = socket.IPPROTO_UDP, struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    csum = _checksum(saddr + daddr + struct.pack("!IxxxB", len(l4), proto) + l4) or 0xFFFF
+    at = 16 if protocol == "tcp" else 6
+    l4 = l4[:at] + struct.pack("!H", csum) + l4[at + 2:]
+    return struct.pack("!IHBB", (6 << 28) | (tos << 20), len(l4), proto, 64) + saddr + daddr + l4
+
+
 class NftLab(FirewallLab):
-    """The same three namespaces; rulesets loaded with `nft -f` instead of iptables-restore."""
+    """The same three namespaces; rulesets loaded with `nft -f` instead of iptables-restore; IPv6 beside IPv4
+    (client 2001:db8:1::2, firewall 2001:db8:1::1 and 2001:db8:2::1, server 2001:db8:2::2, static neighbours)."""
+
+    def add_ipv6(self) -> None:
+        macs = _MACS
+        for ns in self.namespaces:
+            self._ns_exec(ns, ["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=0",
+                               "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.accept_dad=0"])
+        self._ns_exec(self.ns_fw, ["sysctl", "-q", "-w", "net.ipv6.conf.all.forwarding=1"])
+        self._ip_batch(self.ns_client, [
+            "addr add %s/64 dev eth0 nodad" % CLIENT6,
+            "neigh replace %s lladdr %s dev eth0 nud permanent" % (FW_CLIENT6, macs["fw.eth1"]),
+            "route add ::/0 via %s dev eth0" % FW_CLIENT6])
+        self._ip_batch(self.ns_fw, [
+            "addr add %s/64 dev eth1 nodad" % FW_CLIENT6, "addr add %s/64 dev eth0 nodad" % FW_SERVER6,
+            "neigh replace %s lladdr %s dev eth1 nud permanent" % (CLIENT6, macs["client.eth0"]),
+            "neigh replace %s lladdr %s dev eth0 nud permanent" % (SERVER6, macs["server.eth0"])])
+        self._ip_batch(self.ns_server, [
+            "addr add %s/64 dev eth0 nodad" % SERVER6,
+            "neigh replace %s lladdr %s dev eth0 nud permanent" % (FW_SERVER6, macs["fw.eth0"]),
+            "route add 2001:db8:1::/64 via %s dev eth0" % FW_SERVER6])
+
+        def raw6() -> socket.socket:
+            return socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
+
+        def capture6() -> socket.socket:
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(_ETH_P_IPV6))
+            sock.bind(("eth0", _ETH_P_IPV6))
+            sock.setblocking(False)
+            return sock
+
+        self._socks6 = {"forward": in_netns(self.ns_client, raw6), "output": in_netns(self.ns_fw, raw6),
+                        "reverse": in_netns(self.ns_server, raw6)}
+        self._rx6 = [in_netns(self.ns_server, capture6), in_netns(self.ns_client, capture6)]
+
+    def send6(self, packets: list[dict], timeout: float = 0.05) -> list[int | None]:
+        """The Traffic Class each IPv6 packet arrived with, or None (not arrived: dropped)."""
+        nonce = os.urandom(4)
+        for sock in self._rx6:
+            while True:
+                try:
+                    sock.recv(65535)
+                except BlockingIOError:
+                    break
+        results: list[int | None] = [None] * len(packets)
+        for index, sent in enumerate(packets):
+            raw = build_packet6(sent["protocol"], sent["src"], sent["dst"], sent["sport"], sent["dport"], sent["tos"],
+                                _MAGIC6 + nonce + struct.pack("!I", index))
+            try:
+                self._socks6[sent["path"]].sendto(raw, (sent["dst"], 0))
+            except OSError:
+                continue  # dropped in the firewall's own output path
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select(self._rx6, [], [], max(0.0, deadline - time.monotonic()))
+            for sock in ready:
+                while True:
+                    try:
+                        data, address = sock.recvfrom(65535)
+                    except BlockingIOError:
+                        break
+                    if address[2] == 4 or len(data) < 48 or data[0] >> 4 != 6 or data[6] not in (6, 17):
+                        continue  # our own outgoing copy, or not one of ours
+                    offset = 40 + ((data[52] >> 4) * 4 if data[6] == 6 else 8)
+                    payload = data[offset:]
+                    if payload.startswith(_MAGIC6 + nonce):
+                        results[struct.unpack_from("!I", payload, 8)[0]] = ((data[0] & 0x0F) << 4) | (data[1] >> 4)
+        return results
 
     def load_nft(self, text: str) -> None:
         self.flush()
@@ -56,6 +156,7 @@ class NftLab(FirewallLab):
 @pytest.fixture(scope="module")
 def lab():
     with NftLab(timeout=0.05) as running:
+        running.add_ipv6()
         yield running
 
 
@@ -110,6 +211,85 @@ def test_random_nft_ruleset_matches_kernel_as_written_listed_and_json(lab, seed)
     packets = rulegen.random_packets(rng, PACKETS, paths=("forward", "output", "reverse"))
     mismatches = compare(lab, "seed %d" % seed, text, packets)
     assert not mismatches, "\n".join(mismatches[:20]) + "\n\n" + text
+
+
+def random_packets6(rng: random.Random, count: int) -> list[dict]:
+    """IPv6 packets on the three paths, ports and bytes from rulegen's pools."""
+    found = []
+    for template in rulegen.random_packets(rng, count, paths=("forward", "output", "reverse")):
+        path = template["path"]
+        src, dst = DEFAULT6[path]
+        if rng.random() < 0.3:
+            src = rng.choice(OTHER_SRC6[path])
+        found.append(dict(template, src=src, dst=dst))
+    return found
+
+
+def our_packet6(sent: dict) -> Packet:
+    path, in_interface, out_interface = LAB_PATHS[sent["path"]]
+    return Packet.from_dict({"path": path, "in_interface": in_interface, "out_interface": out_interface,
+                             "protocol": sent["protocol"], "src": sent["src"], "dst": sent["dst"],
+                             "sport": sent["sport"], "dport": sent["dport"], "tos": sent["tos"]}, 6)
+
+
+def compare6(lab: NftLab, name: str, text: str, packets: list[dict]) -> list[str]:
+    """The IPv6 view (ip6 and inet tables) against the kernel's Traffic Class, written and listed forms."""
+    lab.load_nft(text)
+    observed = lab.send6(packets)
+    mismatches = []
+    for form, form_text in (("written", text), ("listed", lab.nft("list", "ruleset")),
+                            ("json", lab.nft("-j", "list", "ruleset"))):
+        view = read_ruleset(form_text, "ruleset.nft").view(6)
+        program = Program(view)
+        marks = marking_map(view, program=program, interfaces=["eth0", "eth1"])
+        for sent, seen in zip(packets, observed):
+            packet6 = our_packet6(sent)
+            traced = trace(view, packet6, program=program)
+            assert not traced.uncertain, traced.uncertain
+            concrete = None if traced.verdict == "drop" else traced.tos
+            symbolic = sorted({None if m.verdict == "drop" else (packet6.tos & m.keep) ^ m.set
+                               for m in marks.packet_marking(packet6)}, key=lambda v: -1 if v is None else v)
+            if seen != concrete or symbolic != [concrete]:
+                steps = "; ".join("%s/%s:%d %s" % (s.table, s.chain, s.line, s.action) for s in traced.steps)
+                mismatches.append("%s [%s] %s: kernel %s, trace %s, marking map %s (%s)" % (
+                    name, form, sent, _show(seen), _show(concrete), [_show(v) for v in symbolic], steps))
+    return mismatches
+
+
+RULESETS6 = int(os.environ.get("DIFFSERV_NFT_RULESETS6", "60"))
+
+
+@pytest.mark.parametrize("seed", range(RULESETS6))
+def test_random_nft_ruleset_matches_kernel_for_ipv6_packets(lab, seed):
+    rng = random.Random(15_000 + seed)
+    text = nftgen.random_ruleset(rng)
+    packets = random_packets6(random.Random(60_000 + seed), PACKETS)
+    mismatches = compare6(lab, "seed %d" % seed, text, packets)
+    assert not mismatches, "\n".join(mismatches[:20]) + "\n\n" + text
+
+
+def test_ipv6_traffic_class_is_written_by_ip6_and_inet_tables_only(lab):
+    text = """table ip v4only {
+	chain post { type filter hook postrouting priority -10; ip dscp set cs7; }
+}
+table ip6 v6 {
+	chain post { type filter hook postrouting priority 0; ip6 saddr 2001:db8:1::/64 ip6 dscp set af41; }
+}
+table inet both {
+	chain post {
+		type filter hook postrouting priority 10;
+		ip6 dscp af41 udp dport 53 ip6 dscp set ef accept
+		meta nfproto ipv6 tcp dport 25 ip6 dscp set lephb
+	}
+}
+"""
+    cases = [(dict(path="forward", protocol="udp", sport=1, dport=53, tos=0, src=CLIENT6, dst=SERVER6), 46 << 2),
+             (dict(path="forward", protocol="tcp", sport=1, dport=25, tos=3, src=CLIENT6, dst=SERVER6), 1 << 2 | 3),
+             (dict(path="reverse", protocol="tcp", sport=1, dport=80, tos=0x20, src=SERVER6, dst=CLIENT6), 0x20),
+             (dict(path="output", protocol="udp", sport=1, dport=53, tos=0, src=FW_SERVER6, dst=SERVER6), 0)]
+    mismatches = compare6(lab, "hand-written", text, [sent for sent, _expected in cases])
+    assert [_show(v) for v in lab.send6([sent for sent, _e in cases])] == [_show(e) for _s, e in cases]
+    assert not mismatches, "\n".join(mismatches)
 
 
 def packet(path="forward", protocol="tcp", sport=1000, dport=2000, tos=0, **extra):

@@ -102,7 +102,7 @@ class FamilyCond:
 class Selector:
     """What a match or a set statement reads: `tcp dport`, `ip saddr`, `oifname`, `ct state`, ..."""
 
-    kind: str  # iface, proto, family, addr, port, dscp, ecn, opaque
+    kind: str  # iface, proto, family, addr, port, dscp, ecn, rawth, opaque
     text: str
     direction: str | None = None
     family: int | None = None  # the packet family it implies
@@ -340,6 +340,16 @@ class _RuleReader:
             if field in ("sport", "dport") and (head in _PORT_PROTOCOLS or head == "th"):
                 return Selector("port", text, field, proto=proto)
             return Selector("opaque", text, family=family, proto=proto)
+        if head.startswith("@th,"):
+            # nft merges adjacent transport-header compares (`th sport 993 th dport 1024`) into one and
+            # lists it raw: `@th,0,32 0x3e10400`. Offsets 0 and 16, 16 bits each: the two ports.
+            try:
+                offset, length = (int(part) for part in head.split(",")[1:3])
+            except ValueError:
+                return Selector("opaque", head)
+            if (offset, length) in ((0, 16), (16, 16), (0, 32)):
+                return Selector("rawth", head, "%d,%d" % (offset, length))
+            return Selector("opaque", head)
         if head.startswith("@"):
             return Selector("opaque", head)
         if head in _OPAQUE_EXPRESSIONS:
@@ -570,6 +580,15 @@ class _RuleReader:
         if kind == "port":
             ranges = tuple(self.port_range(value) for value in values)
             return (PortCond(selector.direction or "dport", ranges, negated),)
+        if kind == "rawth":
+            numbers = [self.number(value, 0xFFFFFFFF if selector.direction == "0,32" else 0xFFFF, "raw value")
+                       for value in values]
+            if selector.direction == "0,32":
+                alternatives = tuple((PortCond("sport", ((n >> 16, n >> 16),), False),
+                                      PortCond("dport", ((n & 0xFFFF, n & 0xFFFF),), False)) for n in numbers)
+                return (AnyOfCond(alternatives, negated),)
+            direction = "sport" if selector.direction == "0,16" else "dport"
+            return (PortCond(direction, tuple((n, n) for n in numbers), negated),)
         if kind in ("dscp", "ecn"):
             codes: set[int] = set()
             for value in values:

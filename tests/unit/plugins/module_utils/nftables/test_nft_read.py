@@ -236,3 +236,11 @@ def test_flowtable_offload_is_noted_for_what_it_skips():
     reasons = [(d.line, d.reason) for d in document.diagnostics]
     assert reasons[0][0] == 2 and "flowtable" in reasons[0][1]
     assert reasons[1][0] == 7 and "skip the forward and postrouting chains" in reasons[1][1]
+
+
+def test_merged_port_compares_listed_raw_are_read_as_the_ports():
+    # nft lists `th sport 993 th dport 1024` (merged into one 32-bit compare) as `@th,0,32 0x3e10400`
+    found = rules(table("  meta l4proto tcp @th,0,32 0x3e10400 accept\n  @th,16,16 != 80 accept"))
+    assert found[0].conditions == (ProtoCond(6, False), AnyOfCond(((PortCond("sport", ((993, 993),), False),
+                                                                    PortCond("dport", ((1024, 1024),), False)),), False))
+    assert found[1].conditions == (PortCond("dport", ((80, 80),), True),)
