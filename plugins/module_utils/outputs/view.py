@@ -47,9 +47,12 @@ def treatment_key(conflict: t.Mapping[str, t.Any]) -> tuple[t.Any, ...]:
             tuple((line["file"], line["line"]) for line in treatment.get("lines", [])))
 
 
-def _lines_view(lines: t.Sequence[t.Mapping[str, t.Any]]) -> list[JSON]:
+def _lines_view(lines: t.Sequence[t.Mapping[str, t.Any]], file: str | None = None) -> list[JSON]:
+    """Source lines as reports show them; `label` is the line number under a heading naming `file`,
+    file:line for a line of another file."""
     return [{"file": line["file"], "line": line["line"], "text": line.get("text", ""), "what": line.get("what", ""),
-             "where": where(line), "words": evidence_words(line)} for line in lines]
+             "where": where(line), "words": evidence_words(line),
+             "label": str(line["line"]) if line["file"] == file else where(line)} for line in lines]
 
 
 def _writers(marker: t.Mapping[str, t.Any], sources: Sources | None) -> list[JSON]:
@@ -115,7 +118,7 @@ def _conflict_view(index: int, conflict: t.Mapping[str, t.Any], sources: Sources
                                     "assumed: no diffserv_links" if conflict.get("path_assumed") else "given")
     byte = int(conflict["ds_byte"])
     marker_where = where(marker)
-    deciding = _lines_view(treatment.get("lines", []))
+    deciding = _lines_view(treatment.get("lines", []), treatment["file"])
     steps = [
         ("firewall", "Firewall %s writes the byte: %s" % (marker["host"], marker_where),
          ["table %s, chain %s, %s backend, %s TOS semantics" % (
@@ -128,7 +131,7 @@ def _conflict_view(index: int, conflict: t.Mapping[str, t.Any], sources: Sources
                                                  " (leaving by %s)" % values(treatment["out_interfaces"])
                                                  if treatment.get("out_interfaces") else ""),
          ["%s: the deciding lines" % treatment["file"]]
-         + ["%5s  %s%s" % (line["line"], line["text"], "  [%s]" % line["what"] if line["what"] else "")
+         + ["%5s  %s%s" % (line["label"], line["text"], "  [%s]" % line["what"] if line["what"] else "")
             for line in deciding]),
     ]
     drawing = picture.path_picture(
@@ -168,7 +171,7 @@ def _group_view(index: int, conflicts: list[JSON], first: t.Mapping[str, t.Any])
         "interface": treatment["interface"], "direction": treatment["direction"],
         "out_interfaces": values(treatment["out_interfaces"]) if treatment.get("out_interfaces") else "",
         "action": treatment["action"], "summary": treatment.get("summary", ""),
-        "unmarked_action": treatment["unmarked_action"], "lines": _lines_view(treatment.get("lines", [])),
+        "unmarked_action": treatment["unmarked_action"], "lines": _lines_view(treatment.get("lines", []), treatment["file"]),
         "may_match": may_match, "remarked_unknown": treatment.get("tos_out") is None,
         "trace": trace, "conflicts": conflicts,
         "kind": conflict_kind(first),

@@ -133,3 +133,13 @@ def test_observations_as_the_capture_work_shapes_them_show_each_sentence():
     assert view.report_view(findings)["observations"] == [
         {"label": "observations", "value": "the SYN/ACK left with 0x04"},
         {"label": "problems", "value": "point x:eth9 names no audited host"}]
+
+
+def test_a_deciding_line_of_another_file_is_shown_with_its_file():
+    findings = golden("founding")
+    findings["conflicts"][0]["treatment"]["lines"][1]["file"] = "other.cfg"
+    shaped = view.report_view(findings)
+    labels = [line["label"] for line in shaped["groups"][0]["lines"]]
+    assert labels[0] == "46" and labels[1] == "other.cfg:84"
+    router = shaped["conflicts"][0]["picture"]["boxes"][3]
+    assert any("other.cfg:84  access-list 110" in line["text"] for line in router["lines"])
