@@ -102,7 +102,7 @@ class FamilyCond:
 class Selector:
     """What a match or a set statement reads: `tcp dport`, `ip saddr`, `oifname`, `ct state`, ..."""
 
-    kind: str  # iface, proto, family, addr, port, dscp, ecn, rawth, opaque
+    kind: str  # iface, proto, family, addr, port, dscp, ecn, rawth, opaque, whole (match and value in one)
     text: str
     direction: str | None = None
     family: int | None = None  # the packet family it implies
@@ -353,20 +353,20 @@ class _RuleReader:
         if head.startswith("@"):
             return Selector("opaque", head)
         if head in _OPAQUE_EXPRESSIONS:
+            # fib daddr type local, fib saddr . mark . iif oif missing, socket transparent 1, ...: the
+            # expression, its comparison and value, up to the next statement; a may-match as a whole.
             extra = []
-            while self.peek() is not None and self.word() not in _HEADS and self.word() not in _OPERATORS:
-                node = self.peek()
-                if extra and not (isinstance(node, Tok) and node.kind == "w" and (node.value == "." or
-                                                                                  extra[-1].value == ".")):
-                    # fib saddr . iif oif: the key words, then the value
-                    if self.word() not in ("saddr", "daddr", "mark", "iif", "oif", "type", "oifname", "."):
-                        break
+            while self.peek() is not None and self.word() not in _STATEMENTS:
                 extra.append(self.take())
-            return Selector("opaque", " ".join([head] + [_text(n) for n in extra]))
+            return Selector("whole", " ".join([head] + [_text(n) for n in extra]))
         raise self.error("unknown expression %r" % head)
 
     def expression(self) -> None:
         selectors = [self.selector()]
+        if selectors[0].kind == "whole":
+            self.items.append(Item("cond", conditions=(Opaque(selectors[0].text, "match not modelled: may or may not "
+                                                                                 "hold"),)))
+            return
         while self.word() == ".":
             self.pos += 1
             selectors.append(self.selector())

@@ -244,3 +244,15 @@ def test_merged_port_compares_listed_raw_are_read_as_the_ports():
     assert found[0].conditions == (ProtoCond(6, False), AnyOfCond(((PortCond("sport", ((993, 993),), False),
                                                                     PortCond("dport", ((1024, 1024),), False)),), False))
     assert found[1].conditions == (PortCond("dport", ((80, 80),), True),)
+
+
+def test_a_firewalld_style_ruleset_is_read_whole_with_its_unmodelled_matches_listed():
+    path = ROOT / "tests/fixtures/inputs/nft/firewalld-style.nft"
+    document = parse_nft(path.read_text(), "fwd.nft")
+    lines = sorted({d.line for d in document.diagnostics})
+    assert lines == [4, 34, 35, 37, 49, 50, 51, 54, 55, 56, 57]
+    # fib ... missing is one may-match, and the rule still drops (IPv6 only: meta nfproto ipv6)
+    rule = [r for r in document.view(6).tables["inet firewalld"].rules("filter_IN_public") if r.line == 51][0]
+    assert isinstance(rule.conditions[0], Opaque) and rule.target == Verdict("drop", "drop")
+    assert [r for r in document.view(4).tables["inet firewalld"].rules("filter_IN_public") if r.line == 51][0] \
+        .conditions[0] == NeverCond("IPv4 packets never match this rule")
