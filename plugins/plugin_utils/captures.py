@@ -38,6 +38,7 @@ from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
+import functools
 import io
 import os
 import socket
@@ -69,25 +70,31 @@ NOTE_LIMIT = 20
 def read_capture(path: str, name: str | None = None) -> Capture:
     """Read one capture file; `name` is how findings call it (the path as the inventory gave it).
 
-    Raises CaptureError (a DiffservError) naming the file when it cannot be opened or is not a
-    pcap/pcapng capture; the caller reports that capture and carries on with the others.
+    The file is read as a stream, block by block: a capture of gigabytes costs its packet records,
+    not its bytes.  Raises CaptureError (a DiffservError) naming the file when it cannot be opened
+    or is not a pcap/pcapng capture; the caller reports that capture and carries on with the others.
     """
     shown = name or path
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
+            return _read(handle, shown)
     except OSError as error:
         raise CaptureError(shown, "cannot read the capture: %s" % (error.strerror or error)) from None
-    return read_capture_bytes(data, shown)
 
 
 def read_capture_bytes(data: bytes, name: str) -> Capture:
     """The same, from the file's bytes."""
-    if data[:4] == struct.pack(">I", PCAPNG_SHB):
-        return _read_pcapng(data, name)
-    if data[:4] in PCAP_MAGICS:
-        return _read_pcap(data, name)
-    what = "an empty file" if not data else "neither pcap nor pcapng (first bytes %s)" % data[:4].hex()
+    return _read(io.BytesIO(data), name)
+
+
+def _read(handle: t.BinaryIO, name: str) -> Capture:
+    head = handle.read(4)
+    handle.seek(0)
+    if head == struct.pack(">I", PCAPNG_SHB):
+        return _read_pcapng(handle, name)
+    if head in PCAP_MAGICS:
+        return _read_pcap(handle, name)
+    what = "an empty file" if not head else "neither pcap nor pcapng (first bytes %s)" % head.hex()
     raise CaptureError(name, "not a packet capture: %s" % what)
 
 
@@ -121,9 +128,9 @@ class _Builder:
         return Capture(self.name, fmt, tuple(dict.fromkeys(linktypes)), tuple(self.packets), self.frames, tuple(notes))
 
 
-def _read_pcap(data: bytes, name: str) -> Capture:
+def _read_pcap(handle: t.BinaryIO, name: str) -> Capture:
     try:
-        reader = dpkt.pcap.Reader(io.BytesIO(data))
+        reader = dpkt.pcap.Reader(handle)
     except (ValueError, dpkt.UnpackError) as error:
         raise CaptureError(name, "not a readable pcap file (%s)" % error) from None
     linktype = reader.datalink()
@@ -146,37 +153,49 @@ class _Interface(t.NamedTuple):
     offset: int
 
 
-def _read_pcapng(data: bytes, name: str) -> Capture:
+# A block longer than this is not a block of a capture someone saved (pcapng blocks hold one packet).
+MAX_BLOCK = 1 << 28
+
+
+def _read_pcapng(handle: t.BinaryIO, name: str) -> Capture:
     builder = _Builder(name)
     interfaces: list[_Interface] = []
     linktypes: list[int] = []
     order = "<"
-    position = 0
-    unread: set[int] = set()
-    while position + 12 <= len(data):
-        block_type = struct.unpack_from(">I", data, position)[0]
+    offset = 0
+    while True:
+        head = handle.read(8)
+        if not head:
+            break
+        block_type = struct.unpack(">I", head[:4])[0] if len(head) == 8 else None
+        rest = b""
         if block_type == PCAPNG_SHB:
-            magic = data[position + 8:position + 12]
-            if magic == struct.pack("<I", PCAPNG_BYTE_ORDER):
+            rest = handle.read(4)
+            if rest == struct.pack("<I", PCAPNG_BYTE_ORDER):
                 order = "<"
-            elif magic == struct.pack(">I", PCAPNG_BYTE_ORDER):
+            elif rest == struct.pack(">I", PCAPNG_BYTE_ORDER):
                 order = ">"
             else:
-                raise CaptureError(name, "not a readable pcapng file: bad byte-order magic at offset %d" % position)
+                raise CaptureError(name, "not a readable pcapng file: bad byte-order magic at offset %d" % offset)
             interfaces = []  # interface ids are per section
-        else:
-            block_type = struct.unpack_from(order + "I", data, position)[0]
-        length = struct.unpack_from(order + "I", data, position + 4)[0]
-        if length < 12 or length % 4 or position + length > len(data):
-            if position == 0:
+        elif block_type is not None:
+            block_type = struct.unpack(order + "I", head[:4])[0]
+        length = struct.unpack(order + "I", head[4:8])[0] if len(head) == 8 else 0
+        if length < 12 or length % 4 or length > MAX_BLOCK:
+            if offset == 0:
                 raise CaptureError(name, "not a readable pcapng file: bad first block length %d" % length)
-            builder.notes.append("the file is cut short after frame %d (offset %d)" % (builder.frames, position))
+            builder.notes.append("the file is cut short after frame %d (offset %d)" % (builder.frames, offset))
             break
-        body = data[position + 8:position + length - 4]
+        rest += handle.read(length - 8 - len(rest))
+        if len(rest) < length - 8:
+            builder.notes.append("the file is cut short after frame %d (offset %d)" % (builder.frames, offset))
+            break
+        body = rest[:-4]
+        offset += length
         if block_type == PCAPNG_IDB:
             linktype, _reserved, snaplen = struct.unpack_from(order + "HHI", body, 0)
-            divisor, offset = _idb_options(body[8:], order)
-            interfaces.append(_Interface(linktype, snaplen, divisor, offset))
+            divisor, time_offset = _idb_options(body[8:], order)
+            interfaces.append(_Interface(linktype, snaplen, divisor, time_offset))
             linktypes.append(linktype)
         elif block_type in (PCAPNG_EPB, PCAPNG_PB, PCAPNG_SPB):
             if block_type == PCAPNG_EPB:
@@ -198,14 +217,12 @@ def _read_pcapng(data: bytes, name: str) -> Capture:
             when = described.offset + ((high << 32) | low) / described.divisor
             if described.linktype not in SUPPORTED_LINKTYPES:
                 builder.frames += 1
-                unread.add(described.linktype)
                 builder.skipped.setdefault("link type %d is not read" % described.linktype, []).append(builder.frames)
             else:
                 builder.frame(described.linktype, when, packet)
-        position += length
-    if not interfaces and not linktypes:
+    if not linktypes:
         raise CaptureError(name, "not a readable pcapng file: no interface description block")
-    if linktypes and all(linktype not in SUPPORTED_LINKTYPES for linktype in linktypes):
+    if all(linktype not in SUPPORTED_LINKTYPES for linktype in linktypes):
         raise CaptureError(name, "link type %s is not read (read: %s)" % (
             ", ".join(str(x) for x in sorted(set(linktypes))), _supported()))
     return builder.capture("pcapng", linktypes)
@@ -233,6 +250,7 @@ def _supported() -> str:
     return ", ".join("%d (%s)" % (n, LINKTYPE_NAMES[n]) for n in SUPPORTED_LINKTYPES)
 
 
+@functools.lru_cache(maxsize=4096)
 def _mac(raw: bytes) -> str:
     return raw.hex(":")
 
@@ -269,16 +287,27 @@ def _decode(frame: int, linktype: int, when: float, buf: bytes) -> tuple[PacketR
     return _record(frame, when, ip, vlan, direction, src_mac), None
 
 
+@functools.lru_cache(maxsize=65536)
+def _address4(raw: bytes) -> str:
+    # One string per address, shared by every record that carries it.
+    return socket.inet_ntop(socket.AF_INET, raw)
+
+
+@functools.lru_cache(maxsize=65536)
+def _address6(raw: bytes) -> str:
+    return socket.inet_ntop(socket.AF_INET6, raw)
+
+
 def _record(frame: int, when: float, ip: t.Any, vlan: tuple[int, ...], direction: str,
             src_mac: str | None) -> PacketRecord:
     if isinstance(ip, dpkt.ip.IP):
-        family, src, dst = 4, socket.inet_ntop(socket.AF_INET, ip.src), socket.inet_ntop(socket.AF_INET, ip.dst)
+        family, src, dst = 4, _address4(ip.src), _address4(ip.dst)
         ds_byte, ttl, ip_id, length, protocol = ip.tos, ip.ttl, ip.id, ip.len, ip.p
         dont_fragment: bool | None = bool(ip.df)
         l4_length = ip.len - ip.hl * 4
         fragment = ip.offset != 0
     else:
-        family, src, dst = 6, socket.inet_ntop(socket.AF_INET6, ip.src), socket.inet_ntop(socket.AF_INET6, ip.dst)
+        family, src, dst = 6, _address6(ip.src), _address6(ip.dst)
         ds_byte, ttl, ip_id, length, protocol = ip.fc, ip.hlim, None, ip.plen + 40, ip.p
         dont_fragment = None
         extensions = sum(len(bytes(header)) for header in getattr(ip, "all_extension_headers", ()) or ())
@@ -324,6 +353,9 @@ def _build(frame: int, when: float, family: int, src: str, dst: str, protocol: i
                         direction=direction, src_mac=src_mac, **fields)
 
 
+_KINDS: dict[tuple[int, ...], tuple[int, ...]] = {}
+
+
 def _option_kinds(options: bytes) -> tuple[int, ...]:
     """TCP option kinds in order (MSS 2, window scale 3, SACK-permitted 4, timestamps 8), NOPs left out."""
     kinds = []
@@ -339,7 +371,9 @@ def _option_kinds(options: bytes) -> tuple[int, ...]:
         if position + 1 >= len(options) or options[position + 1] < 2:
             break
         position += options[position + 1]
-    return tuple(kinds)
+    found = tuple(kinds)
+    # A handful of distinct option lists in a whole capture: one tuple each, shared by the records.
+    return _KINDS.setdefault(found, found) if len(_KINDS) < 4096 else found
 
 
 def read_captures(entries: t.Iterable[t.Mapping[str, t.Any]], base: str | None = None
