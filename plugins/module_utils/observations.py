@@ -476,6 +476,9 @@ class CaptureSource:
         return cls(str(entry["file"]), point, str(mac).lower() if mac else None)
 
 
+FRAME_LIMIT = 200
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Observation:
     """One direction of one conversation of one capture, as seen and as the configuration predicts it."""
@@ -506,7 +509,9 @@ class Observation:
         else:
             found["ds_bytes"] = list(self.ds_bytes)
         found.update({
-            "frames": list(self.frames), "symptom": self.symptom, "direction": self.direction,
+            # A long transfer is millions of frames: the first FRAME_LIMIT, and how many there are.
+            "frames": list(self.frames[:FRAME_LIMIT]), "frame_count": len(self.frames),
+            "symptom": self.symptom, "direction": self.direction,
             "predicted_ds_byte": self.predicted_ds_byte,
             "marker": self.marker.as_dict() if self.marker is not None else None,
             "treatment": self.treatment.as_dict() if self.treatment is not None else None,
@@ -935,6 +940,11 @@ def observe(captures: t.Sequence[tuple[CaptureSource, Capture]], firewalls: t.Ma
             problems.append("%s: point %s: %s is not an audited host; its directions are reported as seen"
                             % (quote(source.file), quote(source.point), quote(source.host)))
         notes.extend("%s: %s" % (quote(source.file), note) for note in capture.notes)
+        others = [p.frame for p in capture.packets if p.protocol not in (TCP, UDP) or p.sport is None]
+        if others:
+            notes.append("%s: %d IP packet(s) neither TCP nor UDP with ports (ICMP, fragments, ...) are not grouped "
+                         "into conversations (frames %s)" % (quote(source.file), len(others), _frames_words(tuple(others))
+                                                              .partition(" ")[2]))
         for conversation in conversations(capture):
             try:
                 observed = _observe_conversation(source, conversation, fleet)

@@ -294,3 +294,14 @@ def test_contradictions_of_many_connections_are_one_entry_with_their_count(fleet
     assert (contradiction.directions, contradiction.frames, contradiction.observed, contradiction.predicted) == (
         3, (2, 4, 6), (0,), (4,))
     assert contradiction.as_dict()["directions"] == 3
+
+
+def test_packets_outside_conversations_are_noted_and_long_frame_lists_are_bounded(fleet):
+    icmp = PacketRecord(1, 0.0, 4, C[0], S[0], 1, ds_byte=4)
+    long = tuple(tcp(index + 2, S, PSH | ACK, 1000 * index, 1, payload=100, ds=4, direction=LEAVING) for index in range(250))
+    observed = observe([(CaptureSource("x.pcap", "partner-fw:eth0"), Capture("x.pcap", "pcap", (1,), (icmp,) + long))],
+                       fleet.firewalls, fleet.routers, fleet.links)
+    assert observed.notes == ("x.pcap: 1 IP packet(s) neither TCP nor UDP with ports (ICMP, fragments, ...) are not "
+                              "grouped into conversations (frames 1)",)
+    data = observed.observations[0].as_dict()
+    assert data["frame_count"] == 250 and len(data["frames"]) == 200 and data["frames"][0] == 2
