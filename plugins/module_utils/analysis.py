@@ -17,7 +17,10 @@ from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
+import bisect
+import collections
 import dataclasses
+import ipaddress
 import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
@@ -25,14 +28,23 @@ from ansible_collections.diffserv.audit.plugins.module_utils.errors import QUOTE
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import (
     Advisory, Condition, Conflict, Evidence, Findings, Flow, HostError, LinkRef, Marker, Note, Treatment,
 )
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.decisions import (
+    AclCondition, AnyOfCondition, DecisionCondition,
+)
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.decisions import Condition as RouterCondition
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.fates import (
     DROPPED, NULL_ROUTED, FateTable, fate_table, fate_tables, transit_tables,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.links import unused_definitions
-from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import IosConfig
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import AclEntry, Address, IosConfig, Ports
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.space import (
+    ClassFate, PacketClass, entry_cover, port_intervals, restrict,
+)
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.tables import REMARKED_UNKNOWN, FateClass, Path
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.trace import trace_ios
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.atoms import PROTOCOL_NAMES
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import (
-    DPORT, IIF, PROTO, SPORT, Marking, MarkingMap,
+    DPORT, DST, IIF, PROTO, SPORT, SRC, Marking, MarkingMap,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import Ruleset
 
@@ -132,8 +144,10 @@ def _flow(markings: list[Marking], firewall: str, router: str) -> Flow:
     union = Marking(first.path, first.verdict, first.keep, first.set, first.writers, first.assumptions,
                     tuple(masks), space)
     described = union.describe()
+    dports = space.intervals[DPORT].ranges(union.masks[DPORT])
     return Flow(described["protocols"], described["sport"], described["dport"], described["src"], described["dst"],
-                described["out_interfaces"], first.path, len(markings), _flow_words(union, described, firewall, router))
+                described["out_interfaces"], first.path, len(markings),
+                _flow_words(described, dports, first.path, firewall, router), family=space.family)
 
 
 def _coverage(ranges: list[tuple[int, int]], low: int, high: int) -> float:
@@ -141,12 +155,11 @@ def _coverage(ranges: list[tuple[int, int]], low: int, high: int) -> float:
     return covered / float(high - low + 1)
 
 
-def _flow_words(marking: Marking, described: dict[str, t.Any], firewall: str, router: str) -> str:
-    space = marking.space
+def _flow_words(described: t.Mapping[str, t.Any], dports: list[tuple[int, int]], path: str, firewall: str,
+                router: str) -> str:
     protocols = described["protocols"]
     proto = "/".join(protocols).upper() if isinstance(protocols, list) else "IP"
-    dports = space.intervals[DPORT].ranges(marking.masks[DPORT])
-    origin = "sent by %s itself" % firewall if marking.path == "output" else "forwarded by %s" % firewall
+    origin = "sent by %s itself" % firewall if path == "output" else "forwarded by %s" % firewall
     if described["dport"] != "any" and _coverage(dports, *EPHEMERAL) > 0.9:
         return ("%s to high ports, %s: replies to every connection the %s side opens (for example the "
                 "SYN/ACK of a mail server answering a relay behind %s)" % (proto, origin, router, router))
@@ -158,37 +171,351 @@ def _flow_words(marking: Marking, described: dict[str, t.Any], firewall: str, ro
     return "all %s packets %s" % (proto, origin)
 
 
-def _severity(action: str, policed: bool, rewritten: bool) -> str:
+def _severity(action: str, policed: bool, whole: bool = True) -> str:
+    """critical: every marked packet of the classes is dropped or null-routed; a drop of part of them, or a
+    policer, is high; a re-mark or a treatment under conditions medium."""
     if action in (NULL_ROUTED, DROPPED):
-        return "critical"
+        return "critical" if whole else "high"
     if policed:
         return "high"
     return "medium"
 
 
-def _representative(marking: Marking) -> dict[str, t.Any]:
-    """One concrete packet of a marking class, to confirm the conflict with a router trace.
+# ---------------------------------------------------------------------------------------------------------------
+# The header-space join: the router's treatment of exactly the packets a marking class holds.
+#
+# A marking class (netfilter/markmap.py) is a box of header space per dimension (protocols, address and port
+# ranges) leaving the firewall with one byte.  It becomes a PacketClass (ios/space.py), and the router's paths
+# for that byte, and for byte 0, are restricted to its packets: each header test (ACL entry, object group,
+# match-all/match-any over them, route-map clause) holds for all of them, none, or some.  Where some, the class
+# is cut along the boundaries of the tests it straddles (protocol numbers, ICMP types, port intervals, address
+# blocks, wildcards that are not prefixes included) until every test is decided for every part.  Each part is
+# then compared the way ios/engine.py compares a byte with byte 0: the plain packet's outcome and the set of
+# possible outcomes (NBAR, rate, CoS: the conditions no header decides) marked against unmarked.
+
+ALL_PROTOCOLS = frozenset(range(256))
+DISCARDED = (NULL_ROUTED, DROPPED)
+ICMP_PROTOCOLS = frozenset((1, 58))
+# A class is cut into at most this many parts per byte class; what is then still undecided (a test no header
+# field of the class decides: `established`, fragments, an ICMP code, an unresolved group) is judged as a
+# condition, like NBAR, and the conflict names it.
+MAX_PARTS = 64
+# A wildcard whose free bits are not one low run matches 2**k separate ranges: cut by it only up to this k.
+MAX_WILDCARD_SPLIT_BITS = 8
+Outcome = t.Tuple[t.Any, ...]
+Ranges = t.Tuple[t.Tuple[int, int], ...]
+_HEADER_CONDITIONS = (AclCondition, AnyOfCondition, DecisionCondition)
+
+
+def packet_class(marking: Marking) -> PacketClass:
+    """The packets of a marking class in the router's header space (a field the class does not restrict: None)."""
+    space = marking.space
+    masks = marking.masks
+    protocols: frozenset[int] | None = None
+    if masks[PROTO] != space.protocols.full:
+        named = space.protocols.numbers
+        chosen = {number for index, number in enumerate(named) if masks[PROTO] >> index & 1}
+        if masks[PROTO] >> (space.protocols.size - 1) & 1:
+            chosen |= ALL_PROTOCOLS - set(named)  # the atom of every protocol the rules do not name
+        protocols = frozenset(chosen)
+    ranges: dict[int, Ranges | None] = {}
+    for dim in (SRC, DST, SPORT, DPORT):
+        intervals = space.intervals[dim]
+        ranges[dim] = None if masks[dim] == intervals.full else tuple(intervals.ranges(masks[dim]))
+    return PacketClass(space.family, protocols, ranges[SRC], ranges[DST], ranges[SPORT], ranges[DPORT], None)
+
+
+def _outcome(path: Path) -> Outcome:
+    return (path.action, path.keep, path.value, path.egress, path.unknown)
+
+
+def _is_header(condition: RouterCondition) -> bool:
+    """A test the packet's header decides (ios/space.py's reading): ACL entries, any-of runs and decisions of them."""
+    if isinstance(condition, AclCondition):
+        return condition.entry is not None and not condition.entry.unknown
+    if isinstance(condition, AnyOfCondition):
+        return all(_is_header(member) for member, _step in condition.members)
+    if isinstance(condition, DecisionCondition):
+        return all(_is_header(member) for alt in condition.alts for member in alt.conds)
+    return False
+
+
+def reachable(answer: ClassFate) -> list[tuple[Path, bool | None]]:
+    """The paths some packet of the class can take, with their header verdicts: `answer.paths` up to the first
+    one every packet of the class takes whatever the other conditions (all its tests are header tests that
+    hold for all of them); the paths after it are listed by ios/space.py but no packet of the class reaches them."""
+    found: list[tuple[Path, bool | None]] = []
+    for path, verdict in zip(answer.paths, answer.header):
+        found.append((path, verdict))
+        if verdict and all(_is_header(condition) for condition in path.conditions):
+            break
+    return found
+
+
+def plain_path(answer: ClassFate) -> Path:
+    """The path a plain packet of the class takes: the first plain path all of its packets meet (a header test
+    the class straddles and could not be cut on counts as unmet, like any condition at its default)."""
+    header = {id(path): verdict for path, verdict in zip(answer.paths, answer.header)}
+    for path in answer.plain:
+        if header.get(id(path)):
+            return path
+    return answer.plain[-1] if answer.plain else answer.paths[-1]
+
+
+def _certain(answer: ClassFate) -> tuple[Outcome, frozenset[Outcome]]:
+    """What the byte changes for certain (ios/engine.py's comparison of a byte with byte 0), over these packets."""
+    return _outcome(plain_path(answer)), frozenset(_outcome(path) for path, _verdict in reachable(answer))
+
+
+@dataclasses.dataclass(frozen=True)
+class Part:
+    """Packets of a marking class the router's header tests treat alike: the router's answer for them marked
+    and unmarked; `decided` when every header test holds for all of them or for none (otherwise `undecided_by`
+    names the entries that hold for some: TCP flags, fragments, ICMP codes, past MAX_PARTS); `differs` when
+    the byte changes their plain outcome or their possible outcomes."""
+
+    packets: PacketClass
+    marked: ClassFate
+    plain: ClassFate
+    decided: bool
+    differs: bool
+    undecided_by: tuple[AclEntry, ...] = ()
+
+    @property
+    def action(self) -> str:
+        return plain_path(self.marked).action
+
+
+def _entries(condition: RouterCondition, found: dict[int, AclEntry]) -> None:
+    if isinstance(condition, AclCondition):
+        if condition.entry is not None:
+            found.setdefault(id(condition.entry), condition.entry)
+    elif isinstance(condition, AnyOfCondition):
+        for member, _step in condition.members:
+            _entries(member, found)
+    elif isinstance(condition, DecisionCondition):
+        for alt in condition.alts:
+            for member in alt.conds:
+                _entries(member, found)
+
+
+def _straddled(answers: t.Iterable[ClassFate], packets: PacketClass) -> list[AclEntry]:
+    """The ACL entries some but not all packets of the class meet, on the paths the class does not decide."""
+    found: dict[int, AclEntry] = {}
+    for answer in answers:
+        for path, verdict in reachable(answer):
+            if verdict is None:
+                for condition in path.conditions:
+                    _entries(condition, found)
+    return [entry for entry in found.values() if entry_cover(entry, packets) is None]
+
+
+def _merge(ranges: t.Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for low, high in sorted(ranges):
+        if out and low <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], high))
+        else:
+            out.append((low, high))
+    return out
+
+
+def _address_intervals(address: Address, bits: int) -> list[tuple[int, int]] | None:
+    """The addresses an IOS address test accepts, as intervals (None: no cut to make, or too many)."""
+    if address.is_any:
+        return None
+    members = address.members if address.group is not None else ((address.network, address.wildcard),)
+    if members is None:
+        return None
+    top = (1 << bits) - 1
+    out: list[tuple[int, int]] = []
+    for network, wildcard in members:
+        wildcard &= top
+        scattered = wildcard & (wildcard + 1)  # the free bits above the lowest run
+        run = wildcard ^ scattered
+        free = [bit for bit in range(bits) if scattered >> bit & 1]
+        if len(free) > MAX_WILDCARD_SPLIT_BITS:
+            return None
+        base = network & ~wildcard & top
+        for choice in range(1 << len(free)):
+            start = base
+            for index, bit in enumerate(free):
+                if choice >> index & 1:
+                    start |= 1 << bit
+            out.append((start, start | run))
+    return _merge(out)
+
+
+def _port_lists(entry: AclEntry, field: str) -> list[list[tuple[int, int]]]:
+    found: list[list[tuple[int, int]]] = []
+    ports: Ports | None = getattr(entry, field)
+    if ports is not None:
+        found.append(port_intervals(ports))
+    for service in entry.services or ():
+        ports = getattr(service, field)
+        if ports is not None:
+            found.append(port_intervals(ports))
+    return found
+
+
+def _cells(accepted: list[list[tuple[int, int]]], wanted: Ranges, top: int) -> list[Ranges]:
+    """`wanted` cut where any accepted interval list starts or ends; values every list treats alike, together."""
+    cuts: set[int] = set()
+    for intervals in accepted:
+        for low, high in intervals:
+            cuts.add(low)
+            if high < top:
+                cuts.add(high + 1)
+    ordered = sorted(cuts)
+    groups: dict[tuple[bool, ...], list[tuple[int, int]]] = {}
+    for low, high in wanted:
+        first = bisect.bisect_right(ordered, low)
+        last = bisect.bisect_right(ordered, high)
+        starts = [low] + ordered[first:last]
+        ends = [point - 1 for point in ordered[first:last]] + [high]
+        for start, end in zip(starts, ends):
+            key = tuple(any(a <= start <= b for a, b in intervals) for intervals in accepted)
+            groups.setdefault(key, []).append((start, end))
+    return [tuple(_merge(cell)) for cell in groups.values()]
+
+
+def _value_parts(values: set[int], have: frozenset[int]) -> list[frozenset[int]]:
+    inside = sorted(values & have)
+    if not inside or len(have) == 1:
+        return []
+    parts = [frozenset((value,)) for value in inside]
+    rest = have - set(inside)
+    if rest:
+        parts.append(frozenset(rest))
+    return parts if len(parts) > 1 else []
+
+
+def split_class(packets: PacketClass, entries: t.Sequence[AclEntry]) -> list[PacketClass]:
+    """The class cut along the first dimension where the entries' tests part it (protocol, ICMP type, source
+    port, destination port, source, destination); [] when no field of the class can part it."""
+    protocols: set[int] = set()
+    icmp_types: set[int] = set()
+    for entry in entries:
+        if entry.protocol is not None:
+            protocols.add(entry.protocol)
+        if entry.icmp is not None:
+            icmp_types.add(entry.icmp[0])
+        for service in entry.services or ():
+            if service.protocol is not None:
+                protocols.add(service.protocol)
+            if service.icmp is not None:
+                icmp_types.add(service.icmp[0])
+    parts = _value_parts(protocols, packets.protocols if packets.protocols is not None else ALL_PROTOCOLS)
+    if parts:
+        return [dataclasses.replace(packets, protocols=part) for part in parts]
+    if packets.protocols is not None and packets.protocols <= ICMP_PROTOCOLS:
+        parts = _value_parts(icmp_types, packets.icmp_types if packets.icmp_types is not None else ALL_PROTOCOLS)
+        if parts:
+            return [dataclasses.replace(packets, icmp_types=part) for part in parts]
+    bits = 32 if packets.family == 4 else 128
+    for name, top in (("sport", 65535), ("dport", 65535), ("src", (1 << bits) - 1), ("dst", (1 << bits) - 1)):
+        accepted: list[list[tuple[int, int]]] = []
+        for entry in entries:
+            if name in ("sport", "dport"):
+                accepted.extend(_port_lists(entry, name))
+            else:
+                intervals = _address_intervals(getattr(entry, name), bits)
+                if intervals is not None:
+                    accepted.append(intervals)
+        if not accepted:
+            continue
+        wanted = getattr(packets, name)
+        cells = _cells(accepted, wanted if wanted is not None else ((0, top),), top)
+        if len(cells) > 1:
+            changes: list[dict[str, t.Any]] = [{name: cell} for cell in cells]
+            return [dataclasses.replace(packets, **change) for change in changes]
+    return []
+
+
+def class_parts(marked_class: FateClass, plain_class: FateClass, packets: PacketClass,
+                limit: int = MAX_PARTS) -> list[Part]:
+    """`packets` arriving with the bytes of `marked_class` against the same packets with byte 0 (`plain_class`):
+    cut until the router's header tests are decided for every part (or `limit` parts), in header order."""
+    todo = collections.deque([packets])
+    out: list[Part] = []
+    while todo:
+        current = todo.popleft()
+        marked = restrict(marked_class, current)
+        plain = restrict(plain_class, current)
+        decided = all(verdict is True for answer in (marked, plain) for _path, verdict in reachable(answer))
+        entries: list[AclEntry] = []
+        if not decided:
+            entries = _straddled((marked, plain), current)
+            parts = split_class(current, entries)
+            if parts and len(out) + len(todo) + len(parts) <= limit:
+                todo.extendleft(reversed(parts))
+                continue
+        out.append(Part(current, marked, plain, decided, _certain(marked) != _certain(plain), tuple(entries)))
+    return out
+
+
+def _header_tested(fate_class: FateClass) -> bool:
+    return any(isinstance(condition, _HEADER_CONDITIONS) for path in fate_class.paths for condition in path.conditions)
+
+
+def may_differ(fate_class: FateClass, zero: FateClass) -> bool:
+    """Can some packets arriving with the bytes of `fate_class` fare otherwise than the same packets with byte 0?
+
+    Not where the paths are the same (no decision looked at the byte); certainly where the byte's plain or
+    possible outcomes differ; and, where header tests guard the paths, possibly for part of the packets even
+    when the byte class as a whole ends alike (class_parts decides)."""
+    if fate_class is zero or not fate_class.because_of_dscp:
+        return False
+    return fate_class.fate_differs or _header_tested(fate_class) or _header_tested(zero)
+
+
+def _representative(packets: PacketClass, marks: MarkingMap) -> dict[str, t.Any]:
+    """One concrete packet of a class, to confirm the conflict with a router trace.
 
     The protocol goes by number: the firewall may name protocols (icmpv6, sctp, ...) that IOS
     has no keyword for, and a number is what both sides agree on.
     """
-    space = marking.space
-    protocols = space.protocols
-    numbers = [number for index, number in enumerate(protocols.numbers) if marking.masks[PROTO] >> index & 1]
+    have = packets.protocols
     protocol: int | str
-    if 6 in numbers or 17 in numbers:
-        protocol = "tcp" if 6 in numbers else "udp"
-    elif numbers:
-        protocol = numbers[0]
+    if have is None or 6 in have:
+        protocol = "tcp"
+    elif 17 in have:
+        protocol = "udp"
     else:
-        # "every other protocol": one the rules never name (GRE, or the first free number).
-        protocol = next(number for number in (47, 253, 254, *range(256)) if number not in protocols.numbers)
+        named = [number for number in marks.protocols.numbers if number in have]
+        # Else "every other protocol": one the rules never name (GRE, or the first free number).
+        protocol = named[0] if named else next(number for number in (47, 253, 254, *range(256)) if number in have)
     packet: dict[str, t.Any] = {"protocol": protocol}
-    for key, dim in (("sport", SPORT), ("dport", DPORT)):
-        ranges = space.intervals[dim].ranges(marking.masks[dim])
-        if ranges and marking.masks[dim] != space.intervals[dim].full:
+    for key in ("sport", "dport"):
+        ranges = getattr(packets, key)
+        if ranges:
             packet[key] = ranges[0][0]
+    make = ipaddress.IPv4Address if packets.family == 4 else ipaddress.IPv6Address
+    for key in ("src", "dst"):
+        ranges = getattr(packets, key)
+        if ranges:
+            packet[key] = str(make(ranges[0][0]))
+    if packets.icmp_types is not None:
+        packet["icmp_type"] = min(packets.icmp_types)
+    if packets.family != 4:
+        packet["family"] = packets.family
     return packet
+
+
+def _summary(answer: ClassFate) -> str:
+    """FateClass.summary over the paths these packets can take."""
+    default = plain_path(answer)
+    paths = [path for path, _verdict in reachable(answer)]
+    text = default.action
+    if default.rewrites:
+        text += ", re-marked to " + (default.describe_rewrite() or "")
+    others = sorted({p.action for p in paths if p is not default and p.action != default.action}
+                    | {REMARKED_UNKNOWN for p in paths if p is not default and p.unknown and not default.unknown})
+    if others:
+        text += "; under conditions: " + ", ".join(others)
+    if any(p.police for p in paths):
+        text += "; policed"
+    return text
 
 
 def _shown(evidence: t.Any) -> Evidence:
@@ -202,15 +529,25 @@ def _shown_condition(condition: t.Mapping[str, t.Any]) -> Condition:
                      quote(str(condition.get("reason", "")), 2 * QUOTE_LIMIT))
 
 
-def _class_lines(fate_class: t.Any) -> tuple[Evidence, ...]:
-    """Without a confirming packet: the plain path's lines, then those of every path that treats these
-    bytes otherwise than unmarked traffic (where the line that drops or re-marks under a condition is)."""
-    differing = [path for path, differs in zip(fate_class.paths, fate_class.path_differs) if differs]
+def _class_lines(fate_class: FateClass, answer: ClassFate) -> tuple[Evidence, ...]:
+    """Without a confirming packet: the plain path's lines, then those of every path these packets can take that
+    treats the byte otherwise than unmarked traffic (where the line that drops or re-marks under a condition is)."""
+    differs = {id(path): flag for path, flag in zip(fate_class.paths, fate_class.path_differs)}
     seen: dict[tuple[str, int], Evidence] = {}
-    for path in [fate_class.default] + differing:
+    for path in [plain_path(answer)] + [path for path, _verdict in reachable(answer) if differs.get(id(path))]:
         for step in path.steps:
             seen.setdefault((step.source.file, step.source.line), _shown(step.source))
     return tuple(seen.values())
+
+
+def _undecided(entries: t.Iterable[AclEntry]) -> tuple[Condition, ...]:
+    found = []
+    for entry in entries:
+        what = ("TCP flags (established)" if entry.established else ", ".join(entry.opaque) if entry.opaque
+                else "words not read: " + ", ".join(entry.unknown) if entry.unknown else "fields the class does not part")
+        found.append(Condition(entry.source.file, entry.source.line, quote(entry.source.text, exact=True),
+                               quote("holds for some of the marked packets only (%s)" % what, 2 * QUOTE_LIMIT)))
+    return tuple(found)
 
 
 def _deciding_lines(trace: dict[str, t.Any]) -> tuple[Evidence, ...]:
@@ -218,48 +555,136 @@ def _deciding_lines(trace: dict[str, t.Any]) -> tuple[Evidence, ...]:
 
 
 def _new_conflict(link: Link, firewall: FirewallInput, router: RouterInput, table: FateTable,
-                  fate_class: t.Any, marking: Marking, ds_byte: int) -> Conflict:
+                  fate_class: FateClass, marking: Marking, ds_byte: int, part: Part) -> Conflict:
     """A conflict with its evidence, before the out interfaces and flows behind it are gathered."""
-    # Confirm on a concrete packet of the class, marked and unmarked: the trace gives the lines.
-    packet = dict(_representative(marking), in_interface=link.interface, out_interface=table.out_interface)
+    # Confirm on a concrete packet of the part, marked and unmarked: the trace gives the lines.
+    packet = dict(_representative(part.packets, firewall.marks), in_interface=link.interface,
+                  out_interface=table.out_interface)
     marked = trace_ios(router.config, dict(packet, tos=ds_byte))
     plain = trace_ios(router.config, dict(packet, tos=0))
     # Confirmed only when the trace itself says the byte changed this packet's treatment: a packet
     # that both ways passes untouched leaves with the byte it came with, which is no confirmation.
     confirmed = bool(marked.get("because_of_dscp")) and (marked["fate"], marked["tos_out"]) != (plain["fate"], plain["tos_out"])
-    action = marked["fate"] if confirmed else fate_class.fate
+    action = marked["fate"] if confirmed else part.action
     writer = firewall.marks.rule_at(marking.writers[-1])
     marker = Marker(firewall.host, firewall.file, writer.line, quote(writer.text, exact=True), writer.chain, writer.table,
                     tuple(marking.writers), firewall.marks.program.backend, firewall.marks.program.era)
+    policed = bool(marked["police"]) or any(path.police for path, _verdict in reachable(part.marked))
     treatment = Treatment(
         host=router.host, file=router.file, interface=link.interface, out_interfaces=(), direction="in",
-        action=action, summary=fate_class.summary(), unmarked_action=plain["fate"], tos_out=marked["tos_out"],
+        action=action, summary=_summary(part.marked), unmarked_action=plain["fate"], tos_out=marked["tos_out"],
         # What the configuration alone cannot decide on this path (CoS, an undefined ACL, an
         # unmodelled line), each with file:line; and whether a table re-marked to an unknown value.
-        may_match=tuple(_shown_condition(condition) for condition in marked.get("may_match", [])),
+        # Then the header tests that hold for some of the marked packets only, where no field parts them.
+        may_match=tuple(_shown_condition(condition) for condition in marked.get("may_match", []))
+        + _undecided(part.undecided_by),
         remarked_unknown=bool(marked.get("remarked_unknown")),
-        lines=_deciding_lines(marked) if confirmed else _class_lines(fate_class),
+        lines=_deciding_lines(marked) if confirmed else _class_lines(fate_class, part.marked),
         confirmed_by_trace=confirmed, example_packet=dict(packet, tos=ds_byte))
-    return Conflict(ds_byte >> 2, ds_byte, dsfield.describe_byte(ds_byte),
-                    _severity(action, bool(marked["police"]) or fate_class.policed, marked["tos_out"] != ds_byte),
-                    marker, treatment, (), link.assumed, link.ref)
+    return Conflict(ds_byte >> 2, ds_byte, dsfield.describe_byte(ds_byte), _severity(action, policed),
+                    marker, treatment, (), link.assumed, link.ref, firewall.marks.family)
+
+
+def _protocol_text(protocols: frozenset[int] | None, marks: MarkingMap) -> t.Any:
+    if protocols is None:
+        return "any"
+    named = marks.protocols.numbers
+    found = [PROTOCOL_NAMES.get(number, str(number)) for number in named if number in protocols]
+    rest = protocols - set(named)
+    if rest == ALL_PROTOCOLS - set(named):
+        found.append("other")
+    elif len(rest) <= 8:
+        found.extend(PROTOCOL_NAMES.get(number, str(number)) for number in sorted(rest))
+    else:
+        found.append("%d other protocols" % len(rest))
+    return found
+
+
+def _ranges_text(ranges: list[tuple[int, int]] | None, family: int | None) -> t.Any:
+    if ranges is None:
+        return "any"
+    if family is None:
+        return [str(low) if low == high else "%d-%d" % (low, high) for low, high in ranges]
+    make = ipaddress.IPv4Address if family == 4 else ipaddress.IPv6Address
+    found = []
+    for low, high in ranges:
+        networks = list(ipaddress.summarize_address_range(make(low), make(high)))
+        found.append(str(networks[0]) if len(networks) == 1 else "%s-%s" % (make(low), make(high)))
+    return found
+
+
+def _union(fields: list[Ranges | None], top: int) -> list[tuple[int, int]] | None:
+    if any(field is None for field in fields):
+        return None
+    merged = _merge(pair for field in fields for pair in t.cast(Ranges, field))
+    return None if merged == [(0, top)] else merged
+
+
+def _part_flow(behind: list[tuple[Marking, list[Part]]], firewall: str, router: str) -> Flow:
+    """A flow of which only some packets meet the conflict's fate: the dimensions of those packets."""
+    first = behind[0][0]
+    space = first.space
+    packets = [part.packets for _marking, parts in behind for part in parts]
+    family = space.family
+    top = (1 << (32 if family == 4 else 128)) - 1
+    protocol_sets = [p.protocols for p in packets]
+    protocols = None if any(s is None for s in protocol_sets) else frozenset(
+        number for s in protocol_sets for number in t.cast(t.FrozenSet[int], s))
+    sport = _union([p.sport for p in packets], 65535)
+    dport = _union([p.dport for p in packets], 65535)
+    out_mask = 0
+    for marking, _parts in behind:
+        out_mask |= marking.masks[1]
+    described = {
+        "protocols": _protocol_text(protocols, space),
+        "sport": _ranges_text(sport, None), "dport": _ranges_text(dport, None),
+        "src": _ranges_text(_union([p.src for p in packets], top), family),
+        "dst": _ranges_text(_union([p.dst for p in packets], top), family),
+        "out_interfaces": space.interfaces.names(out_mask) if out_mask != space.interfaces.full else "any",
+    }
+    whole = _flow([marking for marking, _parts in behind], firewall, router)
+    narrowed = ["%s %s" % (name, ", ".join(value) if isinstance(value, list) else value)
+                for name, value, before in (("protocol", described["protocols"], whole.protocols),
+                                            ("source port", described["sport"], whole.sport),
+                                            ("destination port", described["dport"], whole.dport),
+                                            ("source", described["src"], whole.src),
+                                            ("destination", described["dst"], whole.dst)) if value != before]
+    words = "%s; only part of them meets this fate: %s" % (whole.words, "; ".join(narrowed) or "some of them")
+    return Flow(described["protocols"], described["sport"], described["dport"], described["src"], described["dst"],
+                described["out_interfaces"], first.path, len(behind), words, partial=True, family=family)
 
 
 def conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
                       tables: list[FateTable]) -> list[Conflict]:
-    """The conflicts of one link: each marking class leaving the firewall there, against the router's tables."""
+    """The conflicts of one link: each marking class leaving the firewall there, against the router's tables
+    of the firewall's address family, for exactly the packets of the class (class_parts)."""
     found: dict[tuple[t.Any, ...], Conflict] = {}
     out_interfaces: dict[tuple[t.Any, ...], list[str]] = {}
-    behind: dict[tuple[t.Any, ...], list[Marking]] = {}
-    egress_atom = firewall.marks.interfaces.atom(link.egress) if link.egress else None
-    # Only bytes some router table treats differently from unmarked traffic can conflict.
+    # key + path -> [marking, its parts in the conflict, whether they are the whole class] per marking
+    behind: dict[tuple[t.Any, ...], list[list[t.Any]]] = {}
+    whole: dict[tuple[t.Any, ...], bool] = {}
+    marks = firewall.marks
+    egress_atom = marks.interfaces.atom(link.egress) if link.egress else None
+    # Only bytes some router table may treat differently from unmarked traffic can conflict.
+    differ: dict[tuple[int, int], bool] = {}
+
+    def suspect_class(fate_class: FateClass, zero: FateClass) -> bool:
+        key = (id(fate_class), id(zero))
+        known = differ.get(key)
+        if known is None:
+            known = differ[key] = may_differ(fate_class, zero)
+        return known
+
     suspect_mask = 0
     for table in tables:
+        zero = table.for_byte(0)
         for fate_class in table.classes:
-            if fate_class.fate_differs:
+            if suspect_class(fate_class, zero):
                 suspect_mask |= fate_class.mask
     suspect = {byte for byte in range(1, 256) if suspect_mask >> byte & 1}
-    for marking in firewall.marks.leaving(link.egress, ds_bytes=suspect):
+    classes: dict[tuple[int, ...], PacketClass] = {}
+    answers: dict[tuple[int, ...], list[Part]] = {}
+    for marking in marks.leaving(link.egress, ds_bytes=suspect):
         if not marking.writers or marking.path == "input":
             continue
         if egress_atom is not None and marking.path == "forward" and marking.masks[IIF] == egress_atom:
@@ -268,24 +693,60 @@ def conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
         ds_byte = marking.unmarked_byte
         if ds_byte is None or ds_byte == 0:
             continue
+        header = (marking.masks[PROTO], marking.masks[SRC], marking.masks[DST], marking.masks[SPORT], marking.masks[DPORT])
         for table in tables:
             fate_class = table.for_byte(ds_byte)
-            if not fate_class.fate_differs:
+            zero = table.for_byte(0)
+            if not suspect_class(fate_class, zero):
                 continue
-            key = (marking.writers[-1], ds_byte, link.interface, fate_class.fate)
-            if key not in found:
-                found[key] = _new_conflict(link, firewall, router, table, fate_class, marking, ds_byte)
-                out_interfaces[key] = []
-            if table.out_interface and table.out_interface not in out_interfaces[key]:
-                out_interfaces[key].append(table.out_interface)
-            path_markings = behind.setdefault(key + (marking.path,), [])
-            if not path_markings or path_markings[-1] is not marking:
-                path_markings.append(marking)
+            answer_key = (id(fate_class), id(zero)) + header
+            parts = answers.get(answer_key)
+            if parts is None:
+                packets = classes.get(header)
+                if packets is None:
+                    packets = classes[header] = packet_class(marking)
+                parts = answers[answer_key] = class_parts(fate_class, zero, packets)
+            by_action: dict[str, list[Part]] = {}
+            for part in parts:
+                if part.differs:
+                    by_action.setdefault(part.action, []).append(part)
+            # Parts the router discards marked or not are no "rest" the conflict leaves alone (an anti-spoofing
+            # ACL's sources): a flow is partial where other packets of the class get through or fare otherwise.
+            discarded = [part for part in parts if not part.differs and part.action in DISCARDED]
+            lost = all(part.action in DISCARDED for part in parts)
+            for action, group in by_action.items():
+                key = (marking.writers[-1], ds_byte, link.interface, action)
+                if key not in found:
+                    found[key] = _new_conflict(link, firewall, router, table, fate_class, marking, ds_byte, group[0])
+                    out_interfaces[key] = []
+                    whole[key] = True
+                complete = len(group) + len(discarded) == len(parts)
+                whole[key] = whole[key] and lost
+                if table.out_interface and table.out_interface not in out_interfaces[key]:
+                    out_interfaces[key].append(table.out_interface)
+                path_markings = behind.setdefault(key + (marking.path,), [])
+                if not path_markings or path_markings[-1][0] is not marking:
+                    path_markings.append([marking, list(group), complete])
+                else:
+                    held = path_markings[-1]
+                    seen = {id(part) for part in held[1]}
+                    held[1].extend(part for part in group if id(part) not in seen)
+                    held[2] = held[2] and complete
     flows: dict[tuple[t.Any, ...], list[Flow]] = {}
-    for key_path, markings in behind.items():
-        flows.setdefault(key_path[:-1], []).append(_flow(markings, firewall.host, router.host))
-    return [dataclasses.replace(conflict, flows=tuple(flows.get(key, ())), treatment=dataclasses.replace(
-        conflict.treatment, out_interfaces=tuple(out_interfaces[key]))) for key, conflict in found.items()]
+    for key_path, entries in behind.items():
+        if all(entry[2] for entry in entries):
+            flow = _flow([entry[0] for entry in entries], firewall.host, router.host)
+        else:
+            flow = _part_flow([(entry[0], entry[1]) for entry in entries], firewall.host, router.host)
+        flows.setdefault(key_path[:-1], []).append(flow)
+    out = []
+    for key, conflict in found.items():
+        treatment = dataclasses.replace(conflict.treatment, out_interfaces=tuple(out_interfaces[key]))
+        severity = conflict.severity
+        if not whole[key] and severity == "critical":
+            severity = "high"
+        out.append(dataclasses.replace(conflict, flows=tuple(flows.get(key, ())), treatment=treatment, severity=severity))
+    return out
 
 
 def router_advisories(router: RouterInput) -> list[Advisory]:

@@ -150,16 +150,27 @@ class Flow:
     path: str
     classes: int
     words: str
+    # True: only these packets of the marking classes meet the conflict's fate (the router treats the
+    # rest of them as it treats them unmarked); the dimensions above are then the intersected part.
+    partial: bool = False
+    family: int = 4
 
     def as_dict(self) -> JSON:
-        return {"protocols": self.protocols, "sport": self.sport, "dport": self.dport, "src": self.src, "dst": self.dst,
-                "out_interfaces": self.out_interfaces, "path": self.path, "classes": self.classes, "words": self.words}
+        found: JSON = {"protocols": self.protocols, "sport": self.sport, "dport": self.dport, "src": self.src,
+                       "dst": self.dst, "out_interfaces": self.out_interfaces, "path": self.path,
+                       "classes": self.classes, "words": self.words}
+        if self.partial:
+            found["partial"] = True
+        if self.family != 4:
+            found["family"] = self.family
+        return found
 
     @classmethod
     def from_dict(cls, data: t.Mapping[str, t.Any]) -> "Flow":
         return cls(data.get("protocols", "any"), data.get("sport", "any"), data.get("dport", "any"), data.get("src", "any"),
                    data.get("dst", "any"), data.get("out_interfaces", "any"), data.get("path", "forward"),
-                   int(data.get("classes", 1)), data.get("words", ""))
+                   int(data.get("classes", 1)), data.get("words", ""), bool(data.get("partial")),
+                   int(data.get("family") or 4))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -191,6 +202,9 @@ class Conflict:
     flows: tuple[Flow, ...]
     path_assumed: bool
     link: LinkRef
+    # The address family of the marked packets (4: IPv4 DS byte; 6: IPv6 Traffic Class); findings.json
+    # names it only for 6, so an IPv4 conflict reads as it always did.
+    family: int = 4
 
     @property
     def flow_classes(self) -> int:
@@ -200,20 +214,20 @@ class Conflict:
         # Most severe first; within a severity, the conflict behind the most flows first (on the
         # founding incident: the replies to every connection the client opens, line 35).
         return (SEVERITY_ORDER[self.severity], -self.flow_classes, self.marker.host, self.marker.line,
-                self.treatment.host, self.treatment.interface)
+                self.treatment.host, self.treatment.interface, self.family)
 
     def as_dict(self) -> JSON:
         return {"dscp": self.dscp, "ds_byte": self.ds_byte, "describe": self.describe, "severity": self.severity,
                 "marker": self.marker.as_dict(), "treatment": self.treatment.as_dict(),
                 "flows": [flow.as_dict() for flow in self.flows], "path_assumed": self.path_assumed,
-                "link": self.link.as_dict()}
+                "link": self.link.as_dict(), **({"family": self.family} if self.family != 4 else {})}
 
     @classmethod
     def from_dict(cls, data: t.Mapping[str, t.Any]) -> "Conflict":
         return cls(int(data["dscp"]), int(data["ds_byte"]), data.get("describe", ""), data["severity"],
                    Marker.from_dict(data["marker"]), Treatment.from_dict(data["treatment"]),
                    tuple(Flow.from_dict(flow) for flow in data.get("flows", ())), bool(data.get("path_assumed")),
-                   LinkRef.from_dict(data.get("link") or {}))
+                   LinkRef.from_dict(data.get("link") or {}), int(data.get("family") or 4))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

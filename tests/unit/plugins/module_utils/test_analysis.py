@@ -229,26 +229,49 @@ access-list 107 permit ip any any
 HIGH_PORTS_LE = firewall("-A POSTROUTING -o eth0 -p tcp -m tcp --dport 1024:65535 -j TOS --set-tos 0x04")
 
 
-def test_a_drop_under_conditions_is_a_conflict_confirmed_where_the_example_packet_meets_it():
-    conditional = one_conflict(PORT_DENY, HIGH_PORTS_LE)
-    assert conditional.treatment.summary == "forwarded; under conditions: dropped"
-    assert conditional.treatment.example_packet["dport"] == 1024
-    # The example packet (port 1024) falls in the ACL's range: the trace confirms the drop and quotes it.
+def test_a_drop_of_part_of_the_marked_packets_is_found_for_that_part_and_confirmed_on_one_of_them():
+    # The exact join: the router drops DSCP 1 only to port 8080; of the replies the firewall marks, those to port
+    # 8080 are dropped, the rest forwarded as unmarked.  Not "under conditions": the header decides.
+    part = one_conflict(PORT_DENY, HIGH_PORTS_LE)
+    assert (part.treatment.action, part.treatment.summary, part.severity) == ("dropped", "dropped", "high")
+    assert part.treatment.example_packet["dport"] == 8080
+    assert part.treatment.confirmed_by_trace is True
+    assert [(flow.dport, flow.partial) for flow in part.flows] == [(["8080"], True)] * 2
+    assert part.flows[0].words.endswith("only part of them meets this fate: destination port 8080")
     met = one_conflict(PORT_DENY.replace("eq 8080", "range 1024 1100"), HIGH_PORTS_LE)
-    assert (met.treatment.action, met.severity, met.treatment.confirmed_by_trace) == ("dropped", "critical", True)
+    assert (met.treatment.action, met.severity, met.treatment.confirmed_by_trace) == ("dropped", "high", True)
+    assert met.treatment.example_packet["dport"] == 1024
     assert lines(met.treatment.lines) == [(4, "ip access-group 107 in"),
                                           (17, "access-list 107 deny   tcp any any range 1024 1100 dscp 1")]
+    # Every marked packet dropped: critical, and the flow is the whole class.
+    every = one_conflict(PORT_DENY.replace("eq 8080", "range 1024 65535"), HIGH_PORTS_LE)
+    assert (every.treatment.action, every.severity) == ("dropped", "critical")
+    assert [flow.partial for flow in every.flows] == [False, False]
+
+
+# A drop that needs more than the header: DSCP 1 to NBAR's http; no header field decides it.
+NBAR_DROP = router("""class-map match-all le-http
+ match dscp 1
+ match protocol http
+policy-map edge-in
+ class le-http
+  drop
+""", " service-policy input edge-in")
 
 
 def test_a_trace_in_which_marked_and_unmarked_fare_alike_does_not_confirm_the_conflict():
-    treatment = one_conflict(PORT_DENY, HIGH_PORTS_LE).treatment
+    conflict = one_conflict(NBAR_DROP)
+    treatment = conflict.treatment
+    assert treatment.summary == "forwarded; under conditions: dropped"
     assert (treatment.action, treatment.unmarked_action, treatment.tos_out) == ("forwarded", "forwarded", 0x04)
     assert treatment.confirmed_by_trace is False
+    assert conflict.severity == "medium"
 
 
 def test_the_evidence_of_a_conditional_drop_quotes_the_line_that_drops():
-    treatment = one_conflict(PORT_DENY, HIGH_PORTS_LE).treatment
-    assert (17, "access-list 107 deny   tcp any any eq 8080 dscp 1") in lines(treatment.lines)
+    treatment = one_conflict(NBAR_DROP).treatment
+    assert any("match protocol http" in text for _line, text in lines(treatment.lines)), lines(treatment.lines)
+    assert any(text.strip() == "drop" for _line, text in lines(treatment.lines)), lines(treatment.lines)
 
 
 # --------------------------------------------------------------------------------------------------------------
