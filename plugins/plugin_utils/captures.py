@@ -45,7 +45,13 @@ import socket
 import struct
 import typing as t
 
-import dpkt
+try:
+    import dpkt
+    HAS_DPKT = True
+    DPKT_IMPORT_ERROR = None
+except ImportError as import_error:  # pragma: no cover - exercised only without dpkt
+    HAS_DPKT = False
+    DPKT_IMPORT_ERROR = import_error
 
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError, quote
 from ansible_collections.diffserv.audit.plugins.module_utils.observations import (
@@ -67,6 +73,13 @@ PACKET_OUTGOING = 4
 NOTE_LIMIT = 20
 
 
+def require_dpkt() -> None:
+    """Fail with what to install when dpkt is missing (a controller requirement, requirements.txt)."""
+    if not HAS_DPKT:
+        raise DiffservError("reading packet captures needs the Python package dpkt 1.9.8 on the controller "
+                            "(pip install 'dpkt==1.9.8'): %s" % DPKT_IMPORT_ERROR)
+
+
 def read_capture(path: str, name: str | None = None) -> Capture:
     """Read one capture file; `name` is how findings call it (the path as the inventory gave it).
 
@@ -74,6 +87,7 @@ def read_capture(path: str, name: str | None = None) -> Capture:
     not its bytes.  Raises CaptureError (a DiffservError) naming the file when it cannot be opened
     or is not a pcap/pcapng capture; the caller reports that capture and carries on with the others.
     """
+    require_dpkt()
     shown = name or path
     try:
         with open(path, "rb") as handle:
@@ -84,6 +98,7 @@ def read_capture(path: str, name: str | None = None) -> Capture:
 
 def read_capture_bytes(data: bytes, name: str) -> Capture:
     """The same, from the file's bytes."""
+    require_dpkt()
     return _read(io.BytesIO(data), name)
 
 
@@ -401,6 +416,7 @@ def capture_observations(entries: t.Iterable[t.Mapping[str, t.Any]], firewalls: 
 
     firewalls/routers/links: `loader.load_fleet(...)`'s `Fleet.firewalls`, `.routers`, `.links`.
     """
+    require_dpkt()
     pairs: list[tuple[CaptureSource, Capture]] = []
     problems: list[dict[str, t.Any]] = []
     for entry in entries:

@@ -41,7 +41,13 @@ import io
 import os
 import typing as t
 
-import textfsm
+try:
+    import textfsm
+    HAS_TEXTFSM = True
+    TEXTFSM_IMPORT_ERROR = None
+except ImportError as import_error:  # pragma: no cover - exercised only without textfsm
+    HAS_TEXTFSM = False
+    TEXTFSM_IMPORT_ERROR = import_error
 
 from ansible_collections.diffserv.audit.plugins.module_utils.counters import (
     ACL_ENTRY, CLASS, CLASS_MATCH, MARKED, POLICE, ROUTE_MAP, ConflictObserved, InterfaceState, RouterCounter,
@@ -77,10 +83,20 @@ class ShowParsed:
     states: tuple[InterfaceState, ...] = ()
 
 
+def require_textfsm() -> None:
+    """Fail with what to install when textfsm is missing (a controller requirement, requirements.txt)."""
+    if not HAS_TEXTFSM:
+        raise DiffservError("reading saved show outputs needs the Python package textfsm 2.1.0 on the controller "
+                            "(pip install 'textfsm==2.1.0'): %s" % TEXTFSM_IMPORT_ERROR)
+
+
 def ntc_template(name: str) -> str:
     """The path of an ntc-templates template (the installed package's own folder)."""
-    import ntc_templates  # the one ntc-templates import; a controller dependency like textfsm
-
+    try:
+        import ntc_templates  # the one ntc-templates import; a controller dependency like textfsm
+    except ImportError as error:
+        raise DiffservError("`show ip interface` is read with ntc-templates (pip install 'ntc-templates==9.3.0'): "
+                            "%s" % error) from None
     return os.path.join(os.path.dirname(ntc_templates.__file__), "templates", name)
 
 
@@ -100,6 +116,7 @@ def _int(text: str) -> int | None:
 
 def parse_show(command: str, text: str, file: str) -> ShowParsed:
     """One saved output of one of COMMANDS -> counters and interface states."""
+    require_textfsm()
     command = " ".join(command.split()).lower()
     if command not in _OWN:
         raise ShowParseError(file, command, "not read (read: %s)" % ", ".join(COMMANDS))
@@ -118,7 +135,11 @@ def parse_show(command: str, text: str, file: str) -> ShowParsed:
             _int(row["PACKETS"]), _int(row["BYTES"]), int(row["SEQUENCE"])) for row in rows if row["PACKETS"]))
     if command == SHOW_POLICY_MAP_INTERFACE:
         return ShowParsed(tuple(_policy_counter(command, row) for row in rows))
-    ntc = {row["INTERFACE"]: row for row in _rows(ntc_template(NTC_IP_INTERFACE), text, file, command)}
+    try:
+        template = ntc_template(NTC_IP_INTERFACE)
+    except DiffservError as error:
+        raise ShowParseError(file, command, str(error)) from None
+    ntc = {row["INTERFACE"]: row for row in _rows(template, text, file, command)}
     states = []
     for row in rows:
         found = ntc.get(row["INTERFACE"], {})
