@@ -22,6 +22,8 @@ import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils.analysis import FirewallInput
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import marking_map
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import parse_dumps
+from ansible_collections.diffserv.audit.plugins.module_utils.nftables.model import View
 from ansible_collections.diffserv.audit.plugins.module_utils.nftables.nftjson import looks_like_json, read_ruleset
 from ansible_collections.diffserv.audit.plugins.module_utils.platforms.base import FIREWALL, Driver, LiveCommand, Loaded
 
@@ -56,9 +58,22 @@ class NftablesDriver(Driver):
             return Loaded(None)
         document = read_ruleset(item["text"], item["source"])
         notes: list[dict[str, t.Any]] = [dict(note.as_dict(), host=host) for note in document.diagnostics]
+        # The host's iptables-save dumps, when it runs both (collect names them the item's companions): the
+        # tables iptables-nft manages are read from them, on their hooks beside the native chains.
+        dumps = {ruleset.family: ruleset for companion in item.get("iptables") or () if companion.get("text")
+                 for ruleset in parse_dumps(companion["text"], companion["source"],
+                                            family=6 if companion["name"] == "ip6tables-save" else None)}
         firewall = None
-        for family in document.families():
-            view = document.view(family)
+        for family in sorted(set(document.families()) | set(dumps)):
+            view = View(document, family, iptables=dumps[family]) if family in dumps else document.view(family)
+            if family in dumps:
+                notes.extend(dict(note.as_dict(), host=host) for note in view.order_notes)
+                shared = _shared_lines(view)
+                if shared:
+                    notes.append({"host": host, "file": item["source"], "line": min(shared), "text": "",
+                                  "reason": "iptables-save and nft list ruleset hold rules on the same line numbers "
+                                            "(%s): a finding citing one of those lines names one of the two rules"
+                                            % ", ".join(str(line) for line in sorted(shared)[:10])})
             if family != 4:
                 notes.append({"host": host, "file": item["source"], "line": document.lines[0],
                               "text": "IPv6 view (%d rules in %s)" % (view.rule_count, ", ".join(view.tables)),
@@ -68,6 +83,17 @@ class NftablesDriver(Driver):
             marks = marking_map(view, backend, tos_semantics, interfaces=list(egresses))
             firewall = FirewallInput(host, item["source"], t.cast(t.Any, view), marks, managed)
         return Loaded(firewall, tuple(notes))
+
+
+def _shared_lines(view: View) -> set[int]:
+    """Lines that hold a rule both in the dump's tables and in the listing's native ones (writers are lines)."""
+    native: set[int] = set()
+    dumped: set[int] = set()
+    for name, table in view.tables.items():
+        into = native if getattr(table, "native", False) else dumped
+        for chain in table.chains:
+            into.update(rule.line for rule in table.rules(chain))
+    return native & dumped
 
 
 DRIVER = NftablesDriver()

@@ -267,3 +267,17 @@ def test_the_founding_byte_is_dscp_1_lephb_not_cs1(written, conflict):
                                "rtr": collected("ios", "running-config", ROUTER, "border-router.cfg")}, links)
     findings = analysis.analyze(fleet.firewalls, fleet.routers, fleet.links, fleet.errors, fleet.notes)
     assert bool(findings.conflicts) == conflict
+
+
+def test_the_driver_reads_iptables_nft_tables_from_the_dumps_collect_gives_with_the_listing():
+    item = {"name": "nft-ruleset", "source": "fw (nft list ruleset)", "text": IPTABLES_NFT_LISTING,
+            "iptables": [{"name": "iptables-save", "source": "fw (iptables-save)", "text": IPTABLES_DUMP}]}
+    loaded = platforms.driver("nftables").load("fw", item, True, ["eth0"], "auto", "auto")
+    marks = loaded.model.marks
+    assert [(s.table, s.priority) for s in marks.program.stages("POSTROUTING")] == [("mangle", -150), ("inet fw", -145)]
+    (marking,) = marks.packet_marking(Packet.from_dict(SYN_ACK))
+    assert (marking.set, marking.writers) == (0x60, (4, 10))
+    # without the dump the listing's translation (`ip6 dscp set 0x01` in an ip table) would lose the TOS write
+    alone = platforms.driver("nftables").load("fw", dict(item, iptables=None), True, ["eth0"], "auto", "auto")
+    assert [m.writers for m in alone.model.marks.packet_marking(Packet.from_dict(SYN_ACK))] == [(10,)]
+    assert any("iptables-nft's" in note["reason"] for note in alone.notes)
