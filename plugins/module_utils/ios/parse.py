@@ -307,13 +307,13 @@ def _resolve_groups(ctx: _Ctx) -> dict[str, ObjectGroup]:
                     error = error or "object-group %s nests back into itself through %s (%s)" % (
                         inner, " -> ".join(trail + (name, inner)), where)
                     diag(lineno, text, "object-group %s: group-object %s makes a cycle (IOS refuses it; "
-                                           "entries using the group are treated as may-match)" % (name, inner))
+                                       "entries using the group are treated as may-match)" % (name, inner))
                     continue
                 nested = ctx.object_groups.get(inner)
                 if nested is None or nested.kind != builder.kind:
                     error = error or "nested object-group %s is not a defined %s group (%s)" % (inner, builder.kind, where)
                     diag(lineno, text, "object-group %s: group-object %s is not a defined %s object-group "
-                                           "(entries using the group are treated as may-match)" % (name, inner, builder.kind))
+                                       "(entries using the group are treated as may-match)" % (name, inner, builder.kind))
                     continue
                 sub = resolve(inner, trail + (name,))
                 error = error or sub.error
@@ -328,7 +328,7 @@ def _resolve_groups(ctx: _Ctx) -> dict[str, ObjectGroup]:
             except (aclmod.AclSyntaxError, ValueError) as exc:
                 error = error or "%s:%d: %s" % (ctx.file, lineno, exc)
                 diag(lineno, text, "object-group %s: %s (entries using the group are treated as may-match)"
-                         % (name, exc))
+                     % (name, exc))
         group = ObjectGroup(name, builder.kind, builder.source, tuple(dict.fromkeys(addresses)),
                             tuple(dict.fromkeys(services)), error)
         # A group met again inside its own cycle is resolved from the outermost call only.
@@ -419,7 +419,6 @@ class _Acl6B(_AclB):
         self.entries.append(entry)
         self.seqs.append(seq_value)
         return IGNORE
-
 
 
 def _top_ipv6(ctx: _Ctx, lineno: int, words: list[str], text: str) -> _Handler | None:
