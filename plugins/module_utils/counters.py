@@ -308,4 +308,3 @@ def _state_notes(conflict: Conflict, config: IosConfig, states: t.Sequence[Inter
         notes.append("show ip interface on %s: %s inbound access list %s, the audited configuration applies %s" % (
             host, name, state.inbound_acl or "not set", acl_in or "none"))
     return notes
-

@@ -250,8 +250,8 @@ def _tcp_symptom(mine: list[PacketRecord], theirs: list[PacketRecord], initiator
                 return HANDSHAKE_STALLED, (
                     "%d SYN/ACK(s) (frames %s) never acknowledged while the SYN was retransmitted (frames %s): "
                     "these replies do not reach %s" % (len(synacks), _frames(synacks), _frames(retried), synacks[0].dst))
-            return HANDSHAKE_INCOMPLETE, ("SYN/ACK(s) (frames %s) not acknowledged before the capture ends"
-                                         % _frames(synacks))
+            return HANDSHAKE_INCOMPLETE, (
+                "SYN/ACK(s) (frames %s) not acknowledged before the capture ends" % _frames(synacks))
     if syns and initiator:
         their_synacks = [p for p in theirs if p.is_synack]
         stalled = their_synacks and not any(
@@ -396,9 +396,8 @@ def _diff_conversations(working: Conversation, failing: Conversation, working_fi
         if not fields:
             continue
         differing.update(f.field for f in fields)
-        pairs.append(PacketDiff("%s #%d %s -> %s" % (flags or PROTOCOL_NAMES.get(b.protocol, "packet"), occurrence,
-                                                      b.src, b.dst),
-                                a.frame, b.frame, fields))
+        label = "%s #%d %s -> %s" % (flags or PROTOCOL_NAMES.get(b.protocol, "packet"), occurrence, b.src, b.dst)
+        pairs.append(PacketDiff(label, a.frame, b.frame, fields))
     names = tuple(name for name in COMPARED_FIELDS if name in differing)
     words = []
     for pair in pairs:
@@ -441,7 +440,6 @@ def capture_diff(first: Capture, second: Capture) -> tuple[CaptureDiff, ...]:
                 diffs.append(_diff_conversations(working, failing, w_file, f_file))
                 break
     return tuple(diffs)
-
 
 
 # ---------------------------------------------------------------------------
@@ -942,9 +940,9 @@ def observe(captures: t.Sequence[tuple[CaptureSource, Capture]], firewalls: t.Ma
         notes.extend("%s: %s" % (quote(source.file), note) for note in capture.notes)
         others = [p.frame for p in capture.packets if p.protocol not in (TCP, UDP) or p.sport is None]
         if others:
+            shown = _frames_words(tuple(others)).partition(" ")[2]
             notes.append("%s: %d IP packet(s) neither TCP nor UDP with ports (ICMP, fragments, ...) are not grouped "
-                         "into conversations (frames %s)" % (quote(source.file), len(others), _frames_words(tuple(others))
-                                                              .partition(" ")[2]))
+                         "into conversations (frames %s)" % (quote(source.file), len(others), shown))
         for conversation in conversations(capture):
             try:
                 observed = _observe_conversation(source, conversation, fleet)

@@ -57,16 +57,17 @@ def test_set_counters_in_the_rule_and_chain_counters_are_told_apart():
 
 
 def test_nft_counter_statements_per_line():
-    text = """table ip mangle {
-	chain postrouting {
-		type filter hook postrouting priority mangle; policy accept;
-		oifname "eth0" tcp dport 25 counter packets 0 bytes 0 ip dscp set 0x04
-		oifname "eth0" tcp dport 512-65535 counter packets 5123 bytes 307380 ip dscp set 0x01
-		oifname "eth1" counter name "uplink" ip dscp set cs0
-		ip protocol udp ip dscp set cs1
-	}
-}
-"""
+    # As `nft list ruleset` prints it: one tab per level of nesting.
+    text = "\n".join([
+        "table ip mangle {",
+        "\tchain postrouting {",
+        "\t\ttype filter hook postrouting priority mangle; policy accept;",
+        '\t\toifname "eth0" tcp dport 25 counter packets 0 bytes 0 ip dscp set 0x04',
+        '\t\toifname "eth0" tcp dport 512-65535 counter packets 5123 bytes 307380 ip dscp set 0x01',
+        '\t\toifname "eth1" counter name "uplink" ip dscp set cs0',
+        "\t\tip protocol udp ip dscp set cs1",
+        "\t}",
+        "}", ""])
     assert {line: (c.packets, c.bytes) for line, c in nft_counters(text, "fw.nft").items()} == {4: (0, 0), 5: (5123, 307380)}
 
 

@@ -14,7 +14,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils import loader
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
 from ansible_collections.diffserv.audit.plugins.module_utils.observations import (
     ACK, ARRIVING, FIN, HANDSHAKE_INCOMPLETE, HANDSHAKE_STALLED, LEAVING, NO_REPLY, OK, ONE_WAY, PSH, RESET,
-    RETRANSMITTED, RST, SYN, UNKNOWN, Capture, CaptureSource, PacketRecord, capture_diff, conversations, observe,
+    RETRANSMITTED, RST, SYN, UNKNOWN, Capture, CaptureSource, PacketRecord, conversations, observe,
 )
 
 ROOT = pathlib.Path(__file__).resolve().parents[4]
@@ -84,8 +84,9 @@ def test_udp_seen_one_way_and_both_ways():
 
 
 def test_a_direction_whose_byte_varies_lists_every_byte_in_order():
-    capture = Capture("t.pcap", "pcap", (1,), (tcp(1, C, SYN, 100), tcp(2, S, SYN | ACK, 500, 101, ds=4),
-                                                 tcp(3, C, ACK, 101, 501), tcp(4, S, ACK, 501, 101, ds=0)))
+    packets = (tcp(1, C, SYN, 100), tcp(2, S, SYN | ACK, 500, 101, ds=4), tcp(3, C, ACK, 101, 501),
+               tcp(4, S, ACK, 501, 101, ds=0))
+    capture = Capture("t.pcap", "pcap", (1,), packets)
     reply = [d for c in conversations(capture) for d in c.directions if d.src == S[0]][0]
     assert reply.ds_bytes == (4, 0)
 

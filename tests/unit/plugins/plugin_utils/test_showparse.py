@@ -104,35 +104,8 @@ def test_policy_map_interface_classes_matches_and_marking():
         ("GigabitEthernet0/0", "input", "mark-inbound-http-hacks")}
 
 
-POLICED = """\
- GigabitEthernet0/1 
-
-  Service-policy input: police-le
-
-    Class-map: le (match-all)  
-      120 packets, 7200 bytes
-      5 minute offered rate 0000 bps, drop rate 0000 bps
-      Match:  dscp 1 
-      police:
-          cir 8000 bps, bc 1500 bytes
-        conformed 20 packets, 1200 bytes; actions:
-          transmit 
-        exceeded 100 packets, 6000 bytes; actions:
-          drop 
-        conformed 0000 bps, exceeded 0000 bps
-
-    Class-map: class-default (match-any)  
-      5 packets, 300 bytes
-      5 minute offered rate 0000 bps, drop rate 0000 bps
-      Match: any 
-
-  Service-policy output: shape-out
-
-    Class-map: class-default (match-any)  
-      77 packets, 4620 bytes
-      5 minute offered rate 0000 bps, drop rate 0000 bps
-      Match: any 
-"""
+# A policer on a second router, with an output policy too (trailing spaces as IOS prints them).
+POLICED = (SHOW / "edge.show-policy-map-interface.txt").read_text()
 
 
 def test_policer_outcomes_and_a_second_direction():
