@@ -8,6 +8,7 @@ from __future__ import absolute_import, annotations, division, print_function
 __metaclass__ = type
 
 import concurrent.futures
+import dataclasses
 import datetime
 
 from ansible.errors import AnsibleActionFail
@@ -21,7 +22,17 @@ from ansible_collections.diffserv.audit.plugins.plugin_utils.files import read_c
 from ansible_collections.diffserv.audit.plugins.plugin_utils.inventory import (
     HOST_KEYS, PlatformUnknown, platform_of, split_by_platform, target_from,
 )
-from ansible_collections.diffserv.audit.plugins.plugin_utils.session import CollectError, collect_live
+from ansible_collections.diffserv.audit.plugins.plugin_utils.session import (
+    CollectError, collect_live, shared_commands, what_runs,
+)
+
+
+def _reader(driver, name):
+    """The driver that checks one collected item: the one whose item it is (an nftables host that also
+    runs iptables holds iptables-save dumps), else the host's."""
+    if name in driver.analysed_items:
+        return driver
+    return next((other for other in platforms.DRIVERS.values() if name in other.analysed_items), driver)
 
 
 class ActionModule(DiffservAction):
@@ -95,6 +106,7 @@ class ActionModule(DiffservAction):
             return None, {"reason": str(error)}
         config_file = args["config_file"] or host_vars.get("diffserv_config_file")
         collected_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        companions = []
         try:
             if config_file:
                 path = self._loader.path_dwim(config_file)
@@ -109,9 +121,29 @@ class ActionModule(DiffservAction):
                 origin = "file"
             else:
                 target = target_from(args, host_vars)
-                collected = collect_live(driver, target, with_ipv6=args["ipv6"])
+                # A firewall whose platform comes from its group is asked what every firewall driver of
+                # its session asks (iptables-save, ip6tables-save, nft list ruleset), and read by the one
+                # what it runs names; diffserv_platform (or the platform option) forces one.
+                chooses = driver.role == platforms.FIREWALL and not (args["platform"] or host_vars.get("diffserv_platform"))
+                commands = shared_commands(driver, platforms.DRIVERS.values()) if chooses else None
+                collected = collect_live(driver, target, with_ipv6=args["ipv6"], commands=commands)
+                # Redacted first, before anything reads it (even which platform the host runs).
+                collected = [dataclasses.replace(item, text=redact(item.text)) for item in collected]
                 where = "%s@%s:%d" % (target.username, target.host, target.port)
+                said = ()
+                found_with = ()
+                if chooses:
+                    running = what_runs(collected, platform)
+                    platform, driver = running.platform, platforms.driver(running.platform)
+                    collected, found_with, said = list(running.items), running.companions, running.notes
                 pieces = [(item.name, item.text, "%s (%s)" % (where, item.command), []) for item in collected]
+                if said and pieces:
+                    # Said in the findings (unmodeled notes), never decided in silence.
+                    last = pieces[-1]
+                    pieces[-1] = last[:3] + ([{"file": last[2], "line": None, "text": "", "reason": reason}
+                                              for reason in said],)
+                companions = [{"name": item.name, "source": "%s (%s)" % (where, item.command), "text": item.text}
+                              for item in found_with]
                 origin = "live"
             files = []
             for name, text, source, notes in pieces:
@@ -119,14 +151,21 @@ class ActionModule(DiffservAction):
                     # iptables-save prints nothing at all when no table is loaded (common for IPv6);
                     # a dump cut short still has its header or first table, and fails the parse below.
                     files.append({"name": name, "source": source, "text": "", "summary": {
-                        "tables": [], "rules": 0, "note": "no table loaded: the command printed nothing"}})
+                        "tables": [], "rules": 0, "note": "no table loaded: the command printed nothing"},
+                        "notes": notes})
                     continue
-                # Redacted first, then checked: line numbers are kept, so the evidence still points at
-                # the device's own lines, and no message of the check (nor anything downstream) can
-                # quote a secret.
-                text = redact(text)
-                summary = driver.check(name, text, source) if args["check"] else {"checked": False}
-                files.append({"name": name, "source": source, "text": text, "summary": summary, "notes": notes})
+                if origin == "file":
+                    # Redacted first, then checked: line numbers are kept, so the evidence still points at
+                    # the device's own lines, and no message of the check (nor anything downstream) can
+                    # quote a secret. (Live texts were redacted as they arrived.)
+                    text = redact(text)
+                reader = _reader(driver, name)
+                summary = reader.check(name, text, source) if args["check"] else {"checked": False}
+                entry = {"name": name, "source": source, "text": text, "summary": summary, "notes": notes}
+                if companions and name in driver.analysed_items:
+                    # The iptables dumps the native tables are analysed with (their own items are above).
+                    entry["iptables"] = companions
+                files.append(entry)
         except CollectError as error:
             return None, {"reason": str(error), "unreachable": error.unreachable}
         except (ParseError, DiffservError, AnsibleActionFail) as error:

@@ -16,10 +16,18 @@ description:
   - Collects what the analysis needs from one host, on the controller.
   - From a saved file when O(config_file) (or the host variable C(diffserv_config_file)) is set; no
     connection is made. A partner mails its C(iptables-save) dump; a backup system holds the router's.
-  - Live through netmiko otherwise. Firewalls (device type C(linux)) run C(iptables-save) and, where
-    present, C(ip6tables-save), through sudo when the user is not root. Routers (device type
-    C(cisco_ios)) get C(terminal length 0) and C(show running-config), after C(enable) with the become
-    password when the session starts in user EXEC mode. Only show commands are sent.
+  - Live through netmiko otherwise. Firewalls (device type C(linux)) run C(iptables-save),
+    C(ip6tables-save) and C(nft list ruleset), each where the host has the tool (asked in one round
+    trip), through sudo when the user is not root. Routers (device type C(cisco_ios)) get
+    C(terminal length 0) and C(show running-config), after C(enable) with the become password when
+    the session starts in user EXEC mode. Only show commands are sent.
+  - A firewall's platform comes from what it runs (unless C(diffserv_platform) or O(platform) forces
+    one; then only that platform's commands are sent). Native nft tables (tables C(nft list ruleset)
+    shows that iptables-nft does not manage) make it an C(nftables) host; if it also has iptables
+    rules (iptables-nft or legacy), both are analysed, each base chain on its hook in priority order,
+    the dumps kept with the nft item (C(iptables)) and a note in the findings saying so. Without
+    native tables it is an C(iptables) host, as before. When the host's sudo allows C(iptables-save)
+    but not C(nft list ruleset), the host is still collected and the findings say what was not seen.
   - Connection data come from the usual inventory variables (C(ansible_host), C(ansible_port),
     C(ansible_user), C(ansible_password) or C(ansible_ssh_private_key_file), C(ansible_become_password));
     the options below override them. Host keys are checked unless the inventory turns that off
@@ -48,9 +56,12 @@ options:
     type: int
     default: 20
   platform:
-    description: C(iptables) or C(ios). Default from C(diffserv_platform) or the host's group.
+    description:
+      - C(iptables), C(nftables) or C(ios). Default from C(diffserv_platform) or the host's group.
+      - Given (or set as C(diffserv_platform)), it forces the driver; a firewall from group
+        C(linux_firewalls) is read by the driver what it runs names.
     type: str
-    choices: [iptables, ios]
+    choices: [iptables, nftables, ios]
   config_file:
     description: A saved dump or running-config to read instead of connecting.
     type: path
@@ -163,7 +174,7 @@ diffserv_collection:
       description: The inventory name.
       type: str
     platform:
-      description: C(iptables) or C(ios).
+      description: C(iptables), C(nftables) or C(ios).
       type: str
     origin:
       description: C(file) or C(live).
@@ -175,7 +186,8 @@ diffserv_collection:
       description: False when the inventory says the host is not ours to change (C(diffserv_managed)).
       type: bool
     files:
-      description: One entry per collected text (C(iptables-save), C(ip6tables-save), C(running-config)).
+      description:
+        - One entry per collected text (C(iptables-save), C(ip6tables-save), C(nft-ruleset), C(running-config)).
       type: list
       elements: dict
       contains:
@@ -191,6 +203,16 @@ diffserv_collection:
         summary:
           description: What the controller's parse found (tables and rules, or interfaces; diagnostics).
           type: dict
+        notes:
+          description: Notes on how the text was read or chosen (they reach the findings' C(unmodeled)).
+          type: list
+          elements: dict
+        iptables:
+          description:
+            - On the C(nft-ruleset) item of a host that runs native nft tables and iptables rules, the
+              iptables dumps (C(name), C(source), C(text)) analysed with the native tables.
+          type: list
+          elements: dict
 diffserv_error:
   description: Why the host could not be collected or parsed.
   returned: failure

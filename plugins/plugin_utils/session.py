@@ -59,9 +59,10 @@ class Target:
 
 @dataclasses.dataclass(frozen=True)
 class Collected:
-    name: str  # "iptables-save", "ip6tables-save", "running-config"
+    name: str  # "iptables-save", "ip6tables-save", "nft-ruleset", "running-config"
     text: str
     command: str
+    refused: str | None = None  # why the host's sudo would not run it (the text is then empty)
 
 
 def _connect(target: Target, device_type: str) -> t.Any:
@@ -141,6 +142,7 @@ def _linux_privileged(connection: t.Any, command: str, target: Target) -> str:
     if target.username == "root":
         return _run(connection, command, target)
     output = _run(connection, "sudo -n %s 2>&1" % command, target)
+    _refused_by_sudo(output, command, target)
     if "password is required" not in output and not output.startswith("sudo:"):
         return output
     if target.become_password is None:
@@ -169,7 +171,16 @@ def _linux_privileged(connection: t.Any, command: str, target: Target) -> str:
     # Drop the newline echoed after the password and the closing prompt line.
     if lines and lines[-1].strip().startswith(connection.base_prompt):
         lines = lines[:-1]
-    return "\n".join(line.rstrip("\r") for line in lines).strip("\n") + "\n"
+    text = "\n".join(line.rstrip("\r") for line in lines).strip("\n") + "\n"
+    _refused_by_sudo(text, command, target)
+    return text
+
+
+def _refused_by_sudo(output: str, command: str, target: Target) -> None:
+    """sudo runs some commands for this user, not this one: its first line says so."""
+    first = output.lstrip("\n").split("\n")[0].strip()
+    if first.startswith("Sorry, user ") and "is not allowed to execute" in first:
+        raise CollectError("sudo on %s does not allow %r: %s" % (target.host, command, first))
 
 
 def _close(connection: t.Any, failed: bool) -> None:
@@ -183,24 +194,41 @@ def _close(connection: t.Any, failed: bool) -> None:
         pass
 
 
+def _present_tools(connection: t.Any, tools: t.Sequence[str], target: Target) -> set[str]:
+    """Which of the tools the host has, asked in one round trip (a non-root user's PATH often lacks
+    /usr/sbin, which sudo's secure_path has: the sbin directories are looked in too)."""
+    probe = "; ".join("{ command -v %s || ls /usr/sbin/%s /sbin/%s; } >/dev/null 2>&1 && echo 'present:%s'"
+                      % (tool, tool, tool, tool) for tool in tools)
+    output = _run(connection, probe, target)
+    return {tool for tool in tools if "present:%s" % tool in output.split()}
+
+
 def collect_linux(target: Target, commands: t.Sequence[LiveCommand], with_ipv6: bool = True) -> list[Collected]:
-    """The driver's commands on a Linux host, as root (sudo when needed); the first is required, a
-    later one is run only where the host has the tool (ip6tables-save on a host without IPv6 tables)."""
+    """The commands on a Linux host, as root (sudo when needed), each where the host has its tool.
+
+    The first present command is required: a refused sudo fails the host.  A later one the host's
+    sudo refuses (a sudoers rule written for iptables-save only, asked for `nft list ruleset`) is
+    collected as a refusal, so the audit says what it could not see instead of failing the host."""
     connection = _connect(target, "linux")
     failed = True
     try:
-        found = []
-        for index, command in enumerate(commands):
-            if command.family == 6 and not with_ipv6:
+        wanted = [command for command in commands if command.family != 6 or with_ipv6]
+        present = _present_tools(connection, sorted({command.command.split()[0] for command in wanted}), target)
+        found: list[Collected] = []
+        for command in wanted:
+            if command.command.split()[0] not in present:
                 continue
-            if index:
-                # A non-root user's PATH often lacks /usr/sbin; sudo's secure_path has it.
-                tool = command.command.split()[0]
-                present = _run(connection, "{ command -v %s || ls /usr/sbin/%s /sbin/%s; } >/dev/null 2>&1 "
-                                           "&& echo present || echo absent" % (tool, tool, tool), target)
-                if "present" not in present:
-                    continue
-            found.append(Collected(command.name, _linux_privileged(connection, command.command, target), command.command))
+            try:
+                text = _linux_privileged(connection, command.command, target)
+            except CollectError as error:
+                if not found or error.unreachable or "sudo" not in str(error):
+                    raise
+                found.append(Collected(command.name, "", command.command, refused=str(error)))
+                continue
+            found.append(Collected(command.name, text, command.command))
+        if not found:
+            raise CollectError("%s has none of %s: nothing to collect" % (
+                target.host, ", ".join(sorted({command.command.split()[0] for command in wanted}))))
         failed = False
         return found
     finally:
@@ -233,9 +261,79 @@ def collect_ios(target: Target, commands: t.Sequence[LiveCommand] = IOS_RUNNING,
 SESSIONS: dict[str, t.Callable[..., list[Collected]]] = {"linux": collect_linux, "ios": collect_ios}
 
 
-def collect_live(driver: Driver, target: Target, with_ipv6: bool = True) -> list[Collected]:
-    """What the driver's live commands print on the device, through the session flavour it names."""
-    return SESSIONS[driver.session](target, driver.live_commands, with_ipv6=with_ipv6)
+def collect_live(driver: Driver, target: Target, with_ipv6: bool = True,
+                 commands: t.Sequence[LiveCommand] | None = None) -> list[Collected]:
+    """What the driver's live commands (or `commands`) print on the device, through the session flavour it names."""
+    return SESSIONS[driver.session](target, driver.live_commands if commands is None else commands, with_ipv6=with_ipv6)
+
+
+def shared_commands(driver: Driver, drivers: t.Iterable[Driver]) -> tuple[LiveCommand, ...]:
+    """The show commands of every driver of the same role and session flavour, the driver's own first:
+    what a Linux firewall is asked when the inventory says only that it is one (iptables-save,
+    ip6tables-save, nft list ruleset), so the platform can come from what it runs."""
+    found: dict[str, LiveCommand] = {command.name: command for command in driver.live_commands}
+    for other in drivers:
+        if other.role == driver.role and other.session == driver.session:
+            for command in other.live_commands:
+                found.setdefault(command.name, command)
+    return tuple(found.values())
+
+
+@dataclasses.dataclass(frozen=True)
+class Running:
+    """What a Linux firewall runs, told from what its commands printed (redacted already).
+
+    `platform` is the driver that reads it; `items` what the collection holds; `companions` the
+    iptables dumps analysed with the native nft tables when a host runs both (iptables-nft or legacy
+    tables beside tables written with nft: both act on the same packets, on their hooks by priority);
+    `notes` say which was found."""
+
+    platform: str
+    items: tuple[Collected, ...]
+    companions: tuple[Collected, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def what_runs(collected: t.Sequence[Collected], default: str) -> Running:
+    """The platform of a Linux firewall collected with every firewall driver's commands.
+
+    Native nft tables (tables `nft list ruleset` shows that iptables-nft does not manage) make it an
+    nftables host; iptables rules beside them are analysed with them (`companions`); without native
+    tables it is the iptables host it always was.  `default` is the platform the inventory gave.
+    """
+    # Imported here: the nft reader is needed only when a host was asked for its nft ruleset.
+    from ansible_collections.diffserv.audit.plugins.module_utils import platforms
+    from ansible_collections.diffserv.audit.plugins.module_utils.nftables.model import iptables_nft_tables
+    from ansible_collections.diffserv.audit.plugins.module_utils.nftables.nftjson import read_ruleset
+
+    nft = platforms.driver("nftables")
+    listing = next((item for item in collected if item.name in nft.analysed_items), None)
+    others = tuple(item for item in collected if item is not listing)
+    dumps = tuple(item for item in others if item.text.strip())
+    notes = tuple("%s: not collected: %s (rules it holds are not seen)" % (item.command, item.refused)
+                  for item in collected if item.refused)
+    native: list[str] = []
+    iptables_nft: list[str] = []
+    if listing is not None and listing.text.strip():
+        document = read_ruleset(listing.text, listing.command)
+        managed = iptables_nft_tables(document)
+        native = [table.key for table in document.tables if table.key not in managed]
+        iptables_nft = sorted(managed)
+    if listing is None or (not native and others):
+        # No nft, or nft shows only what iptables-nft made: the iptables host it always was, read by
+        # the driver whose items the dumps are.
+        owner = next((driver.name for driver in platforms.DRIVERS.values()
+                      if others and others[0].name in driver.analysed_items), default)
+        return Running(owner, others, (), notes)
+    if not dumps:
+        found = "native nft tables (%s)" % ", ".join(native) if native else "no table"
+        return Running(nft.name, (listing,), (), notes + ("nft list ruleset: %s; iptables shows no rule" % found,))
+    tables = sorted({line[1:].split()[0] for item in dumps for line in item.text.split("\n") if line.startswith("*")})
+    said = ("nft list ruleset: native nft tables (%s) run beside iptables tables (%s%s): both are analysed, "
+            "each base chain on its hook in priority order" % (
+                ", ".join(native), ", ".join(tables),
+                "; nft lists them as %s" % ", ".join(iptables_nft) if iptables_nft else ""))
+    return Running(nft.name, dumps + (listing,), dumps, notes + (said,))
 
 
 # --------------------------------------------------------------------------- applying a change

@@ -83,3 +83,103 @@ def test_device_that_stops_answering_fails_within_its_timeout_and_nothing_partia
     errors = {e["host"]: e["reason"] for e in findings["errors"]}
     assert "stopped answering" in errors["border-rtr1"] or "timed out" in errors["border-rtr1"].lower()
     assert findings["summary"]["routers"] == [] and findings["conflicts"] == []
+
+
+# ------------------------------------------------------------------ native nftables (issue 15, item 3)
+NATIVE = ROOT / "tests" / "fixtures" / "inputs" / "nft" / "partner-fw.nft"
+# Beside the partner's iptables-nft dump (the lab's default rules): a native table whose chain runs after
+# iptables' mangle POSTROUTING (priority mangle + 10) and marks UDP the dump never touches, and clears
+# TCP ports 40000-65535 that the dump marks with 0x04: the last write on the hook wins.
+BESIDE = """table inet partner_voice {
+\tchain post {
+\t\ttype filter hook postrouting priority mangle + 10; policy accept;
+\t\toifname "eth0" udp dport 4000-4100 ip dscp set lephb
+\t\toifname "eth0" tcp dport 40000-65535 ip dscp set cs0
+\t}
+}
+"""
+
+
+def by_group(lab):
+    """The lab's inventory with the firewalls' platform left to their group (linux_firewalls), as a user
+    writes it: the lab names `diffserv_platform: iptables`, which forces the iptables driver."""
+    inventory = yaml.safe_load(lab.inventory_path.read_text())
+    for values in inventory["all"]["children"]["linux_firewalls"]["hosts"].values():
+        values.pop("diffserv_platform", None)
+    lab.inventory_path.write_text(yaml.safe_dump(inventory))
+
+
+def nft_load(firewall, text, flush=False):
+    """Load an nft ruleset into the lab firewall's namespace, as root (`nft -f`)."""
+    if flush:
+        firewall.run(["nft", "flush", "ruleset"])
+    firewall.run(["nft", "-f", "-"], input_text=text)
+
+
+
+
+def test_a_native_nft_host_is_collected_with_nft_list_ruleset_and_gives_the_founding_conflict(tmp_path):
+    with Lab(firewalls=1, routers=1, sudo="password") as lab:
+        firewall = lab.firewalls[0]
+        nft_load(firewall, NATIVE.read_text(), flush=True)
+        assert firewall.run(["iptables-nft-save"]).stdout.strip() == ""
+        by_group(lab)
+        run, findings = audit(lab, tmp_path)
+        commands = [entry["command"] for entry in lab.routers[0].commands()]
+        configuration = lab.routers[0].config_commands()
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert configuration == [] and all(SHOW_ONLY.match(command) for command in commands), commands
+    founding = [c for c in findings["conflicts"] if c["dscp"] == 1 and c["treatment"]["action"] == "null-routed"
+                and "tcp dport 512-65535" in c["marker"]["rule"]]
+    assert founding, [c["marker"]["rule"] for c in findings["conflicts"]]
+    marker = founding[0]["marker"]
+    # As nft lists it back (`ip dscp set 1` prints `lephb`), from the live listing, on its own line.
+    assert marker["file"].endswith("(nft list ruleset)") and marker["table"] == "inet partner"
+    assert marker["rule"] == 'oifname "eth0" tcp dport 512-65535 ip dscp set lephb'
+    assert founding[0]["treatment"]["lines"][0]["line"] in (46, 84, 51, 35, 48, 89, 90, 77, 91)
+    assert findings["errors"] == [] and findings["summary"]["firewalls"] == ["fw1"]
+    assert not any("iptables-save" in c["marker"]["file"] for c in findings["conflicts"])
+
+
+def test_an_iptables_host_left_to_its_group_is_collected_as_before(tmp_path):
+    # Asked for nft list ruleset too, it shows only the tables iptables-nft made: an iptables host.
+    with Lab(firewalls=1, routers=1, sudo="password") as lab:
+        by_group(lab)
+        run, findings = audit(lab, tmp_path)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert (1, "POSTROUTING", "--dport 512:65535", "null-routed", (46, 84, 51, 35, 48, 89, 90, 77, 91)) in \
+        {key(c) for c in findings["conflicts"]}
+    assert {c["marker"]["file"].rsplit("(", 1)[1] for c in findings["conflicts"]} == {"iptables-save)"}
+    assert findings["errors"] == [] and not any("nft" in note["reason"] for note in findings["unmodeled"])
+
+
+@pytest.mark.xfail(strict=True, reason="the nftables driver's load() does not read the collected iptables dumps "
+                                        "(the nft-ruleset item's `iptables`) yet: the edit lands after the "
+                                        "driver's owner is done with platforms/nftables.py")
+def test_a_host_running_iptables_nft_and_native_tables_reports_both_in_hook_order(tmp_path):
+    with Lab(firewalls=1, routers=1, sudo="password") as lab:
+        firewall = lab.firewalls[0]
+        nft_load(firewall, BESIDE)
+        listing = firewall.run(["nft", "list", "ruleset"]).stdout
+        assert "table ip mangle" in listing and "table inet partner_voice" in listing
+        by_group(lab)
+        run, findings = audit(lab, tmp_path)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert findings["errors"] == []
+    by_source = {}
+    for conflict in findings["conflicts"]:
+        by_source.setdefault(conflict["marker"]["file"].rsplit("(", 1)[1].rstrip(")"), []).append(conflict)
+    # The iptables-nft rules are read from iptables-save (nft 1.0.6 lists `--set-tos 0x04/0xff` as
+    # `ip6 dscp set 0x01`), the native table from the listing: both conflicts are found.
+    assert set(by_source) == {"iptables-save", "nft list ruleset"}, sorted(by_source)
+    founding = [c for c in by_source["iptables-save"] if "--dport 512:65535" in c["marker"]["rule"]
+                and c["treatment"]["action"] == "null-routed"]
+    assert founding and founding[0]["marker"]["table"] == "mangle"
+    # Hook order: the native chain (mangle + 10) runs after iptables' mangle (-150) and clears TCP
+    # 40000-65535, so the founding conflict's flows stop at 39999.
+    dports = {flow["dport"] for c in founding for flow in c["flows"]}
+    assert any("39999" in str(d) for d in dports) and not any("65535" in str(d) for d in dports), dports
+    voice = [c for c in by_source["nft list ruleset"] if "udp dport 4000-4100" in c["marker"]["rule"]]
+    assert voice and voice[0]["marker"]["table"] == "inet partner_voice" and voice[0]["dscp"] == 1
+    said = [note["reason"] for note in findings["unmodeled"] if "both are analysed" in note["reason"]]
+    assert said and "inet partner_voice" in said[0] and "mangle" in said[0], said
