@@ -197,3 +197,24 @@ def test_policer_counters_of_a_policing_conflict():
 ])
 def test_prefix_forms(line):
     assert iptables_counters_text(line, "f")[1].packets == 5123
+
+
+def test_an_nftables_firewall_counts_by_its_counter_statements():
+    from ansible_collections.diffserv.audit.plugins.module_utils.counters import firewall_counters
+    rule = 'oifname "eth0" tcp dport 512-65535 ip dscp set lephb'
+    text = (ROOT / "tests" / "fixtures" / "inputs" / "nft" / "partner-fw.nft").read_text().replace(
+        rule, rule.replace(" ip dscp", " counter packets 5123 bytes 307380 ip dscp"))
+    results = {"partner-fw": {"diffserv_collection": {"platform": "nftables", "files": [
+        {"name": "nft-ruleset", "source": "partner-fw.nft", "text": text}]}},
+        "border-rtr1": {"diffserv_collection": {"platform": "ios", "files": [
+            {"name": "running-config", "source": "border.cfg", "text": (EXAMPLE / "border-router.cfg").read_text()}]}}}
+    fleet = loader.load_fleet(results, [{"from": "partner-fw:eth0", "to": "border-rtr1:GigabitEthernet0/0"}])
+    conflicts = analysis.analyze(fleet.firewalls, fleet.routers, fleet.links).conflicts
+    counters = firewall_counters(fleet.firewalls["partner-fw"], text)
+    assert counters == {16: RuleCounter("partner-fw.nft", 16, 5123, 307380)}
+    by_line = {c.marker.line: conflict_observed(c, fleet.routers["border-rtr1"].config, counters) for c in conflicts}
+    assert by_line[16].as_dict()["firewall"] == {"line": 16, "packets": 5123, "bytes": 307380}
+    # A rule without a counter statement: nothing claimed, and said.
+    assert by_line[13].firewall is None and by_line[13].notes == ("partner-fw.nft:13 carries no counter in the saved dump",)
+    # Without the text (and no iptables counters), nothing at all.
+    assert firewall_counters(fleet.firewalls["partner-fw"]) is None
