@@ -306,3 +306,18 @@ def test_packets_outside_conversations_are_noted_and_long_frame_lists_are_bounde
                               "grouped into conversations (frames 1)",)
     data = observed.observations[0].as_dict()
     assert data["frame_count"] == 250 and len(data["frames"]) == 200 and data["frames"][0] == 2
+
+
+def test_packets_the_audited_firewall_drops_seen_leaving_it_are_a_contradiction_naming_the_rule():
+    dump = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            "-A FORWARD -p tcp -m tcp --sport 25 -j DROP\nCOMMIT\n")
+    results = {"fw": {"diffserv_collection": {"platform": "iptables", "files": [
+        {"name": "iptables-save", "source": "fw.rules", "text": dump}]}}}
+    fleet = loader.load_fleet(results, None)
+    observed = observe([(CaptureSource("x.pcap", "fw:eth0"), stalled(ds=0, direction=LEAVING))],
+                       fleet.firewalls, fleet.routers, fleet.links)
+    reply = by_src(observed)[S[0]]
+    assert reply.contradiction == "x.pcap shows these packets with DS byte 0x00, but fw as audited drops them (fw.rules:5)"
+    assert reply.predicted_ds_bytes == (None,) and reply.treatment is None
+    import json
+    assert json.loads(json.dumps(observed.as_dict()))["contradictions"][0]["directions"] == 1
