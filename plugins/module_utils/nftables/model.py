@@ -119,6 +119,9 @@ class Document:
         self.tables: list[NftTable] = []
         self.notes: list[Diagnostic] = []
         self.lines: tuple[int, int] = (1, 1)
+        # The file the rules' evidence names (nftjson.py: a one-line JSON's rules are named by their lines
+        # in the listing it renders to).
+        self.evidence_file = file
         # Tables nft's "# Warning: table ip mangle is managed by iptables-nft" names (when stderr was kept).
         self.warned: set[str] = set()
         self._views: dict[int, View] = {}

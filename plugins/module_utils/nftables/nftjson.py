@@ -4,8 +4,10 @@
 """`nft -j list ruleset` JSON -> the same Document the listing gives (one reader of rules: text.py, expr.py).
 
 Each table, chain, set and rule object is rendered back into nft's own syntax and read by the text
-reader, then its evidence is pointed at the JSON: the line where its object starts (nft prints the
-whole document on one line, so the rule's handle is named in the text to find it).
+reader, then its evidence is pointed at the JSON: the line where its object starts when every rule
+has a line of its own (pretty-printed JSON); otherwise (nft prints the whole document on one line)
+the line in the listing the JSON renders to, under the file name "<file> (as nft list ruleset)",
+so that a finding never names two rules by one line. The rule's handle is in its text.
 
 >>> doc = read_ruleset('{"nftables": [{"table": {"family": "ip", "name": "m", "handle": 1}}, '
 ...     '{"chain": {"family": "ip", "table": "m", "name": "post", "handle": 1, "type": "filter", '
@@ -14,8 +16,8 @@ whole document on one line, so the rule's handle is named in the text to find it
 ...     '"right": "eth0"}}, {"mangle": {"key": {"payload": {"protocol": "ip", "field": "dscp"}}, "value": "lephb"}}]}}]}',
 ...     "fw.json")
 >>> rule = doc.view(4).tables["ip m"].rules("post")[0]
->>> rule.source.line, rule.target.dscp, rule.source.text
-(1, 1, 'meta oifname "eth0" ip dscp set lephb  # handle 2')
+>>> rule.source.file, rule.source.line, rule.target.dscp, rule.source.text
+('fw.json', 1, 1, 'meta oifname "eth0" ip dscp set lephb  # handle 2')
 """
 
 from __future__ import absolute_import, annotations, division, print_function
@@ -142,11 +144,21 @@ def parse_nft_json(text: str, file: str) -> Document:
         rendered_line = lines[error.line - 1] if error.line and error.line <= len(lines) else None
         raise ParseError(file, line, error.reason, rendered_line) from None
 
+    # Findings name a rule by its line: when the JSON gives every rule a line of its own (pretty-printed),
+    # that line; when rules share one (`nft -j` prints the whole document on one line), the line of the
+    # rule in the listing the JSON renders to, in a file named for it, the rule's handle in its text.
+    rule_lines = [where[rule.source.line - 1][0] for table in document.tables for rules in table.raw.values()
+                  for rule in rules]
+    own_lines = len(set(rule_lines)) == len(rule_lines)
+    rendered = "%s (as nft list ruleset)" % file
+
     def moved(source: Evidence) -> Evidence:
         line, note = where[source.line - 1]
-        return Evidence(file, line, source.text + ("  # %s" % note if note else ""))
+        text = source.text + ("  # %s" % note if note else "")
+        return Evidence(file, line, text) if own_lines else Evidence(rendered, source.line, text)
 
-    document.notes = [dataclasses.replace(note, line=where[note.line - 1][0]) for note in document.notes]
+    document.notes = [dataclasses.replace(note, line=where[note.line - 1][0]) if own_lines else
+                      dataclasses.replace(note, file=rendered) for note in document.notes]
     for table in document.tables:
         table.source = moved(table.source)
         for name, chain in list(table.chains.items()):
@@ -157,6 +169,7 @@ def parse_nft_json(text: str, file: str) -> Document:
             for rule in rules:
                 rule.source = moved(rule.source)
     document.lines = (1, text.count("\n") + 1)
+    document.evidence_file = file if own_lines else rendered
     return document
 
 

@@ -81,7 +81,7 @@ class NftablesDriver(Driver):
                                         "the conflicts below are for IPv4"})
                 continue
             marks = marking_map(view, backend, tos_semantics, interfaces=list(egresses))
-            firewall = FirewallInput(host, item["source"], t.cast(t.Any, view), marks, managed)
+            firewall = FirewallInput(host, document.evidence_file, t.cast(t.Any, view), marks, managed)
         return Loaded(firewall, tuple(notes))
 
 

@@ -37,9 +37,11 @@ def test_saved_nft_listings_under_linux_firewalls_are_read_by_the_nft_driver_and
                                      "forced.nft": (listing, {"diffserv_platform": "nftables"}),
                                      "legacy.rules": ((EXAMPLE / "partner-fw.rules").read_text(), {})})
     assert findings["errors"] == [] and run.returncode == 0, (findings["errors"], run.stdout[-2000:])
-    for host, line in (("text", 16), ("json", 1), ("forced", 16)):
+    # The one-line JSON's rules are named by their lines in the listing it renders to (no blank line there).
+    for host, line, file in (("text", 16, "text.nft"), ("json", 15, "json.json (as nft list ruleset)"),
+                             ("forced", 16, "forced.nft")):
         found = [c for c in findings["conflicts"] if c["marker"]["host"] == host]
-        assert any(c["marker"]["line"] == line and c["marker"]["table"] == "inet partner" and c["dscp"] == 1
+        assert any(c["marker"]["line"] == line and c["marker"]["file"].endswith(file) and c["marker"]["table"] == "inet partner" and c["dscp"] == 1
                    and c["treatment"]["action"] == "null-routed" and c["severity"] == "critical" for c in found), found
     assert any(c["marker"]["host"] == "legacy" and c["marker"]["line"] == 35 for c in findings["conflicts"])
 
@@ -49,3 +51,26 @@ def test_diffserv_platform_forces_the_driver_even_against_the_content(tmp_path):
     assert run.returncode != 0
     (error,) = findings["errors"]
     assert error["host"] == "wrong" and "wrong.nft" in error["reason"]
+
+
+def test_the_trace_and_marking_map_modules_take_an_nft_ruleset():
+    args = json.dumps({"nftables": str(NFT / "partner-fw.nft"), "packets": [
+        {"path": "output", "out_interface": "eth0", "protocol": "tcp", "sport": 25, "dport": 28680},
+        {"path": "forward", "in_interface": "eth1", "out_interface": "eth0", "protocol": "tcp", "sport": 1,
+         "dport": 28680, "src": "2001:db8::1", "dst": "2001:db8::2"}]})
+    run = ansible("ansible", "localhost", "-m", "diffserv.audit.trace", "-a", args)
+    assert run.returncode == 0, run.stdout[-2000:]
+    result = json.loads(run.stdout.split("=>", 1)[1])
+    first, ipv6 = result["packets"]
+    assert (first["tos"], first["verdict"], first["uncertain"]) == (4, "accept", [])
+    assert [{k: s[k] for k in ("table", "chain", "priority", "line")} for s in first["steps"]] == [
+        {"table": "inet partner", "chain": "postrouting", "priority": -150, "line": 16}]
+    assert (ipv6["tos"], ipv6["steps"]) == (0, [])  # `ip dscp set` leaves IPv6 alone
+    run = ansible("ansible", "localhost", "-m", "diffserv.audit.marking_map",
+                  "-a", json.dumps({"nftables": str(NFT / "partner-fw.json"), "interfaces": ["eth0"]}))
+    assert run.returncode == 0, run.stdout[-2000:]
+    marks = json.loads(run.stdout.split("=>", 1)[1])
+    # one line a rule: the lines of the listing the one-line JSON renders to
+    assert [(d["line"], d["ds_bytes"]) for d in marks["deciders"]] == [(4, [4]), (5, [8]), (6, [16]), (7, [4]),
+                                                                     (8, [8]), (12, [4]), (13, [8]), (14, [16]),
+                                                                     (15, [4])]
