@@ -219,15 +219,25 @@ def _frames(packets: t.Iterable[PacketRecord]) -> str:
 
 
 def _retransmissions(packets: t.Sequence[PacketRecord]) -> list[PacketRecord]:
-    """Segments sent again: the same sequence number with the same SYN/FIN/data, seen before."""
+    """Segments sent again: the same sequence number with the same SYN/FIN/data, seen before.
+
+    A keep-alive (RFC 9293 section 3.8.4: zero or one byte at one below the next sequence number the
+    sender has used) repeats by design and is not counted.
+    """
     seen: set[tuple[int | None, int, int]] = set()
     again = []
+    next_seq: int | None = None
     for packet in packets:
-        if packet.tcp_flags is None or packet.has(RST):
+        if packet.tcp_flags is None or packet.has(RST) or packet.seq is None:
             continue
         length = packet.payload + (1 if packet.has(SYN) else 0) + (1 if packet.has(FIN) else 0)
-        if length == 0:
-            continue  # a pure ACK or a window probe: not a retransmission
+        keepalive = (next_seq is not None and packet.payload <= 1 and not packet.tcp_flags & (SYN | FIN)
+                     and packet.seq == (next_seq - 1) % 2 ** 32)
+        end = (packet.seq + length) % 2 ** 32
+        if next_seq is None or 0 < (end - next_seq) % 2 ** 32 < 2 ** 31:
+            next_seq = end
+        if length == 0 or keepalive:
+            continue  # a pure ACK, a window probe or a keep-alive: not a retransmission
         key = (packet.seq, length, packet.tcp_flags & (SYN | FIN))
         if key in seen:
             again.append(packet)

@@ -321,3 +321,13 @@ def test_packets_the_audited_firewall_drops_seen_leaving_it_are_a_contradiction_
     assert reply.predicted_ds_bytes == (None,) and reply.treatment is None
     import json
     assert json.loads(json.dumps(observed.as_dict()))["contradictions"][0]["directions"] == 1
+
+
+def test_keepalives_repeat_by_design_and_are_not_retransmissions():
+    handshake = (tcp(1, C, SYN, 100), tcp(2, S, SYN | ACK, 500, 101), tcp(3, C, ACK, 101, 501),
+                 tcp(4, C, PSH | ACK, 101, 501, payload=10), tcp(5, S, ACK, 501, 111))
+    keepalives = (tcp(6, C, ACK, 110, 501, payload=1), tcp(7, S, ACK, 501, 111),
+                  tcp(8, C, ACK, 110, 501, payload=1), tcp(9, S, ACK, 501, 111))
+    assert symptoms(*handshake, *keepalives) == {C: OK, S: OK}
+    # The same ten bytes sent twice are a retransmission.
+    assert symptoms(*handshake, tcp(6, C, PSH | ACK, 101, 501, payload=10))[C] == RETRANSMITTED
