@@ -16,6 +16,7 @@ from __future__ import absolute_import, annotations, division, print_function
 __metaclass__ = type
 
 import dataclasses
+import importlib
 import typing as t
 
 FIREWALL, ROUTER = "firewall", "router"
@@ -65,3 +66,15 @@ class Driver:
     def saved_item_name(self, family: int | None) -> str:
         """The collection item a saved file becomes (family 6: the IPv6 form where the platform has one)."""
         return self.saved_item
+
+    # The module of remediation/ that plans this firewall platform's changes (remediation/iptables.py:
+    # its `boundary_change`, `boundary_window` and `APPLY`); None: the module named like the driver.
+    writer: str | None = None
+
+    def firewall_writer(self) -> t.Any:
+        """The module remark_boundary asks to plan a DS-clearing change on this platform's firewalls (None for
+        a router platform).  Imported when first asked: the remediation package imports this registry."""
+        if self.role != FIREWALL:
+            return None
+        return importlib.import_module("ansible_collections.diffserv.audit.plugins.module_utils.remediation.%s"
+                                       % (self.writer or self.name))

@@ -26,6 +26,7 @@ class IptablesDriver(Driver):
     live_commands = (LiveCommand("iptables-save", "iptables-save", 4), LiveCommand("ip6tables-save", "ip6tables-save", 6))
     saved_item = "iptables-save"
     analysed_items = ("iptables-save", "ip6tables-save")
+    writer = "iptables"  # remediation/iptables.py: a DSCP rule in mangle POSTROUTING, one iptables-restore -T
 
     def detect(self, text: str) -> bool:
         return bool(_DUMP_START.match(text[:4096]))

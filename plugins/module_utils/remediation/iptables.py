@@ -37,12 +37,18 @@ import dataclasses
 import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
+from ansible_collections.diffserv.audit.plugins.module_utils.analysis import FirewallInput
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
+from ansible_collections.diffserv.audit.plugins.module_utils.findings import Conflict
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import (
     Marking, MarkingMap, marking_map,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.loader import joined_ruleset
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import Chain, Rule, Ruleset, Table, parse_ruleset
+from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model import (
+    POST, PRE, Action, Check, HostChange, Stage, Window,
+)
+from ansible_collections.diffserv.audit.plugins.module_utils.remediation.reaudit import Firewall, Fleet
 
 CHAIN = "POSTROUTING"
 _MANGLE_HEADER = ("*mangle", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]",
@@ -297,3 +303,95 @@ def chain_listing(text: str, source: str, ruleset: Ruleset | None = None) -> tup
             words = words[1:]
         listing.append(" ".join(words))
     return tuple(listing) or ("(no rule)",)
+
+
+# ---------------------------------------------------------------------- remark_boundary's writer
+# What remark_boundary asks a firewall platform's writer (platforms/base.py `firewall_writer`): the host's
+# change, and the window it opens; APPLY names how remediate loads it (plugins/plugin_utils/session.py).
+APPLY = "iptables-restore"
+
+
+def boundary_change(firewall: Firewall, here: t.Sequence[Conflict], egresses: set[str | None],
+                    fleet: Fleet) -> HostChange:
+    """A DSCP-clearing rule per egress (None: every egress) in mangle POSTROUTING, placed and proved by
+    place_clear_rule; the commands, rollback and checks; the candidate's model remembered for the re-audit."""
+    host = firewall.host.host
+    unknown_egress = None in egresses
+    if unknown_egress:
+        egresses = {None}
+    text = firewall.host.text
+    actions: list[Action] = []
+    commands: list[str] = []
+    rollback: list[str] = []
+    notes: list[str] = []
+    stages: list[Stage] = []
+    # The audit's parsed dump and marking map, then each placement's candidate: the dump is not read again.
+    ruleset: Ruleset = firewall.ruleset
+    marks: MarkingMap = firewall.marks
+    for out in sorted(egresses, key=lambda e: e or ""):
+        try:
+            placement = place_clear_rule(text, firewall.host.source, out, firewall.backend, firewall.era,
+                                         ruleset=ruleset, before=marks)
+        except PlacementError as error:
+            notes.append(str(error))
+            continue
+        text = placement.candidate
+        ruleset = t.cast(Ruleset, placement.candidate_ruleset)
+        marks = t.cast(MarkingMap, placement.candidate_marks)
+        do, undo = clear_commands(placement, firewall.ruleset.family)
+        commands.extend(do)
+        rollback[:0] = undo
+        actions.extend(_request_actions(firewall, here, placement))
+        notes.append(placement.proof)
+    if unknown_egress:
+        notes.append("the interface towards the routers is not known (no diffserv_links): the rule clears the "
+                     "DSCP of packets leaving by every interface; give diffserv_links to limit it to one")
+    if text != firewall.host.text:
+        stages.append(Stage("clear the DS field on the way out, after every write", text))
+        # The re-audit of this candidate reads the model the last proof built.
+        fleet.remember(firewall.host, text, FirewallInput(host, firewall.host.source, ruleset, marks,
+                                                          firewall.host.managed))
+    # iptables-save prints what the audit read, in every era (iptables 1.2 has no -S).
+    listing = "iptables-save -t mangle | grep -e '^-A %s '" % CHAIN
+    checks = (
+        Check(PRE, listing, chain_listing(firewall.host.text, firewall.host.source, firewall.ruleset),
+              "the chain is as audited: the rule position in the commands depends on it"),
+        Check(POST, listing, chain_listing(text, firewall.host.source, ruleset),
+              "the clearing rule is in place, after every TOS and DSCP write"),
+        Check(POST, "iptables -t mangle -L POSTROUTING -v -n --line-numbers", ("DSCP set 0x00",),
+              "the packet counter of the DSCP rule grows as traffic leaves"),
+    ) if stages else ()
+    return HostChange(host, firewall.host.platform, firewall.host.managed, firewall.host.source, firewall.host.text,
+                      tuple(stages), actions=tuple(actions), notes=tuple(notes), commands=tuple(commands),
+                      rollback=tuple(rollback), command_blocks=(tuple(commands),) if commands else (),
+                      checks=checks)
+
+
+def boundary_window(change: HostChange) -> Window:
+    return Window(between="%s, one command" % change.host, meanwhile="no window: one rule is inserted",
+                  order="inserted after every rule that writes the byte, so it has the last word")
+
+
+def _request_actions(firewall: Firewall, conflicts: t.Sequence[Conflict], placement: ClearPlacement) -> list[Action]:
+    rules = sorted({(c.marker.line, c.marker.rule) for c in conflicts if c.marker.host ==
+                    firewall.host.host})
+    actions = [Action("keep", "the rules that write the DS byte", tuple(rules),
+                      "they write legacy TOS values that routers read as DSCPs; they may stay, the new rule runs "
+                      "after them")] if rules else []
+    after = placement.after_line
+    shown = ((after, firewall.host.text.split("\n")[after - 1]),) if after else ()
+    why = "clears the DSCP of every packet leaving by %s; it goes after the line shown, after every write on that " \
+          "path (lines %s)" % (placement.egress or "any interface", line_ranges(placement.writers))
+    actions.append(Action("add", placement.rule, shown, why))
+    return actions
+
+
+def line_ranges(lines: t.Sequence[int]) -> str:
+    """[9, 10, 11, 23] -> '9-11, 23'."""
+    runs: list[list[int]] = []
+    for line in sorted(set(lines)):
+        if runs and runs[-1][1] + 1 == line:
+            runs[-1][1] = line
+        else:
+            runs.append([line, line])
+    return ", ".join(str(a) if a == b else "%d-%d" % (a, b) for a, b in runs) or "none"

@@ -6,8 +6,11 @@
 On the router, `set dscp default` in class-default of the interface's input policy, before
 anything acts on the byte (IOS marks before it policy-routes): merged into the policy attached,
 into a copy of it when other interfaces share it, or in a new policy when none is attached.  On
-a firewall we manage (or as a request to one we do not), a `DSCP --set-dscp 0` rule placed after
-every write on the way out (iptables.py proves the placement with the marking map).
+a firewall we manage (or as a request to one we do not), a clearing placed after every write on the
+way out, written by the firewall platform's writer (platforms/base.py `firewall_writer`): a
+`DSCP --set-dscp 0` rule in mangle POSTROUTING (iptables.py), an `ip dscp set cs0` chain on the
+postrouting hook at a priority after every writing base chain (nftables.py); each writer proves its
+placement with the marking map of the changed ruleset.
 
 Standard library only; no `import ansible`.
 """
@@ -21,16 +24,13 @@ import re
 import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import platforms
-from ansible_collections.diffserv.audit.plugins.module_utils.analysis import FirewallInput
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import Conflict
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import PolicyMap
-from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import MarkingMap
-from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import Ruleset
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation import iptables as ipt
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model import (
-    POST, PRE, Action, Check, Codepoint, HostChange, Planned, Stage, Strategy, Window,
+    Action, Codepoint, HostChange, Planned, Stage, Strategy, Window,
 )
-from ansible_collections.diffserv.audit.plugins.module_utils.remediation.reaudit import Firewall, Fleet, Router
+from ansible_collections.diffserv.audit.plugins.module_utils.remediation.reaudit import Fleet, Router
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.router import RouterModel
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.text import ConfigText, dscp_clear_syntax
 
@@ -156,29 +156,8 @@ def _boundary_new(text: ConfigText, model: RouterModel, iface: t.Any, options: O
                           ((iface.source.line, iface.source.text),), "attach the new policy"))
 
 
-def _request_actions(firewall: Firewall, conflicts: t.Sequence[Conflict], placement: ipt.ClearPlacement) -> list[Action]:
-    rules = sorted({(c.marker.line, c.marker.rule) for c in conflicts if c.marker.host ==
-                    firewall.host.host})
-    actions = [Action("keep", "the rules that write the DS byte", tuple(rules),
-                      "they write legacy TOS values that routers read as DSCPs; they may stay, the new rule runs "
-                      "after them")] if rules else []
-    after = placement.after_line
-    shown = ((after, firewall.host.text.split("\n")[after - 1]),) if after else ()
-    why = "clears the DSCP of every packet leaving by %s; it goes after the line shown, after every write on that " \
-          "path (lines %s)" % (placement.egress or "any interface", _ranges(placement.writers))
-    actions.append(Action("add", placement.rule, shown, why))
-    return actions
-
-
-def _ranges(lines: t.Sequence[int]) -> str:
-    """[9, 10, 11, 23] -> '9-11, 23'."""
-    runs: list[list[int]] = []
-    for line in sorted(set(lines)):
-        if runs and runs[-1][1] + 1 == line:
-            runs[-1][1] = line
-        else:
-            runs.append([line, line])
-    return ", ".join(str(a) if a == b else "%d-%d" % (a, b) for a, b in runs) or "none"
+# The lines a firewall rule follows, as ranges (remediation/iptables.py writes them in its actions).
+_ranges = ipt.line_ranges
 
 
 def plan(fleet: Fleet, conflicts: t.Sequence[Conflict], options: Options) -> Planned:
@@ -215,55 +194,9 @@ def _changes(fleet: Fleet, conflicts: t.Sequence[Conflict], options: Options) ->
                         egresses.update(outs)
                     else:
                         egresses.add(None)
-        unknown_egress = None in egresses
-        if unknown_egress:
-            egresses = {None}
-        text = firewall.host.text
-        actions: list[Action] = []
-        commands: list[str] = []
-        rollback: list[str] = []
-        notes: list[str] = []
-        stages: list[Stage] = []
-        # The audit's parsed dump and marking map, then each placement's candidate: the dump is not read again.
-        ruleset: Ruleset = firewall.ruleset
-        marks: MarkingMap = firewall.marks
-        for out in sorted(egresses, key=lambda e: e or ""):
-            try:
-                placement = ipt.place_clear_rule(text, firewall.host.source, out, firewall.backend, firewall.era,
-                                                 ruleset=ruleset, before=marks)
-            except ipt.PlacementError as error:
-                notes.append(str(error))
-                continue
-            text = placement.candidate
-            ruleset = t.cast(Ruleset, placement.candidate_ruleset)
-            marks = t.cast(MarkingMap, placement.candidate_marks)
-            do, undo = ipt.clear_commands(placement, firewall.ruleset.family)
-            commands.extend(do)
-            rollback[:0] = undo
-            actions.extend(_request_actions(firewall, here, placement))
-            notes.append(placement.proof)
-        if unknown_egress:
-            notes.append("the interface towards the routers is not known (no diffserv_links): the rule clears the "
-                         "DSCP of packets leaving by every interface; give diffserv_links to limit it to one")
-        if text != firewall.host.text:
-            stages.append(Stage("clear the DS field on the way out, after every write", text))
-            # The re-audit of this candidate reads the model the last proof built.
-            fleet.remember(firewall.host, text, FirewallInput(host, firewall.host.source, ruleset, marks,
-                                                              firewall.host.managed))
-        # iptables-save prints what the audit read, in every era (iptables 1.2 has no -S).
-        listing = "iptables-save -t mangle | grep -e '^-A %s '" % ipt.CHAIN
-        checks = (
-            Check(PRE, listing, ipt.chain_listing(firewall.host.text, firewall.host.source, firewall.ruleset),
-                  "the chain is as audited: the rule position in the commands depends on it"),
-            Check(POST, listing, ipt.chain_listing(text, firewall.host.source, ruleset),
-                  "the clearing rule is in place, after every TOS and DSCP write"),
-            Check(POST, "iptables -t mangle -L POSTROUTING -v -n --line-numbers", ("DSCP set 0x00",),
-                  "the packet counter of the DSCP rule grows as traffic leaves"),
-        ) if stages else ()
-        changes.append(HostChange(host, "iptables", firewall.host.managed, firewall.host.source, firewall.host.text,
-                                  tuple(stages), actions=tuple(actions), notes=tuple(notes), commands=tuple(commands),
-                                  rollback=tuple(rollback), command_blocks=(tuple(commands),) if commands else (),
-                                  checks=checks))
+        # The platform's writer plans the firewall's part (remediation/iptables.py, remediation/nftables.py).
+        writer = platforms.driver(firewall.host.platform).firewall_writer()
+        changes.append(writer.boundary_change(firewall, here, egresses, fleet))
     return changes
 
 
@@ -274,8 +207,7 @@ def _windows(changes: t.Sequence[HostChange]) -> tuple[Window, ...]:
         if not change.changed:
             continue
         if platforms.is_firewall(change.platform):
-            windows.append(Window(between="%s, one command" % change.host, meanwhile="no window: one rule is inserted",
-                                  order="inserted after every rule that writes the byte, so it has the last word"))
+            windows.append(platforms.driver(change.platform).firewall_writer().boundary_window(change))
             continue
         if any(a.what.startswith("input policy of") for a in change.actions):
             windows.append(Window(
