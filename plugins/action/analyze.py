@@ -18,6 +18,9 @@ from ansible_collections.diffserv.audit.plugins.module_utils.redact import redac
 from ansible_collections.diffserv.audit.plugins.plugin_utils.action_base import DiffservAction
 from ansible_collections.diffserv.audit.plugins.plugin_utils.bundle import write_bundles
 from ansible_collections.diffserv.audit.plugins.plugin_utils.collections import audited_hosts, not_audited_hosts, registered_results
+from ansible_collections.diffserv.audit.plugins.plugin_utils.evidence import (
+    attach_evidence, captures_given, firewall_texts, show_outputs_given,
+)
 
 
 class ActionModule(DiffservAction):
@@ -40,6 +43,9 @@ class ActionModule(DiffservAction):
         typed = analyze(fleet.firewalls, fleet.routers, fleet.links, fleet.errors, fleet.notes)
         # Typed inside, data at the Ansible edge: findings.json and the task result are as_dict().
         findings = typed.with_not_audited(not_audited_hosts(task_vars, args["register_name"])).as_dict()
+        # What the network observed (captures, counters), tied to the rules and lines of the findings.
+        evidence_seconds = attach_evidence(findings, typed, fleet, captures_given(task_vars, hosts),
+                                           show_outputs_given(task_vars, fleet.routers), firewall_texts(results))
         analysed = time.perf_counter()
         # Texts were redacted when collected; redact the findings once more as a belt to those braces.
         findings = redact_data(findings)
@@ -69,4 +75,5 @@ class ActionModule(DiffservAction):
             "load_seconds": round(loaded - started, 3), "hostvars_seconds": round(fetch_seconds, 3),
             "analyse_seconds": round(analysed - loaded, 3), "redact_seconds": round(redacted - analysed, 3),
             "bundle_seconds": round(time.perf_counter() - redacted, 3)}
+        result["timings"].update(evidence_seconds)
         return result

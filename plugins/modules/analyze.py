@@ -75,6 +75,12 @@ options:
     type: raw
 notes:
   - The IOS side is modelled from the configuration text; no Cisco image runs in this collection's tests.
+  - "What the network observed is read from inventory variables: C(diffserv_captures), a list of C({file: PATH,
+    point: host:interface}) (pcap or pcapng taken at that interface; a relative file is read from the inventory's
+    folder) gives C(observations), C(contradictions) and C(capture_diff); a router's C(diffserv_show_outputs), a
+    mapping from C(show access-lists), C(show route-map), C(show policy-map interface), C(show ip interface) to a
+    file of what it printed, and a dump saved with C(iptables-save -c) or nft C(counter) statements give each
+    conflict its C(observed) packets and bytes. A file that cannot be read is an error naming it; the rest reports."
 seealso:
   - module: diffserv.audit.collect
     description: What this analyses.
@@ -146,6 +152,22 @@ findings:
       elements: dict
     links:
       description: The paths analysed.
+      type: list
+      elements: dict
+    observations:
+      description:
+        - With C(diffserv_captures), one per conversation direction worth reporting, with C(capture), C(point),
+          C(flow), C(ds_byte) (or C(ds_bytes)), C(frames) (1-based, as Wireshark counts), C(symptom)
+          (handshake-stalled, retransmitted, reset, no-reply, ok, ...), C(predicted_ds_byte), C(marker) (the rule
+          that wrote the observed byte) and C(treatment) (what the linked router does with it), and a C(text).
+      type: list
+      elements: dict
+    contradictions:
+      description: With C(diffserv_captures), captures that disagree with the audited configuration.
+      type: list
+      elements: dict
+    capture_diff:
+      description: Header fields that differ between a working and a failing capture of one conversation at one point.
       type: list
       elements: dict
 bundle:

@@ -95,6 +95,22 @@ def observation_rows(value: t.Any) -> list[JSON]:
     return [{"label": "", "value": _said(value)}]
 
 
+def network_rows(findings: t.Mapping[str, t.Any]) -> list[JSON]:
+    """What the captures showed, each labelled by its file and point; then the contradictions with the
+    audited configuration, the working/failing differences and how the captures were read.
+
+    >>> network_rows({"observations": [{"capture": "fail.pcap", "point": "fw:eth0", "text": "SYN/ACKs carry 0x04"}],
+    ...               "capture_diff": [{"text": "the DS field differs: 0x00 vs 0x04"}]})
+    [{'label': 'fail.pcap at fw:eth0', 'value': 'SYN/ACKs carry 0x04'}, {'label': 'working vs failing', 'value': 'the DS field differs: 0x00 vs 0x04'}]
+    """
+    rows: list[JSON] = [{"label": "%s at %s" % (item.get("capture", ""), item.get("point", "")), "value": _said(item)}
+                        for item in findings.get("observations") or []]
+    for key, label in (("contradictions", "contradicts the audit"), ("capture_diff", "working vs failing"),
+                       ("capture_notes", "note")):
+        rows.extend({"label": label, "value": _said(item)} for item in findings.get(key) or [])
+    return rows
+
+
 def _said(item: t.Any) -> str:
     if isinstance(item, dict) and isinstance(item.get("text"), str) and item["text"]:
         return str(item["text"])
@@ -213,7 +229,7 @@ def report_view(findings: t.Mapping[str, t.Any], sources: Sources | None = None)
         "errors": [dict(e, host=e.get("host") or "-", links=list(e.get("links") or [])) for e in findings.get("errors", [])],
         "not_audited": list(findings.get("not_audited", [])),
         "links": [dict(link) for link in findings.get("links", [])],
-        "observations": observation_rows(findings.get("observations")),
+        "observations": network_rows(findings),
     }
 
 

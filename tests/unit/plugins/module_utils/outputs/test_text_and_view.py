@@ -116,23 +116,29 @@ def test_observations_render_when_present_and_are_empty_safe():
     findings = golden("founding")
     assert view.report_view(findings)["observations"] == []
     findings = copy.deepcopy(findings)
-    findings["observations"] = [{"host": "border-rtr1", "counter": "route-map null_policy_route", "packets": 1200}]
+    findings["observations"] = [{"capture": "fail.pcapng", "point": "partner-fw:eth0", "symptom": "handshake-stalled",
+                                 "frames": [3, 5], "text": "SYN/ACKs carry DS byte 0x04 (frames 3, 5)"}]
     findings["conflicts"][0]["observed"] = {"packets_null_routed": 1200}
     shaped = view.report_view(findings)
-    assert shaped["observations"] == [{"label": "1", "value": "counter: route-map null_policy_route; host: border-rtr1; "
-                                                                  "packets: 1200"}]
+    assert shaped["observations"] == [{"label": "fail.pcapng at partner-fw:eth0",
+                                       "value": "SYN/ACKs carry DS byte 0x04 (frames 3, 5)"}]
     assert shaped["conflicts"][0]["observed"] == [{"label": "packets_null_routed", "value": "1200"}]
     assert shaped["conflicts"][1]["observed"] == []
 
 
-def test_observations_as_the_capture_work_shapes_them_show_each_sentence():
+def test_observations_as_the_analyze_action_writes_them_show_each_sentence():
+    # The keys plugins/plugin_utils/evidence.py adds: observations, contradictions, capture_diff, capture_notes.
     findings = golden("founding")
-    findings["observations"] = {
+    findings.update({
         "observations": [{"capture": "a.pcap", "point": "partner-fw:eth0", "text": "the SYN/ACK left with 0x04"}],
-        "contradictions": [], "capture_diff": [], "problems": ["point x:eth9 names no audited host"], "notes": []}
+        "contradictions": [{"text": "b.pcap shows 0x00 where the audit predicts 0x04"}],
+        "capture_diff": [{"text": "the DS field differs: 0x00 in b.pcap, 0x04 in a.pcap"}],
+        "capture_notes": ["point x:eth9 names no audited host"]})
     assert view.report_view(findings)["observations"] == [
-        {"label": "observations", "value": "the SYN/ACK left with 0x04"},
-        {"label": "problems", "value": "point x:eth9 names no audited host"}]
+        {"label": "a.pcap at partner-fw:eth0", "value": "the SYN/ACK left with 0x04"},
+        {"label": "contradicts the audit", "value": "b.pcap shows 0x00 where the audit predicts 0x04"},
+        {"label": "working vs failing", "value": "the DS field differs: 0x00 in b.pcap, 0x04 in a.pcap"},
+        {"label": "note", "value": "point x:eth9 names no audited host"}]
 
 
 def test_a_deciding_line_of_another_file_is_shown_with_its_file():

@@ -1,0 +1,120 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, diffserv.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the network observed, joined to the findings on the controller: captures and counters.
+
+The analyze action calls `attach_evidence` after the join, on the fleet it loaded, when the
+inventory gives `diffserv_captures` (packet captures and where they were taken) or routers carry
+`diffserv_show_outputs` (what `show access-lists`, `show route-map`, `show policy-map interface`,
+`show ip interface` printed), or a firewall's dump holds counters (`iptables-save -c`, nft
+`counter`).  The findings data gains:
+
+* `observations`: one entry per conversation direction worth reporting (plugins/module_utils/
+  observations.py): the flow, the DS byte seen, the frames, the symptom, the byte the audited
+  firewall predicts, the rule that wrote it and what the linked router does with it;
+* `contradictions`: captures that disagree with the audited configuration (the story's working
+  capture, taken with the firewall rules off);
+* `capture_diff`: the header fields that differ between a working and a failing capture of the
+  same conversation at the same point (the story's DS field 0x00 vs 0x04);
+* `capture_notes`: how the captures were read (frames that are not IP, files cut short);
+* on each conflict, `observed`: the packets and bytes of the marking rule and of the router's
+  deciding lines, and whether the rule ever fired;
+* in `errors`, one entry per capture or show file that could not be read (stage `captures` or
+  `show-outputs`): the others still report.
+
+Everything quoted is redacted on the way out (the caller redacts the findings data once more).
+"""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type
+
+import os
+import time
+import typing as t
+
+from ansible_collections.diffserv.audit.plugins.module_utils.errors import quote
+from ansible_collections.diffserv.audit.plugins.module_utils.findings import Findings
+from ansible_collections.diffserv.audit.plugins.plugin_utils.captures import capture_observations
+from ansible_collections.diffserv.audit.plugins.plugin_utils.showparse import conflicts_observed
+
+
+def captures_given(task_vars: t.Mapping[str, t.Any], hosts: t.Sequence[str]) -> list[dict[str, t.Any]]:
+    """`diffserv_captures` of the play (all-group or the running host's vars) and of every audited host, once each.
+
+    A relative file is read from the folder of the inventory that gave it.
+    """
+    found: list[dict[str, t.Any]] = []
+    seen: set[tuple[str, str]] = set()
+    hostvars = task_vars.get("hostvars", {})
+    sources = [task_vars] + [hostvars[host] for host in hosts if host in hostvars]
+    for source in sources:
+        for entry in source.get("diffserv_captures") or []:
+            if not isinstance(entry, t.Mapping):
+                entry = {"file": str(entry)}
+            entry = dict(entry)
+            base = source.get("inventory_dir")
+            given = str(entry.get("file", ""))
+            if given and base and not os.path.isabs(given):
+                entry["file"] = os.path.join(str(base), given)
+            key = (str(entry.get("file", "")), str(entry.get("point", "")))
+            if key not in seen:
+                seen.add(key)
+                found.append(entry)
+    return found
+
+
+def show_outputs_given(task_vars: t.Mapping[str, t.Any], routers: t.Iterable[str]) -> dict[str, dict[str, str]]:
+    """router host -> its `diffserv_show_outputs` (command -> file, relative to its inventory's folder)."""
+    hostvars = task_vars.get("hostvars", {})
+    found: dict[str, dict[str, str]] = {}
+    for host in routers:
+        given = (hostvars.get(host) or {}).get("diffserv_show_outputs")
+        if not given:
+            continue
+        base = (hostvars.get(host) or {}).get("inventory_dir")
+        found[host] = {str(command): str(path) if os.path.isabs(str(path)) or not base else os.path.join(str(base), str(path))
+                       for command, path in dict(given).items()}
+    return found
+
+
+def firewall_texts(results: t.Mapping[str, t.Any]) -> dict[str, str]:
+    """firewall host -> the collected text the join read (nft counters are read from the text)."""
+    texts: dict[str, str] = {}
+    for host, registered in results.items():
+        collection = (registered or {}).get("diffserv_collection") or {}
+        for item in collection.get("files") or []:
+            if item.get("text"):
+                texts[host] = item["text"]
+                break
+    return texts
+
+
+def attach_evidence(findings: dict[str, t.Any], typed: Findings, fleet: t.Any, captures: t.Sequence[t.Mapping[str, t.Any]],
+                    show_outputs: t.Mapping[str, t.Mapping[str, str]], texts: t.Mapping[str, str]) -> dict[str, float]:
+    """Add observations and counters to `findings` (the as_dict() data of `typed`), in place; the seconds spent."""
+    spent: dict[str, float] = {}
+    errors = findings.setdefault("errors", [])
+    if captures:
+        started = time.perf_counter()
+        observed, problems = capture_observations(captures, fleet.firewalls, fleet.routers, fleet.links)
+        data = observed.as_dict()
+        findings["observations"] = data["observations"]
+        findings["contradictions"] = data["contradictions"]
+        findings["capture_diff"] = data["capture_diff"]
+        findings["capture_notes"] = list(data["notes"]) + list(data["problems"])
+        for problem in problems:
+            errors.append({"host": None, "stage": "captures",
+                           "reason": "%s (at %s): %s" % (problem["capture"], problem["point"], problem["reason"])})
+        spent["captures_seconds"] = round(time.perf_counter() - started, 3)
+    # Counters: a dump saved with -c, an nft counter, or the routers' show outputs.
+    started = time.perf_counter()
+    counted, unreadable = conflicts_observed(typed.conflicts, fleet.firewalls, fleet.routers, show_outputs, texts)
+    for conflict, observed_counters in zip(findings.get("conflicts", []), counted):
+        data = observed_counters.as_dict()
+        if data.get("firewall") or data.get("router") or data.get("notes"):
+            conflict["observed"] = data
+    for error in unreadable:
+        errors.append({"host": None, "stage": "show-outputs", "reason": quote(str(error), 2000)})
+    spent["counters_seconds"] = round(time.perf_counter() - started, 3)
+    return spent
