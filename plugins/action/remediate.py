@@ -22,7 +22,7 @@ from ansible_collections.diffserv.audit.plugins.plugin_utils.action_base import 
 from ansible_collections.diffserv.audit.plugins.plugin_utils.bundle import hosts_from_collections, options_from, plan_all
 from ansible_collections.diffserv.audit.plugins.plugin_utils.collections import audited_hosts, registered_results
 from ansible_collections.diffserv.audit.plugins.plugin_utils.inventory import HOST_KEYS, target_from
-from ansible_collections.diffserv.audit.plugins.plugin_utils.session import CollectError, apply_ios, apply_iptables
+from ansible_collections.diffserv.audit.plugins.plugin_utils.session import FIREWALL_APPLY, CollectError, apply_ios
 
 CONNECTION_ARGS = ("host", "port", "username", "password", "private_key_file", "become_password",
                    "host_key_checking", "known_hosts", "timeout", "retries")
@@ -92,7 +92,9 @@ class ActionModule(DiffservAction):
             return None
 
         if platforms.is_firewall(change.platform):
-            done = apply_iptables(target, change.running, change.candidate, redact, verify, backup)
+            # Loaded the way the platform's writer says (one iptables-restore -T, one nft -f transaction).
+            writer = platforms.driver(change.platform).firewall_writer()
+            done = FIREWALL_APPLY[writer.APPLY](target, change, redact, verify, backup)
             return {"sent": list(done.sent), "saved": False}
         save = args["save"] if args["save"] is not None else boolean(hostvars.get("diffserv_save", False))
         done = apply_ios(target, change.commands, change.rollback, change.running, redact, verify, backup, save=save)

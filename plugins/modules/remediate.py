@@ -11,7 +11,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: remediate
-short_description: Apply one remediation strategy to the routers we manage, with drift check, verification and rollback
+short_description: Apply one remediation strategy to the routers and firewalls we manage, with drift check, verification and rollback
 description:
   - Plans one strategy (C(remove_policy), C(change_dscp) or C(remark_boundary)) for the findings of the
     same run, exactly as the audit's change bundles do, and applies it to every managed host it changes.
@@ -29,6 +29,15 @@ description:
   - "A managed iptables firewall gets the changed table only (mangle), loaded with one atomic
     C(iptables-restore -T mangle) from a private file, with the same drift check (rules compared,
     counters ignored), backup, verification and rollback (the table as it was, restored the same way)."
+  - "A managed nftables firewall (C(remark_boundary)) gets a table C(inet diffserv_audit) whose
+    postrouting chain clears the DSCP (C(ip dscp set cs0), C(ip6 dscp set cs0)) at a priority after
+    every base chain that writes the byte, proved with the marking map of the changed ruleset. It is
+    one C(nft -f) file (C(add table), C(add chain), C(add rule)) loaded as one transaction from a
+    private file, after C(nft -c -f) checked it: drift check against the audited C(nft list ruleset)
+    (rules compared, counter values ignored), a backup of the listing, the listing read back and
+    checked (the table, its chain at the planned priority, its rules) and re-audited, and on any
+    failure the rollback file (C(delete table inet diffserv_audit)), loaded the same way. Through
+    sudo when the user is not root: its sudoers must allow C(nft -f) for that."
 version_added: 0.1.0
 author:
   - diffserv.audit contributors (!UNKNOWN)
@@ -57,7 +66,9 @@ options:
     description: Write memory after a verified change. Default C(diffserv_save), then false.
     type: bool
   backup_dir:
-    description: Where the backups of the running configurations go. Default C(backups/) in the current directory.
+    description:
+      - Where the backups of the running configurations (and firewall rulesets) go. Default C(backups/) in the
+        current directory.
     type: path
 notes:
   - No Cisco image runs in this collection's tests; apply, drift, refusal and rollback are tested against

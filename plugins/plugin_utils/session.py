@@ -523,3 +523,86 @@ def apply_iptables(target: Target, audited: str, candidate: str, redact_text: t.
                        output=output)
     finally:
         _close(connection, failed)
+
+
+def _write_remote(connection: t.Any, target: Target, path: str, text: str) -> None:
+    """A private file on the firewall, written by the session's user through a quoted here-document."""
+    if "<redacted:" in text:
+        raise CollectError("the file to load carries a redacted value: refusing to send it")
+    connection.write_channel("umask 077; cat > %s <<'%s'\n%s%s\n" % (
+        path, _HEREDOC_END, text if text.endswith("\n") else text + "\n", _HEREDOC_END))
+    connection.read_until_pattern(pattern=_prompt_pattern(connection), read_timeout=target.timeout)
+
+
+def _nft_file(connection: t.Any, target: Target, lines: t.Sequence[str], check: bool = False) -> str:
+    """`nft -f` (or `nft -c -f`: parse and check against the kernel, load nothing) of one file: one transaction.
+    What nft printed (nothing on success)."""
+    path = "/tmp/diffserv-audit-%d.nft" % os.getpid()
+    _write_remote(connection, target, path, "\n".join(lines) + "\n")
+    try:
+        return _linux_privileged(connection, "nft %s-f %s" % ("-c " if check else "", path), target)
+    finally:
+        _run(connection, "rm -f %s" % path, target)
+
+
+def apply_nftables(target: Target, audited: str, candidate: str, commands: t.Sequence[str], rollback: t.Sequence[str],
+                   redact_text: t.Callable[[str], str], verify: t.Callable[[str], str | None],
+                   backup: t.Callable[[str], None]) -> Applied:
+    """Apply an nft host's change: one `nft -f` file, one transaction.
+
+    The same safety as apply_iptables: drift check against the audited listing (rules compared, counter
+    values and nft's warnings ignored), a backup of `nft list ruleset`, the file checked by nft (`-c`:
+    nothing loaded) then loaded, the listing read back and checked against the plan (the table, its chain
+    at the planned priority, its rules) and re-audited; on any failure the rollback file (deleting the
+    table) is loaded the same way and the listing compared with the one before.
+    """
+    from ansible_collections.diffserv.audit.plugins.module_utils.remediation.nftables import (
+        TABLE_KEY, applied_problem, rules_only,
+    )
+
+    connection = _connect(target, "linux")
+    failed = True
+    try:
+        before = _linux_privileged(connection, "nft list ruleset", target)
+        compared = difflib.unified_diff(rules_only(audited), rules_only(redact_text(before)), n=0, lineterm="")
+        moved = [line for line in compared if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+        if moved:
+            raise CollectError("%s: the ruleset changed since the audit; nothing was loaded. Lines that moved:\n%s"
+                               % (target.host, "\n".join(moved[:40])))
+        backup(redact_text(before))
+        checked = _nft_file(connection, target, commands, check=True)
+        if checked.strip():
+            raise CollectError("%s: nft refused the change when checking it (nft -c), nothing was loaded: %s"
+                               % (target.host, checked.strip()[:500]))
+        output = _nft_file(connection, target, commands)
+        after = _linux_privileged(connection, "nft list ruleset", target)
+        reason = ("nft refused the file: %s" % output.strip()[:500]) if output.strip() else \
+            applied_problem(candidate, redact_text(after), target.host) or verify(redact_text(after))
+        if reason is not None:
+            if "table %s {" % TABLE_KEY in after:
+                _nft_file(connection, target, rollback)
+            restored = _linux_privileged(connection, "nft list ruleset", target)
+            still = ", but the ruleset still differs from the one before" \
+                if rules_only(restored) != rules_only(before) else ""
+            raise CollectError("%s: %s; rolled back%s" % (target.host, reason, still))
+        failed = False
+        return Applied(before=redact_text(before), after=redact_text(after), sent=("\n".join(commands) + "\n",),
+                       output=output)
+    finally:
+        _close(connection, failed)
+
+
+def _apply_iptables_change(target: Target, change: t.Any, redact_text: t.Callable[[str], str],
+                           verify: t.Callable[[str], str | None], backup: t.Callable[[str], None]) -> Applied:
+    return apply_iptables(target, change.running, change.candidate, redact_text, verify, backup)
+
+
+def _apply_nftables_change(target: Target, change: t.Any, redact_text: t.Callable[[str], str],
+                           verify: t.Callable[[str], str | None], backup: t.Callable[[str], None]) -> Applied:
+    return apply_nftables(target, change.running, change.candidate, change.commands, change.rollback, redact_text,
+                          verify, backup)
+
+
+# How a firewall change is loaded, by the `APPLY` its platform's writer names (remediation/<writer>.py).
+FIREWALL_APPLY: dict[str, t.Callable[..., Applied]] = {"iptables-restore": _apply_iptables_change,
+                                                       "nft -f": _apply_nftables_change}

@@ -121,3 +121,161 @@ def test_remark_boundary_changes_the_router_and_our_firewall_then_settles(tmp_pa
         assert "set ip dscp default" in lab.routers[0].running_config()
         second = remediate(lab, tmp_path, "remark_boundary")
         assert second.returncode == 0 and "changed=0" in second.stdout, second.stdout[-3000:]
+
+
+# ------------------------------------------------------------------ remark_boundary on a native nft host (issue 15)
+NATIVE = ROOT / "tests" / "fixtures" / "inputs" / "nft" / "partner-fw.nft"
+SHOW = {"iptables-save", "ip6tables-save", "nft list ruleset"}
+ADDED = "\n".join(["table inet diffserv_audit {", "\tchain postrouting {",
+                   "\t\ttype filter hook postrouting priority mangle + 10; policy accept;",
+                   '\t\toifname "eth0" ip dscp set cs0', '\t\toifname "eth0" ip6 dscp set cs0', "\t}", "}"]) + "\n"
+
+
+def nft_host(lab):
+    """The lab firewall as a partner running nft: the founding incident as a native table, no iptables rule;
+    its platform left to the group (the lab's inventory forces iptables); every command sudo runs for its
+    user logged (sudo's own log, one line a command: what the device was asked to do as root)."""
+    import yaml
+
+    firewall = lab.firewalls[0]
+    firewall.run(["nft", "flush", "ruleset"])
+    firewall.run(["nft", "-f", str(NATIVE)])
+    inventory = yaml.safe_load(lab.inventory_path.read_text())
+    for values in inventory["all"]["children"]["linux_firewalls"]["hosts"].values():
+        values.pop("diffserv_platform", None)
+    lab.inventory_path.write_text(yaml.safe_dump(inventory))
+    log = pathlib.Path(firewall.state_dir) / "sudo.log"
+    sudoers = pathlib.Path("/etc/sudoers.d") / firewall.netns  # the lab's own file, removed by lab.down()
+    sudoers.write_text(sudoers.read_text() + "Defaults:%s logfile=%s, loglinelen=0\n" % (firewall.user, log))
+    subprocess.run(["visudo", "-cf", str(sudoers)], check=True, capture_output=True)
+    return firewall, log
+
+
+def root_commands(log):
+    """What sudo ran as root, in order (sudo logs `... ; COMMAND=/usr/sbin/nft list ruleset`)."""
+    if not log.exists():
+        return []
+    found = []
+    for line in log.read_text().splitlines():
+        if "COMMAND=" in line:
+            command = line.split("COMMAND=", 1)[1].strip()
+            found.append(" ".join([pathlib.PurePath(command.split()[0]).name] + command.split()[1:]))
+    return found
+
+
+def listing(firewall):
+    return firewall.run(["nft", "list", "ruleset"]).stdout
+
+
+def wire_byte(firewall, dport=28680, protocol="tcp"):
+    """The DS byte the kernel puts on the wire: a packet the firewall sends out of eth0 (the output path, so
+    mangle's postrouting chains run on it), captured on the other end of the link, in the root namespace."""
+    import os as _os
+    import select
+    import socket
+
+    from tests.kernel.netns_lab import _parse_capture, build_packet, in_netns
+
+    capture = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+    capture.bind((firewall.veth, 0x0800))
+    capture.setblocking(False)
+    sender = in_netns(firewall.netns, lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW))
+    try:
+        marker = b"diffserv-wire" + _os.urandom(4)
+        packet = build_packet(protocol=protocol, src=firewall.host, dst=firewall.peer, sport=25, dport=dport, tos=0,
+                              ip_id=4242, payload=marker)
+        for _attempt in range(3):
+            sender.sendto(packet, (firewall.peer, 0))
+            ready, _, _ = select.select([capture], [], [], 1.0)
+            while ready:
+                try:
+                    data = capture.recv(65535)
+                except BlockingIOError:
+                    break
+                parsed = _parse_capture(data)
+                if parsed and parsed[2].startswith(marker):
+                    return parsed[0]
+        return None
+    finally:
+        capture.close()
+        sender.close()
+
+
+def test_remark_boundary_on_an_nft_host_dry_run_apply_wire_and_settle(tmp_path):
+    with Lab(firewalls=1, routers=1, sudo_all=True) as lab:
+        firewall, log = nft_host(lab)
+        router = lab.routers[0]
+        original, router_before = listing(firewall), router.running_config()
+        # The founding flow (a reply from port 25 to a high port) leaves with 0x04: DSCP 1.
+        assert wire_byte(firewall) == 0x04
+
+        dry = remediate(lab, tmp_path, "remark_boundary", "--check", "--diff")
+        assert dry.returncode == 0, dry.stdout[-4000:]
+        # Ansible's diff: the ruleset as audited, then the candidate with the table added as nft lists it.
+        assert "+table inet diffserv_audit {" in dry.stdout
+        assert "+\t\ttype filter hook postrouting priority mangle + 10; policy accept;" in dry.stdout
+        assert '+\t\toifname "eth0" ip dscp set cs0' in dry.stdout
+        ran = root_commands(log)
+        assert ran and set(ran) <= SHOW and "nft list ruleset" in ran, ran
+        assert listing(firewall) == original and router.config_commands() == []
+        assert router.running_config() == router_before
+
+        shown = len(ran)
+        first = remediate(lab, tmp_path, "remark_boundary")
+        assert first.returncode == 0, first.stdout[-4000:]
+        assert listing(firewall) == original + ADDED
+        loaded = root_commands(log)[shown:]
+        # One transaction: nft checks the file (-c, nothing loaded), then loads it; the rest are show commands.
+        changes = [command for command in loaded if command not in SHOW]
+        assert len(changes) == 2 and changes[0].startswith("nft -c -f /tmp/diffserv-audit-") and \
+            changes[1] == changes[0].replace("-c -f", "-f"), loaded
+        assert list((tmp_path / "backups").glob("fw1.*.running")), "no backup of the ruleset"
+        assert "set ip dscp default" in router.running_config()
+        # The kernel now puts DS byte 0x00 on the wire for the founding flow.
+        assert wire_byte(firewall) == 0x00
+
+        settled = len(root_commands(log))
+        second = remediate(lab, tmp_path, "remark_boundary")
+        assert second.returncode == 0 and "changed=0" in second.stdout, second.stdout[-3000:]
+        assert set(root_commands(log)[settled:]) <= SHOW
+
+        # The planned rollback (the bundle's .rollback: one nft file) restores the ruleset byte for byte.
+        firewall.run(["nft", "-f", "-"], input_text="delete table inet diffserv_audit\n")
+        assert listing(firewall) == original
+        assert wire_byte(firewall) == 0x04
+
+
+def test_an_nft_apply_that_fails_verification_is_rolled_back_to_the_ruleset_byte_for_byte(tmp_path):
+    sys.path.insert(0, str(ROOT / ".collections"))
+    from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact
+    from ansible_collections.diffserv.audit.plugins.module_utils.remediation import nftables as nft
+    from ansible_collections.diffserv.audit.plugins.plugin_utils.session import CollectError, Target, apply_nftables
+
+    with Lab(firewalls=1, routers=0, sudo_all=True) as lab:
+        firewall, log = nft_host(lab)
+        original = listing(firewall)
+        placed = nft.place_clear_chain(original, "fw1", ["eth0"])
+        params = firewall.netmiko_params()
+        target = Target(host=params["host"], port=params["port"], username=params["username"],
+                        password=params["password"], become_password=params["secret"], host_key_checking=False,
+                        timeout=10)
+        saved = []
+        with pytest.raises(CollectError, match="the re-audit says no; rolled back$"):
+            apply_nftables(target, redact(original), placed.candidate, placed.commands, placed.rollback, redact,
+                           lambda after: "the re-audit says no" if "table inet diffserv_audit" in after else None,
+                           saved.append)
+        assert listing(firewall) == original
+        # The backup is the listing as the session read it before the load (rules compared: the session's
+        # output carries the shell's line ends).
+        assert len(saved) == 1 and nft.rules_only(saved[0]) == nft.rules_only(redact(original))
+        assert [c for c in root_commands(log) if c not in SHOW][-1].startswith("nft -f /tmp/diffserv-audit-")
+        assert wire_byte(firewall) == 0x04
+
+        # Drift: a ruleset that changed since the audit stops the apply before any change is sent.
+        before = root_commands(log)
+        audited = redact(original).replace("tcp dport 512-65535", "tcp dport 1024-65535")
+        with pytest.raises(CollectError, match="changed since the audit; nothing was loaded"):
+            apply_nftables(target, audited, placed.candidate, placed.commands, placed.rollback, redact,
+                           lambda after: None, saved.append)
+        assert root_commands(log)[len(before):] == ["nft list ruleset"]
+        assert listing(firewall) == original
