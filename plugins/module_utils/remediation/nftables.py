@@ -60,7 +60,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.errors import Diffs
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import Conflict
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.evaluate import Stage as HookStage
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import MarkingMap, marking_map
-from ansible_collections.diffserv.audit.plugins.module_utils.nftables.model import Document, View
+from ansible_collections.diffserv.audit.plugins.module_utils.nftables.model import Document, View, iptables_nft_tables
 from ansible_collections.diffserv.audit.plugins.module_utils.nftables.nftjson import read_ruleset
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.iptables import line_ranges, still_marked
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model import (
@@ -182,6 +182,13 @@ def place_clear_chain(text: str, source: str, egresses: t.Sequence[str | None], 
         raise PlacementError("%s: table %s exists already (an earlier change?): it is not changed again; delete it "
                              "or clear the DS field in it by hand" % (source, TABLE_KEY))
     iptables = getattr(view, "iptables", None)
+    translated = sorted(iptables_nft_tables(document))
+    if translated and iptables is None:
+        # nft lists iptables-nft's rules translated back, and wrongly for TOS (`--set-tos 0x04/0xff` as
+        # `ip6 dscp set 0x01`): a proof read from that listing alone proves nothing.
+        raise PlacementError("%s: the host also runs iptables-nft tables (%s) and their iptables-save dump is not "
+                             "with the listing: the clearing chain is not planned without it (collect the host live, "
+                             "or give both)" % (source, ", ".join(translated)))
     interfaces = [egress for egress in egresses if egress]
     before = before if before is not None else marking_map(view, backend, era, interfaces=interfaces)
     writers = sorted({line for egress in egresses for line in before.writer_lines_leaving(egress, ("forward", "output"))})

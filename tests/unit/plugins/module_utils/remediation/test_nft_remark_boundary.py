@@ -134,6 +134,45 @@ def test_a_table_of_ours_already_there_is_not_changed_again():
         nft.place_clear_chain(placed.candidate, "fw.nft", ["eth0"])
 
 
+IPTABLES_NFT = """# Warning: table ip mangle is managed by iptables-nft, do not touch!
+table ip mangle {
+\tchain POSTROUTING {
+\t\ttype filter hook postrouting priority mangle; policy accept;
+\t\toifname "eth0" tcp dport 512-65535 counter packets 0 bytes 0 ip6 dscp set 0x01
+\t}
+}
+"""
+DUMP = """*mangle
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A POSTROUTING -o eth0 -p tcp -m tcp --dport 512:65535 -j TOS --set-tos 0x04/0xff
+COMMIT
+"""
+
+
+def test_iptables_nft_tables_without_their_dump_are_not_proved_from_nft_translation():
+    # nft 1.0.6 lists iptables-nft's `--set-tos 0x04/0xff` as `ip6 dscp set 0x01` (seen in the kernel lab).
+    with pytest.raises(nft.PlacementError, match=r"iptables-nft tables \(ip mangle\) and their iptables-save dump"):
+        nft.place_clear_chain(IPTABLES_NFT + POST_WRITER, "fw.nft", ["eth0"])
+
+
+def test_with_the_dump_beside_the_listing_the_proof_reads_iptables_rules_on_their_hook():
+    from ansible_collections.diffserv.audit.plugins.module_utils.nftables.model import View
+    from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import parse_ruleset
+
+    text = IPTABLES_NFT + POST_WRITER.replace("tcp dport 512-65535", "udp dport 4000")
+    view = View(read_ruleset(text, "fw.nft"), 4, iptables=parse_ruleset(DUMP, "fw.rules"))
+    placed = nft.place_clear_chain(text, "fw.nft", ["eth0"], view=view)
+    # The iptables table mangle (-150) and the native chain (mangle) both write: ours follows both.
+    assert placed.priority == -140 and {s.table for s in placed.follows} == {"mangle", "inet partner"}
+    assert placed.writers == (7, 11)  # the dump's rule (fw.rules:7) and the native rule (fw.nft:11)
+    candidate = View(read_ruleset(placed.candidate, "fw.nft"), 4, iptables=parse_ruleset(DUMP, "fw.rules"))
+    assert not nft.still_marked(marking_map(candidate, interfaces=["eth0"]), "eth0")
+
+
 def test_no_known_egress_clears_every_interface_in_both_families():
     placed = nft.place_clear_chain(POST_WRITER, "fw.nft", [None])
     assert placed.commands[2:] == ("add rule inet diffserv_audit postrouting ip dscp set cs0",
