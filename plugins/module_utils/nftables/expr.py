@@ -64,7 +64,7 @@ SERVICES = {
     "dhcpv6-client": 546, "dhcpv6-server": 547, "nfs": 2049, "rdp": 3389, "ms-wbt-server": 3389,
 }
 PROTOCOLS = dict(PROTOCOL_NUMBERS, **{"ipv6-icmp": 58, "icmpv6": 58, "ip": 0, "esp": 50, "ah": 51, "comp": 108,
-                                       "l2tp": 115, "egp": 8, "rsvp": 46})
+                                      "l2tp": 115, "egp": 8, "rsvp": 46})
 _PORT_PROTOCOLS = {"tcp": 6, "udp": 17, "udplite": 136, "sctp": 132, "dccp": 33}
 _L4_HEADERS = dict(_PORT_PROTOCOLS, icmp=1, icmpv6=58, igmp=2, ah=51, esp=50, comp=108)
 _FAMILY_HEADERS = {"ip": 4, "ip6": 6, "icmp": 4, "icmpv6": 6, "igmp": 4}
@@ -140,7 +140,7 @@ def read_elements(raw: list[list[t.Any]]) -> tuple[Element, ...]:
         nodes = _strip_element_options(nodes)
         if not nodes:
             continue
-        words = [node for node in nodes]
+        words = list(nodes)
         colon = next((i for i, node in enumerate(words) if isinstance(node, Tok) and node.value == ":"), None)
         key_nodes = words if colon is None else words[:colon]
         value = None if colon is None else tuple(words[colon + 1:])
@@ -464,7 +464,8 @@ class _RuleReader:
                 verdict = self.verdict_of(element.value)
                 built.append((keys, verdict))
             else:
-                assert target is not None
+                if target is None:
+                    raise self.error("a data map with no statement to write its value")
                 value = element.value[0] if element.value else None
                 built.append((keys, self.write_target(target, value)))
         return Item(kind, selectors=tuple(selectors), elements=tuple(built),
@@ -549,8 +550,8 @@ class _RuleReader:
         values = []
         for element in elements:
             if len(element.key) != 1 or len(element.key[0]) != 1:
-                raise self.error("element %r for a one-field key" % " . ".join(" ".join(_text(n) for n in f)
-                                                                                for f in element.key))
+                shown = " . ".join(" ".join(_text(n) for n in f) for f in element.key)
+                raise self.error("element %r for a one-field key" % shown)
             values.append(_raw(element.key[0][0]))
         kind = selector.kind
         if kind == "iface":

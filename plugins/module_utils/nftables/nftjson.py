@@ -126,7 +126,7 @@ def parse_nft_json(text: str, file: str) -> Document:
             put("chain %s {" % _name(chain), line)
             if body.get("hook"):
                 put("type %s hook %s priority %s; policy %s;" % (body.get("type", "filter"), body["hook"],
-                                                                  body.get("prio", 0), body.get("policy", "accept")),
+                                                                 body.get("prio", 0), body.get("policy", "accept")),
                     line)
             for rendered, rule_line, handle in entry["rules"].get(chain, []):
                 put(rendered, rule_line, None if handle is None else "handle %s" % handle)
