@@ -32,12 +32,13 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Node", "Outcome", "IOSConfig", "Packet", "forward", "mode_of", "expand_interface"]
+__all__ = ["Node", "Outcome", "IOSConfig", "Packet", "Counters", "forward", "mode_of", "expand_interface"]
 
 
 @dataclass(eq=False, slots=True)
@@ -1168,6 +1169,38 @@ class Packet:
     sport: int = 0
     dport: int = 0
     icmp_type: int | None = None
+    length: int = 0  # the IP total length, what byte counters add up (0: not counted in bytes)
+    url: str | None = None  # the URL of the HTTP request the packet carries (None: no HTTP request)
+
+
+@dataclass
+class Counters:
+    """What the router counted, keyed as the show commands print it (see `forward(..., counters)`).
+
+    ace: (list, sequence) -> matches (`show access-lists`: the entry that decided, in filtering and
+    in policy routing); route_map: (route-map, sequence) -> [packets, bytes] (`show route-map`,
+    "Policy routing matches"); classes: (interface, input|output, policy-map, class) -> [packets,
+    bytes] (`show policy-map interface`, a class's own counter); matches: the same + the index of
+    the match line in a match-any class -> [packets, bytes] (the line that classified it);
+    marked: the same + the set as IOS prints it (`dscp 1`) -> packets marked; policy_routed:
+    interface -> [packets, bytes] policy-routed (matched a permit clause that set something).
+    """
+
+    ace: dict[tuple[str, int], int] = field(default_factory=dict)
+    route_map: dict[tuple[str, int], list[int]] = field(default_factory=dict)
+    classes: dict[tuple[str, str, str, str], list[int]] = field(default_factory=dict)
+    matches: dict[tuple[str, str, str, str, int], list[int]] = field(default_factory=dict)
+    marked: dict[tuple[str, str, str, str, str], int] = field(default_factory=dict)
+
+    def clear(self) -> None:
+        for table in (self.ace, self.route_map, self.classes, self.matches, self.marked):
+            table.clear()
+
+    @staticmethod
+    def _add(table: dict[Any, list[int]], key: Any, length: int) -> None:
+        row = table.setdefault(key, [0, 0])
+        row[0] += 1
+        row[1] += length
 
 
 class _Refuse(Exception):
@@ -1199,8 +1232,10 @@ def _port_test(words: list[str], i: int) -> tuple[Any, int]:
 class _Semantics:
     """The packet semantics of one configuration (see the block comment above)."""
 
-    def __init__(self, cfg: "IOSConfig") -> None:
+    def __init__(self, cfg: "IOSConfig", counters: Counters | None = None) -> None:
         self.cfg = cfg
+        self.counters = counters
+        self.acl4_seq: dict[str, list[int]] = {}
         self.acl4: dict[str, list[str]] = {}
         self.acl6: dict[str, list[str]] = {}
         self.groups: dict[str, tuple[str, list[str]]] = {}
@@ -1210,6 +1245,7 @@ class _Semantics:
         self.interfaces: dict[str, list[str]] = {}
         for name, _standard, entries in cfg.access_lists():
             self.acl4[name] = [text for _seq, text in entries]
+            self.acl4_seq[name] = [seq for seq, _text in entries]
         for node in cfg.root:
             words = node.text.split()
             if words[:2] == ["ipv6", "access-list"] and len(words) == 3:
@@ -1356,18 +1392,26 @@ class _Semantics:
             i += 2
         return action if ok else None
 
-    def acl_permits(self, name: str, p: Packet, filtering: bool) -> bool | None:
-        """True permit, False deny (implicit included); None: no such list."""
+    def _count_ace(self, name: str, seq: int, count: bool) -> None:
+        if count and self.counters is not None:
+            self.counters.ace[(name, seq)] = self.counters.ace.get((name, seq), 0) + 1
+
+    def acl_permits(self, name: str, p: Packet, filtering: bool, count: bool = False) -> bool | None:
+        """True permit, False deny (implicit included); None: no such list.  `count`: the deciding
+        entry's match counter counts the packet (an interface filter, a policy-routing match)."""
         if p.family == 6:
             entries = self.acl6.get(name)
             if entries is None:
                 return None
+            seq = 0
             for text in entries:
                 w = text.split()
+                seq = int(w[1]) if w[0] == "sequence" else seq + 10
                 if w[0] == "sequence":
                     text = " ".join(w[2:])
                 hit = self._entry(text, p, False)
                 if hit:
+                    self._count_ace(name, seq, count)
                     return hit == "permit"
             if filtering and p.protocol == 58 and p.icmp_type in (135, 136):
                 return True  # the implicit neighbor-discovery permits
@@ -1380,9 +1424,10 @@ class _Semantics:
             node = next((n for n in self.cfg.root if n.mode in ("config-ext-nacl", "config-std-nacl")
                          and n.text.split()[3] == name), None)
             standard = node is not None and node.mode == "config-std-nacl"
-        for text in entries:
+        for seq, text in zip(self.acl4_seq.get(name, []), entries):
             hit = self._entry(text, p, standard)
             if hit:
+                self._count_ace(name, seq, count)
                 return hit == "permit"
         return False
 
@@ -1391,38 +1436,63 @@ class _Semantics:
         if name == "class-default":
             return True
         match_all, lines = self.class_maps[name]
-        results = []
-        for line in lines:
-            w = line.split()[1:]
-            negate = w[0] == "not"
-            if negate:
-                w = w[1:]
-            ipv4_only = w[0] == "ip"
-            if ipv4_only:
-                w = w[1:]
-            if w[0] == "dscp":
-                hit = (not ipv4_only or p.family == 4) and (byte >> 2) in [_value(v, _DSCP_NAMES) for v in w[1:]]
-            elif w[0] == "precedence":
-                hit = (not ipv4_only or p.family == 4) and (byte >> 5) in [_value(v, _PREC_NAMES) for v in w[1:]]
-            elif w[0] == "access-group":
-                acl = w[2] if w[1] == "name" else w[1]
-                # A list of the other family matches no packet of this one.
-                hit = bool(self.acl_permits(acl, p, False)) if acl in (self.acl6 if p.family == 6 else self.acl4) else False
-            elif w[0] == "any":
-                hit = True
-            elif w[0] == "class-map":
-                hit = self.class_matches(w[1], p, byte, depth + 1)
-            else:
-                raise _Refuse(line)
-            results.append(hit != negate)
+        results = [self._match_line(line, p, byte, depth) for line in lines]
         return all(results) if match_all else any(results)
 
-    def policy(self, name: str, p: Packet, byte: int) -> tuple[str | None, int]:
-        """Run a policy-map: ('dropped' or None, the byte after marking)."""
+    def _match_line(self, line: str, p: Packet, byte: int, depth: int = 0) -> bool:
+        """One `match` line of a class-map."""
+        w = line.split()[1:]
+        negate = w[0] == "not"
+        if negate:
+            w = w[1:]
+        ipv4_only = w[0] == "ip"
+        if ipv4_only:
+            w = w[1:]
+        if w[0] == "dscp":
+            hit = (not ipv4_only or p.family == 4) and (byte >> 2) in [_value(v, _DSCP_NAMES) for v in w[1:]]
+        elif w[0] == "precedence":
+            hit = (not ipv4_only or p.family == 4) and (byte >> 5) in [_value(v, _PREC_NAMES) for v in w[1:]]
+        elif w[0] == "access-group":
+            acl = w[2] if w[1] == "name" else w[1]
+            # A list of the other family matches no packet of this one.
+            hit = bool(self.acl_permits(acl, p, False)) if acl in (self.acl6 if p.family == 6 else self.acl4) else False
+        elif w[0] == "any":
+            hit = True
+        elif w[0] == "class-map":
+            hit = self.class_matches(w[1], p, byte, depth + 1)
+        elif w[:3] == ["protocol", "http", "url"] and len(w) == 4:
+            # NBAR (Cisco IOS QoS Command Reference, `match protocol http`): the URL of an HTTP
+            # request, `*` and `?` as wildcards, case-insensitive. A packet without an HTTP
+            # request (every SYN/ACK) never matches.
+            hit = p.protocol == 6 and p.url is not None and fnmatch.fnmatch(p.url.lower(), w[3].strip('"').lower())
+        else:
+            raise _Refuse(line)
+        return hit != negate
+
+    def _count_class(self, where: tuple[str, str] | None, name: str, cls: str, p: Packet, byte: int) -> None:
+        """A class's counter and, in a match-any class, the counter of the match line that classified it."""
+        if self.counters is None or where is None:
+            return
+        key = (where[0], where[1], name, cls)
+        Counters._add(self.counters.classes, key, p.length)
+        if cls == "class-default" or cls not in self.class_maps:
+            return
+        match_all, lines = self.class_maps[cls]
+        if match_all:
+            return  # IOS prints per-line counters under match-any classes only
+        for index, line in enumerate(lines):
+            if self._match_line(line, p, byte):
+                Counters._add(self.counters.matches, key + (index,), p.length)
+                return
+
+    def policy(self, name: str, p: Packet, byte: int, where: tuple[str, str] | None = None) -> tuple[str | None, int]:
+        """Run a policy-map: ('dropped' or None, the byte after marking).  `where`: (interface,
+        input|output) the policy is attached to, for its counters."""
         classes = self.policies[name]
         for cls, actions in classes + [("class-default", [])]:
             if not self.class_matches(cls, p, byte):
                 continue
+            self._count_class(where, name, cls, p, byte)
             for action in actions:
                 w = action.split()
                 if w[0] == "drop":
@@ -1438,6 +1508,9 @@ class _Semantics:
                         byte = (_value(value, _PREC_NAMES) << 5) | (byte & 0x1F)
                     else:
                         raise _Refuse(action)
+                    if self.counters is not None and where is not None:
+                        key = (where[0], where[1], name, cls, f"{field} {value}")
+                        self.counters.marked[key] = self.counters.marked.get(key, 0) + 1
                 elif w[0] in ("bandwidth", "priority", "shape"):
                     continue
                 else:
@@ -1448,7 +1521,7 @@ class _Semantics:
     def route_map(self, name: str, p: Packet, byte: int) -> str | None:
         """Policy routing: 'null-routed', 'policy-routed', or None (routed normally)."""
         family_word = "ipv6" if p.family == 6 else "ip"
-        for _seq, permit, lines in self.route_maps.get(name, []):
+        for seq, permit, lines in self.route_maps.get(name, []):
             matched = True
             for line in lines:
                 w = line.split()
@@ -1456,13 +1529,16 @@ class _Semantics:
                     continue
                 if w[1:3] == [family_word, "address"]:
                     q = dataclasses.replace(p, tos=byte)
-                    matched = matched and any(self.acl_permits(acl, q, False) is not False for acl in w[3:])
+                    matched = matched and any(self.acl_permits(acl, q, False, count=True) is not False
+                                              for acl in w[3:])
                 elif w[1:3] in (["ip", "address"], ["ipv6", "address"]):
                     matched = False  # a list of the other family: no packet of this one matches
                 else:
                     raise _Refuse(line)
             if not matched:
                 continue
+            if self.counters is not None:
+                Counters._add(self.counters.route_map, (name, seq), p.length)
             if not permit:
                 return None
             sets = [line.split() for line in lines if line.startswith("set ")]
@@ -1487,11 +1563,12 @@ class _Semantics:
         def lines(iface: list[str], *head: str) -> list[list[str]]:
             return [line.split() for line in iface if tuple(line.split()[:len(head)]) == head]
 
+        into, out_of = expand_interface(p.in_interface), expand_interface(p.out_interface)
         for w in lines(inside, *filter_word):
-            if w[-1] == "in" and self.acl_permits(w[2], dataclasses.replace(p, tos=byte), True) is False:
+            if w[-1] == "in" and self.acl_permits(w[2], dataclasses.replace(p, tos=byte), True, count=True) is False:
                 return "dropped", byte
         for w in lines(inside, "service-policy", "input"):
-            fate, byte = self.policy(w[2], dataclasses.replace(p, tos=byte), byte)
+            fate, byte = self.policy(w[2], dataclasses.replace(p, tos=byte), byte, (into, "input"))
             if fate:
                 return fate, byte
         route = None
@@ -1500,22 +1577,41 @@ class _Semantics:
         if route == "null-routed":
             return route, byte
         for w in lines(outside, *filter_word):
-            if w[-1] == "out" and self.acl_permits(w[2], dataclasses.replace(p, tos=byte), True) is False:
+            if w[-1] == "out" and self.acl_permits(w[2], dataclasses.replace(p, tos=byte), True, count=True) is False:
                 return "dropped", byte
         for w in lines(outside, "service-policy", "output"):
-            fate, byte = self.policy(w[2], dataclasses.replace(p, tos=byte), byte)
+            fate, byte = self.policy(w[2], dataclasses.replace(p, tos=byte), byte, (out_of, "output"))
             if fate:
                 return fate, byte
         return route or "forwarded", byte
 
 
-def forward(cfg: "IOSConfig", packet: Packet) -> tuple[str, int]:
+def forward(cfg: "IOSConfig", packet: Packet, counters: Counters | None = None) -> tuple[str, int]:
     """What the router whose configuration is ``cfg`` does with ``packet``: (fate, DS byte leaving).
 
     fate: forwarded, dropped, null-routed (policy routing to Null0) or policy-routed.  Raises
-    ValueError for constructs this model does not evaluate (policers, NBAR, CoS...).
+    ValueError for constructs this model does not evaluate (policers, NBAR other than an HTTP URL,
+    CoS...).  ``counters``: the router's counters, which count the packet as IOS would (the deciding
+    access-list entry of an interface filter or a policy-routing match, the route-map clause that
+    matched, the service-policy class and match line that classified it, the packets a set marked);
+    a packet the model refuses counts nowhere.
     """
     try:
-        return _Semantics(cfg).forward(packet)
+        if counters is None:
+            return _Semantics(cfg).forward(packet)
+        # Counted on a copy first: a packet refused half way leaves the counters as they were.
+        trial = Counters()
+        result = _Semantics(cfg, trial).forward(packet)
+        for name in ("ace", "marked"):
+            mine, theirs = getattr(counters, name), getattr(trial, name)
+            for key, value in theirs.items():
+                mine[key] = mine.get(key, 0) + value
+        for name in ("route_map", "classes", "matches"):
+            mine, theirs = getattr(counters, name), getattr(trial, name)
+            for key, (packets, length) in theirs.items():
+                row = mine.setdefault(key, [0, 0])
+                row[0] += packets
+                row[1] += length
+        return result
     except (_Refuse, KeyError, IndexError) as exc:
         raise ValueError(f"not evaluated by the lab model: {exc}") from None

@@ -58,7 +58,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import paramiko
 
-from lab.iosconfig import IOSConfig, Node, mode_of
+from lab.iosconfig import Counters, IOSConfig, Node, Packet, expand_interface, forward, mode_of
 
 __all__ = [
     "Faults",
@@ -69,6 +69,8 @@ __all__ = [
     "read_log",
     "command_records",
     "is_config_command",
+    "offers_path_for",
+    "write_offers",
     "main",
 ]
 
@@ -156,6 +158,9 @@ class DeviceSpec:
     privilege: int = 1  # 1: log in at "host>" and need enable; 15: log in at "host#"
     log_path: str | None = None  # JSON lines, one record per command/event
     faults_path: str | None = None  # JSON control file, re-read when it changes
+    # JSON lines of packets offered to the router's data plane (see `Device.offer`); default:
+    # offers.jsonl beside the faults file. Read up to its end before every counter show command.
+    offers_path: str | None = None
     running_path: str | None = None  # running-config written here after every change
     startup_path: str | None = None  # startup-config written here by write memory
     authorized_keys: tuple[str, ...] = ()  # "ssh-ed25519 AAAA... comment" lines
@@ -197,6 +202,10 @@ class Device:
         self._faults = spec.faults
         self._faults_stamp: tuple[int, int] | None = None
         self._session_counter = 0
+        # The data plane's counters: packets offered by a test (`offer`, or the offers file) run
+        # through lab.iosconfig.forward, which counts them as IOS does.
+        self.counters = Counters()
+        self._offers_read = 0
         if spec.faults_path and not os.path.exists(spec.faults_path):
             _atomic_write(spec.faults_path, json.dumps(spec.faults.to_mapping(), indent=1) + "\n")
         self._persist_running()
@@ -283,10 +292,77 @@ class Device:
             self.startup_text = self.running.body()
             self._persist_startup()
 
+    # data plane -----------------------------------------------------------
+
+    def offer(self, packets: Iterable[Mapping[str, Any] | Packet]) -> dict[str, int]:
+        """Run packets through the router's own model (``lab.iosconfig.forward``) and count them.
+
+        A packet is a ``Packet`` or a mapping of its fields (``protocol`` may be ``"tcp"``/``"udp"``;
+        ``count`` repeats it).  Returns how many packets met each fate (forwarded, dropped,
+        null-routed, policy-routed); the counters are what the show commands print."""
+        fates: dict[str, int] = {}
+        with self.lock:
+            for given in packets:
+                packet, times = _packet(given)
+                fate = "refused"
+                for _ in range(times):
+                    try:
+                        fate, _byte = forward(self.running, packet, self.counters)
+                    except ValueError:
+                        fate = "refused"
+                    fates[fate] = fates.get(fate, 0) + 1
+        self.log({"event": "offer", "fates": fates})
+        return fates
+
+    def offers_path(self) -> str | None:
+        return self.spec.offers_path or (offers_path_for(os.path.dirname(self.spec.faults_path))
+                                         if self.spec.faults_path else None)
+
+    def take_offers(self) -> None:
+        """Offer what was appended to the offers file since the last read (a daemon's test API)."""
+        path = self.offers_path()
+        if not path or not os.path.exists(path):
+            return
+        with self.lock:
+            with open(path, encoding="utf-8") as fh:
+                fh.seek(self._offers_read)
+                data = fh.read()
+            complete = data[:data.rfind("\n") + 1]
+            self._offers_read += len(complete.encode("utf-8"))
+            packets = [json.loads(line) for line in complete.splitlines() if line.strip()]
+        if packets:
+            self.offer(packets)
+
     def check_password(self, username: str, password: str) -> bool:
         return hmac.compare_digest(username.encode(), self.spec.username.encode()) and hmac.compare_digest(
             password.encode(), self.spec.password.encode()
         )
+
+
+_PROTOCOLS = {"tcp": 6, "udp": 17, "icmp": 1, "ipv6-icmp": 58}
+
+
+def _packet(given: Mapping[str, Any] | Packet) -> tuple[Packet, int]:
+    if isinstance(given, Packet):
+        return given, 1
+    data = dict(given)
+    times = int(data.pop("count", 1))
+    if isinstance(data.get("protocol"), str):
+        data["protocol"] = _PROTOCOLS[data["protocol"]]
+    data.setdefault("family", 6 if ":" in str(data.get("src", "")) else 4)
+    return Packet(**data), times
+
+
+def offers_path_for(router_dir: str) -> str:
+    """Where a daemon router reads offered packets: ``offers.jsonl`` in its directory."""
+    return os.path.join(router_dir, "offers.jsonl")
+
+
+def write_offers(path: str, packets: Iterable[Mapping[str, Any]]) -> None:
+    """Append packets (mappings of ``Packet`` fields, ``count`` to repeat) for a running router to take."""
+    with open(path, "a", encoding="utf-8") as fh:
+        for packet in packets:
+            fh.write(json.dumps(dict(packet)) + "\n")
 
 
 # --------------------------------------------------------------------------- exec commands
@@ -310,8 +386,10 @@ _SHOW_PRIV = {
     "running-config": "show_run",
     "startup-config": "show_start",
     "version": "show_version",
-    "ip": {"access-lists": "show_acl", "interface": {"brief": "show_ip_int_brief"}},
+    "ip": {"access-lists": "show_acl", "interface": {"": "show_ip_int", "brief": "show_ip_int_brief"}},
     "access-lists": "show_acl",
+    "route-map": "show_route_map",
+    "policy-map": {"interface": "show_pmap_int"},
     "privilege": "show_privilege",
     "clock": "show_clock",
     "history": "show_history",
@@ -733,8 +811,13 @@ class CLISession:
         return _show_version(self.d), "ok"
 
     def _x_show_acl(self, args: list[str], toks: list[tuple[int, str]]) -> tuple[str, str]:
+        # Cisco IOS Security Command Reference, "show access-lists": `Extended IP access list 106`,
+        # then each entry with its sequence number and, once it has matched, `(N matches)`
+        # (`(1 match)`); an entry that never matched prints no counter.
+        self.d.take_offers()
         with self.d.lock:
             acls = self.d.running.access_lists()
+            counted = dict(self.d.counters.ace)
         if args:
             acls = [a for a in acls if a[0] == args[0]]
             if len(toks) > 1:
@@ -744,7 +827,139 @@ class CLISession:
             kind = "Standard" if standard else "Extended"
             label = f"access list {name}"
             out.append(f"{kind} IP {label}")
-            out.extend(f"    {seq} {text}" for seq, text in entries if not text.startswith("remark "))
+            for seq, text in entries:
+                if text.startswith("remark "):
+                    continue
+                hits = counted.get((name, seq), 0)
+                tail = "" if not hits else " (1 match)" if hits == 1 else f" ({hits} matches)"
+                out.append(f"    {seq} {text}{tail}")
+        return "".join(l + "\n" for l in out), "ok"
+
+    def _x_show_route_map(self, args: list[str], toks: list[tuple[int, str]]) -> tuple[str, str]:
+        # Cisco IOS IP Routing: Protocol-Independent Command Reference, "show route-map": per clause
+        # `route-map NAME, permit, sequence 10`, `Match clauses:` (`ip address (access-lists): 106`),
+        # `Set clauses:` (`interface Null0`), `Policy routing matches: N packets, M bytes`.
+        self.d.take_offers()
+        out = []
+        with self.d.lock:
+            counted = {key: list(row) for key, row in self.d.counters.route_map.items()}
+            nodes = [n for n in self.d.running.root if n.text.split()[:1] == ["route-map"]]
+        for node in nodes:
+            words = node.text.split()
+            if args and words[1] != args[0]:
+                continue
+            action = words[2] if len(words) > 2 else "permit"
+            seq = int(words[3]) if len(words) > 3 else 10
+            out.append(f"route-map {words[1]}, {action}, sequence {seq}")
+            out.append("  Match clauses:")
+            for child in node.children:
+                w = child.text.split()
+                if w[:1] != ["match"]:
+                    continue
+                if w[1:3] in (["ip", "address"], ["ipv6", "address"]):
+                    out.append(f"    {w[1]} address (access-lists): {' '.join(w[3:])} ")
+                else:
+                    out.append(f"    {' '.join(w[1:])} ")
+            out.append("  Set clauses:")
+            out.extend(f"    {child.text.split(None, 1)[1]}" for child in node.children
+                       if child.text.startswith("set ") and len(child.text.split()) > 1)
+            packets, length = counted.get((words[1], seq), [0, 0])
+            out.append(f"  Policy routing matches: {packets} packets, {length} bytes")
+        return "".join(l + "\n" for l in out), "ok"
+
+    def _x_show_pmap_int(self, args: list[str], toks: list[tuple[int, str]]) -> tuple[str, str]:
+        # Cisco IOS Quality of Service Solutions Command Reference, "show policy-map interface":
+        # ` GigabitEthernet0/0`, `Service-policy input: NAME`, then per class `Class-map: NAME
+        # (match-any)`, `N packets, M bytes`, `5 minute offered rate ...`, each `Match:` line (with
+        # its own `N packets, M bytes` / `5 minute rate` under a match-any class), `QoS Set` /
+        # `dscp 1` / `Packets marked N`; class-default last.
+        self.d.take_offers()
+        with self.d.lock:
+            cfg = self.d.running
+            counters = self.d.counters
+            interfaces = [(expand_interface(n.text.split(None, 1)[1]), [c.text for c in n.children]) for n in cfg.interfaces()]
+            class_maps = {n.text.split()[-1]: ("match-any" in n.text.split(), [c.text for c in n.children])
+                          for n in cfg.root if n.text.startswith("class-map ")}
+            policies = {n.text.split()[-1]: [(c.text.split()[-1], [g.text for g in c.children]) for c in n.children
+                                             if c.text.startswith("class ")]
+                        for n in cfg.root if n.text.startswith("policy-map ")}
+            classes = {k: list(v) for k, v in counters.classes.items()}
+            matches = {k: list(v) for k, v in counters.matches.items()}
+            marked = dict(counters.marked)
+        wanted = expand_interface("".join(args)) if args else None
+        out: list[str] = []
+        for name, lines in interfaces:
+            attached = [(w[1], w[2]) for w in (line.split() for line in lines)
+                        if w[:1] == ["service-policy"] and len(w) == 3 and w[1] in ("input", "output")]
+            if not attached or (wanted and name != wanted):
+                continue
+            out.append(f" {name} ")
+            for direction, policy in attached:
+                out += ["", f"  Service-policy {direction}: {policy}"]
+                configured = policies.get(policy, [])
+                implicit = [] if any(c == "class-default" for c, _a in configured) else [("class-default", [])]
+                for cls, actions in configured + implicit:
+                    key = (name, direction, policy, cls)
+                    match_any, match_lines = class_maps.get(cls, (True, ["match any"]))
+                    packets, length = classes.get(key, [0, 0])
+                    out += ["", f"    Class-map: {cls} ({'match-any' if match_any else 'match-all'})  ",
+                            f"      {packets} packets, {length} bytes",
+                            "      5 minute offered rate 0000 bps, drop rate 0000 bps"]
+                    for index, line in enumerate(match_lines):
+                        if not line.startswith("match "):
+                            continue
+                        shown = line.split(None, 1)[1]
+                        if cls == "class-default" or not match_any:
+                            out.append(f"      Match: {shown} ")
+                            continue
+                        hits, hit_bytes = matches.get(key + (index,), [0, 0])
+                        out += [f"      Match: {shown}", f"        {hits} packets, {hit_bytes} bytes",
+                                "        5 minute rate 0 bps"]
+                    sets = [a.split() for a in actions if a.startswith("set ")]
+                    if sets:
+                        out.append("      QoS Set")
+                        for w in sets:
+                            field, value = (w[2], w[3]) if w[1] == "ip" else (w[1], w[2])
+                            out += [f"        {field} {value}",
+                                    f"          Packets marked {marked.get(key + (f'{field} {value}',), 0)}"]
+            out.append("")
+        return "".join(l + "\n" for l in out), "ok"
+
+    def _x_show_ip_int(self, args: list[str], toks: list[tuple[int, str]]) -> tuple[str, str]:
+        # Cisco IOS IP Addressing Services Command Reference, "show ip interface": per interface
+        # `NAME is up, line protocol is up`, its address, `Outgoing access list is ...`,
+        # `Inbound  access list is ...` (two spaces, as IOS prints it), `Policy routing is enabled,
+        # using route map NAME` / `Policy routing is disabled`; an interface without an address:
+        # `Internet protocol processing disabled`.
+        import ipaddress
+
+        with self.d.lock:
+            interfaces = [(expand_interface(n.text.split(None, 1)[1]), [c.text for c in n.children])
+                          for n in self.d.running.interfaces()]
+        wanted = expand_interface("".join(args)) if args else None
+        out: list[str] = []
+        for name, lines in interfaces:
+            if wanted and name != wanted:
+                continue
+            down = "shutdown" in lines
+            status = "administratively down, line protocol is down" if down else "up, line protocol is up"
+            out.append(f"{name} is {status}")
+            address = next((line.split()[2:4] for line in lines
+                            if line.startswith("ip address ") and len(line.split()) >= 4), None)
+            if address is None:
+                out.append("  Internet protocol processing disabled")
+                continue
+            prefix = ipaddress.ip_network(f"0.0.0.0/{address[1]}").prefixlen
+            acl_in = next((line.split()[2] for line in lines if line.startswith("ip access-group ") and line.endswith(" in")), None)
+            acl_out = next((line.split()[2] for line in lines if line.startswith("ip access-group ") and line.endswith(" out")), None)
+            route_map = next((line.split()[3] for line in lines if line.startswith("ip policy route-map ")), None)
+            out += [f"  Internet address is {address[0]}/{prefix}", "  Broadcast address is 255.255.255.255",
+                    "  Address determined by non-volatile memory", "  MTU is 1500 bytes",
+                    "  Helper address is not set", "  Directed broadcast forwarding is disabled",
+                    f"  Outgoing access list is {acl_out or 'not set'}",
+                    f"  Inbound  access list is {acl_in or 'not set'}", "  Proxy ARP is enabled",
+                    f"  Policy routing is enabled, using route map {route_map}" if route_map else "  Policy routing is disabled",
+                    "  Network address translation is disabled"]
         return "".join(l + "\n" for l in out), "ok"
 
     def _x_show_ip_int_brief(self, args: list[str], toks: list[tuple[int, str]]) -> tuple[str, str]:
