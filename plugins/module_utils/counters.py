@@ -66,9 +66,15 @@ class RuleCounter:
     line: int
     packets: int
     bytes: int
+    # What grew between two live readings (diffserv_counter_interval); None: read once.
+    delta_packets: int | None = dataclasses.field(default=None, repr=False, compare=False)
+    delta_bytes: int | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> JSON:
-        return {"line": self.line, "packets": self.packets, "bytes": self.bytes}
+        found = {"line": self.line, "packets": self.packets, "bytes": self.bytes}
+        if self.delta_packets is not None:
+            found["delta"] = {"packets": self.delta_packets, "bytes": self.delta_bytes}
+        return found
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -93,6 +99,13 @@ class RouterCounter:
     interface: str | None = None
     direction: str | None = None
     detail: str | None = None
+    delta_packets: int | None = dataclasses.field(default=None, compare=False)
+    delta_bytes: int | None = dataclasses.field(default=None, compare=False)
+
+    @property
+    def key(self) -> tuple[t.Any, ...]:
+        """What identifies the counter in two readings of the same device."""
+        return (self.command, self.kind, self.name, self.seq, self.entry, self.interface, self.direction, self.detail)
 
     @property
     def what(self) -> str:
@@ -110,8 +123,11 @@ class RouterCounter:
         return "%s: packets marked (%s)" % (where, self.detail)
 
     def as_dict(self) -> JSON:
-        return {"what": self.what, "text": quote(self.text), "packets": self.packets, "bytes": self.bytes,
-                "command": self.command}
+        found = {"what": self.what, "text": quote(self.text), "packets": self.packets, "bytes": self.bytes,
+                 "command": self.command}
+        if self.delta_packets is not None or self.delta_bytes is not None:
+            found["delta"] = {"packets": self.delta_packets, "bytes": self.delta_bytes}
+        return found
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -132,6 +148,7 @@ class ConflictObserved:
     firewall: RuleCounter | None
     router: tuple[RouterCounter, ...]
     notes: tuple[str, ...] = ()
+    interval: float | None = None  # seconds between the two live readings the deltas come from
 
     @property
     def fired(self) -> bool | None:
@@ -139,9 +156,40 @@ class ConflictObserved:
         return None if self.firewall is None else self.firewall.packets > 0
 
     def as_dict(self) -> JSON:
-        return {"firewall": self.firewall.as_dict() if self.firewall is not None else None,
-                "router": [counter.as_dict() for counter in self.router], "fired": self.fired,
-                "notes": list(self.notes)}
+        found = {"firewall": self.firewall.as_dict() if self.firewall is not None else None,
+                 "router": [counter.as_dict() for counter in self.router], "fired": self.fired,
+                 "notes": list(self.notes)}
+        if self.interval is not None:
+            found["interval_seconds"] = self.interval
+        return found
+
+
+def _grown(now: int | None, before: int | None) -> int | None:
+    return None if now is None or before is None or now < before else now - before
+
+
+def rule_deltas(now: t.Mapping[int, RuleCounter], before: t.Mapping[int, RuleCounter]) -> dict[int, RuleCounter]:
+    """The later reading's rule counters with what grew since the earlier one (a counter that went
+    down was zeroed or its rule reloaded in between: no delta)."""
+    found = {}
+    for line, counter in now.items():
+        earlier = before.get(line)
+        found[line] = dataclasses.replace(
+            counter, delta_packets=_grown(counter.packets, earlier.packets if earlier else None),
+            delta_bytes=_grown(counter.bytes, earlier.bytes if earlier else None))
+    return found
+
+
+def router_deltas(now: t.Sequence[RouterCounter], before: t.Sequence[RouterCounter]) -> tuple[RouterCounter, ...]:
+    """The same for a router's counters, matched by what they count."""
+    earlier = {counter.key: counter for counter in before}
+    found = []
+    for counter in now:
+        old = earlier.get(counter.key)
+        found.append(dataclasses.replace(
+            counter, delta_packets=_grown(counter.packets, old.packets if old else None),
+            delta_bytes=_grown(counter.bytes, old.bytes if old else None)))
+    return tuple(found)
 
 
 # ---------------------------------------------------------------------------

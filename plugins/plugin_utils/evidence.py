@@ -22,6 +22,11 @@ inventory gives `diffserv_captures` (packet captures and where they were taken) 
 * in `errors`, one entry per capture or show file that could not be read (stage `captures` or
   `show-outputs`): the others still report.
 
+Counters read live (`diffserv_counters: true`, plugins/plugin_utils/live_counters.py) travel in the
+host's collection as items with a `counters` entry; `firewall_texts` hands them over with the
+texts (`CollectedTexts.live`), and they count where no saved show output is given, with the deltas
+of a second reading (`diffserv_counter_interval`).
+
 Everything quoted is redacted on the way out (the caller redacts the findings data once more).
 """
 
@@ -36,7 +41,7 @@ import typing as t
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import quote
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import Findings
 from ansible_collections.diffserv.audit.plugins.plugin_utils.captures import capture_observations
-from ansible_collections.diffserv.audit.plugins.plugin_utils.showparse import conflicts_observed
+from ansible_collections.diffserv.audit.plugins.plugin_utils.showparse import LiveReadings, conflicts_observed
 
 
 def captures_given(task_vars: t.Mapping[str, t.Any], hosts: t.Sequence[str]) -> list[dict[str, t.Any]]:
@@ -78,15 +83,47 @@ def show_outputs_given(task_vars: t.Mapping[str, t.Any], routers: t.Iterable[str
     return found
 
 
-def firewall_texts(results: t.Mapping[str, t.Any]) -> dict[str, str]:
-    """firewall host -> the collected text the join read (nft counters are read from the text)."""
-    texts: dict[str, str] = {}
+class CollectedTexts(dict):  # type: ignore[type-arg]
+    """host -> the collected text the join read; `live`: host -> the counters its live collection read."""
+
+    live: dict[str, LiveReadings]
+
+
+def live_readings(collection: t.Mapping[str, t.Any]) -> LiveReadings | None:
+    """The counter readings of one host's collection (live_counters.file_items), None without any."""
+    readings: dict[int, dict[str, tuple[str, str]]] = {}
+    offsets: dict[int, float] = {}
+    for item in collection.get("files") or []:
+        counted = item.get("counters")
+        if not isinstance(counted, t.Mapping):
+            continue
+        number = int(counted.get("reading") or 1)
+        offsets[number] = float(counted.get("offset_seconds") or 0.0)
+        if item.get("text") and not counted.get("refused"):
+            readings.setdefault(number, {})[str(counted.get("command") or item.get("name"))] = (item["text"], item.get("source", ""))
+        else:
+            readings.setdefault(number, {})
+    if not readings:
+        return None
+    numbers = sorted(readings)
+    interval = round(offsets[numbers[-1]] - offsets[numbers[0]], 3) if len(numbers) > 1 else None
+    return LiveReadings(tuple(readings[number] for number in numbers), interval)
+
+
+def firewall_texts(results: t.Mapping[str, t.Any]) -> CollectedTexts:
+    """host -> the collected text the join read (nft counters are read from the text), and in `live`
+    what each host's live collection counted."""
+    texts = CollectedTexts()
+    texts.live = {}
     for host, registered in results.items():
         collection = (registered or {}).get("diffserv_collection") or {}
         for item in collection.get("files") or []:
-            if item.get("text"):
+            if item.get("text") and not isinstance(item.get("counters"), t.Mapping):
                 texts[host] = item["text"]
                 break
+        found = live_readings(collection)
+        if found is not None:
+            texts.live[host] = found
     return texts
 
 
@@ -107,9 +144,11 @@ def attach_evidence(findings: dict[str, t.Any], typed: Findings, fleet: t.Any, c
             errors.append({"host": None, "stage": "captures",
                            "reason": "%s (at %s): %s" % (problem["capture"], problem["point"], problem["reason"])})
         spent["captures_seconds"] = round(time.perf_counter() - started, 3)
-    # Counters: a dump saved with -c, an nft counter, or the routers' show outputs.
+    # Counters: a dump saved with -c, an nft counter, the routers' show outputs, or what the live
+    # collection read (diffserv_counters).
     started = time.perf_counter()
-    counted, unreadable = conflicts_observed(typed.conflicts, fleet.firewalls, fleet.routers, show_outputs, texts)
+    counted, unreadable = conflicts_observed(typed.conflicts, fleet.firewalls, fleet.routers, show_outputs, texts,
+                                             live=getattr(texts, "live", None))
     for conflict, observed_counters in zip(findings.get("conflicts", []), counted):
         data = observed_counters.as_dict()
         if data.get("firewall") or data.get("router") or data.get("notes"):

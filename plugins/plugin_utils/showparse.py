@@ -37,8 +37,10 @@ from __future__ import absolute_import, annotations, division, print_function
 __metaclass__ = type
 
 import dataclasses
+import difflib
 import io
 import os
+import re
 import typing as t
 
 try:
@@ -51,7 +53,7 @@ except ImportError as import_error:  # pragma: no cover - exercised only without
 
 from ansible_collections.diffserv.audit.plugins.module_utils.counters import (
     ACL_ENTRY, CLASS, CLASS_MATCH, MARKED, POLICE, ROUTE_MAP, ConflictObserved, InterfaceState, RouterCounter,
-    conflict_observed, firewall_counters,
+    RuleCounter, conflict_observed, firewall_counters, iptables_counters_text, nft_counters, router_deltas, rule_deltas,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError, quote
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import Conflict
@@ -169,18 +171,28 @@ def read_show_outputs(outputs: t.Mapping[str, str], base: str | None = None
                       ) -> tuple[ShowParsed, list[ShowParseError]]:
     """`diffserv_show_outputs` (command -> file) -> everything they gave, and each file's error
     (a file that cannot be read or parsed is one error; the others still count)."""
-    counters: list[RouterCounter] = []
-    states: list[InterfaceState] = []
+    texts: dict[str, tuple[str, str]] = {}
     errors: list[ShowParseError] = []
     for command, given in outputs.items():
         path = given if os.path.isabs(given) or base is None else os.path.join(base, given)
         try:
             with io.open(path, encoding="utf-8", errors="replace") as handle:
-                text = handle.read()
-            parsed = parse_show(command, text, given)
+                texts[command] = (handle.read(), given)
         except OSError as error:
             errors.append(ShowParseError(given, command, "cannot read the file: %s" % (error.strerror or error)))
-            continue
+    parsed, found = read_show_texts(texts)
+    return parsed, errors + found
+
+
+def read_show_texts(outputs: t.Mapping[str, tuple[str, str]]) -> tuple[ShowParsed, list[ShowParseError]]:
+    """The text path: command -> (what the device printed, where it came from: a file, or
+    `user@host:port (show access-lists)` for a live reading) -> everything they gave, and the errors."""
+    counters: list[RouterCounter] = []
+    states: list[InterfaceState] = []
+    errors: list[ShowParseError] = []
+    for command, (text, source) in outputs.items():
+        try:
+            parsed = parse_show(command, text, source)
         except ShowParseError as error:
             errors.append(error)
             continue
@@ -189,29 +201,129 @@ def read_show_outputs(outputs: t.Mapping[str, str], base: str | None = None
     return ShowParsed(tuple(counters), tuple(states)), errors
 
 
+@dataclasses.dataclass(frozen=True)
+class LiveReadings:
+    """One host's counters read live (diffserv_counters): each reading command -> (text, source),
+    the first reading first; `interval` the seconds between the first and the last (None: one reading)."""
+
+    readings: tuple[t.Mapping[str, tuple[str, str]], ...]
+    interval: float | None = None
+
+
+# A counted dump's line with its counters taken out, to line it up with the dump the audit analysed.
+_IPT_COUNTS = re.compile(r"^\[\d+:\d+\]\s+|(?<=\s)(?:-c|--set-counters)\s+\d+\s+\d+(?=\s|$)|\s\[\d+:\d+\]$")
+_NFT_COUNTS = re.compile(r"(?<=\bcounter) packets \d+ bytes \d+")
+
+
+def _plain(line: str) -> str:
+    line = line.strip()
+    if line.startswith("#"):
+        return "#"  # iptables-save's dated header and trailer comments
+    return _NFT_COUNTS.sub("", _IPT_COUNTS.sub("", line)).strip()
+
+
+def counted_lines(analysed: str, counted: str) -> dict[int, int]:
+    """Line of the counted reading -> line of the analysed text, where the two hold the same rule
+    (the counted dump and the analysed one were taken moments apart: the same rules, unless the
+    host changed them in between, which then leaves those lines out)."""
+    mine = [_plain(line) for line in analysed.splitlines()]
+    theirs = [_plain(line) for line in counted.splitlines()]
+    matcher = difflib.SequenceMatcher(None, theirs, mine, autojunk=False)
+    found: dict[int, int] = {}
+    for block in matcher.get_matching_blocks():
+        for offset in range(block.size):
+            found[block.a + offset + 1] = block.b + offset + 1
+    return found
+
+
+def _firewall_reading(analysed: str, counted: str, file: str) -> dict[int, RuleCounter]:
+    reading = iptables_counters_text(counted, file)
+    if not reading and "counter" in counted:
+        reading = nft_counters(counted, file)
+    lines = counted_lines(analysed, counted)
+    return {lines[line]: dataclasses.replace(counter, file=file, line=lines[line])
+            for line, counter in reading.items() if line in lines}
+
+
+def live_firewall_counters(analysed: str, live: LiveReadings, file: str) -> tuple[dict[int, RuleCounter] | None, list[str]]:
+    """A firewall's rule counters from its live readings (the analysed dump's line numbers), with the
+    deltas between the first and the last reading; notes on what could not be lined up."""
+    readings = [reading for reading in live.readings if reading]
+    if not readings:
+        return None, []
+    notes = []
+
+    def counted(reading: t.Mapping[str, tuple[str, str]]) -> dict[int, RuleCounter]:
+        found: dict[int, RuleCounter] = {}
+        for command, (text, source) in reading.items():
+            if command.startswith("ip6tables") or not text.strip():
+                continue  # the join reads IPv4; an empty text is a refused command
+            found.update(_firewall_reading(analysed, text, file))
+        return found
+
+    last = counted(readings[-1])
+    if len(readings) > 1:
+        last = rule_deltas(last, counted(readings[0]))
+    if not last:
+        notes.append("the live counter reading of %s holds no counter for the analysed rules" % file)
+    return last or None, notes
+
+
+def live_router_counters(live: LiveReadings) -> tuple[ShowParsed, list[ShowParseError]]:
+    """A router's live readings -> the last reading's counters (with deltas from the first) and states."""
+    readings = [reading for reading in live.readings if reading]
+    if not readings:
+        return ShowParsed(), []
+    last, errors = read_show_texts(readings[-1])
+    if len(readings) > 1:
+        first, _again = read_show_texts(readings[0])
+        last = ShowParsed(router_deltas(last.counters, first.counters), last.states)
+    return last, errors
+
+
 def conflicts_observed(conflicts: t.Sequence[Conflict], firewalls: t.Mapping[str, t.Any], routers: t.Mapping[str, t.Any],
                        show_outputs: t.Mapping[str, t.Mapping[str, str]], firewall_texts: t.Mapping[str, str] | None = None,
-                       base: str | None = None) -> tuple[list[ConflictObserved], list[ShowParseError]]:
+                       base: str | None = None, live: t.Mapping[str, LiveReadings] | None = None,
+                       ) -> tuple[list[ConflictObserved], list[ShowParseError]]:
     """Each conflict's `observed` (same order as `conflicts`), and the show files that could not be read.
 
     show_outputs: router host -> its `diffserv_show_outputs` (command -> file); firewall_texts: firewall
     host -> its collected text, needed only for nft counters (iptables-save -c counters come from the
-    parsed dump).  firewalls/routers: the loaded fleet's.
+    parsed dump).  firewalls/routers: the loaded fleet's.  live: host -> the counters the live
+    collection read (diffserv_counters): a router's show outputs where it has no saved ones, a
+    firewall's counted dump, with deltas when read twice.
     """
+    live = live or {}
     parsed: dict[str, ShowParsed] = {}
     errors: list[ShowParseError] = []
     for host, outputs in show_outputs.items():
         parsed[host], found = read_show_outputs(outputs, base)
         errors.extend(found)
+    for host, readings in live.items():
+        if host in routers and host not in parsed:
+            parsed[host], found = live_router_counters(readings)
+            errors.extend(found)
     counters_of: dict[str, t.Any] = {}
+    notes_of: dict[str, list[str]] = {}
     observed = []
     for conflict in conflicts:
         firewall = firewalls.get(conflict.marker.host)
         host = conflict.marker.host
         if host not in counters_of:
-            counters_of[host] = firewall_counters(firewall, (firewall_texts or {}).get(host)) if firewall else None
+            text = (firewall_texts or {}).get(host)
+            counters_of[host], notes_of[host] = None, []
+            if firewall is not None and host in live and text is not None:
+                counters_of[host], notes_of[host] = live_firewall_counters(text, live[host], firewall.file)
+            if counters_of[host] is None and firewall is not None:
+                counters_of[host] = firewall_counters(firewall, text)
         router = routers.get(conflict.treatment.host)
         shown = parsed.get(conflict.treatment.host, ShowParsed())
-        observed.append(conflict_observed(conflict, router.config if router is not None else None, counters_of[host],
-                                          shown.counters, shown.states))
+        found = conflict_observed(conflict, router.config if router is not None else None, counters_of[host],
+                                  shown.counters, shown.states)
+        intervals = [live[name].interval for name in (host, conflict.treatment.host)
+                     if name in live and live[name].interval is not None]
+        if notes_of[host] or intervals:
+            found = dataclasses.replace(found, notes=tuple(notes_of[host]) + found.notes,
+                                        interval=max(intervals) if intervals else None)
+        observed.append(found)
     return observed, errors
