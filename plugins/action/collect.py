@@ -22,6 +22,7 @@ from ansible_collections.diffserv.audit.plugins.plugin_utils.files import read_c
 from ansible_collections.diffserv.audit.plugins.plugin_utils.inventory import (
     HOST_KEYS, PlatformUnknown, platform_of, split_by_platform, target_from,
 )
+from ansible_collections.diffserv.audit.plugins.plugin_utils import live_counters
 from ansible_collections.diffserv.audit.plugins.plugin_utils.session import (
     CollectError, collect_live, shared_commands, what_runs,
 )
@@ -39,7 +40,8 @@ class ActionModule(DiffservAction):
     def run_core(self, args, task_vars):
         if args["hosts"] is not None:
             return self._collect_many(args, task_vars)
-        host_vars = {key: self._templar.template(task_vars[key]) for key in HOST_KEYS if task_vars.get(key) is not None}
+        host_vars = {key: self._templar.template(task_vars[key]) for key in HOST_KEYS + live_counters.HOST_KEYS
+                     if task_vars.get(key) is not None}
         collection, error = self._collect_one(args, host_vars)
         if error is not None:
             # One host's failure is the task's: the reason as msg, and unreachable when the
@@ -63,7 +65,7 @@ class ActionModule(DiffservAction):
             if known is None:
                 per_host[host] = None
                 continue
-            values = {key: known.get(key) for key in HOST_KEYS}
+            values = {key: known.get(key) for key in HOST_KEYS + live_counters.HOST_KEYS}
             per_host[host] = {key: value for key, value in values.items() if value is not None}
         collections, errors, not_audited = {}, {}, {}
         if not args["platform"]:
@@ -126,9 +128,11 @@ class ActionModule(DiffservAction):
                 # what it runs names; diffserv_platform (or the platform option) forces one.
                 chooses = driver.role == platforms.FIREWALL and not (args["platform"] or host_vars.get("diffserv_platform"))
                 commands = shared_commands(driver, platforms.DRIVERS.values()) if chooses else None
-                collected = collect_live(driver, target, with_ipv6=args["ipv6"], commands=commands)
+                collected = collect_live(driver, target, with_ipv6=args["ipv6"], commands=commands,
+                                         extra=live_counters.reader(live_counters.plan_from(host_vars)))
                 # Redacted first, before anything reads it (even which platform the host runs).
                 collected = [dataclasses.replace(item, text=redact(item.text)) for item in collected]
+                collected, readings = live_counters.split(collected)  # diffserv_counters: items of their own
                 where = "%s@%s:%d" % (target.username, target.host, target.port)
                 said = ()
                 found_with = ()
@@ -166,9 +170,11 @@ class ActionModule(DiffservAction):
                     # The iptables dumps the native tables are analysed with (their own items are above).
                     entry["iptables"] = companions
                 files.append(entry)
+            if origin == "live":
+                files.extend(live_counters.file_items(readings, where))
         except CollectError as error:
             return None, {"reason": str(error), "unreachable": error.unreachable}
-        except (ParseError, DiffservError, AnsibleActionFail) as error:
+        except (ParseError, DiffservError, AnsibleActionFail, live_counters.PlanError) as error:
             return None, {"reason": str(error)}
         return {
             "host": host_vars.get("inventory_hostname"), "platform": platform, "origin": origin,

@@ -28,6 +28,13 @@ description:
     the dumps kept with the nft item (C(iptables)) and a note in the findings saying so. Without
     native tables it is an C(iptables) host, as before. When the host's sudo allows C(iptables-save)
     but not C(nft list ruleset), the host is still collected and the findings say what was not seen.
+  - With the host variable C(diffserv_counters) true, the same session then reads the counters (show
+    commands only) - on IOS C(show access-lists), C(show route-map), C(show policy-map interface) and
+    C(show ip interface); on Linux C(iptables-save -c) (and C(ip6tables-save -c)) and C(nft list ruleset)
+    where the configuration came from those tools, through sudo as above - and
+    C(diffserv_counter_interval) (seconds, at most 600) reads them a second time that long after, so the
+    audit reports what grew in between. Each output is one more item of C(files), named by its command,
+    redacted, with a C(counters) entry (C(command), C(reading), C(at), C(offset_seconds), C(refused)).
   - Connection data come from the usual inventory variables (C(ansible_host), C(ansible_port),
     C(ansible_user), C(ansible_password) or C(ansible_ssh_private_key_file), C(ansible_become_password));
     the options below override them. Host keys are checked unless the inventory turns that off
@@ -187,7 +194,8 @@ diffserv_collection:
       type: bool
     files:
       description:
-        - One entry per collected text (C(iptables-save), C(ip6tables-save), C(nft-ruleset), C(running-config)).
+        - One entry per collected text (C(iptables-save), C(ip6tables-save), C(nft-ruleset), C(running-config)),
+          then, with C(diffserv_counters), one per counter reading (C(show access-lists), C(iptables-save -c), ...).
       type: list
       elements: dict
       contains:

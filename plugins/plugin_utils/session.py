@@ -203,7 +203,8 @@ def _present_tools(connection: t.Any, tools: t.Sequence[str], target: Target) ->
     return {tool for tool in tools if "present:%s" % tool in output.split()}
 
 
-def collect_linux(target: Target, commands: t.Sequence[LiveCommand], with_ipv6: bool = True) -> list[Collected]:
+def collect_linux(target: Target, commands: t.Sequence[LiveCommand], with_ipv6: bool = True,
+                  extra: t.Callable[..., list[Collected]] | None = None) -> list[Collected]:
     """The commands on a Linux host, as root (sudo when needed), each where the host has its tool.
 
     The first present command is required: a refused sudo fails the host.  A later one the host's
@@ -229,6 +230,8 @@ def collect_linux(target: Target, commands: t.Sequence[LiveCommand], with_ipv6: 
         if not found:
             raise CollectError("%s has none of %s: nothing to collect" % (
                 target.host, ", ".join(sorted({command.command.split()[0] for command in wanted}))))
+        if extra is not None:  # more show commands on the same session (live_counters.reader)
+            found.extend(extra(connection, target, found))
         failed = False
         return found
     finally:
@@ -238,7 +241,8 @@ def collect_linux(target: Target, commands: t.Sequence[LiveCommand], with_ipv6: 
 IOS_RUNNING = (LiveCommand("running-config", "show running-config"),)
 
 
-def collect_ios(target: Target, commands: t.Sequence[LiveCommand] = IOS_RUNNING, with_ipv6: bool = True) -> list[Collected]:
+def collect_ios(target: Target, commands: t.Sequence[LiveCommand] = IOS_RUNNING, with_ipv6: bool = True,
+                extra: t.Callable[..., list[Collected]] | None = None) -> list[Collected]:
     connection = _connect(target, "cisco_ios")
     failed = True
     try:
@@ -251,6 +255,8 @@ def collect_ios(target: Target, commands: t.Sequence[LiveCommand] = IOS_RUNNING,
             except (ValueError, ReadTimeout) as error:
                 raise CollectError("enable refused on %s: %s" % (target.host, _first_line(error))) from None
         found = [Collected(command.name, _run(connection, command.command, target), command.command) for command in commands]
+        if extra is not None:  # more show commands on the same session (live_counters.reader)
+            found.extend(extra(connection, target, found))
         failed = False
         return found
     finally:
@@ -262,9 +268,11 @@ SESSIONS: dict[str, t.Callable[..., list[Collected]]] = {"linux": collect_linux,
 
 
 def collect_live(driver: Driver, target: Target, with_ipv6: bool = True,
-                 commands: t.Sequence[LiveCommand] | None = None) -> list[Collected]:
+                 commands: t.Sequence[LiveCommand] | None = None,
+                 extra: t.Callable[..., list[Collected]] | None = None) -> list[Collected]:
     """What the driver's live commands (or `commands`) print on the device, through the session flavour it names."""
-    return SESSIONS[driver.session](target, driver.live_commands if commands is None else commands, with_ipv6=with_ipv6)
+    return SESSIONS[driver.session](target, driver.live_commands if commands is None else commands, with_ipv6=with_ipv6,
+                                    extra=extra)
 
 
 def shared_commands(driver: Driver, drivers: t.Iterable[Driver]) -> tuple[LiveCommand, ...]:
