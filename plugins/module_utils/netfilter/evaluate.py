@@ -36,6 +36,9 @@ import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.nat import (
+    PER_CONNECTION_NOTE, IfaceAddress, NatTarget, nat_target, new_address, new_port,
+)
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import (
     AddrCond, IfaceCond, Jump, Opaque, OtherTarget, PortCond, PROTOCOL_NUMBERS, ProtoCond, Rule,
     Ruleset, SetDscp, SetTos, TosCond, Verdict,
@@ -50,22 +53,25 @@ PATH_HOOKS: dict[str, tuple[str, ...]] = {
     "output": ("OUTPUT", "POSTROUTING"),
     "input": ("PREROUTING", "INPUT"),
 }
-# Hook -> tables in netfilter priority order (raw -300, mangle -150, filter 0).
-# nat is left out on purpose: it neither writes the byte nor drops.
+# Hook -> tables in netfilter priority order (raw -300, mangle -150, nat -100 before routing (dstnat),
+# filter 0, nat 100 after it (srcnat)).  nat neither writes the byte nor drops, but it changes the
+# addresses and ports later chains match and the wire carries (nat.py).
 HOOK_TABLES: dict[str, tuple[str, ...]] = {
-    "PREROUTING": ("raw", "mangle"),
-    "INPUT": ("mangle", "filter"),
+    "PREROUTING": ("raw", "mangle", "nat"),
+    "INPUT": ("mangle", "filter", "nat"),
     "FORWARD": ("mangle", "filter"),
-    "OUTPUT": ("raw", "mangle", "filter"),
-    "POSTROUTING": ("mangle",),
+    "OUTPUT": ("raw", "mangle", "nat", "filter"),
+    "POSTROUTING": ("mangle", "nat"),
 }
+# The nat table's priority on each hook (NF_IP_PRI_NAT_DST -100, NF_IP_PRI_NAT_SRC 100).
+NAT_PRIORITIES = {"PREROUTING": -100, "OUTPUT": -100, "INPUT": 100, "POSTROUTING": 100}
 # Which interface names a hook knows.  PREROUTING does not know the output
 # interface; on the output path the input interface is the empty name.
 HOOK_KNOWS_OUT = {"PREROUTING": False, "INPUT": False, "FORWARD": True, "OUTPUT": True, "POSTROUTING": True}
 
 # Where a table's rules run as they read, since nothing compiles them differently.
 NATIVE = "native"
-# Priorities of the iptables tables on each hook (nat -100/100 left out, as above).
+# Priorities of the iptables tables on each hook (nat's depend on the hook: NAT_PRIORITIES).
 TABLE_PRIORITIES = {"raw": -300, "mangle": -150, "filter": 0}
 BACKENDS = ("legacy", "nft")
 ERAS = ("old", "modern")
@@ -150,6 +156,7 @@ class CompiledRule:
     write: TosWrite | None
     divergence: str | None  # where the kernel and the rule text part ways
     semantics: str | None  # which TOS semantics was applied, when it matters
+    nat: NatTarget | None = None  # a nat table rule's SNAT/DNAT/MASQUERADE/REDIRECT/NETMAP
 
 
 def compile_rule(rule: Rule, backend: str, era: str) -> CompiledRule:
@@ -247,8 +254,8 @@ class Program:
             if base_chains is not None:
                 found = tuple(base_chains(hook))
             else:
-                found = tuple(Stage(table, hook, TABLE_PRIORITIES[table]) for table in HOOK_TABLES[hook]
-                              if self.has_chain(table, hook))
+                found = tuple(Stage(table, hook, NAT_PRIORITIES[hook] if table == "nat" else TABLE_PRIORITIES[table])
+                              for table in HOOK_TABLES[hook] if self.has_chain(table, hook))
             self._stages[hook] = found
         return found
 
@@ -263,6 +270,10 @@ class Program:
             rules = self.ruleset.tables[table].rules(chain)
             backend = self.table_backend(table)
             compiled = tuple(compile_rule(rule, backend, self.era) for rule in rules)
+            if table == "nat" and backend != NATIVE:
+                family = self.ruleset.family
+                compiled = tuple(dataclasses.replace(item, nat=found) if (found := nat_target(item.rule, family))
+                                 is not None else item for item in compiled)
             self._compiled[key] = compiled
         return compiled
 
@@ -369,6 +380,14 @@ class TraceResult:
     uncertain: tuple[str, ...]  # unmodeled matches/targets that the trace assumed
     backend: str
     era: str
+    # NAT (the first packet of a NEW connection): the header fields a nat rule changed, as they leave
+    # (an int; an IfaceAddress where the dump does not give the address; a (low, high) range where the
+    # kernel picks one), the path taken after the translation (a REDIRECT is delivered locally), the
+    # interface it leaves by, and what was assumed about routes.
+    wire: tuple[tuple[str, t.Any], ...] = ()
+    final_path: str = ""
+    out_interface: str = ""
+    nat_notes: tuple[str, ...] = ()
 
     @property
     def dscp(self) -> int:
@@ -384,7 +403,37 @@ class TraceResult:
             "tos_in": self.packet.tos, "describe": dsfield.describe_byte(self.tos),
             "steps": [step.as_dict() for step in self.steps],
             "uncertain": list(self.uncertain), "backend": self.backend, "tos_semantics": self.era,
+        } if not self.wire else {
+            "tos": self.tos, "dscp": self.dscp, "ecn": self.ecn, "verdict": self.verdict,
+            "tos_in": self.packet.tos, "describe": dsfield.describe_byte(self.tos),
+            "steps": [step.as_dict() for step in self.steps],
+            "uncertain": list(self.uncertain), "backend": self.backend, "tos_semantics": self.era,
+            "on_wire": {name: wire_text(value, name) for name, value in self.wire},
+            "path_taken": self.final_path, "out_interface": self.out_interface, "nat_notes": list(self.nat_notes),
         }
+
+    def wire_value(self, name: str) -> t.Any:
+        """A header field as the packet leaves: translated where a nat rule changed it, else as sent."""
+        for field, value in self.wire:
+            if field == name:
+                return value
+        return getattr(self.packet, name)
+
+
+def wire_text(value: t.Any, name: str, family: int | None = None) -> t.Any:
+    """A wire value for people and JSON: an address or port, 'a-b' for a range the kernel picks from,
+    'address of eth0' for an interface's address."""
+    if value is None or isinstance(value, IfaceAddress):
+        return None if value is None else str(value)
+    if name in ("src", "dst"):
+        make = ipaddress.ip_address if family is None else (
+            ipaddress.IPv4Address if family == 4 else ipaddress.IPv6Address)
+        if isinstance(value, tuple):
+            return "%s-%s" % (make(value[0]), make(value[1]))
+        return str(make(value))
+    if isinstance(value, tuple):
+        return "%d-%d" % value
+    return value
 
 
 def _iface_matches(pattern: str, name: str) -> bool:
@@ -444,30 +493,105 @@ def _condition_holds(condition: t.Any, packet: Packet, tos: int, in_name: str, o
 
 
 def trace(ruleset: Ruleset | View, packet: Packet, backend: str = "auto", era: str = "auto",
-          program: Program | None = None) -> TraceResult:
+          program: Program | None = None, route: t.Callable[[Packet], str] | None = None) -> TraceResult:
     """Follow one packet through the base chains of every hook along its path, in priority order.
 
     A match the packet cannot decide (a field left out of the packet, or an
     unmodeled match) is assumed to hold, and the result lists it under
     `uncertain`: the trace never hides that it guessed.
+
+    The nat table runs as for the first packet of a NEW connection (nat.py): later chains match
+    the translated header, and the result's `wire` holds what a nat rule changed.  Where nat
+    PREROUTING or OUTPUT changes the destination, `route(packet)` (the translated packet) names the
+    interface routing picks, "" for local delivery; without it a REDIRECT is delivered locally
+    (nat OUTPUT: by lo) and a DNAT keeps the interface the packet was given, and `nat_notes` says so.
     """
     program = program or Program(ruleset, backend, era)
+    family = program.ruleset.family
     tos = packet.tos
     steps: list[Step] = []
     uncertain: list[str] = []
-    for hook in PATH_HOOKS[packet.path]:
-        in_name = packet.in_interface if packet.path != "output" else ""
-        out_name = packet.out_interface if HOOK_KNOWS_OUT[hook] and packet.path != "input" else ""
+    current = packet
+    path = packet.path
+    out_interface = packet.out_interface
+    wire: dict[str, t.Any] = {}
+    notes: list[str] = []
+    hooks = list(PATH_HOOKS[path])
+    position = 0
+
+    def result(verdict: str) -> TraceResult:
+        if not wire:
+            return TraceResult(packet, tos, verdict, tuple(steps), tuple(uncertain), program.backend, program.era)
+        return TraceResult(packet, tos, verdict, tuple(steps), tuple(uncertain), program.backend, program.era,
+                           tuple(sorted(wire.items())), path, out_interface if path != "input" else "",
+                           (PER_CONNECTION_NOTE,) + tuple(notes))
+
+    while position < len(hooks):
+        hook = hooks[position]
+        position += 1
+        in_name = packet.in_interface if path != "output" else ""
+        out_name = out_interface if HOOK_KNOWS_OUT[hook] and path != "input" else ""
+        translated_before = "dst" in wire
+        redirected = False
         for stage in program.stages(hook):
-            tos, verdict = _run_table(program, stage, hook, packet, tos, in_name, out_name, steps, uncertain)
+            translated: list[tuple[Packet, dict[str, t.Any]]] = []
+            tos, verdict = _run_table(program, stage, hook, current, tos, in_name, out_name, steps, uncertain,
+                                      translated, family)
             if verdict == "drop":
-                return TraceResult(packet, tos, "drop", tuple(steps), tuple(uncertain), program.backend, program.era)
-    return TraceResult(packet, tos, "accept", tuple(steps), tuple(uncertain), program.backend, program.era)
+                return result("drop")
+            for new_packet, changes in translated:
+                current = new_packet
+                wire.update(changes)
+                redirected = redirected or steps[-1].action == "REDIRECT"
+        if hook in ("PREROUTING", "OUTPUT") and "dst" in wire and not translated_before:
+            # Routing after dstnat (PREROUTING), or the reroute after nat OUTPUT, on the translated destination.
+            if redirected:
+                chosen = "lo" if hook == "OUTPUT" else ""
+            elif route is not None:
+                chosen = route(current)
+            else:
+                chosen = out_interface if path != "input" else ""
+                notes.append("the translated destination's route is not in the dump: read as %s"
+                             % ("leaving by " + chosen if chosen else "delivered locally (path input)"))
+            if hook == "PREROUTING":
+                if chosen == "":
+                    path, hooks = "input", ["PREROUTING", "INPUT"]
+                else:
+                    path, hooks = "forward", ["PREROUTING", "FORWARD", "POSTROUTING"]
+                    out_interface = chosen
+            else:
+                if chosen != out_interface:
+                    notes.append("nat OUTPUT rerouted the packet: OUTPUT chains saw out %s, POSTROUTING sees %s"
+                                 % (out_interface or "(none)", chosen))
+                out_interface = chosen
+    return result("accept")
+
+
+def _apply_nat(target: NatTarget, hook: str, packet: Packet, in_name: str, out_name: str,
+               family: int) -> tuple[Packet, dict[str, t.Any]]:
+    """One packet through a NAT target: the packet as later chains see it, and the changed fields."""
+    target = target.for_hook(hook)
+    if target.manip == "src":
+        address = new_address(target, packet.src, out_name, family, hook)
+        port = new_port(target, packet.protocol, packet.sport)
+        changes = {"src": address, "sport": port}
+        new = dataclasses.replace(packet, src=address if isinstance(address, int) else None,
+                                  sport=port if isinstance(port, int) else None)
+    else:
+        address = new_address(target, packet.dst, in_name, family, hook)
+        port = new_port(target, packet.protocol, packet.dport)
+        changes = {"dst": address, "dport": port}
+        new = dataclasses.replace(packet, dst=address if isinstance(address, int) else None,
+                                  dport=port if isinstance(port, int) else None)
+    return new, changes
 
 
 def _run_table(program: Program, stage: Stage, hook: str, packet: Packet, tos: int, in_name: str,
-               out_name: str, steps: list[Step], uncertain: list[str]) -> tuple[int, str]:
-    """One base chain (with the chains it jumps to) for one packet: (byte, "accept" or "drop")."""
+               out_name: str, steps: list[Step], uncertain: list[str],
+               translated: list[tuple[Packet, dict[str, t.Any]]] | None = None, family: int = 4) -> tuple[int, str]:
+    """One base chain (with the chains it jumps to) for one packet: (byte, "accept" or "drop").
+
+    A NAT target of the nat table translates the packet (appended to `translated`) and ends the table."""
     table, base, priority = stage.table, stage.chain, stage.priority
     stack: list[tuple[str, int, bool]] = []  # (chain, position to resume, entered by an InlineJump)
     chain = base
@@ -521,6 +645,17 @@ def _run_table(program: Program, stage: Stage, hook: str, packet: Packet, tos: i
                 steps.append(Step(hook, table, rule.chain, rule.line, rule.text, "jump", tos, tos, note, priority))
             chain, position = target.chain, 0
             continue
+        if compiled.nat is not None and translated is not None:
+            new_packet, changes = _apply_nat(compiled.nat, hook, packet, in_name, out_name, family)
+            said = "; ".join("%s %s -> %s" % (name, wire_text(getattr(packet, name), name, family),
+                                               wire_text(value, name, family)) for name, value in sorted(changes.items())
+                             if value != getattr(packet, name))
+            steps.append(Step(hook, table, rule.chain, rule.line, rule.text, compiled.nat.kind, tos, tos,
+                              "%s: %s" % (compiled.nat.for_hook(hook).describe(family), said or "nothing changed"),
+                              priority))
+            translated.append((new_packet, {name: value for name, value in changes.items()
+                                            if value != getattr(packet, name)}))
+            return tos, "accept"
         if isinstance(target, Verdict):
             steps.append(Step(hook, table, rule.chain, rule.line, rule.text, target.kind, tos, tos, note, priority))
             if target.kind == "return":
