@@ -16,6 +16,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.diffserv.audit.plugins.module_utils import platforms
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import as_findings
+from ansible_collections.diffserv.audit.plugins.module_utils.loader import load_fleet, load_host
 from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation import plan as core
 from ansible_collections.diffserv.audit.plugins.plugin_utils.action_base import DiffservAction
@@ -28,6 +29,23 @@ CONNECTION_ARGS = ("host", "port", "username", "password", "private_key_file", "
                    "host_key_checking", "known_hosts", "timeout", "retries")
 
 
+def remember_loaded(fleet, change, collection, after):
+    """The firewall's text read back after the change, loaded as the audit loads its collection: the item the
+    plan changed, with the text the device now prints and whatever else the item carries (an nft listing's
+    iptables dumps), so the re-audit reads the host whole."""
+    audited = fleet.firewalls.get(change.host)
+    if audited is None or not collection:
+        return
+    wanted = platforms.driver(change.platform).analysed_items[0]
+    items = [dict(item, text=after) for item in collection.get("files", []) if item.get("name") == wanted]
+    if not items:
+        return
+    firewall, _router, _notes = load_host(change.host, dict(collection, files=items),
+                                          [egress for egress in audited.egresses if egress], audited.backend, audited.era)
+    if firewall is not None:
+        fleet.remember(audited.host, after, firewall)
+
+
 class ActionModule(DiffservAction):
     def run_core(self, args, task_vars):
         hosts = audited_hosts(task_vars, args["hosts"], args["register_name"])
@@ -37,7 +55,13 @@ class ActionModule(DiffservAction):
         options = options_from({"dscp": args["dscp"], "strategies": [args["strategy"]]})
         # Typed from here on: the findings arrive as the analyze task's data.
         findings = as_findings(args["findings"])
-        (plan,) = plan_all(findings, texts, options)
+        # Planned on the collections loaded the way the audit loaded them (loader.load_fleet, over the links it
+        # used): what a host's text alone does not carry stays (an nft host's iptables dumps, say).
+        links = [{"from": link.source, "to": link.target} for link in findings.links if not link.assumed] or None
+        loaded = load_fleet({host: {"diffserv_collection": collection} if collection else None
+                             for host, collection in collections.items()}, links)
+        fleet = core.fleet_from_loaded(findings, texts, loaded.routers, loaded.firewalls)
+        (plan,) = plan_all(findings, texts, options, fleet=fleet)
         if plan.refused:
             raise AnsibleActionFail("%s refused: %s" % (args["strategy"], plan.refused))
         if findings.conflicts and not plan.clean:
@@ -53,11 +77,10 @@ class ActionModule(DiffservAction):
                            "before": change.running, "after": change.candidate} for change in changes]
         if self._task.check_mode or not changes:
             return result
-        fleet = core.build_fleet(findings, texts, options)
         applied, failures = {}, {}
         for change in changes:
             try:
-                applied[change.host] = self._apply(change, fleet, task_vars, args)
+                applied[change.host] = self._apply(change, fleet, collections.get(change.host), task_vars, args)
             except (CollectError, DiffservError) as error:
                 failures[change.host] = str(error)
         result["applied"] = applied
@@ -66,7 +89,7 @@ class ActionModule(DiffservAction):
                           msg="; ".join("%s: %s" % (host, reason) for host, reason in sorted(failures.items())))
         return result
 
-    def _apply(self, change, fleet, task_vars, args):
+    def _apply(self, change, fleet, collection, task_vars, args):
         hostvars = task_vars.get("hostvars", {}).get(change.host, {})
         host_vars = {key: hostvars.get(key) for key in HOST_KEYS}
         host_vars = {key: value for key, value in host_vars.items() if value is not None}
@@ -82,6 +105,7 @@ class ActionModule(DiffservAction):
 
         def verify(after):
             # Re-audit the fleet with what the device now runs: the conflict must be gone, nothing new.
+            remember_loaded(fleet, change, collection, after)
             again = core.audit_texts(fleet, {change.host: after})
             left = [c for c in again.conflicts if change.host in (c.marker.host, c.treatment.host)]
             if again.errors:

@@ -131,15 +131,17 @@ ADDED = "\n".join(["table inet diffserv_audit {", "\tchain postrouting {",
                    '\t\toifname "eth0" ip dscp set cs0', '\t\toifname "eth0" ip6 dscp set cs0', "\t}", "}"]) + "\n"
 
 
-def nft_host(lab):
-    """The lab firewall as a partner running nft: the founding incident as a native table, no iptables rule;
-    its platform left to the group (the lab's inventory forces iptables); every command sudo runs for its
-    user logged (sudo's own log, one line a command: what the device was asked to do as root)."""
+def nft_host(lab, native=NATIVE):
+    """The lab firewall as a partner running nft: the founding incident as a native table, no iptables rule
+    (`native=None`: the rules as they are); its platform left to the group (the lab's inventory forces
+    iptables); every command sudo runs for its user logged (sudo's own log, one line a command: what the
+    device was asked to do as root)."""
     import yaml
 
     firewall = lab.firewalls[0]
-    firewall.run(["nft", "flush", "ruleset"])
-    firewall.run(["nft", "-f", str(NATIVE)])
+    if native is not None:
+        firewall.run(["nft", "flush", "ruleset"])
+        firewall.run(["nft", "-f", str(native)])
     inventory = yaml.safe_load(lab.inventory_path.read_text())
     for values in inventory["all"]["children"]["linux_firewalls"]["hosts"].values():
         values.pop("diffserv_platform", None)
@@ -279,3 +281,61 @@ def test_an_nft_apply_that_fails_verification_is_rolled_back_to_the_ruleset_byte
                            lambda after: None, saved.append)
         assert root_commands(log)[len(before):] == ["nft list ruleset"]
         assert listing(firewall) == original
+
+
+# Beside the partner's iptables-nft dump (the lab's default rules), a native table marking UDP and
+# clearing TCP 40000-65535 after iptables' mangle (priority mangle + 10).
+BESIDE = """table inet partner_voice {
+\tchain post {
+\t\ttype filter hook postrouting priority mangle + 10; policy accept;
+\t\toifname "eth0" udp dport 4000-4100 ip dscp set lephb
+\t\toifname "eth0" tcp dport 40000-65535 ip dscp set cs0
+\t}
+}
+"""
+
+
+def test_remark_boundary_on_a_host_running_iptables_nft_and_native_tables_follows_both(tmp_path):
+    sys.path.insert(0, str(ROOT / ".collections"))
+    from ansible_collections.diffserv.audit.plugins.module_utils.remediation import nftables as nft
+
+    with Lab(firewalls=1, routers=1, sudo_all=True) as lab:
+        firewall = lab.firewalls[0]
+        firewall.run(["nft", "-f", "-"], input_text=BESIDE)
+        _firewall, log = nft_host(lab, native=None)
+        original = listing(firewall)
+        assert "table ip mangle" in original and wire_byte(firewall) == 0x04
+        assert wire_byte(firewall, dport=4000, protocol="udp") == 0x04
+        first = remediate(lab, tmp_path, "remark_boundary")
+        assert first.returncode == 0, first.stdout[-4000:]
+        after = listing(firewall)
+        # After iptables' mangle POSTROUTING (-150, read from iptables-save) and the native chain (-140).
+        assert after.endswith("\t\ttype filter hook postrouting priority -130; policy accept;\n"
+                              '\t\toifname "eth0" ip dscp set cs0\n\t\toifname "eth0" ip6 dscp set cs0\n\t}\n}\n'), after
+        assert wire_byte(firewall) == 0x00 and wire_byte(firewall, dport=4000, protocol="udp") == 0x00
+        assert [c for c in root_commands(log) if c not in SHOW][-1].startswith("nft -f /tmp/diffserv-audit-")
+        second = remediate(lab, tmp_path, "remark_boundary")
+        assert second.returncode == 0 and "changed=0" in second.stdout, second.stdout[-3000:]
+        firewall.run(["nft", "-f", "-"], input_text="delete table inet diffserv_audit\n")
+        # The iptables-nft table's counters moved with the packets sent: the rules are what must come back.
+        assert nft.rules_only(listing(firewall)) == nft.rules_only(original)
+        assert wire_byte(firewall) == 0x04
+
+
+def test_nft_lists_the_priorities_the_writer_prints(tmp_path):
+    # What the candidate text says must be what `nft list ruleset` prints back (the drift check, the
+    # post-check and a second run read the listing): nft 1.0.6 names a priority within 10 of a standard one.
+    sys.path.insert(0, str(ROOT / ".collections"))
+    from ansible_collections.diffserv.audit.plugins.module_utils.remediation import nftables as nft
+
+    values = (-311, -301, -300, -289, -160, -150, -140, -139, -130, -10, 0, 1, 11, 39, 50, 61, 89, 100, 110, 111,
+              300, 2147483647)
+    with Lab(firewalls=1, routers=0) as lab:
+        firewall = lab.firewalls[0]
+        firewall.run(["nft", "flush", "ruleset"])
+        script = ["add table inet q"] + ["add chain inet q c%d { type filter hook postrouting priority %d; }" % (i, v)
+                                         for i, v in enumerate(values)]
+        firewall.run(["nft", "-f", "-"], input_text="\n".join(script) + "\n")
+        printed = [line.split("priority ", 1)[1].split(";")[0] for line in listing(firewall).splitlines()
+                   if "priority" in line]
+    assert printed == [nft.priority_text(v) for v in values]
