@@ -11,11 +11,11 @@ with one base chain on the postrouting hook whose priority comes after every bas
 writes the byte:
 
     table inet diffserv_audit {
-    	chain postrouting {
-    		type filter hook postrouting priority mangle + 10; policy accept;
-    		oifname "eth0" ip dscp set cs0
-    		oifname "eth0" ip6 dscp set cs0
-    	}
+        chain postrouting {
+            type filter hook postrouting priority mangle + 10; policy accept;
+            oifname "eth0" ip dscp set cs0
+            oifname "eth0" ip6 dscp set cs0
+        }
     }
 
 `ip dscp set cs0` rewrites the six DSCP bits and keeps ECN (nft 1.0.6 lists `ip dscp set 0` as
@@ -285,7 +285,7 @@ def boundary_change(firewall: Firewall, here: t.Sequence[Conflict], egresses: se
     checks and request actions; the candidate's model remembered for the re-audit."""
     host = firewall.host.host
     unknown_egress = None in egresses
-    outs: list[str | None] = [None] if unknown_egress else [e for e in sorted(e for e in egresses if e)]
+    outs: list[str | None] = [None] if unknown_egress else list(sorted(e for e in egresses if e))
     notes: list[str] = []
     view = t.cast(View, firewall.ruleset)
     try:
