@@ -3,7 +3,12 @@
 Four network namespaces (``replay/topology.py``)::
 
     relay (client's mail relay) -> border (client's border router) -> partner firewall -> partner mail server
-    192.0.2.25                     192.0.2.1 | 203.0.113.1               203.0.113.2 eth0 | eth1 198.51.100.1    198.51.100.25
+    198.51.100.25                  198.51.100.1 | 203.0.113.2             203.0.113.1 eth0 | eth1 203.0.113.17    203.0.113.25
+
+  (the example inventory's addresses: our relay inside border-rtr1's 198.51.100.0/24, the border's
+  uplink GigabitEthernet0/0 203.0.113.2/30, the partner on the Internet, so the partner's SYN/ACKs
+  pass the uplink's anti-spoofing access-list 110 and meet the DSCP 1 null route; see
+  ``replay/topology.py``)
 
 * The partner firewall loads the founding dump (``inventories/example/files/partner-fw.rules``)
   with the system's ``iptables-restore`` (nf_tables on Debian 12): a modern kernel, so its

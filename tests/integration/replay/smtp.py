@@ -2,7 +2,7 @@
 
 The server runs as its own process inside the partner's mail-server namespace::
 
-    ip netns exec NS python smtp.py serve --host 198.51.100.25 --port 25 --name partner.example
+    ip netns exec NS python smtp.py serve --host 203.0.113.25 --port 25 --name partner.example
 
 It prints ``ready <host> <port>`` once it listens, greets every connection with
 ``220 <name> ESMTP``, answers ``EHLO``/``HELO``/``NOOP``/``RSET``/``QUIT`` (anything else gets

@@ -1,7 +1,15 @@
 """The founding incident's path, built from network namespaces (TEST-NET addresses only)::
 
-    relay ns                border ns                          partner-fw ns                        mail ns
-    eth0 192.0.2.25/24 <-> inside 192.0.2.1  uplink 203.0.113.1 <-> eth0 203.0.113.2  eth1 198.51.100.1 <-> eth0 198.51.100.25/24
+    relay ns                  border ns                           partner-fw ns                        mail ns
+    eth0 198.51.100.25/24 <-> inside 198.51.100.1  uplink 203.0.113.2/30 <-> eth0 203.0.113.1  eth1 203.0.113.17/28 <-> eth0 203.0.113.25/28
+
+The addresses are the example inventory's (inventories/example, and the capture fixtures'
+tests/fixtures/captures/make.py): border-rtr1's uplink GigabitEthernet0/0 is 203.0.113.2/30 with its
+default route to 203.0.113.1 (here the partner firewall's eth0, standing for the Internet), our
+mail relay sits in the range border-rtr1 routes inside (198.51.100.0/24), and the partner's mail
+server is on the Internet (203.0.113.25).  So the partner's SYN/ACKs pass the uplink's anti-spoofing
+list (access-list 110, which denies 198.51.100.0/24 and the private ranges as sources) and reach the
+DSCP 1 null route, as in the story; a partner inside 198.51.100.0/24 would be dropped by 110 first.
 
 * ``relay``: the client's external mail relay (it opens the SMTP connection).
 * ``border``: the client's border router's data plane. The IOS router itself is not run here;
@@ -50,12 +58,12 @@ from . import smtp
 
 PREFIX = "dsreplay-"
 
-RELAY_ADDR = "192.0.2.25"
-BORDER_INSIDE_ADDR = "192.0.2.1"
-BORDER_UPLINK_ADDR = "203.0.113.1"
-PFW_OUTSIDE_ADDR = "203.0.113.2"  # partner firewall eth0
-PFW_INSIDE_ADDR = "198.51.100.1"  # partner firewall eth1
-MAIL_ADDR = "198.51.100.25"
+RELAY_ADDR = "198.51.100.25"  # our mail relay, inside border-rtr1 (198.51.100.0/24)
+BORDER_INSIDE_ADDR = "198.51.100.1"  # border-rtr1 GigabitEthernet0/1
+BORDER_UPLINK_ADDR = "203.0.113.2"  # border-rtr1 GigabitEthernet0/0 (203.0.113.2/30)
+PFW_OUTSIDE_ADDR = "203.0.113.1"  # partner firewall eth0: border-rtr1's default route (the Internet)
+PFW_INSIDE_ADDR = "203.0.113.17"  # partner firewall eth1 (203.0.113.16/28)
+MAIL_ADDR = "203.0.113.25"  # the partner's mail server
 MAIL_NAME = "partner.example"
 
 BORDER_UPLINK = "uplink"
@@ -331,12 +339,13 @@ class IncidentTopology:
                               f"route add default via {BORDER_INSIDE_ADDR} dev eth0"])
         self._batch("border", ["link set lo up", "link set inside up", f"link set {BORDER_UPLINK} up",
                                f"addr add {BORDER_INSIDE_ADDR}/24 dev inside",
-                               f"addr add {BORDER_UPLINK_ADDR}/24 dev {BORDER_UPLINK}",
-                               f"route add 198.51.100.0/24 via {PFW_OUTSIDE_ADDR} dev {BORDER_UPLINK}"])
+                               f"addr add {BORDER_UPLINK_ADDR}/30 dev {BORDER_UPLINK}",
+                               # border-router.cfg line 68: ip route 0.0.0.0 0.0.0.0 203.0.113.1
+                               f"route add default via {PFW_OUTSIDE_ADDR} dev {BORDER_UPLINK}"])
         self._batch("pfw", ["link set lo up", "link set eth0 up", "link set eth1 up",
-                            f"addr add {PFW_OUTSIDE_ADDR}/24 dev eth0", f"addr add {PFW_INSIDE_ADDR}/24 dev eth1",
-                            f"route add default via {BORDER_UPLINK_ADDR} dev eth0"])
-        self._batch("mail", ["link set lo up", "link set eth0 up", f"addr add {MAIL_ADDR}/24 dev eth0",
+                            f"addr add {PFW_OUTSIDE_ADDR}/30 dev eth0", f"addr add {PFW_INSIDE_ADDR}/28 dev eth1",
+                            f"route add 198.51.100.0/24 via {BORDER_UPLINK_ADDR} dev eth0"])
+        self._batch("mail", ["link set lo up", "link set eth0 up", f"addr add {MAIL_ADDR}/28 dev eth0",
                              f"route add default via {PFW_INSIDE_ADDR} dev eth0"])
 
     def _start_smtp_server(self) -> None:
