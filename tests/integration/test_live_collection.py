@@ -179,3 +179,21 @@ def test_a_host_running_iptables_nft_and_native_tables_reports_both_in_hook_orde
     assert {c["marker"]["table"] for c in findings["conflicts"]} == {"mangle", "inet partner_voice"}
     said = [note["reason"] for note in findings["unmodeled"] if "both are analysed" in note["reason"]]
     assert said and "inet partner_voice" in said[0] and "mangle" in said[0], said
+
+
+@pytest.mark.parametrize("sudo", ["nopasswd", "password"])
+def test_a_sudo_that_allows_iptables_save_but_not_nft_collects_the_host_and_says_what_it_could_not_see(tmp_path, sudo):
+    with Lab(firewalls=1, routers=1, sudo=sudo) as lab:
+        firewall = lab.firewalls[0]
+        sudoers = pathlib.Path("/etc/sudoers.d") / firewall.netns  # the lab's file, removed by lab.down()
+        narrowed = re.sub(r", /\S+/nft list ruleset", "", sudoers.read_text())
+        assert "nft list ruleset" not in narrowed
+        sudoers.write_text(narrowed)
+        by_group(lab)
+        run, findings = audit(lab, tmp_path)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert findings["errors"] == [] and findings["summary"]["firewalls"] == ["fw1"]
+    assert (1, "POSTROUTING", "--dport 512:65535", "null-routed", (46, 84, 51, 35, 48, 89, 90, 77, 91)) in \
+        {key(c) for c in findings["conflicts"]}
+    (said,) = [note for note in findings["unmodeled"] if note["reason"].startswith("nft list ruleset: not collected")]
+    assert "does not allow 'nft list ruleset'" in said["reason"] and "rules it holds are not seen" in said["reason"]
