@@ -192,3 +192,106 @@ def test_the_generated_partner_request_fixes_the_replayed_incident(tmp_path):
         fixed = Attempt(topo, uplink, inside, tmp_path / "generated.pcap")
         assert fixed.exchange.ok and fixed.exchange.greeting == GREETING, fixed.describe()
         assert [s["tos"] for s in fixed.at_border] == [0x00], fixed.describe()
+
+
+def _audit(folder, partner_rules, captures):
+    """The audit playbook on the example's border router and the given partner dump, with captures."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    inventory = {"all": {
+        "vars": {"diffserv_links": [{"from": "partner-fw:eth0", "to": "border-rtr1:GigabitEthernet0/0"}],
+                 "diffserv_captures": captures},
+        "children": {
+            "linux_firewalls": {"hosts": {"partner-fw": {"diffserv_config_file": str(partner_rules),
+                                                         "diffserv_managed": False}}},
+            "ios_routers": {"hosts": {"border-rtr1": {"diffserv_config_file": str(BORDER_CONFIG)}}}}}}
+    (folder / "hosts.yml").write_text(yaml.safe_dump(inventory))
+    report = folder / "report"
+    run = subprocess.run(
+        [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "diffserv.audit.audit",
+         "-i", str(folder / "hosts.yml"), "-e", json.dumps({"diffserv_report_dir": str(report),
+                                                            "diffserv_write_bundles": False})],
+        cwd=ROOT, env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg")),
+        capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    return json.loads((report / "findings.json").read_text())
+
+
+BORDER_CONFIG = ROOT / "inventories" / "example" / "files" / "border-router.cfg"
+
+
+def test_the_audit_reads_the_replays_border_capture_and_counters_line_35_and_the_null_route(tmp_path):
+    """Issue 16 item 4: the capture the replay takes at the border, read by the audit, is tied to the
+    founding rule (partner-fw line 35) and to border-rtr1's Null0 route; the partner firewall's kernel
+    counters (`iptables-save -c` after the replay), read by the audit, count exactly the SYN/ACKs the
+    mail server sent, which are exactly those the border's capture saw arrive."""
+    import json
+    import time
+
+    founding = FOUNDING_DUMP.read_text()
+    with IncidentTopology() as topo:
+        uplink = topo.capture("border", BORDER_UPLINK)
+        inside = topo.capture("pfw", "eth1")
+        topo.drop_dscp1_on_uplink()
+        link = json.loads(topo.exec("border", ["ip", "-j", "link", "show", BORDER_UPLINK]).stdout)
+        mac = link[0]["address"]
+        topo.load_partner_rules(NO_RULES)
+        nofw = Attempt(topo, uplink, inside, tmp_path / "nofw.pcap")
+        assert nofw.exchange.ok, nofw.describe()
+        topo.load_partner_rules(founding)  # a restore: its counters start at zero
+        uplink.drain()
+        start, start_inside = len(uplink.seen), len(inside.seen)
+        failed = Attempt(topo, uplink, inside, tmp_path / "failed.pcap")
+        assert failed.exchange.greeting is None and failed.at_border, failed.describe()
+        # The mail server would retransmit its SYN/ACK for a minute: silence it (a test-side DROP on its
+        # own output), let what is in flight land, then read the capture and the counters at rest.
+        topo.exec("mail", ["iptables", "-w", "5", "-A", "OUTPUT", "-p", "tcp", "--sport", "25", "-j", "DROP"])
+        time.sleep(0.5)
+        uplink.frames()
+        inside.frames()
+        conn = {"src": MAIL_ADDR, "sport": 25, "dst": RELAY_ADDR, "dport": failed.port}
+        at_border = syn_acks(uplink.seen[start:], outgoing=False, **conn)
+        from_server = syn_acks(inside.seen[start_inside:], outgoing=False, **conn)
+        Capture.write_pcap(tmp_path / "failed.pcap", uplink.seen[start:])
+        counted = topo.exec("pfw", ["iptables-save", "-c"]).stdout
+    assert len(at_border) == len(from_server) >= 2, (len(at_border), len(from_server))  # retransmitted, all dropped
+    assert {s["tos"] for s in at_border} == {0x04}
+
+    # The captures at the border, with the audited files: the founding dump and border-router.cfg.
+    point = {"point": "border-rtr1:GigabitEthernet0/0", "mac": mac}
+    findings = _audit(tmp_path, FOUNDING_DUMP, [dict(point, file=str(tmp_path / "failed.pcap")),
+                                                dict(point, file=str(tmp_path / "nofw.pcap"))])
+    assert not [e for e in findings["errors"] if e.get("stage") == "captures"], findings["errors"]
+    replies = [o for o in findings["observations"] if o["capture"].endswith("failed.pcap")
+               and o["flow"]["src"] == MAIL_ADDR and o["flow"]["sport"] == 25]
+    assert len(replies) == 1, [(o["flow"], o["symptom"]) for o in findings["observations"]]
+    syn_ack = replies[0]
+    assert syn_ack["symptom"] == "handshake-stalled" and syn_ack["ds_byte"] == 0x04
+    assert len(syn_ack["frames"]) == len(at_border)
+    assert syn_ack["marker"]["host"] == "partner-fw" and syn_ack["marker"]["line"] == 35
+    treatment = syn_ack["treatment"]
+    assert treatment["host"] == "border-rtr1" and treatment["interface"] == "GigabitEthernet0/0"
+    assert treatment["action"] == "null-routed", treatment
+    lines = {line["line"] for line in treatment["lines"]}
+    assert {77, 89, 90, 91} <= lines and 83 not in lines, lines  # ACL 106, the route-map to Null0; not 110's deny
+    # The capture taken with the partner's rules off (0x00) contradicts the audited dump (0x04), as in the story.
+    assert any(c["capture"].endswith("nofw.pcap") for c in findings["contradictions"]), findings["contradictions"]
+    assert any(field["field"] == "ds_byte" for diff in findings["capture_diff"] for packet in diff["packets"]
+               for field in packet["fields"]), findings["capture_diff"]
+
+    # The kernel's counted dump of the partner firewall: the founding rule counted every SYN/ACK sent.
+    (tmp_path / "counted").mkdir()
+    counted_path = tmp_path / "counted" / "partner-fw.counted.rules"
+    counted_path.write_text(counted)
+    findings = _audit(tmp_path / "counted", counted_path, [])
+    conflicts = [c for c in findings["conflicts"] if "--dport 512:65535" in c["marker"]["rule"]
+                 and c["treatment"]["action"] == "null-routed"]
+    assert len(conflicts) == 1, [c["marker"]["rule"] for c in findings["conflicts"]]
+    observed = conflicts[0]["observed"]
+    assert observed["fired"] is True
+    assert observed["firewall"]["packets"] == len(from_server) == len(at_border), observed
