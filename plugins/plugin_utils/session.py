@@ -21,6 +21,7 @@ import socket
 import time
 import typing as t
 
+from ansible_collections.diffserv.audit.plugins.module_utils.errors import ParseError
 from ansible_collections.diffserv.audit.plugins.module_utils.platforms.base import Driver, LiveCommand
 
 try:
@@ -302,6 +303,18 @@ class Running:
     notes: tuple[str, ...] = ()
 
 
+_TABLE_LINE = re.compile(r"^table (\S+) (\S+) \{", re.MULTILINE)
+_IPTABLES_NFT_WARNING = re.compile(r"^# Warning: table (\S+) (\S+) is managed by iptables-nft", re.MULTILINE)
+
+
+def _only_iptables_nft(listing: str) -> bool:
+    """Whether every table of a listing is one nft warns iptables-nft manages (nft 1.0.6 prints the warning
+    on stderr, which the session keeps): then the host has no native table, and the listing, as big as its
+    iptables rules, is not parsed at all."""
+    tables = set(_TABLE_LINE.findall(listing))
+    return bool(tables) and tables <= set(_IPTABLES_NFT_WARNING.findall(listing))
+
+
 def what_runs(collected: t.Sequence[Collected], default: str) -> Running:
     """The platform of a Linux firewall collected with every firewall driver's commands.
 
@@ -322,8 +335,17 @@ def what_runs(collected: t.Sequence[Collected], default: str) -> Running:
                   for item in collected if item.refused)
     native: list[str] = []
     iptables_nft: list[str] = []
-    if listing is not None and listing.text.strip():
-        document = read_ruleset(listing.text, listing.command)
+    if listing is not None and listing.text.strip() and not _only_iptables_nft(listing.text):
+        try:
+            document = read_ruleset(listing.text, listing.command)
+        except ParseError as error:
+            if not dumps:
+                raise
+            # The iptables host it was before nft was asked: its rules are read from iptables-save as
+            # always; what the listing holds besides them is said to be unread, not guessed.
+            return Running(next((driver.name for driver in platforms.DRIVERS.values()
+                                 if dumps[0].name in driver.analysed_items), default), others, (), notes + (
+                "nft list ruleset: not read (%s): native nft tables, if the host has any, are not analysed" % error,))
         managed = iptables_nft_tables(document)
         native = [table.key for table in document.tables if table.key not in managed]
         iptables_nft = sorted(managed)

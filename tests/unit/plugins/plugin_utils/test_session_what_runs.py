@@ -2,6 +2,8 @@
 
 import pathlib
 
+import pytest
+
 from ansible_collections.diffserv.audit.plugins.module_utils import platforms
 from ansible_collections.diffserv.audit.plugins.plugin_utils.session import Collected, shared_commands, what_runs
 
@@ -64,3 +66,26 @@ def test_a_command_sudo_refused_is_said():
     running = what_runs(found, "iptables")
     assert running.platform == "iptables"
     assert running.notes == ("nft list ruleset: not collected: sudo on fw does not allow it (rules it holds are not seen)",)
+
+
+def test_a_listing_of_only_tables_nft_warns_iptables_nft_manages_is_not_parsed(monkeypatch):
+    from ansible_collections.diffserv.audit.plugins.module_utils.nftables import nftjson
+
+    monkeypatch.setattr(nftjson, "read_ruleset", lambda *args: pytest.fail("parsed"))
+    assert what_runs(collected(DUMP, "", IPTABLES_NFT_ONLY), "iptables").platform == "iptables"
+
+
+def test_a_listing_the_reader_refuses_leaves_an_iptables_host_as_it_was_and_says_so():
+    broken = IPTABLES_NFT_ONLY.replace("# Warning: table ip mangle is managed by iptables-nft, do not touch!\n", "") \
+        + "table inet odd {\n\tchain c {\n"
+    running = what_runs(collected(DUMP, "", broken), "iptables")
+    assert running.platform == "iptables" and [i.name for i in running.items] == ["iptables-save", "ip6tables-save"]
+    assert running.notes[0].startswith("nft list ruleset: not read (nft list ruleset:")
+    assert running.notes[0].endswith("native nft tables, if the host has any, are not analysed")
+
+
+def test_a_listing_the_reader_refuses_fails_a_host_with_no_iptables_rule():
+    from ansible_collections.diffserv.audit.plugins.module_utils.errors import ParseError
+
+    with pytest.raises(ParseError):
+        what_runs(collected("", "", "table inet odd {\n\tchain c {\n"), "iptables")
