@@ -236,3 +236,47 @@ def test_read_twice_an_interval_apart_the_deltas_are_what_was_sent_in_between(tm
         assert commands.count(command) == 2, commands
     assert as_root.count("iptables-save -c") == 2 and set(as_root) <= {"iptables-save", "ip6tables-save",
                                                                       "iptables-save -c"}, as_root
+
+
+# A native nft partner firewall: the founding rule with a `counter` statement (nft counts only where a
+# rule says so), and the firewall's own SSH replies returned before it, as above.
+NFT_COUNTED = """table inet partner {
+\tchain postrouting {
+\t\ttype filter hook postrouting priority mangle; policy accept;
+\t\toifname "eth0" tcp sport 22 return
+\t\toifname "eth0" tcp dport { 22, 25, 53, 80, 443 } ip dscp set 0x04
+\t\toifname "eth0" tcp dport 512-65535 counter ip dscp set lephb
+\t}
+}
+"""
+
+
+def test_a_native_nft_host_gives_its_counter_statement_live(tmp_path):
+    import yaml
+
+    sent = 19
+    with Lab(firewalls=1, routers=1, sudo="password") as lab:
+        firewall, router = lab.firewalls[0], lab.routers[0]
+        firewall.run(["nft", "flush", "ruleset"])
+        firewall.run(["nft", "-f", "-"], input_text=NFT_COUNTED)
+        # Its platform left to its group (the lab's inventory forces iptables): read by what it runs.
+        inventory = yaml.safe_load(lab.inventory_path.read_text())
+        for values in inventory["all"]["children"]["linux_firewalls"]["hosts"].values():
+            values.pop("diffserv_platform", None)
+        lab.inventory_path.write_text(yaml.safe_dump(inventory))
+        log = sudo_logged(firewall)
+        send_syn_acks(firewall, sent)
+        offer_syn_acks(router, sent)
+        run, findings = audit(lab, tmp_path, {})
+        as_root = root_commands(log)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert findings["errors"] == [], findings["errors"]
+    conflicts = [c for c in findings["conflicts"] if "tcp dport 512-65535" in c["marker"]["rule"]
+                 and c["treatment"]["action"] == "null-routed"]
+    assert len(conflicts) == 1, [c["marker"]["rule"] for c in findings["conflicts"]]
+    observed = conflicts[0]["observed"]
+    assert conflicts[0]["marker"]["file"].endswith("(nft list ruleset)")
+    assert (observed["firewall"]["packets"], observed["firewall"]["bytes"]) == (sent, sent * SYN_ACK_LENGTH)
+    assert router_row(observed, "access-list 106 entry 10 matches")["packets"] == sent
+    # The listing once for the configuration, once for the counters; iptables printed nothing, so no -c.
+    assert as_root.count("nft list ruleset") == 2 and "iptables-save -c" not in as_root, as_root
