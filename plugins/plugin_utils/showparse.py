@@ -281,6 +281,16 @@ def live_router_counters(live: LiveReadings) -> tuple[ShowParsed, list[ShowParse
     return last, errors
 
 
+def _grew(found: ConflictObserved, interval: float, conflict: Conflict) -> str:
+    """The bridge call's sentence: what grew between the two live readings."""
+    parts = []
+    if found.firewall is not None and found.firewall.delta_packets is not None:
+        parts.append("%s line %d +%d packets" % (conflict.marker.host, found.firewall.line, found.firewall.delta_packets))
+    parts.extend("%s +%d packets" % (counter.what, counter.delta_packets) for counter in found.router
+                 if counter.delta_packets is not None)
+    return "in the %.0f s between the two readings: %s" % (interval, "; ".join(parts) if parts else "no counter grew")
+
+
 def conflicts_observed(conflicts: t.Sequence[Conflict], firewalls: t.Mapping[str, t.Any], routers: t.Mapping[str, t.Any],
                        show_outputs: t.Mapping[str, t.Mapping[str, str]], firewall_texts: t.Mapping[str, str] | None = None,
                        base: str | None = None, live: t.Mapping[str, LiveReadings] | None = None,
@@ -323,7 +333,8 @@ def conflicts_observed(conflicts: t.Sequence[Conflict], firewalls: t.Mapping[str
         intervals = [live[name].interval for name in (host, conflict.treatment.host)
                      if name in live and live[name].interval is not None]
         if notes_of[host] or intervals:
-            found = dataclasses.replace(found, notes=tuple(notes_of[host]) + found.notes,
-                                        interval=max(intervals) if intervals else None)
+            interval = max(intervals) if intervals else None
+            said = (_grew(found, interval, conflict),) if interval is not None else ()
+            found = dataclasses.replace(found, notes=said + tuple(notes_of[host]) + found.notes, interval=interval)
         observed.append(found)
     return observed, errors

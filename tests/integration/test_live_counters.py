@@ -223,6 +223,8 @@ def test_read_twice_an_interval_apart_the_deltas_are_what_was_sent_in_between(tm
     assert findings["errors"] == [], findings["errors"]
     observed = founding(findings)["observed"]
     assert interval <= observed["interval_seconds"] < interval + 10
+    assert observed["notes"][0].startswith("in the ") and "access-list 106 entry 10 matches +%d packets" % between \
+        in observed["notes"][0], observed["notes"]
     assert observed["firewall"]["packets"] == base + between
     assert observed["firewall"]["delta"] == {"packets": between, "bytes": between * SYN_ACK_LENGTH}
     acl = router_row(observed, "access-list 106 entry 10 matches")
