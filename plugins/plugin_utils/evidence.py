@@ -84,9 +84,11 @@ def show_outputs_given(task_vars: t.Mapping[str, t.Any], routers: t.Iterable[str
 
 
 class CollectedTexts(dict):  # type: ignore[type-arg]
-    """host -> the collected text the join read; `live`: host -> the counters its live collection read."""
+    """host -> the collected text the join read; `sources`: host -> source -> each collected text (the
+    analysed model's file names its own); `live`: host -> the counters its live collection read."""
 
     live: dict[str, LiveReadings]
+    sources: dict[str, dict[str, str]]
 
 
 def live_readings(collection: t.Mapping[str, t.Any]) -> LiveReadings | None:
@@ -114,13 +116,13 @@ def firewall_texts(results: t.Mapping[str, t.Any]) -> CollectedTexts:
     """host -> the collected text the join read (nft counters are read from the text), and in `live`
     what each host's live collection counted."""
     texts = CollectedTexts()
-    texts.live = {}
+    texts.live, texts.sources = {}, {}
     for host, registered in results.items():
         collection = (registered or {}).get("diffserv_collection") or {}
         for item in collection.get("files") or []:
             if item.get("text") and not isinstance(item.get("counters"), t.Mapping):
-                texts[host] = item["text"]
-                break
+                texts.setdefault(host, item["text"])
+                texts.sources.setdefault(host, {})[str(item.get("source", ""))] = item["text"]
         found = live_readings(collection)
         if found is not None:
             texts.live[host] = found

@@ -320,7 +320,11 @@ def conflicts_observed(conflicts: t.Sequence[Conflict], firewalls: t.Mapping[str
         firewall = firewalls.get(conflict.marker.host)
         host = conflict.marker.host
         if host not in counters_of:
-            text = (firewall_texts or {}).get(host)
+            # The text the analysed model was read from (its file names it: a host running iptables beside
+            # native nft tables holds two), else the host's first.
+            sources = getattr(firewall_texts, "sources", {}).get(host, {})
+            text = sources.get(firewall.file) if firewall is not None and firewall.file in sources else \
+                (firewall_texts or {}).get(host)
             counters_of[host], notes_of[host] = None, []
             if firewall is not None and host in live and text is not None:
                 counters_of[host], notes_of[host] = live_firewall_counters(text, live[host], firewall.file)
