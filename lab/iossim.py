@@ -12,7 +12,8 @@ What a session sees:
     * ``enable`` -> ``Password: `` -> ``hostname#``; three wrong secrets -> ``% Bad secrets``;
     * exec: ``show running-config [interface X] [| include|exclude|begin|section|count RE]``,
       ``show startup-config``, ``show version``, ``show ip access-lists`` / ``show access-lists``,
-      ``show ip interface brief``, ``show privilege``, ``show history``, ``terminal length|width``,
+      ``show route-map``, ``show policy-map interface``, ``show ip interface [brief]`` (the counters
+      of packets offered to the data plane, below), ``show privilege``, ``show history``, ``terminal length|width``,
       ``configure terminal``, ``write [memory]``, ``copy running-config startup-config`` (asks
       ``Destination filename [startup-config]?``), ``disable``, ``exit``; keyword abbreviations
       (``sh run``, ``conf t``, ``wr mem``); ``--More--`` paging until ``terminal length 0``;
@@ -21,6 +22,11 @@ What a session sees:
     * anything else: the caret line and ``% Invalid input detected at '^' marker.``
     * an SSH ``exec`` request (``ssh host 'show version'``) runs one command at the user's
       privilege level and closes.
+
+The data plane: packets a test offers (``Device.offer`` in-process, or JSON lines appended to
+``offers.jsonl`` beside the faults file with ``write_offers``, taken before every counter show
+command) run through ``lab.iosconfig.forward``, the lab's own model of the router, which counts
+them as IOS does; the four show commands print those counters in IOS's format.
 
 Every command is appended to a JSON-lines log per device (see ``Device.log`` for the record
 format). Faults (``Faults``) come from the spec and from a control file re-read whenever it
