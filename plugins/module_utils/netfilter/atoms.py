@@ -35,7 +35,7 @@ PROTOCOL_NAMES = {number: name for name, number in sorted(PROTOCOL_NUMBERS.items
 class Intervals:
     """A dimension over integers [0, top] cut at the given interval starts."""
 
-    def __init__(self, top: int, ranges: t.Iterable[tuple[int, int]]) -> None:
+    def __init__(self, top: int, ranges: t.Iterable[tuple[int, int]], extras: t.Sequence[str] = ()) -> None:
         cuts = {0}
         for low, high in ranges:
             cuts.add(low)
@@ -44,8 +44,19 @@ class Intervals:
         self.starts = sorted(cuts)
         self.top = top
         self.size = len(self.starts)
-        self.full = (1 << self.size) - 1
+        # Values that are no integer of the dimension: an interface's address, which a dump does not give
+        # (MASQUERADE's source, REDIRECT's destination).  One atom each, after the integers' atoms; no
+        # interval ever holds one.
+        self.extras = tuple(extras)
+        self.real = (1 << self.size) - 1
+        self.full = (1 << (self.size + len(self.extras))) - 1
         self._cache: dict[tuple[tuple[int, int], ...], int] = {}
+
+    def extra_atom(self, name: str) -> int:
+        return 1 << (self.size + self.extras.index(name))
+
+    def extra_names(self, mask: int) -> list[str]:
+        return [name for index, name in enumerate(self.extras) if mask >> (self.size + index) & 1]
 
     def mask(self, ranges: tuple[tuple[int, int], ...]) -> int:
         cached = self._cache.get(ranges)
@@ -66,6 +77,7 @@ class Intervals:
         """The atoms of a mask as merged inclusive intervals."""
         found: list[tuple[int, int]] = []
         index = 0
+        mask &= self.real
         while mask:
             if mask & 1:
                 low = self.starts[index]

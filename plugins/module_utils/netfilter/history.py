@@ -62,7 +62,10 @@ class _PartIndex:
                 leaves |= 1 << index
                 leaf_writers[writers] = leaf_writers.get(writers, 0) | (1 << index)
         self.leaves = leaves
-        self.leaf_writers = list(leaf_writers.items())
+        # The lines of each distinct leaf sequence (a sequence may hold translations besides lines).
+        self.leaf_writers = [(writers if all(isinstance(w, int) for w in writers)
+                              else tuple(w for w in writers if isinstance(w, int)), bits)
+                             for writers, bits in leaf_writers.items()]
 
     def meeting(self, masks: Masks) -> int:
         """Bitset of the parts that meet `masks` in every dimension."""
@@ -92,12 +95,14 @@ class History:
     rules).  The exact writers of any sub-class stay recoverable: `expand_writers` intersects.
     """
 
-    __slots__ = ("parts", "_index", "_lines")
+    __slots__ = ("parts", "_index", "_lines", "translated")
 
     def __init__(self, parts: list[Part]) -> None:
         self.parts = parts
         self._index: _PartIndex | None = None
         self._lines: frozenset[int] | None = None
+        # Whether a part's sequence holds a translation (a nat rule): such parts may overlap others.
+        self.translated = any(translated(writers) for _masks, writers in parts)
 
     @property
     def lines(self) -> frozenset[int]:
@@ -108,7 +113,7 @@ class History:
                 for writer in writers:
                     if isinstance(writer, History):
                         found |= writer.lines
-                    else:
+                    elif isinstance(writer, int):
                         found.add(writer)
             self._lines = frozenset(found)
         return self._lines
@@ -118,6 +123,17 @@ class History:
         if self._index is None:
             self._index = _PartIndex(self.parts)
         return self._index
+
+
+def translated(writers: tuple[t.Any, ...]) -> bool:
+    """Whether a sequence holds a translation, itself or in a history it opens."""
+    for writer in writers:
+        if isinstance(writer, History):
+            if writer.translated:
+                return True
+        elif not isinstance(writer, int):
+            return True
+    return False
 
 
 def _bits(bitset: int) -> t.Iterator[int]:
@@ -143,11 +159,41 @@ def meeting_parts(masks: Masks, history: History) -> t.Iterator[Part]:
         yield tuple(a & b for a, b in zip(masks, part_masks)), part_writers
 
 
+def _befores(events: tuple[t.Any, ...]) -> dict[int, int]:
+    """The dimensions the translations among `events` changed, each as it was before the first of them.
+
+    A translation (markmap.Translation, a nat rule) carries `before`: (dimension, mask) pairs.  The
+    parts of a history that opens a sequence hold the header as it was when they were merged, so a
+    class whose sequence translates a dimension later meets them with that dimension as it was."""
+    found: dict[int, int] = {}
+    for event in events:
+        if isinstance(event, (int, History)):
+            continue
+        for dim, before in getattr(event, "before", ()):
+            found.setdefault(dim, before)
+    return found
+
+
+def _inner(masks: Masks, befores: dict[int, int]) -> Masks:
+    if not befores:
+        return masks
+    inner = list(masks)
+    for dim, before in befores.items():
+        inner[dim] = before
+    return tuple(inner)
+
+
 def expand_writers(masks: Masks, writers: tuple[t.Any, ...]) -> list[tuple[Masks, tuple[int, ...]]]:
-    """(sub-class, full sequence of writing lines) for a class whose writers may start with a history."""
+    """(sub-class, full sequence of writing lines) for a class whose writers may start with a history.
+
+    A sequence may hold events besides lines (markmap.Translation: a nat rule that changed the header);
+    they pass through as they are, and the line queries below skip them."""
     if not writers or not isinstance(writers[0], History):
         return [(masks, writers)]
     later = writers[1:]
+    for event in later:
+        if not isinstance(event, int):
+            return [(sub, sequence) for sub, _origin, sequence in expand_events(masks, writers)]
     found: list[tuple[Masks, tuple[int, ...]]] = []
     for inside, part_writers in meeting_parts(masks, writers[0]):
         if part_writers and isinstance(part_writers[0], History):
@@ -157,15 +203,40 @@ def expand_writers(masks: Masks, writers: tuple[t.Any, ...]) -> list[tuple[Masks
     return found
 
 
+def expand_events(masks: Masks, writers: tuple[t.Any, ...]) -> list[tuple[Masks, Masks, tuple[t.Any, ...]]]:
+    """(sub-class, the sub-class as it arrived, full sequence) for a class whose sequence may start with a
+    history and may hold translations: a translated dimension of a sub-class is the class's (the header
+    on the wire), its arrival the part's as it was before the translation."""
+    if not writers or not isinstance(writers[0], History):
+        befores = _befores(writers) if any(not isinstance(w, int) for w in writers) else {}
+        return [(masks, _inner(masks, befores), writers)]
+    later = writers[1:]
+    befores = _befores(later) if any(not isinstance(w, int) for w in later) else {}
+    found: list[tuple[Masks, Masks, tuple[t.Any, ...]]] = []
+    for inside, part_writers in meeting_parts(_inner(masks, befores), writers[0]):
+        for sub, origin, sequence in expand_events(inside, part_writers):
+            if befores:
+                wire = list(sub)
+                for dim in befores:
+                    wire[dim] = masks[dim]
+                sub = tuple(wire)
+            found.append((sub, origin, sequence + later))
+    return found
+
+
 def writer_lines(masks: Masks, writers: tuple[t.Any, ...], into: set[int] | None = None) -> set[int]:
     """Every writing line of every sub-class of a class (the union of expand_writers' sequences)."""
     found = set() if into is None else into
     for position, writer in enumerate(writers):
         if not isinstance(writer, History):
-            found.add(writer)
+            if isinstance(writer, int):
+                found.add(writer)
             continue
         # A history only ever opens a sequence; what follows it is written by every sub-class.
         # When every line the history could give is found already, which parts meet cannot add one.
+        later = writers[position + 1:]
+        if any(not isinstance(w, int) for w in later):
+            masks = _inner(masks, _befores(later))
         index = writer.index
         meeting = 0 if writer.lines <= found else index.meeting(masks)
         if meeting:
@@ -176,9 +247,9 @@ def writer_lines(masks: Masks, writers: tuple[t.Any, ...], into: set[int] | None
                 if meeting >> nested & 1:
                     part_masks, part_writers = writer.parts[nested]
                     if t.cast(History, part_writers[0]).lines <= found:
-                        found.update(w for w in part_writers[1:] if not isinstance(w, History))
+                        found.update(w for w in part_writers[1:] if isinstance(w, int))
                         continue
                     writer_lines(tuple(a & b for a, b in zip(masks, part_masks)), part_writers, found)
-        found.update(w for w in writers[position + 1:] if not isinstance(w, History))
+        found.update(w for w in writers[position + 1:] if isinstance(w, int))
         return found
     return found

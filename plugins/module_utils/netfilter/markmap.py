@@ -37,13 +37,16 @@ import typing as t
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.atoms import Interfaces, Intervals, Protocols
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.history import (
-    History as _History, expand_writers, writer_lines as _writer_lines,
+    History as _History, expand_events, expand_writers, translated as _translated, writer_lines as _writer_lines,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.evaluate import (
     HOOK_KNOWS_OUT, AnyOfCond, EvaluationError, InlineJump, NeverCond, NftPortPairCond, Program, Stage, TosSetCond,
 )
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.nat import (
+    LOOPBACK, PER_CONNECTION_NOTE, RANDOM_BANDS, IfaceAddress, NatTarget, new_address, new_port,
+)
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import (
-    AddrCond, IfaceCond, Jump, Opaque, OtherTarget, PortCond, ProtoCond, Rule, Ruleset,
+    PORT_PROTOCOLS, AddrCond, IfaceCond, Jump, Opaque, OtherTarget, PortCond, ProtoCond, Rule, Ruleset,
     TosCond, Verdict,
 )
 
@@ -75,9 +78,53 @@ class _SymRule:
     opaque: tuple[str, ...]
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class Translation:
+    """A nat rule that changed a class's header (the first packet of each NEW connection of the class).
+
+    `before` and `after` are (dimension, atom mask) pairs of the dimensions it changed (SRC/SPORT or
+    DST/DPORT), as the class was when the rule ran and as it left the rule; a Marking's own masks
+    say what the class carries on the wire (later rules may have cut it further).
+    An address the dump does not give (MASQUERADE's source, REDIRECT's destination) is an atom of its
+    own, named "address of <interface>" (atoms.Intervals.extras)."""
+
+    target: NatTarget
+    rule: Rule
+    hook: str
+    table: str
+    before: tuple[tuple[int, int], ...]
+    after: tuple[tuple[int, int], ...]
+
+    @property
+    def kind(self) -> str:
+        return self.target.kind
+
+    @property
+    def line(self) -> int:
+        return self.rule.line
+
+    def describe(self, space: "MarkingMap") -> dict[str, t.Any]:
+        """kind, line, rule, hook, what it translates to, and each changed field from -> to."""
+        data: dict[str, t.Any] = {"kind": self.kind, "line": self.line, "rule": self.rule.text, "hook": self.hook,
+                                  "table": self.table, "to": self.target.for_hook(self.hook).describe(space.family)}
+        after = dict(self.after)
+        for dim, mask in self.before:
+            name = DIM_NAMES[dim]
+            data[name] = {"from": _ranges_text(space, dim, mask), "to": _ranges_text(space, dim, after[dim])}
+        return data
+
+    def said(self, space: "MarkingMap") -> str:
+        """'after SNAT to 203.0.113.9 (line 12)'"""
+        return "after %s (line %d)" % (self.target.for_hook(self.hook).describe(space.family), self.line)
+
+
 @dataclasses.dataclass(frozen=True)
 class Marking:
-    """One class of packets and the DS byte it leaves with."""
+    """One class of packets and the DS byte it leaves with.
+
+    With a nat table, `masks` are the header on the wire (after every translation) and
+    `translations` the nat rules that changed it, in order; `original_masks` the header as it arrived.
+    """
 
     path: str
     verdict: str  # "accept" or "drop"
@@ -87,6 +134,24 @@ class Marking:
     assumptions: tuple[str, ...]  # unmodeled matches this class assumed, with file:line
     masks: tuple[int, ...]  # atoms per dimension (see DIM_NAMES)
     space: "MarkingMap" = dataclasses.field(repr=False, compare=False, hash=False)
+    translations: tuple[Translation, ...] = ()
+    arrived: tuple[int, ...] | None = None  # the header as it arrived, where translations changed it
+
+    @property
+    def original_masks(self) -> tuple[int, ...]:
+        """The header as it arrived: each translated dimension as it was before its first translation."""
+        if not self.translations:
+            return self.masks
+        if self.arrived is not None:
+            return self.arrived
+        masks = list(self.masks)
+        seen: set[int] = set()
+        for translation in self.translations:
+            for dim, before in translation.before:
+                if dim not in seen:
+                    seen.add(dim)
+                    masks[dim] = before
+        return tuple(masks)
 
     @property
     def unmarked_byte(self) -> int | None:
@@ -128,16 +193,24 @@ class Marking:
         data["dscp"] = None if unmarked is None else unmarked >> 2
         outs = self.out_bytes()
         data["ds_bytes_possible"] = sorted(outs)
+        if self.translations:
+            # The flow as it arrived, and each nat rule that changed it: the fields above are the wire's.
+            original = self.original_masks
+            data["arrived"] = {DIM_NAMES[dim]: _ranges_text(space, dim, original[dim]) for dim in (SRC, DST, SPORT, DPORT)}
+            data["translations"] = [translation.describe(space) for translation in self.translations]
+            data["translated"] = "; ".join(translation.said(space) for translation in self.translations)
+            data["nat_note"] = PER_CONNECTION_NOTE
         return data
 
 
 def _ranges_text(space: "MarkingMap", dim: int, mask: int) -> t.Any:
     intervals = space.intervals[dim]
-    if mask == intervals.full:
+    if mask == intervals.full or mask == intervals.real:
         return "any"
     ranges = intervals.ranges(mask)
     if dim in (SRC, DST):
-        return [_address_range_text(low, high, space.family) for low, high in ranges]
+        found = [_address_range_text(low, high, space.family) for low, high in ranges]
+        return found + intervals.extra_names(mask) if intervals.extras else found
     return [str(low) if low == high else "%d-%d" % (low, high) for low, high in ranges]
 
 
@@ -153,7 +226,7 @@ class MarkingMap:
     """The marking map of one firewall, and the atom spaces its masks refer to."""
 
     def __init__(self, program: Program, interfaces: t.Iterable[str] = (),
-                 tables: tuple[str, ...] = ("mangle",)) -> None:
+                 tables: tuple[str, ...] = ("mangle", "nat")) -> None:
         self.program = program
         self.family = program.ruleset.family
         # The iptables tables asked for, and every native nft table: an nft base chain of any type
@@ -164,10 +237,13 @@ class MarkingMap:
         protocols: set[int] = {6, 17}
         addresses: list[tuple[int, int]] = []
         ports: list[tuple[int, int]] = []
+        nat_targets: list[NatTarget] = []
         for table_name in self.tables:
             table = program.ruleset.tables[table_name]
             for chain in table.chains:
                 for compiled in program.chain(table_name, chain):
+                    if compiled.nat is not None and table_name == "nat":
+                        nat_targets.append(compiled.nat)
                     for condition in compiled.conditions:
                         if isinstance(condition, IfaceCond):
                             patterns.append(condition.name)
@@ -191,10 +267,42 @@ class MarkingMap:
                                         addresses.extend(part.ranges)
                                     elif isinstance(part, PortCond):
                                         ports.extend(part.ranges)
-        self.interfaces = Interfaces(patterns, interfaces)
-        self.protocols = Protocols(protocols)
         top_address = (1 << (32 if self.family == 4 else 128)) - 1
-        address_space = Intervals(top_address, addresses)
+        # NAT: the translated values are atoms of their own, so a translated class is an exact mask.
+        self.has_nat = bool(nat_targets)
+        extra_names = list(interfaces)
+        placeholders = False
+        if nat_targets:
+            protocols.update(PORT_PROTOCOLS)
+            netmaps = []
+            for target in nat_targets:
+                if target.kind == "NETMAP":
+                    netmaps.append(target)
+                elif target.addresses is not None:
+                    addresses.append(target.addresses)
+                else:
+                    placeholders = True
+                if target.kind == "REDIRECT":
+                    addresses.append((LOOPBACK[self.family], LOOPBACK[self.family]))
+                    extra_names.append("lo")
+                if target.ports is not None:
+                    ports.append(target.ports)
+                    ports.append((target.ports[0], target.ports[0]))  # where DNAT sends a port outside the range
+                elif target.random:
+                    ports.extend((low, high) for low, high, _band in RANDOM_BANDS)
+                    ports.extend(band for _low, _high, band in RANDOM_BANDS)
+            if netmaps:
+                # NETMAP keeps the host part: the image of every address boundary is a boundary.
+                bits = 32 if self.family == 4 else 128
+                bounds = {low for low, _high in addresses} | {high + 1 for _low, high in addresses if high < top_address}
+                for target in netmaps:
+                    assert target.addresses is not None
+                    addresses.append(target.addresses)
+                    addresses.extend((target.netmap(bound, bits), target.addresses[1]) for bound in bounds)
+        self.interfaces = Interfaces(patterns, extra_names)
+        self.protocols = Protocols(protocols)
+        extras = [str(IfaceAddress(label)) for label in self.interfaces.labels[1:]] if placeholders else []
+        address_space = Intervals(top_address, addresses, extras)
         port_space = Intervals(65535, ports)
         self.intervals: dict[int, Intervals] = {SRC: address_space, DST: address_space,
                                                 SPORT: port_space, DPORT: port_space}
@@ -210,6 +318,10 @@ class MarkingMap:
         self._leaving_cache: dict[tuple[t.Any, ...], tuple[Marking, ...]] = {}
         # Each held class expanded once: the join asks for different DS bytes as a candidate router changes.
         self._expanded: dict[int, list[Marking]] = {}
+        # The hook and table being walked (a NAT target's meaning depends on them).
+        self._hook = ""
+        self._table_name = ""
+        self._nat_stage = False
 
     # -- compiling rules into cubes -------------------------------------------------
 
@@ -375,6 +487,8 @@ class MarkingMap:
         empty = self.interfaces.empty_atom
         real = iface_full ^ empty
         start = list(self.full)
+        # An arriving header holds real addresses: an interface's address (a NAT placeholder) is among them.
+        start[SRC] = start[DST] = self.intervals[SRC].real
         arriving = tuple(start[:IIF] + [real, iface_full] + start[PROTO:])   # forward + input
         generated = tuple(start[:IIF] + [empty, real] + start[PROTO:])       # output
         dropped: list[tuple[t.Any, ...]] = []
@@ -411,6 +525,10 @@ class MarkingMap:
                 break
             if stage.table not in self.tables:
                 continue
+            self._hook = hook
+            self._table_name = stage.table
+            self._nat_stage = stage.table == "nat" and not getattr(self.program.ruleset.tables[stage.table],
+                                                                   "native", False)
             passed: list[tuple[t.Any, ...]] = []
             self._run_table(states, stage, knows_out, passed, dropped)
             states = _merge_stage(passed)
@@ -514,6 +632,12 @@ class MarkingMap:
         line = compiled.rule.line
         write = compiled.write
         found: list[tuple[t.Any, ...]] = []
+        if compiled.nat is not None and self._nat_stage:
+            # The connection's nat binding: the header changes, and the nat table is done with it.
+            for piece in matched:
+                for new_piece, event in self._translate(compiled, piece):
+                    found.append(((new_piece, keep, setv, writers + (event,), assumptions), None, "accept", stack))
+            return found
         if write is not None:
             for piece in matched:
                 if write.legacy_rev0:
@@ -566,6 +690,140 @@ class MarkingMap:
             found.append(((piece, keep, setv, writers, assumptions), chain, position + 1, stack))
         return found
 
+    # -- NAT --------------------------------------------------------------------------
+
+    def _translate(self, compiled: t.Any, piece: tuple[int, ...]) -> list[tuple[tuple[int, ...], Translation]]:
+        """A class through a NAT target: the pieces it becomes (cut where the translation differs:
+        per interface for an interface's address, port protocols or not, ports inside the target's
+        range or not), each with the Translation that says what changed."""
+        hook = self._hook
+        target = compiled.nat.for_hook(hook)
+        addr_dim, port_dim = (SRC, SPORT) if target.manip == "src" else (DST, DPORT)
+        space = self.intervals[addr_dim]
+        interfaces = self.interfaces
+        parts: list[tuple[tuple[int, ...], int]] = []  # (piece, its new address mask)
+        if target.kind == "NETMAP":
+            parts.append((piece, self._netmap_image(target, piece[addr_dim])))
+        elif target.addresses is not None:
+            parts.append((piece, space.mask((target.addresses,))))
+        elif target.kind == "REDIRECT" and hook == "OUTPUT":
+            # Locally generated packets are redirected to the loopback address, and leave by lo.
+            out = piece[OIF] & interfaces.atom("lo")
+            if out:
+                loopback = LOOPBACK[self.family]
+                parts.append((_with(piece, OIF, out), space.mask(((loopback, loopback),))))
+        else:
+            # MASQUERADE: the egress interface's address; REDIRECT: the incoming one's (delivered locally).
+            iface_dim = OIF if target.kind == "MASQUERADE" else IIF
+            for index in range(1, interfaces.size):
+                bit = 1 << index
+                if not piece[iface_dim] & bit:
+                    continue
+                sub = _with(piece, iface_dim, bit)
+                if target.kind == "REDIRECT":
+                    sub = _with(sub, OIF, sub[OIF] & interfaces.empty_atom)
+                    if not sub[OIF]:
+                        continue
+                parts.append((sub, space.extra_atom(str(IfaceAddress(interfaces.labels[index])))))
+        found: list[tuple[tuple[int, ...], Translation]] = []
+        for sub, address_mask in parts:
+            for port_piece, port_mask in self._port_pieces(target, sub, port_dim):
+                new = list(port_piece)
+                new[addr_dim] = address_mask
+                changed = [addr_dim] if address_mask != port_piece[addr_dim] else []
+                if port_mask is not None and port_mask != port_piece[port_dim]:
+                    new[port_dim] = port_mask
+                    changed.append(port_dim)
+                event = Translation(target, compiled.rule, hook, self._table_name,
+                                    tuple((dim, port_piece[dim]) for dim in changed),
+                                    tuple((dim, new[dim]) for dim in changed))
+                found.append((tuple(new), event))
+        return found
+
+    def _port_pieces(self, target: NatTarget, piece: tuple[int, ...],
+                     port_dim: int) -> list[tuple[tuple[int, ...], int | None]]:
+        """(piece, its new port mask or None: kept) as the kernel maps ports (nat.new_port)."""
+        if target.ports is None and not (target.random and target.manip == "src"):
+            return [(piece, None)]
+        protocols = self.protocols
+        with_ports = 0
+        for number in PORT_PROTOCOLS:
+            with_ports |= protocols.atom(number)
+        found: list[tuple[tuple[int, ...], int | None]] = []
+        other = piece[PROTO] & ~with_ports
+        if other:
+            found.append((_with(piece, PROTO, other), None))
+        if not piece[PROTO] & with_ports:
+            return found
+        piece = _with(piece, PROTO, piece[PROTO] & with_ports)
+        ports = self.intervals[port_dim]
+        if target.ports is None:
+            for low, high, band in RANDOM_BANDS:
+                inside = piece[port_dim] & ports.mask(((low, high),))
+                if inside:
+                    found.append((_with(piece, port_dim, inside), ports.mask((band,))))
+            return found
+        low, high = target.ports
+        whole = ports.mask(((low, high),))
+        if low == high or target.random:
+            found.append((piece, whole))
+            return found
+        inside = piece[port_dim] & whole
+        outside = piece[port_dim] & ~whole
+        if inside:
+            found.append((_with(piece, port_dim, inside), None))
+        if outside:
+            found.append((_with(piece, port_dim, outside),
+                          ports.mask(((low, low),)) if target.manip == "dst" else whole))
+        return found
+
+    def _netmap_image(self, target: NatTarget, mask: int) -> int:
+        """The addresses NETMAP maps a set onto (exact: images of atom boundaries are boundaries)."""
+        space = self.intervals[SRC]
+        assert target.addresses is not None and target.prefix is not None
+        bits = 32 if self.family == 4 else 128
+        block = 1 << (bits - target.prefix)
+        net_low, net_high = target.addresses
+        images: list[tuple[int, int]] = []
+        for low, high in space.ranges(mask):
+            if high - low + 1 >= block:
+                images.append((net_low, net_high))
+            elif low // block == high // block:
+                images.append((target.netmap(low, bits), target.netmap(high, bits)))
+            else:
+                images.append((target.netmap(low, bits), net_high))
+                images.append((net_low, target.netmap(high, bits)))
+        return space.mask(tuple(images)) | (mask & ~space.real)
+
+    def _replays(self, marking: Marking, packet: t.Any, point: tuple[int, ...]) -> bool:
+        """Whether a concrete packet (as it arrived) is in a translated class: its header in the class as
+        it arrived, and its translated header, worked out as nat.py does for one packet, on the wire."""
+        original = marking.original_masks
+        if not all(original[d] & point[d] for d in range(8)):
+            return False
+        values: dict[int, t.Any] = {SRC: packet.src, DST: packet.dst, SPORT: packet.sport, DPORT: packet.dport}
+        for translation in marking.translations:
+            target = translation.target.for_hook(translation.hook)
+            address_dim, port_dim = (SRC, SPORT) if target.manip == "src" else (DST, DPORT)
+            interface = packet.out_interface if target.kind == "MASQUERADE" else packet.in_interface
+            values[address_dim] = new_address(target, values[address_dim], interface, self.family, translation.hook)
+            values[port_dim] = new_port(target, packet.protocol, values[port_dim])
+            for dim, _before in translation.before:
+                if not self._value_mask(dim, values[dim]) & marking.masks[dim]:
+                    return False
+        return True
+
+    def _value_mask(self, dim: int, value: t.Any) -> int:
+        space = self.intervals[dim]
+        if value is None:
+            return space.full
+        if isinstance(value, IfaceAddress):
+            label = self.interfaces.labels[self.interfaces.atom(value.interface).bit_length() - 1]
+            return space.extra_atom(str(IfaceAddress(label)))
+        if isinstance(value, tuple):
+            return space.mask((value,))
+        return space.atom(value)
+
     def _split(self, masks: tuple[int, ...], keep: int, setv: int,
                rule: _SymRule) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
         """Cut a class by a rule: the pieces it matches and the pieces it does not."""
@@ -613,8 +871,17 @@ class MarkingMap:
         known = self._expanded.get(id(raw))
         if known is None:
             path, verdict, keep, setv, writes, assumptions, masks = raw
-            known = self._expanded[id(raw)] = [Marking(path, verdict, keep, setv, writers, assumptions, sub_masks, self)
-                                               for sub_masks, writers in expand_writers(masks, writes)]
+            if not self.has_nat:
+                known = [Marking(path, verdict, keep, setv, writers, assumptions, sub_masks, self)
+                         for sub_masks, writers in expand_writers(masks, writes)]
+            else:
+                known = []
+                for sub_masks, arrived, events in expand_events(masks, writes):
+                    writers = tuple(event for event in events if isinstance(event, int))
+                    translations = tuple(event for event in events if isinstance(event, Translation))
+                    known.append(Marking(path, verdict, keep, setv, writers, assumptions, sub_masks, self,
+                                         translations, arrived if translations else None))
+            self._expanded[id(raw)] = known
         return known
 
     @property
@@ -641,6 +908,8 @@ class MarkingMap:
             # The outcome a person reads: which rules decided, on which path, with what verdict.
             # (Revision-0 TOS splits a class on the arriving byte; both halves share this key.)
             key = (marking.path, marking.verdict, marking.writers, marking.assumptions)
+            if marking.translations:
+                key += (tuple((translation.kind, translation.line) for translation in marking.translations),)
             group = groups.get(key)
             if group is None:
                 group = groups[key] = {
@@ -656,6 +925,9 @@ class MarkingMap:
                     "depends_on_arrival": False,
                     "classes": [],
                 }
+                if marking.translations:
+                    group["translated"] = "; ".join(translation.said(self) for translation in marking.translations)
+                    group["nat_note"] = PER_CONNECTION_NOTE
             rewrite = {"keep": marking.keep, "set": marking.set}
             if rewrite not in group["rewrites"]:
                 group["rewrites"].append(rewrite)
@@ -666,8 +938,12 @@ class MarkingMap:
                 group["dscp"] = marking.set >> 2
                 group["describe"] = dsfield.describe_byte(marking.set)
             described = marking.describe()
-            group["classes"].append({name: described[name] for name in (
-                "in_interfaces", "out_interfaces", "protocols", "src", "dst", "sport", "dport")})
+            entry = {name: described[name] for name in (
+                "in_interfaces", "out_interfaces", "protocols", "src", "dst", "sport", "dport")}
+            if marking.translations:
+                entry["arrived"] = described["arrived"]
+                entry["translations"] = described["translations"]
+            group["classes"].append(entry)
         return list(groups.values())
 
     def deciders(self) -> list[dict[str, t.Any]]:
@@ -773,12 +1049,16 @@ class MarkingMap:
             raw_path, _verdict, keep, setv, writes, _assumptions, masks = raw
             if not writes or not test(raw_path, keep, setv, masks[BYTE]):
                 continue
-            if not isinstance(writes[-1], _History):
-                found.add(writes[-1])
+            last = _last_line(writes)
+            if last is not None:
+                found.add(last)
+                continue
+            if not isinstance(writes[0], _History):
                 continue
             for sub_masks, sub_writers in expand_writers(masks, writes):
-                if sub_writers and test(raw_path, keep, setv, sub_masks[BYTE]):
-                    found.add(sub_writers[-1])
+                sub_last = _last_line(sub_writers)
+                if sub_last is not None and test(raw_path, keep, setv, sub_masks[BYTE]):
+                    found.add(sub_last)
         return found
 
     def _raw_leaving(self, out_interface: str | None, verdict: str | None = "accept") -> t.Iterator[tuple[t.Any, ...]]:
@@ -811,9 +1091,24 @@ class MarkingMap:
         return found
 
     def packet_marking(self, packet: t.Any) -> list[Marking]:
-        """The markings a concrete packet falls in (more than one only where unmodeled matches fork)."""
+        """The markings a concrete packet falls in (more than one only where unmodeled matches fork, or
+        where the kernel picks a translated address or port from a range).
+
+        With NAT, give the packet as it arrived with the path it takes and the interface it leaves by
+        after its translation (a REDIRECT is delivered locally: path input)."""
         point = self.point(packet)
         found: list[Marking] = []
+        if self.has_nat:
+            for raw in self._classes:
+                if raw[0] != packet.path:
+                    continue
+                for marking in self._marking(raw):
+                    if marking.translations:
+                        if self._replays(marking, packet, point):
+                            found.append(marking)
+                    elif all(marking.masks[d] & point[d] for d in range(8)):
+                        found.append(marking)
+            return found
         for raw in self._classes:
             if raw[0] == packet.path and all(raw[6][d] & point[d] for d in range(8)):
                 found.extend(m for m in self._marking(raw) if all(m.masks[d] & point[d] for d in range(8)))
@@ -828,6 +1123,20 @@ class MarkingMap:
         return (self.interfaces.atom(in_name), self.interfaces.atom(out_name), self.protocols.atom(packet.protocol),
                 interval_atom(SRC, packet.src), interval_atom(DST, packet.dst), interval_atom(SPORT, packet.sport),
                 interval_atom(DPORT, packet.dport), 1 << packet.tos)
+
+
+def _last_line(writes: tuple[t.Any, ...]) -> int | None:
+    """The last writing line of a sequence (None when a history comes first and no line after it)."""
+    for writer in reversed(writes):
+        if isinstance(writer, int):
+            return writer
+        if isinstance(writer, _History):
+            return None
+    return None
+
+
+def _with(masks: tuple[int, ...], dim: int, mask: int) -> tuple[int, ...]:
+    return masks[:dim] + (mask,) + masks[dim + 1:]
 
 
 def _restrict(states: list[tuple[t.Any, ...]], dim: int, mask: int) -> list[tuple[t.Any, ...]]:
@@ -856,6 +1165,14 @@ def _merge_stage(states: list[tuple[t.Any, ...]]) -> list[tuple[t.Any, ...]]:
         if len(cubes) == len(parts):
             merged.extend((masks, keep, setv, writers, assumptions) for masks, writers in parts)
             continue
+        if any(_translated(writers) for _masks, writers in parts) and not _disjoint(cubes):
+            # A translation maps several classes onto one header (DNAT, SNAT, MASQUERADE collapse the
+            # addresses they replace): such classes may overlap, and merged cubes that overlap would give
+            # each of their sub-classes twice.  The translated ones stay apart; the others are disjoint.
+            plain = [(masks, keep, setv, writers, assumptions) for masks, writers in parts if not _translated(writers)]
+            merged.extend(_merge_stage(plain))
+            merged.extend((masks, keep, setv, writers, assumptions) for masks, writers in parts if _translated(writers))
+            continue
         first_writes = parts[0][1]
         if all(writers == first_writes for _masks, writers in parts):
             # Same writes everywhere (often none): nothing to remember per part.
@@ -864,6 +1181,17 @@ def _merge_stage(states: list[tuple[t.Any, ...]]) -> list[tuple[t.Any, ...]]:
             history = (_History(parts),)
         merged.extend((cube, keep, setv, history, assumptions) for cube in cubes)
     return merged
+
+
+def _disjoint(cubes: list[tuple[int, ...]], limit: int = 64) -> bool:
+    """Whether no two cubes meet (False, to be safe, past `limit` cubes)."""
+    if len(cubes) > limit:
+        return False
+    for index, cube in enumerate(cubes):
+        for other in cubes[index + 1:]:
+            if all(a & b for a, b in zip(cube, other)):
+                return False
+    return True
 
 
 def _merge_cubes(cubes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
@@ -918,7 +1246,7 @@ def _touches(masks: tuple[int, ...], cubes: tuple[_Cube, ...]) -> bool:
 
 
 def marking_map(ruleset: Ruleset | View, backend: str = "auto", era: str = "auto", interfaces: t.Iterable[str] = (),
-                tables: tuple[str, ...] = ("mangle",), program: Program | None = None) -> MarkingMap:
+                tables: tuple[str, ...] = ("mangle", "nat"), program: Program | None = None) -> MarkingMap:
     """Build the marking map of a firewall (see the module docstring)."""
     program = program or Program(ruleset, backend, era)
     return MarkingMap(program, interfaces, tables).build()
