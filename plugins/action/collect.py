@@ -108,7 +108,7 @@ class ActionModule(DiffservAction):
             return None, {"reason": str(error)}
         config_file = args["config_file"] or host_vars.get("diffserv_config_file")
         collected_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        companions = []
+        companions, refused = [], {}
         try:
             if config_file:
                 path = self._loader.path_dwim(config_file)
@@ -141,6 +141,7 @@ class ActionModule(DiffservAction):
                     platform, driver = running.platform, platforms.driver(running.platform)
                     collected, found_with, said = list(running.items), running.companions, running.notes
                 pieces = [(item.name, item.text, "%s (%s)" % (where, item.command), []) for item in collected]
+                refused = {item.name: item.refused for item in collected if item.refused}
                 if said and pieces:
                     # Said in the findings (unmodeled notes), never decided in silence.
                     last = pieces[-1]
@@ -155,8 +156,8 @@ class ActionModule(DiffservAction):
                     # iptables-save prints nothing at all when no table is loaded (common for IPv6);
                     # a dump cut short still has its header or first table, and fails the parse below.
                     files.append({"name": name, "source": source, "text": "", "summary": {
-                        "tables": [], "rules": 0, "note": "no table loaded: the command printed nothing"},
-                        "notes": notes})
+                        "tables": [], "rules": 0, "note": "not collected: %s" % refused[name] if name in refused
+                        else "no table loaded: the command printed nothing"}, "notes": notes})
                     continue
                 if origin == "file":
                     # Redacted first, then checked: line numbers are kept, so the evidence still points at

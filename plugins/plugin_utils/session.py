@@ -17,6 +17,7 @@ import dataclasses
 import difflib
 import os
 import re
+import secrets
 import socket
 import time
 import typing as t
@@ -564,10 +565,9 @@ def _write_remote(connection: t.Any, target: Target, path: str, text: str) -> No
     connection.read_until_pattern(pattern=_prompt_pattern(connection), read_timeout=target.timeout)
 
 
-def _nft_file(connection: t.Any, target: Target, lines: t.Sequence[str], check: bool = False) -> str:
+def _nft_file(connection: t.Any, target: Target, path: str, lines: t.Sequence[str], check: bool = False) -> str:
     """`nft -f` (or `nft -c -f`: parse and check against the kernel, load nothing) of one file: one transaction.
     What nft printed (nothing on success)."""
-    path = "/tmp/diffserv-audit-%d.nft" % os.getpid()
     _write_remote(connection, target, path, "\n".join(lines) + "\n")
     try:
         return _linux_privileged(connection, "nft %s-f %s" % ("-c " if check else "", path), target)
@@ -600,17 +600,23 @@ def apply_nftables(target: Target, audited: str, candidate: str, commands: t.Seq
             raise CollectError("%s: the ruleset changed since the audit; nothing was loaded. Lines that moved:\n%s"
                                % (target.host, "\n".join(moved[:40])))
         backup(redact_text(before))
-        checked = _nft_file(connection, target, commands, check=True)
+        # One name for the file checked and the file loaded (written again: the check removes it).
+        path = "/tmp/diffserv-audit-%s.nft" % secrets.token_hex(6)
+        checked = _nft_file(connection, target, path, commands, check=True)
         if checked.strip():
             raise CollectError("%s: nft refused the change when checking it (nft -c), nothing was loaded: %s"
                                % (target.host, checked.strip()[:500]))
-        output = _nft_file(connection, target, commands)
+        output = _nft_file(connection, target, path, commands)
         after = _linux_privileged(connection, "nft list ruleset", target)
-        reason = ("nft refused the file: %s" % output.strip()[:500]) if output.strip() else \
-            applied_problem(candidate, redact_text(after), target.host) or verify(redact_text(after))
+        try:
+            reason = ("nft refused the file: %s" % output.strip()[:500]) if output.strip() else \
+                applied_problem(candidate, redact_text(after), target.host) or verify(redact_text(after))
+        except Exception as error:  # pylint: disable=broad-except
+            # Whatever stops the check (a listing the reader refuses, a re-audit that fails) undoes the change.
+            reason = "the ruleset read back could not be checked (%s)" % _first_line(error)
         if reason is not None:
             if "table %s {" % TABLE_KEY in after:
-                _nft_file(connection, target, rollback)
+                _nft_file(connection, target, path.replace(".nft", "-rollback.nft"), rollback)
             restored = _linux_privileged(connection, "nft list ruleset", target)
             still = ", but the ruleset still differs from the one before" \
                 if rules_only(restored) != rules_only(before) else ""

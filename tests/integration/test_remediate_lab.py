@@ -270,7 +270,10 @@ def test_an_nft_apply_that_fails_verification_is_rolled_back_to_the_ruleset_byte
         # The backup is the listing as the session read it before the load (rules compared: the session's
         # output carries the shell's line ends).
         assert len(saved) == 1 and nft.rules_only(saved[0]) == nft.rules_only(redact(original))
-        assert [c for c in root_commands(log) if c not in SHOW][-1].startswith("nft -f /tmp/diffserv-audit-")
+        # Checked, loaded, then undone by the rollback file (delete table), each one nft -f transaction.
+        checked, loaded, undone = [c for c in root_commands(log) if c not in SHOW][-3:]
+        assert checked.startswith("nft -c -f /tmp/diffserv-audit-") and loaded == checked.replace("-c -f", "-f")
+        assert undone == loaded.replace(".nft", "-rollback.nft")
         assert wire_byte(firewall) == 0x04
 
         # Drift: a ruleset that changed since the audit stops the apply before any change is sent.
