@@ -276,6 +276,15 @@ def test_an_nft_apply_that_fails_verification_is_rolled_back_to_the_ruleset_byte
         assert undone == loaded.replace(".nft", "-rollback.nft")
         assert wire_byte(firewall) == 0x04
 
+        # A check that cannot finish (here the re-audit raises) undoes the change too.
+        def broken(after):
+            raise ValueError("re-audit crashed")
+
+        with pytest.raises(CollectError, match=r"could not be checked \(re-audit crashed\); rolled back$"):
+            apply_nftables(target, redact(original), placed.candidate, placed.commands, placed.rollback, redact,
+                           broken, saved.append)
+        assert listing(firewall) == original
+
         # Drift: a ruleset that changed since the audit stops the apply before any change is sent.
         before = root_commands(log)
         audited = redact(original).replace("tcp dport 512-65535", "tcp dport 1024-65535")
