@@ -113,8 +113,9 @@ def take_readings(connection: t.Any, target: session.Target, found: t.Sequence[s
         for command, privileged in commands:
             refused = None
             try:
-                text = session._linux_privileged(connection, command, target) if privileged else \
-                    session._run(connection, command, target)
+                # The session's own runners: sudo as the collection does it, the prompt it already knows.
+                run = session._linux_privileged if privileged else session._run  # pylint: disable=protected-access
+                text = run(connection, command, target)
             except session.CollectError as error:
                 if error.unreachable or "sudo" not in str(error):
                     raise
