@@ -226,22 +226,27 @@ def test_founding_incident_report_html_renders_with_its_path_picture(tmp_path, p
     assert_self_contained(text)
     dom, dumped = dump_dom(proxy, page)
     check_conflicts_drawn(dom, findings)
-    # The three marking rules of the incident share one router treatment: one group lists them all,
-    # with the nine deciding lines once, each with its file and text.
+    # The five marking rules of the incident (the partner's dump, the modern partner's nft ruleset) share
+    # one router treatment: one group lists them all, with the nine deciding lines once, each with its
+    # file and text.
     groups = [e for e in dom.find("article") if "group" in e["attrs"].get("class", "")]
     assert len(groups) == 1
     group_text = text_of(groups[0])
     for line in (35, 23, 25):
         assert "partner-fw.rules:%d" % line in group_text
+    for line in (16, 13):
+        assert "modern-partner.nft:%d" % line in group_text
     deciding = [e for e in dom.find("table") if "deciding" in e["attrs"].get("class", "") and groups[0] in e["parents"]]
     rows = [text_of(e) for e in dom.elements if e["tag"] == "tr" and deciding[0] in e["parents"]][1:]
     expected = findings["conflicts"][0]["treatment"]["lines"]
     assert len(deciding) == 1 and len(rows) == len(expected) == 9
     for row, line in zip(rows, expected):
         assert row.startswith("%s:%d %s" % (line["file"], line["line"], line["text"])), row
-    assert "Confirmed by a router trace of a tcp packet" in group_text and "{" not in group_text
+    # No Python repr: nft's own braces (`tcp dport { 110, 465 }`) are rule text, a dict would open with {'.
+    assert "Confirmed by a router trace of a tcp packet" in group_text and "{'" not in group_text
+    assert "tcp dport { 110, 465, 993, 995, 1110 }" in group_text
     summary = dom.find("table", id="summary-table")[0]
-    assert len([row for row in dom.elements if row["tag"] == "tr" and summary in row["parents"]]) == 1 + 3
+    assert len([row for row in dom.elements if row["tag"] == "tr" and summary in row["parents"]]) == 1 + 5
     assert "drops-lower-effort" in text_of(dom.find("section", id="advisories")[0])
     assert text_of(dom.find("section", id="observations")[0]).endswith("None recorded in this run.")
     assert "['" not in dumped and "{'" not in dumped

@@ -32,18 +32,21 @@ def test_the_founding_incident_in_sarif_and_junit(tmp_path):
     (sarif_run,) = log["runs"]
     assert sarif_run["tool"]["driver"]["name"] == "diffserv.audit" and sarif_run["tool"]["driver"]["version"]
     conflicts = [r for r in sarif_run["results"] if r["ruleId"] == "dscp-conflict/null-routed"]
-    assert len(conflicts) == 3 and {r["level"] for r in conflicts} == {"error"}
-    lines = {r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in conflicts}
-    assert lines == {35, 23, 25}
-    assert all(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith("/files/partner-fw.rules")
-               for r in conflicts)
+    assert len(conflicts) == 5 and {r["level"] for r in conflicts} == {"error"}
+    # The partner's iptables dump (lines 35, 23, 25) and the modern partner's nft ruleset (lines 16, 13).
+    located = {(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].rsplit("/", 1)[-1],
+                r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in conflicts}
+    assert located == {("partner-fw.rules", 35), ("partner-fw.rules", 23), ("partner-fw.rules", 25),
+                       ("modern-partner.nft", 16), ("modern-partner.nft", 13)}
     assert [r["ruleId"] for r in sarif_run["results"] if r["level"] == "note"] == \
         ["dscp-advisory/" + a["kind"] for a in findings["advisories"]]
     root = ET.parse(tmp_path / "junit.xml").getroot()
     (case,) = [c for c in root.iter("testcase") if c.get("name") == "partner-fw:eth0 -> border-rtr1:GigabitEthernet0/0"]
     assert len(case.findall("failure")) == 3
+    (modern,) = [c for c in root.iter("testcase") if c.get("name") == "modern-partner:eth0 -> border-rtr1:GigabitEthernet0/0"]
+    assert len(modern.findall("failure")) == 2
     assert {c.get("name") for c in root.iter("testcase") if c.get("classname") == "diffserv.audit.host"} == \
-        {"partner-fw", "border-rtr1"}
+        {"partner-fw", "modern-partner", "border-rtr1"}
     assert "Reports: %s/report.md, report.html, findings.sarif, junit.xml, findings.json" % tmp_path in run.stdout
 
 

@@ -188,6 +188,11 @@ class ViewTable:
         self._chains: dict[str, NftChain] = {}
         self._notes: list[Diagnostic] = []
 
+    def mentions(self, words: tuple[str, ...]) -> bool:
+        """Whether a rule of the table holds one of `words` (netfilter/parse.Table.mentions, for callers that
+        skip tables no rule of which can test the byte)."""
+        return any(word in rule.source.text for rules in self._compile().values() for rule in rules for word in words)
+
     def _compile(self) -> dict[str, tuple[Rule, ...]]:
         if self._rules is None:
             from ansible_collections.diffserv.audit.plugins.module_utils.nftables.expr import compile_chain

@@ -20,6 +20,7 @@ import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import Conflict
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.evaluate import TosSetCond
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import TosCond
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model import (
     Action, Codepoint, HostChange, Planned, Stage, Strategy, Window,
@@ -105,6 +106,10 @@ def _fleet_matches(fleet: Fleet, dscp: int) -> list[str]:
                     for cond in rule.conditions:
                         if isinstance(cond, TosCond) and \
                                 (((byte & cond.mask) == cond.value) != ((0 & cond.mask) == cond.value)):
+                            found.append("%s line %d (%s)" % (name, rule.line, rule.text))
+                        elif isinstance(cond, TosSetCond) and \
+                                (((byte & cond.mask) in cond.values) != ((0 & cond.mask) in cond.values)):
+                            # nft's `ip dscp { 1, 3 }`: a set of values under a mask
                             found.append("%s line %d (%s)" % (name, rule.line, rule.text))
     return found
 
