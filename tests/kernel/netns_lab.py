@@ -663,3 +663,104 @@ class FirewallLab:
     def send_one(self, timeout: float | None = None, **packet: Any) -> int | None:
         """``send([packet])[0]``."""
         return self.send([packet], timeout=timeout)[0]
+
+
+# --------------------------------------------------------------------------- NAT (additive)
+#
+# NAT is per connection: conntrack keeps the first packet's translation for every later packet of
+# the same 5-tuple, across rulesets.  flush_conntrack() empties the firewall's table (ctnetlink, no
+# conntrack tool needed), and send_headers() reports where each packet arrived and with which
+# addresses and ports besides the DS byte.
+
+_NETLINK_NETFILTER = 12
+_IPCTNL_MSG_CT_DELETE = (1 << 8) | 2  # NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_DELETE
+_NLM_F_REQUEST, _NLM_F_ACK = 0x1, 0x4
+
+
+def _parse_capture_headers(data: bytes) -> dict[str, Any] | None:
+    """tos, src, dst, sport, dport, ip_id and the L4 payload of a captured IPv4 TCP/UDP packet."""
+    if len(data) < 20 or data[0] >> 4 != 4:
+        return None
+    ihl = (data[0] & 0x0F) * 4
+    proto = data[9]
+    if proto == socket.IPPROTO_TCP:
+        if len(data) < ihl + 20:
+            return None
+        off = ihl + (data[ihl + 12] >> 4) * 4
+    elif proto == socket.IPPROTO_UDP:
+        if len(data) < ihl + 8:
+            return None
+        off = ihl + 8
+    else:
+        return None
+    sport, dport = struct.unpack_from("!HH", data, ihl)
+    return {"tos": data[1], "src": socket.inet_ntoa(data[12:16]), "dst": socket.inet_ntoa(data[16:20]),
+            "sport": sport, "dport": dport, "ip_id": struct.unpack_from("!H", data, 4)[0], "payload": data[off:]}
+
+
+class NatLab(FirewallLab):
+    """FirewallLab with conntrack flushing and full headers on arrival (for rulesets with a nat table)."""
+
+    def flush_conntrack(self) -> None:
+        def flush() -> None:
+            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_NETFILTER)
+            try:
+                sock.bind((0, 0))
+                for family in (socket.AF_INET, socket.AF_INET6):
+                    body = struct.pack("!BBH", family, 0, 0)
+                    header = struct.pack("=IHHII", 16 + len(body), _IPCTNL_MSG_CT_DELETE,
+                                         _NLM_F_REQUEST | _NLM_F_ACK, 1, 0)
+                    sock.send(header + body)
+                    sock.recv(65535)  # the ack (or ENOENT: nothing tracked yet)
+            finally:
+                sock.close()
+        in_netns(self.ns_fw, flush)
+
+    def load(self, ruleset_text: str, backend: str) -> None:
+        super().load(ruleset_text, backend)
+        self.flush_conntrack()
+
+    def send_headers(self, packets: Sequence[Mapping[str, Any]], timeout: float | None = None
+                     ) -> list[dict[str, Any] | None]:
+        """Like send(), but each arrival as {tos, src, dst, sport, dport, at: "server" | "client"}
+        (None: not arrived). Every packet must be the first of its connection: call
+        flush_conntrack() between batches that share 5-tuples."""
+        timeout = self.timeout if timeout is None else timeout
+        resolved = [self._resolve(p) for p in packets]
+        results: list[dict[str, Any] | None] = [None] * len(resolved)
+        if not resolved:
+            return results
+        nonce = os.urandom(4)
+        self._drain()
+        prefix = _MAGIC + nonce
+        for idx, w in enumerate(resolved):
+            self._ip_id = self._ip_id % 0xFFFF + 1
+            raw = build_packet(protocol=w.protocol, src=w.src, dst=w.dst, sport=w.sport, dport=w.dport,
+                               tos=w.tos, ip_id=self._ip_id, payload=prefix + struct.pack("!I", idx))
+            try:
+                self._socks[w.tx].sendto(raw, (w.dst, 0))
+            except OSError:
+                continue
+        sockets = {self._socks["rx.server"]: "server", self._socks["rx.client"]: "client"}
+        deadline = time.monotonic() + timeout
+        while True:
+            wait = deadline - time.monotonic()
+            if wait <= 0:
+                break
+            ready, _, _ = select.select(list(sockets), [], [], wait)
+            for s in ready:
+                while True:
+                    try:
+                        data, addr = s.recvfrom(65535)
+                    except BlockingIOError:
+                        break
+                    if addr[2] == _PACKET_OUTGOING:
+                        continue
+                    parsed = _parse_capture_headers(data)
+                    if parsed is None or not parsed["payload"].startswith(prefix):
+                        continue
+                    idx = struct.unpack_from("!I", parsed["payload"], len(prefix))[0]
+                    if idx < len(results) and results[idx] is None:
+                        results[idx] = {"tos": parsed["tos"], "src": parsed["src"], "dst": parsed["dst"],
+                                        "sport": parsed["sport"], "dport": parsed["dport"], "at": sockets[s]}
+        return results

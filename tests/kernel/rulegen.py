@@ -394,3 +394,146 @@ def random_packets(rng: random.Random, n: int,
         out.append({"path": path, "protocol": protocol, "sport": sport, "dport": dport,
                     "tos": tos, "src": src, "dst": dst})
     return out
+
+
+# --------------------------------------------------------------------------- NAT
+#
+# random_nat_ruleset(rng): a mangle table (and sometimes a filter table) as above, plus a nat table
+# whose rules translate to addresses the lab can observe: anything routed out of the firewall's eth0
+# reaches the server's capture, 192.0.2.0/24 (but the firewall's own .1) the client's.  Matches before
+# and after translation come from the shared pools (ADDRESSES holds the targets' networks), so mangle
+# FORWARD/POSTROUTING and filter FORWARD rules meet translated packets.  nat OUTPUT translates to
+# server-side addresses only: a DNAT that reroutes the firewall's own packet to another interface
+# would show mangle OUTPUT a route the packet does not take, which the marking map does not model
+# (the trace does, given the route).
+
+NAT_DNAT_TARGETS = ("198.51.100.77", "198.51.100.2", "203.0.113.9", "192.0.2.200", "192.0.2.77",
+                    "198.51.100.70-198.51.100.72", "203.0.113.5")
+NAT_OUTPUT_DNAT_TARGETS = ("198.51.100.77", "203.0.113.9", "198.51.100.70-198.51.100.72")
+NAT_SNAT_TARGETS = ("203.0.113.9", "203.0.113.10-203.0.113.12", "198.51.100.200", "192.0.2.250")
+NAT_PORTS = ("8080", "25", "1000-2000", "20000-20100", "443")
+NAT_NETMAPS = (("-d 203.0.113.0/28", "198.51.100.64/28"), ("-d 198.51.100.64/26", "203.0.113.64/26"),
+               ("-d 198.51.100.0/28", "203.0.113.16/28"), ("-s 192.0.2.0/25", "203.0.113.0/25"),
+               ("-s 198.51.100.0/28", "192.0.2.16/28"), ("-s 192.0.2.0/28", "203.0.113.32/28"))
+NAT_BUILTINS = ("PREROUTING", "OUTPUT", "POSTROUTING")
+NAT_USER_CHAINS = ("DNAT_IN", "snat-out", "KUBE-SVC-X")
+
+
+def _nat_target(rng: random.Random, hook: str, proto: str | None) -> str:
+    ports = proto is not None and rng.random() < 0.4
+    r = rng.random()
+    if hook in ("PREROUTING", "OUTPUT"):
+        if r < 0.6:
+            pool = NAT_DNAT_TARGETS if hook == "PREROUTING" else NAT_OUTPUT_DNAT_TARGETS
+            spec = rng.choice(pool) + (":" + rng.choice(NAT_PORTS) if ports else "")
+            return f"-j DNAT --to-destination {spec}" + (" --random" if ports and rng.random() < 0.1 else "")
+        if r < 0.72 and hook == "PREROUTING" and proto is not None:
+            return f"-j REDIRECT --to-ports {rng.choice(NAT_PORTS)}"
+        if r < 0.85:
+            match, net = rng.choice([m for m in NAT_NETMAPS if m[0].startswith("-d")])
+            return f"{match} -j NETMAP --to {net}"
+    else:
+        if r < 0.45:
+            spec = rng.choice(NAT_SNAT_TARGETS) + (":" + rng.choice(NAT_PORTS) if ports else "")
+            return f"-j SNAT --to-source {spec}" + (" --random" if ports and rng.random() < 0.1 else "")
+        if r < 0.75:
+            out = "-j MASQUERADE"
+            if ports:
+                out += f" --to-ports {rng.choice(NAT_PORTS)}"
+            elif rng.random() < 0.2:
+                out += " --random-fully"
+            return out
+        if r < 0.85:
+            match, net = rng.choice([m for m in NAT_NETMAPS if m[0].startswith("-s")])
+            return f"{match} -j NETMAP --to {net}"
+    return rng.choice(("-j ACCEPT", "-j RETURN", "-j RETURN", ""))
+
+
+def _nat_table(rng: random.Random) -> list[str]:
+    users = rng.sample(NAT_USER_CHAINS, rng.choice((0, 1, 1, 2)))
+    lines = ["*nat"] + [f":{name} ACCEPT [0:0]" for name in ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING")]
+    lines += [f":{name} - [0:0]" for name in users]
+    user_hook = {name: rng.choice(NAT_BUILTINS) for name in users}
+    body = []
+    for hook in NAT_BUILTINS:
+        chain = _Chain(hook, True, 0)
+        chain.reach = {hook}
+        for _ in range(rng.randint(0, 4)):
+            parts = [f"-A {hook}"]
+            matches = _nat_matches(rng, chain)
+            proto = next((p.split()[1] for p in matches if p.startswith("-p ")), None)
+            parts += matches
+            callees = [name for name in users if user_hook[name] == hook]
+            if callees and rng.random() < 0.25:
+                parts.append(f"{_jump_kind(rng)} {rng.choice(callees)}")
+            else:
+                parts.append(_nat_target(rng, hook, proto))
+            body.append(_one_address_each(" ".join(p for p in parts if p)))
+    for name in users:
+        hook = user_hook[name]
+        chain = _Chain(name, False, 0)
+        chain.reach = {hook}
+        for _ in range(rng.randint(1, 4)):
+            matches = _nat_matches(rng, chain)
+            proto = next((p.split()[1] for p in matches if p.startswith("-p ")), None)
+            body.append(_one_address_each(" ".join(p for p in [f"-A {name}", *matches, _nat_target(rng, hook, proto)]
+                                                   if p)))
+    return lines + body + ["COMMIT"]
+
+
+def _one_address_each(rule: str) -> str:
+    """A NETMAP brings its own -s/-d: drop an earlier one of the same kind (iptables refuses two)."""
+    for flag in ("-s", "-d"):
+        if rule.count(f"{flag} ") > 1:
+            words = rule.split()
+            first = words.index(flag)
+            drop = first - 1 if first and words[first - 1] == "!" else first
+            rule = " ".join(words[:drop] + words[first + 2:])
+    return rule
+
+
+def _nat_matches(rng: random.Random, chain: _Chain) -> list[str]:
+    """Matches for a nat rule: as _matches, with the protocol given when ports are (a NAT port
+    range needs -p tcp or -p udp)."""
+    out = []
+    if rng.random() < 0.3:
+        out.append(f"{_neg(rng, 0.2)}-s {rng.choice(ADDRESSES[:-1])}")
+    if rng.random() < 0.3:
+        out.append(f"{_neg(rng, 0.2)}-d {rng.choice(ADDRESSES[:-1])}")
+    if chain.may_in() and rng.random() < 0.3:
+        out.append(f"{_neg(rng, 0.2)}-i {rng.choice(('eth0', 'eth1', 'eth+'))}")
+    if chain.may_out() and rng.random() < 0.4:
+        out.append(f"{_neg(rng, 0.2)}-o {rng.choice(('eth0', 'eth1', 'eth+'))}")
+    if rng.random() < 0.7:
+        proto = rng.choice(("tcp", "udp"))
+        out.append(f"-p {proto}")
+        if rng.random() < 0.5:
+            out += _port_match(rng, proto)
+    if rng.random() < 0.08:
+        out.append(f"-m tos {_neg(rng, 0.25)}--tos {_hex_or_dec(rng, rng.choice(TOS_BIAS))}/0xff")
+    return out
+
+
+def random_nat_ruleset(rng: random.Random) -> str:
+    """A mangle table, a nat table with SNAT, MASQUERADE, DNAT, REDIRECT and NETMAP (and ACCEPT,
+    RETURN, user chains), and a filter table one time in three; loadable by iptables-nft-restore and
+    iptables-legacy-restore 1.8.9."""
+    lines = [f"# rulegen nat {rng.randrange(1 << 30):08x}"]
+    lines += _table(rng, "mangle")
+    lines += _nat_table(rng)
+    if rng.random() < 0.35:
+        lines += _table(rng, "filter")
+    return "\n".join(lines) + "\n"
+
+
+def unique_connections(packets: list[dict]) -> list[dict]:
+    """Packets each of which opens its own connection: no two share protocol and port pair (either way
+    round), so none is a reply to or a repeat of another, before or after any translation."""
+    seen = set()
+    found = []
+    for packet in packets:
+        key = (packet["protocol"], frozenset((packet["sport"], packet["dport"])))
+        if key not in seen:
+            seen.add(key)
+            found.append(packet)
+    return found

@@ -301,6 +301,15 @@ class Packet:
     dst: int | None = None
     sport: int | None = None
     dport: int | None = None
+    # After a NAT to a range the kernel picks a value from (SNAT to A-B, a port outside the target's
+    # range): the range, with the field itself None.  A later match decides only if the whole range does.
+    ranges: tuple[tuple[str, int, int], ...] = ()
+
+    def field_range(self, name: str) -> tuple[int, int] | None:
+        for field, low, high in self.ranges:
+            if field == name:
+                return low, high
+        return None
 
     @classmethod
     def from_dict(cls, data: dict[str, t.Any], family: int = 4) -> "Packet":
@@ -442,8 +451,14 @@ def _iface_matches(pattern: str, name: str) -> bool:
     return name == pattern
 
 
-def _in_ranges(value: int | None, ranges: tuple[tuple[int, int], ...]) -> bool | None:
+def _in_ranges(value: int | None, ranges: tuple[tuple[int, int], ...],
+               picked: tuple[int, int] | None = None) -> bool | None:
     if value is None:
+        if picked is not None:
+            # One of picked's values: decided when the whole range is in, or out.
+            inside = sum(max(0, min(high, picked[1]) - max(low, picked[0]) + 1) for low, high in ranges)
+            size = picked[1] - picked[0] + 1
+            return True if inside == size else False if inside == 0 else None
         return None
     for low, high in ranges:
         if low <= value <= high:
@@ -459,16 +474,18 @@ def _condition_holds(condition: t.Any, packet: Packet, tos: int, in_name: str, o
     if isinstance(condition, ProtoCond):
         return (packet.protocol == condition.number) != condition.negated
     if isinstance(condition, AddrCond):
-        found = _in_ranges(packet.src if condition.direction == "src" else packet.dst, condition.ranges)
+        found = _in_ranges(packet.src if condition.direction == "src" else packet.dst, condition.ranges,
+                           packet.field_range(condition.direction) if packet.ranges else None)
         return None if found is None else found != condition.negated
     if isinstance(condition, PortCond):
         if condition.direction == "either":
-            first = _in_ranges(packet.sport, condition.ranges)
-            second = _in_ranges(packet.dport, condition.ranges)
+            first = _in_ranges(packet.sport, condition.ranges, packet.field_range("sport") if packet.ranges else None)
+            second = _in_ranges(packet.dport, condition.ranges, packet.field_range("dport") if packet.ranges else None)
             if first is None or second is None:
                 return None
             return (first or second) != condition.negated
-        found = _in_ranges(packet.sport if condition.direction == "sport" else packet.dport, condition.ranges)
+        found = _in_ranges(packet.sport if condition.direction == "sport" else packet.dport, condition.ranges,
+                           packet.field_range(condition.direction) if packet.ranges else None)
         return None if found is None else found != condition.negated
     if isinstance(condition, TosCond):
         return ((tos & condition.mask) == condition.value) != condition.negated
@@ -583,6 +600,10 @@ def _apply_nat(target: NatTarget, hook: str, packet: Packet, in_name: str, out_n
         changes = {"dst": address, "dport": port}
         new = dataclasses.replace(packet, dst=address if isinstance(address, int) else None,
                                   dport=port if isinstance(port, int) else None)
+    picked = tuple((name, value[0], value[1]) for name, value in changes.items() if isinstance(value, tuple))
+    if picked or new.ranges:
+        kept = tuple(entry for entry in new.ranges if entry[0] not in changes)
+        new = dataclasses.replace(new, ranges=kept + picked)
     return new, changes
 
 

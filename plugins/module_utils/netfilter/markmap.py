@@ -78,6 +78,13 @@ class _SymRule:
     opaque: tuple[str, ...]
 
 
+class Assumed(str):
+    """An assumption made in the nat table (an unmodelled match taken or not), carried in a class's sequence
+    of events like a translation; Marking.assumptions lists it after the class's own."""
+
+    __slots__ = ()
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Translation:
     """A nat rule that changed a class's header (the first packet of each NEW connection of the class).
@@ -309,6 +316,7 @@ class MarkingMap:
         self.full = (self.interfaces.full, self.interfaces.full, self.protocols.full, address_space.full,
                      address_space.full, port_space.full, port_space.full, (1 << 256) - 1)
         self._symrules: dict[tuple[str, str, bool], tuple[_SymRule, ...]] = {}
+        self._skip_indexes: dict[tuple[str, str, bool], tuple[int, dict[int, int]] | None] = {}
         self._tos_cache: dict[tuple[int, int, int, int], int] = {}
         # (path, verdict, keep, set, writes, assumptions, masks); writes may start with a _History
         self._classes: list[tuple[t.Any, ...]] = []
@@ -332,6 +340,37 @@ class MarkingMap:
             built = tuple(self._sym_rule(compiled, knows_out) for compiled in self.program.chain(table, chain))
             self._symrules[key] = built
         return built
+
+    def _skip_index(self, table: str, chain: str, knows_out: bool,
+                    rules: tuple[_SymRule, ...]) -> tuple[int, dict[int, int]] | None:
+        """For a long chain: the positions of rules that constrain no destination (a bitset), and per
+        destination atom the positions of the rules that name it; None when few rules name one."""
+        key = (table, chain, knows_out)
+        if key in self._skip_indexes:
+            return self._skip_indexes[key]
+        unindexed = 0
+        by_atom: dict[int, int] = {}
+        indexed = 0
+        for position, rule in enumerate(rules):
+            if not rule.cubes:
+                continue  # matches nothing: never a candidate
+            if not all(DST in cube.dims for cube in rule.cubes):
+                unindexed |= 1 << position
+                continue
+            mask = 0
+            for cube in rule.cubes:
+                mask |= cube.masks[DST]
+            if mask.bit_count() > 8:
+                unindexed |= 1 << position
+                continue
+            indexed += 1
+            while mask:
+                low = mask & -mask
+                by_atom[low] = by_atom.get(low, 0) | 1 << position
+                mask ^= low
+        found = (unindexed, by_atom) if indexed * 2 > len(rules) else None
+        self._skip_indexes[key] = found
+        return found
 
     def _sym_rule(self, compiled: t.Any, knows_out: bool) -> _SymRule:
         base = list(self.full[:STATIC_DIMS])
@@ -556,13 +595,38 @@ class MarkingMap:
                 found = chains[chain] = self._sym_chain(table, chain, knows_out)
             return found
 
+        def skip(chain: str, rules: tuple[_SymRule, ...], position: int, masks: tuple[int, ...]) -> int:
+            """The first rule from `position` on that can touch the class (len(rules): none)."""
+            count = len(rules)
+            index = self._skip_index(table, chain, knows_out, rules) if count > 64 else None
+            if index is not None and masks[DST].bit_count() <= 8:
+                # A long chain of rules on one destination each (kube-proxy's KUBE-SERVICES): only the
+                # rules on the class's destinations, and those on none, are candidates.
+                unindexed, by_atom = index
+                candidates = unindexed
+                mask = masks[DST]
+                while mask:
+                    low = mask & -mask
+                    candidates |= by_atom.get(low, 0)
+                    mask ^= low
+                candidates >>= position
+                while candidates:
+                    low = candidates & -candidates
+                    found = position + low.bit_length() - 1
+                    if _touches(masks, rules[found].cubes):
+                        return found
+                    candidates ^= low
+                return count
+            while position < count and not _touches(masks, rules[position].cubes):
+                position += 1
+            return position
+
         def schedule(state: tuple[t.Any, ...], chain: str, position: int, stack: tuple[t.Any, ...]) -> None:
             # Skip the rules that cannot touch this class.
             rules = rules_of(chain)
             masks = state[0]
             count = len(rules)
-            while position < count and not _touches(masks, rules[position].cubes):
-                position += 1
+            position = skip(chain, rules, position, masks)
             while position >= count:
                 if not stack:
                     (dropped if policy_drop else passed).append(state)
@@ -575,8 +639,7 @@ class MarkingMap:
                     continue
                 rules = rules_of(chain)
                 count = len(rules)
-                while position < count and not _touches(masks, rules[position].cubes):
-                    position += 1
+                position = skip(chain, rules, position, masks)
             key = (stack, chain, position)
             bucket = pending.get(key)
             if bucket is None:
@@ -592,7 +655,7 @@ class MarkingMap:
             stack, chain, position = key
             rule = rules_of(chain)[position]
             bucket = pending.pop(key)
-            for masks, keep, setv, writers, assumptions in (_merge_stage(bucket) if len(bucket) > 3 else bucket):
+            for masks, keep, setv, writers, assumptions in (_merge_stage(bucket) if len(bucket) > 3 and not self._nat_stage else bucket):
                 steps += 1
                 if steps > 5_000_000:
                     raise EvaluationError("marking map: more than 5,000,000 steps in %s %s; refusing to guess"
@@ -602,7 +665,16 @@ class MarkingMap:
                     schedule((piece, keep, setv, writers, assumptions), chain, position + 1, stack)
                 if not matched:
                     continue
-                if rule.opaque:
+                if rule.opaque and self._nat_stage:
+                    # In the nat table the two outcomes usually part ways on the wire (kube-proxy's
+                    # `-m statistic` picks an endpoint, `-m mark` decides MASQUERADE): the assumption
+                    # travels in the sequence, so classes that meet again merge (history.py keeps them apart).
+                    said = "; ".join(rule.opaque)
+                    for piece in matched:
+                        schedule((piece, keep, setv, writers + (Assumed("not matched: " + said),), assumptions),
+                                 chain, position + 1, stack)
+                    writers = writers + (Assumed("matched: " + said),)
+                elif rule.opaque:
                     # May match or not: follow both, each saying what it assumed.
                     said = "; ".join(rule.opaque)
                     for piece in matched:
@@ -879,7 +951,8 @@ class MarkingMap:
                 for sub_masks, arrived, events in expand_events(masks, writes):
                     writers = tuple(event for event in events if isinstance(event, int))
                     translations = tuple(event for event in events if isinstance(event, Translation))
-                    known.append(Marking(path, verdict, keep, setv, writers, assumptions, sub_masks, self,
+                    assumed = tuple(str(event) for event in events if isinstance(event, Assumed))
+                    known.append(Marking(path, verdict, keep, setv, writers, assumptions + assumed, sub_masks, self,
                                          translations, arrived if translations else None))
             self._expanded[id(raw)] = known
         return known
@@ -1165,13 +1238,21 @@ def _merge_stage(states: list[tuple[t.Any, ...]]) -> list[tuple[t.Any, ...]]:
         if len(cubes) == len(parts):
             merged.extend((masks, keep, setv, writers, assumptions) for masks, writers in parts)
             continue
-        if any(_translated(writers) for _masks, writers in parts) and not _disjoint(cubes):
+        if any(_translated(writers) for _masks, writers in parts):
             # A translation maps several classes onto one header (DNAT, SNAT, MASQUERADE collapse the
-            # addresses they replace): such classes may overlap, and merged cubes that overlap would give
-            # each of their sub-classes twice.  The translated ones stay apart; the others are disjoint.
+            # addresses they replace), and the two outcomes of a nat-table assumption cover the same
+            # packets: such classes may overlap, and merged cubes that overlap would give each of their
+            # sub-classes twice.  They are merged among themselves, and only where the cubes come out
+            # disjoint; the others are disjoint by construction.
             plain = [(masks, keep, setv, writers, assumptions) for masks, writers in parts if not _translated(writers)]
             merged.extend(_merge_stage(plain))
-            merged.extend((masks, keep, setv, writers, assumptions) for masks, writers in parts if _translated(writers))
+            moved = [(masks, writers) for masks, writers in parts if _translated(writers)]
+            cubes = _merge_cubes([masks for masks, _writers in moved]) if len(moved) > 1 else []
+            if len(moved) > 1 and len(cubes) < len(moved) and _disjoint(cubes):
+                history = (_History(moved),)
+                merged.extend((cube, keep, setv, history, assumptions) for cube in cubes)
+            else:
+                merged.extend((masks, keep, setv, writers, assumptions) for masks, writers in moved)
             continue
         first_writes = parts[0][1]
         if all(writers == first_writes for _masks, writers in parts):
@@ -1183,7 +1264,7 @@ def _merge_stage(states: list[tuple[t.Any, ...]]) -> list[tuple[t.Any, ...]]:
     return merged
 
 
-def _disjoint(cubes: list[tuple[int, ...]], limit: int = 64) -> bool:
+def _disjoint(cubes: list[tuple[int, ...]], limit: int = 512) -> bool:
     """Whether no two cubes meet (False, to be safe, past `limit` cubes)."""
     if len(cubes) > limit:
         return False
