@@ -226,6 +226,9 @@ def packet_class(marking: Marking) -> PacketClass:
 
 
 def _outcome(path: Path) -> Outcome:
+    """What a path does to a packet (ios/engine.py's outcome); a discarded packet's byte and egress are moot."""
+    if path.action in DISCARDED:
+        return (path.action,)
     return (path.action, path.keep, path.value, path.egress, path.unknown)
 
 
@@ -252,38 +255,65 @@ def reachable(answer: ClassFate) -> list[tuple[Path, bool | None]]:
     return found
 
 
-def plain_path(answer: ClassFate) -> Path:
-    """The path a plain packet of the class takes: the first plain path all of its packets meet (a header test
-    the class straddles and could not be cut on counts as unmet, like any condition at its default)."""
-    header = {id(path): verdict for path, verdict in zip(answer.paths, answer.header)}
-    for path in answer.plain:
-        if header.get(id(path)):
+def _default(condition: RouterCondition, packets: PacketClass) -> bool:
+    """A non-header condition as a plain packet of the class meets it, read as the trace reads one packet: NBAR,
+    rate, CoS at their defaults; an ACL decision with an unreadable entry decided by its other entries, the
+    unreadable one not matching ("cannot decide ... treated as not matching")."""
+    if isinstance(condition, AclCondition):
+        if condition.entry is None or condition.entry.unknown:
+            return condition.default
+        verdict = entry_cover(condition.entry, packets)
+        return condition.default if verdict is None else verdict
+    if isinstance(condition, AnyOfCondition):
+        return any(_default(member, packets) for member, _step in condition.members)
+    if isinstance(condition, DecisionCondition):
+        for alt in condition.alts:
+            if all(_default(member, packets) for member in alt.conds):
+                return bool(alt.value == condition.value)
+        return condition.default
+    return condition.default
+
+
+def plain_path(answer: ClassFate, packets: PacketClass) -> Path:
+    """The path a plain packet of the class takes: the first path all of its packets meet whose other conditions
+    hold at their defaults (a header test the class straddles and could not be cut on counts as unmet)."""
+    for path, verdict in reachable(answer):
+        if verdict and all(_is_header(condition) or _default(condition, packets) for condition in path.conditions):
             return path
     return answer.plain[-1] if answer.plain else answer.paths[-1]
 
 
-def _certain(answer: ClassFate) -> tuple[Outcome, frozenset[Outcome]]:
-    """What the byte changes for certain (ios/engine.py's comparison of a byte with byte 0), over these packets."""
-    return _outcome(plain_path(answer)), frozenset(_outcome(path) for path, _verdict in reachable(answer))
+def _certain(answer: ClassFate, path: Path) -> tuple[Outcome, frozenset[Outcome]]:
+    """What the byte changes for certain (ios/engine.py's comparison of a byte with byte 0), over these packets:
+    the plain packet's outcome (`path`) and every possible one."""
+    return _outcome(path), frozenset(_outcome(other) for other, _verdict in reachable(answer))
 
 
 @dataclasses.dataclass(frozen=True)
 class Part:
     """Packets of a marking class the router's header tests treat alike: the router's answer for them marked
-    and unmarked; `decided` when every header test holds for all of them or for none (otherwise `undecided_by`
-    names the entries that hold for some: TCP flags, fragments, ICMP codes, past MAX_PARTS); `differs` when
-    the byte changes their plain outcome or their possible outcomes."""
+    and unmarked, and the paths a plain packet of them takes each way; `decided` when every header test holds
+    for all of them or for none (otherwise `undecided_by` names the entries that hold for some: TCP flags,
+    fragments, ICMP codes, past MAX_PARTS); `differs` when the byte changes their plain outcome or their
+    possible outcomes."""
 
     packets: PacketClass
     marked: ClassFate
     plain: ClassFate
+    marked_path: Path
+    plain_path: Path
     decided: bool
     differs: bool
     undecided_by: tuple[AclEntry, ...] = ()
 
     @property
     def action(self) -> str:
-        return plain_path(self.marked).action
+        return self.marked_path.action
+
+    @property
+    def plain_differs(self) -> bool:
+        """The plain packet's own outcome changes (not only what may happen under conditions)."""
+        return _outcome(self.marked_path) != _outcome(self.plain_path)
 
 
 def _entries(condition: RouterCondition, found: dict[int, AclEntry]) -> None:
@@ -300,14 +330,15 @@ def _entries(condition: RouterCondition, found: dict[int, AclEntry]) -> None:
 
 
 def _straddled(answers: t.Iterable[ClassFate], packets: PacketClass) -> list[AclEntry]:
-    """The ACL entries some but not all packets of the class meet, on the paths the class does not decide."""
+    """The ACL entries some but not all packets of the class meet: on the paths the class does not decide, and
+    inside the conditions no header decides as a whole (an ACL with an unreadable entry) on any path it reaches."""
     found: dict[int, AclEntry] = {}
     for answer in answers:
         for path, verdict in reachable(answer):
-            if verdict is None:
-                for condition in path.conditions:
+            for condition in path.conditions:
+                if verdict is None or not _is_header(condition):
                     _entries(condition, found)
-    return [entry for entry in found.values() if entry_cover(entry, packets) is None]
+    return [entry for entry in found.values() if not entry.unknown and entry_cover(entry, packets) is None]
 
 
 def _merge(ranges: t.Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -442,15 +473,16 @@ def class_parts(marked_class: FateClass, plain_class: FateClass, packets: Packet
         current = todo.popleft()
         marked = restrict(marked_class, current)
         plain = restrict(plain_class, current)
-        decided = all(verdict is True for answer in (marked, plain) for _path, verdict in reachable(answer))
-        entries: list[AclEntry] = []
+        entries = _straddled((marked, plain), current)
+        decided = not entries and all(verdict is True for answer in (marked, plain) for _path, verdict in reachable(answer))
         if not decided:
-            entries = _straddled((marked, plain), current)
             parts = split_class(current, entries)
             if parts and len(out) + len(todo) + len(parts) <= limit:
                 todo.extendleft(reversed(parts))
                 continue
-        out.append(Part(current, marked, plain, decided, _certain(marked) != _certain(plain), tuple(entries)))
+        marked_path, plain_path_ = plain_path(marked, current), plain_path(plain, current)
+        out.append(Part(current, marked, plain, marked_path, plain_path_, decided,
+                        _certain(marked, marked_path) != _certain(plain, plain_path_), tuple(entries)))
     return out
 
 
@@ -502,9 +534,8 @@ def _representative(packets: PacketClass, marks: MarkingMap) -> dict[str, t.Any]
     return packet
 
 
-def _summary(answer: ClassFate) -> str:
-    """FateClass.summary over the paths these packets can take."""
-    default = plain_path(answer)
+def _summary(answer: ClassFate, default: Path) -> str:
+    """FateClass.summary over the paths these packets can take (`default`: the plain packet's)."""
     paths = [path for path, _verdict in reachable(answer)]
     text = default.action
     if default.rewrites:
@@ -529,12 +560,12 @@ def _shown_condition(condition: t.Mapping[str, t.Any]) -> Condition:
                      quote(str(condition.get("reason", "")), 2 * QUOTE_LIMIT))
 
 
-def _class_lines(fate_class: FateClass, answer: ClassFate) -> tuple[Evidence, ...]:
+def _class_lines(fate_class: FateClass, answer: ClassFate, default: Path) -> tuple[Evidence, ...]:
     """Without a confirming packet: the plain path's lines, then those of every path these packets can take that
     treats the byte otherwise than unmarked traffic (where the line that drops or re-marks under a condition is)."""
     differs = {id(path): flag for path, flag in zip(fate_class.paths, fate_class.path_differs)}
     seen: dict[tuple[str, int], Evidence] = {}
-    for path in [plain_path(answer)] + [path for path, _verdict in reachable(answer) if differs.get(id(path))]:
+    for path in [default] + [path for path, _verdict in reachable(answer) if differs.get(id(path))]:
         for step in path.steps:
             seen.setdefault((step.source.file, step.source.line), _shown(step.source))
     return tuple(seen.values())
@@ -565,6 +596,8 @@ def _new_conflict(link: Link, firewall: FirewallInput, router: RouterInput, tabl
     # Confirmed only when the trace itself says the byte changed this packet's treatment: a packet
     # that both ways passes untouched leaves with the byte it came with, which is no confirmation.
     confirmed = bool(marked.get("because_of_dscp")) and (marked["fate"], marked["tos_out"]) != (plain["fate"], plain["tos_out"])
+    if marked["fate"] in DISCARDED and marked["fate"] == plain["fate"]:
+        confirmed = False  # discarded either way: the byte it would have left with is moot
     action = marked["fate"] if confirmed else part.action
     writer = firewall.marks.rule_at(marking.writers[-1])
     marker = Marker(firewall.host, firewall.file, writer.line, quote(writer.text, exact=True), writer.chain, writer.table,
@@ -572,16 +605,19 @@ def _new_conflict(link: Link, firewall: FirewallInput, router: RouterInput, tabl
     policed = bool(marked["police"]) or any(path.police for path, _verdict in reachable(part.marked))
     treatment = Treatment(
         host=router.host, file=router.file, interface=link.interface, out_interfaces=(), direction="in",
-        action=action, summary=_summary(part.marked), unmarked_action=plain["fate"], tos_out=marked["tos_out"],
+        action=action, summary=_summary(part.marked, part.marked_path), unmarked_action=plain["fate"], tos_out=marked["tos_out"],
         # What the configuration alone cannot decide on this path (CoS, an undefined ACL, an
         # unmodelled line), each with file:line; and whether a table re-marked to an unknown value.
         # Then the header tests that hold for some of the marked packets only, where no field parts them.
         may_match=tuple(_shown_condition(condition) for condition in marked.get("may_match", []))
         + _undecided(part.undecided_by),
         remarked_unknown=bool(marked.get("remarked_unknown")),
-        lines=_deciding_lines(marked) if confirmed else _class_lines(fate_class, part.marked),
+        lines=_deciding_lines(marked) if confirmed else _class_lines(fate_class, part.marked, part.marked_path),
         confirmed_by_trace=confirmed, example_packet=dict(packet, tos=ds_byte))
-    return Conflict(ds_byte >> 2, ds_byte, dsfield.describe_byte(ds_byte), _severity(action, policed),
+    # Where the plain packet fares alike marked and unmarked, the byte changes only what may happen under
+    # conditions: ranked by those (a policer: high), not by the plain fate both share.
+    severity = _severity(action, policed) if confirmed or part.plain_differs else ("high" if policed else "medium")
+    return Conflict(ds_byte >> 2, ds_byte, dsfield.describe_byte(ds_byte), severity,
                     marker, treatment, (), link.assumed, link.ref, firewall.marks.family)
 
 
