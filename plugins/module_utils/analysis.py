@@ -53,11 +53,33 @@ EPHEMERAL = (1024, 65535)
 
 @dataclasses.dataclass(frozen=True)
 class FirewallInput:
+    """One firewall host as the join reads it: its dump and marking map of one address family (`family`; the
+    IPv4 one when the host has both: what the planner reads as `ruleset` and `marks`), and the host's IPv6 dump
+    beside it (`ipv6`), joined with the routers' IPv6 treatment."""
+
     host: str
     file: str
     ruleset: Ruleset
     marks: MarkingMap
     managed: bool = True
+    family: int = 4
+    ipv6: "FirewallInput | None" = None
+
+    def families(self) -> list["FirewallInput"]:
+        """The host's dumps, one per family, each joined with the routers' tables of that family."""
+        return [self] + ([self.ipv6] if self.ipv6 is not None else [])
+
+
+def with_family(known: FirewallInput | None, added: FirewallInput) -> FirewallInput:
+    """A host's model with another dump added: the IPv4 one leads, the IPv6 one rides beside it (the later dump of
+    a family replaces the earlier, as ip[6]tables-restore would leave it loaded)."""
+    if known is None:
+        return added
+    parts = {part.family: dataclasses.replace(part, ipv6=None) for part in known.families()}
+    parts.update({part.family: dataclasses.replace(part, ipv6=None) for part in added.families()})
+    if 4 not in parts:
+        return parts[6]
+    return dataclasses.replace(parts[4], ipv6=parts.get(6))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -846,7 +868,7 @@ def advisories_for(firewalls: dict[str, FirewallInput], routers: dict[str, Route
         (router.host, lambda router=router: router_advisories(router))  # type: ignore[misc]  # default binds each host
         for router in routers.values()]
     stages += [(firewall.host, lambda firewall=firewall: firewall_advisories(firewall))  # type: ignore[misc]  # as above
-               for firewall in firewalls.values()]
+               for host in firewalls.values() for firewall in host.families()]
     for host, stage in stages:
         try:
             found.extend(stage())
@@ -868,16 +890,16 @@ class JoinMemo:
     the router's configuration, compared by identity and held so they stay the same objects)."""
 
     def __init__(self) -> None:
-        self._known: dict[Link, tuple[MarkingMap, IosConfig, tuple[Conflict, ...]]] = {}
+        self._known: dict[tuple[Link, int], tuple[MarkingMap, IosConfig, tuple[Conflict, ...]]] = {}
 
     def get(self, link: Link, firewall: FirewallInput, router: RouterInput) -> tuple[Conflict, ...] | None:
-        known = self._known.get(link)
+        known = self._known.get((link, firewall.marks.family))
         if known is not None and known[0] is firewall.marks and known[1] is router.config:
             return known[2]
         return None
 
     def put(self, link: Link, firewall: FirewallInput, router: RouterInput, conflicts: t.Sequence[Conflict]) -> None:
-        self._known[link] = (firewall.marks, router.config, tuple(conflicts))
+        self._known[(link, firewall.marks.family)] = (firewall.marks, router.config, tuple(conflicts))
 
 
 def analyze(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput],
@@ -904,44 +926,48 @@ def analyze(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput]
 
     if links is None:
         links = assumed_links(firewalls, routers)
-    tables_cache: dict[tuple[str, str], list[FateTable]] = {}
+    tables_cache: dict[tuple[str, str, int], list[FateTable]] = {}
     conflicts: list[Conflict] = []
     for link in links:
-        firewall = firewalls.get(link.firewall)
+        host = firewalls.get(link.firewall)
         router = routers.get(link.router)
-        if firewall is None or router is None:
+        if host is None or router is None:
             continue
-        if joins is not None:
-            remembered = joins.get(link, firewall, router)
-            if remembered is not None:
-                conflicts.extend(remembered)
-                continue
-        key = (link.router, link.interface)
-        try:
-            if key not in tables_cache:
-                # In on the link, out on every interface that forwards; with no other interface, the
-                # input side alone (policy routing to Null0 and input ACLs decide there).
-                tables_cache[key] = transit_tables(router.config, link.interface) or [
-                    fate_table(router.config, link.interface, "in")]
-        except Exception as error:  # pylint: disable=broad-except
-            failed(link.router, error, "building the fate tables of %s %s" % (link.router, link.interface), link)
-            tables_cache[key] = []
-            continue
-        if not tables_cache[key]:
-            continue  # the router side of this link failed above and is reported once
-        try:
-            found = conflicts_on_link(link, firewall, router, tables_cache[key])
-            conflicts.extend(found)
+        # Each family's dump against the router's tables of that family (IPv4: `ip access-group`, `ip policy`,
+        # `match ip dscp`...; IPv6: `ipv6 traffic-filter`, `ipv6 policy`, `match dscp`...).
+        for firewall in host.families():
+            family = firewall.marks.family
             if joins is not None:
-                joins.put(link, firewall, router, found)
-        except Exception as error:  # pylint: disable=broad-except
-            failed(link.firewall, error, "joining %s with %s" % (link.ref.source, link.ref.target), link)
+                remembered = joins.get(link, firewall, router)
+                if remembered is not None:
+                    conflicts.extend(remembered)
+                    continue
+            key = (link.router, link.interface, family)
+            try:
+                if key not in tables_cache:
+                    # In on the link, out on every interface that forwards; with no other interface, the
+                    # input side alone (policy routing to Null0 and input ACLs decide there).
+                    tables_cache[key] = transit_tables(router.config, link.interface, family=family) or [
+                        fate_table(router.config, link.interface, "in", family=family)]
+            except Exception as error:  # pylint: disable=broad-except
+                failed(link.router, error, "building the fate tables of %s %s" % (link.router, link.interface), link)
+                tables_cache[key] = []
+                continue
+            if not tables_cache[key]:
+                continue  # the router side of this link failed above and is reported once
+            try:
+                found = conflicts_on_link(link, firewall, router, tables_cache[key])
+                conflicts.extend(found)
+                if joins is not None:
+                    joins.put(link, firewall, router, found)
+            except Exception as error:  # pylint: disable=broad-except
+                failed(link.firewall, error, "joining %s with %s" % (link.ref.source, link.ref.target), link)
     conflicts.sort(key=Conflict.sort_key)
     if not details:
         return Findings(tuple(conflicts), (), tuple(found_errors), (), (), tuple(link.ref for link in links),
                         tuple(sorted(firewalls)), tuple(sorted(routers)))
     unmodeled = [Note.from_dict(note) for note in notes]
-    for firewall in firewalls.values():
+    for firewall in (part for host in firewalls.values() for part in host.families()):
         # Only the mangle table can write the byte or drop by it before it leaves; an unmodeled
         # match in filter or nat changes no DS byte.
         mangle = firewall.ruleset.tables.get("mangle")

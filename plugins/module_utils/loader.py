@@ -19,7 +19,7 @@ import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import platforms
 from ansible_collections.diffserv.audit.plugins.module_utils.analysis import (
-    FirewallInput, Link, RouterInput, parse_links,
+    FirewallInput, Link, RouterInput, parse_links, with_family,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import error_entry, quote
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import Ruleset, parse_dumps
@@ -50,7 +50,7 @@ class Fleet:
     routers: dict[str, RouterInput]
     links: list[Link] | None
     errors: list[dict[str, t.Any]]
-    # Firewall texts read but not joined with routers yet (IPv6 parts): said, never dropped in silence.
+    # How firewall texts were read (several dumps of one family, decoding): said, never dropped in silence.
     notes: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
 
 
@@ -65,8 +65,9 @@ def _egresses(links_given: t.Sequence[t.Mapping[str, t.Any]] | None, host: str) 
 
 def load_host(host: str, collection: t.Mapping[str, t.Any], egresses: list[str], backend: str,
               tos_semantics: str) -> tuple[FirewallInput | None, RouterInput | None, list[dict[str, t.Any]]]:
-    """One host's collection -> its model (firewall or router) through its platform's driver, and the
-    notes about what is not joined (IPv6 dumps, how a saved file was decoded)."""
+    """One host's collection -> its model (firewall or router) through its platform's driver (a firewall's
+    IPv4 and IPv6 dumps, in one file or as `iptables-save` and `ip6tables-save`, both joined), and the notes
+    about how its texts were read."""
     driver = platforms.driver(collection["platform"])
     managed = bool(collection.get("managed", True))
     notes: list[dict[str, t.Any]] = []
@@ -76,7 +77,10 @@ def load_host(host: str, collection: t.Mapping[str, t.Any], egresses: list[str],
         notes.extend(dict(note, host=host) for note in item.get("notes", []))
         loaded = driver.load(host, item, managed, egresses, backend, tos_semantics)
         notes.extend(loaded.notes)
-        if loaded.model is not None:
+        if isinstance(loaded.model, FirewallInput) and isinstance(model, FirewallInput):
+            # `iptables-save` and `ip6tables-save` of one host: both families, each joined on its own.
+            model = with_family(model, loaded.model)
+        elif loaded.model is not None:
             model = loaded.model
     if driver.role == platforms.ROUTER:
         return None, model, notes

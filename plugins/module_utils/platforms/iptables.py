@@ -10,7 +10,7 @@ __metaclass__ = type
 import re
 import typing as t
 
-from ansible_collections.diffserv.audit.plugins.module_utils.analysis import FirewallInput
+from ansible_collections.diffserv.audit.plugins.module_utils.analysis import FirewallInput, with_family
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import marking_map
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import parse_dumps
 from ansible_collections.diffserv.audit.plugins.module_utils.platforms.base import FIREWALL, Driver, LiveCommand, Loaded
@@ -45,24 +45,25 @@ class IptablesDriver(Driver):
 
     def load(self, host: str, item: t.Mapping[str, t.Any], managed: bool, egresses: t.Sequence[str],
              backend: str, tos_semantics: str) -> Loaded:
+        """The host's model: each family's dump (the last one of a family, as ip[6]tables-restore would leave it
+        loaded) with its own marking map; the IPv4 one leads and the IPv6 one rides beside it (FirewallInput.ipv6),
+        each joined with the routers' tables of its family."""
         if item["name"] not in self.analysed_items or not item["text"]:
             return Loaded(None)
         notes: list[dict[str, t.Any]] = []
-        firewall = None
+        found: dict[int, FirewallInput] = {}
         for ruleset in parse_dumps(item["text"], item["source"], family=6 if item["name"] == "ip6tables-save" else None):
             notes.extend(dict(note.as_dict(), host=host) for note in ruleset.notes)
-            if ruleset.family != 4:
-                notes.append({"host": host, "file": item["source"], "line": ruleset.lines[0],
-                              "text": "IPv6 dump (%d rules)" % ruleset.rule_count,
-                              "reason": "IPv6 rules are read and traced, but not yet joined with routers: "
-                                        "the conflicts below are for IPv4"})
-                continue
-            if firewall is not None:
-                # Two IPv4 dumps in one file: iptables-restore would load the last one.
+            family = ruleset.family
+            if family in found:
                 notes.append({"host": host, "file": item["source"], "line": ruleset.lines[0], "text": "",
-                              "reason": "more than one IPv4 dump: the last one is analysed, as iptables-restore loads it"})
+                              "reason": "more than one IPv%d dump: the last one is analysed, as ip%stables-restore "
+                                        "loads it" % (family, "6" if family == 6 else "")})
             marks = marking_map(ruleset, backend, tos_semantics, interfaces=list(egresses))
-            firewall = FirewallInput(host, item["source"], ruleset, marks, managed)
+            found[family] = FirewallInput(host, item["source"], ruleset, marks, managed, family)
+        firewall = None
+        for family in sorted(found):
+            firewall = with_family(firewall, found[family])
         return Loaded(firewall, tuple(notes))
 
 
