@@ -54,6 +54,8 @@ if t.TYPE_CHECKING:  # pragma: no cover - annotations only
     from ansible_collections.diffserv.audit.plugins.module_utils.nftables.model import View
 
 IIF, OIF, PROTO, SRC, DST, SPORT, DPORT, BYTE = range(8)
+# The largest nat table the marking map applies (see MarkingMap.notes); bench/netfilter_bench.py has the figures.
+NAT_RULE_LIMIT = 5000
 STATIC_DIMS = 7
 DIM_NAMES = ("in_interface", "out_interface", "protocol", "src", "dst", "sport", "dport", "tos_in")
 _INLINE = "inline"  # a call frame's kind besides jump (False) and goto (True): evaluate.InlineJump
@@ -233,9 +235,21 @@ class MarkingMap:
     """The marking map of one firewall, and the atom spaces its masks refer to."""
 
     def __init__(self, program: Program, interfaces: t.Iterable[str] = (),
-                 tables: tuple[str, ...] = ("mangle", "nat")) -> None:
+                 tables: tuple[str, ...] = ("mangle", "nat"), nat_limit: int | None = None) -> None:
         self.program = program
         self.family = program.ruleset.family
+        # What the map left out, and why (a nat table past the limit).
+        self.notes: list[str] = []
+        limit = NAT_RULE_LIMIT if nat_limit is None else nat_limit
+        nat_table = program.ruleset.tables.get("nat") if "nat" in tables else None
+        if nat_table is not None and not getattr(nat_table, "native", False) and nat_table.rule_count > limit:
+            # Every address a nat rule names is an atom: kube-proxy's tens of thousands of service and
+            # endpoint addresses make every mask that long, and the map superlinear (README: figures).
+            tables = tuple(name for name in tables if name != "nat")
+            self.notes.append(
+                "%s: the nat table's %d rules are more than the marking map applies (%d): classes carry the "
+                "addresses and ports they arrived with; trace applies them packet by packet"
+                % (nat_table.source.where(), nat_table.rule_count, limit))
         # The iptables tables asked for, and every native nft table: an nft base chain of any type
         # but nat may write the byte or drop (nft has no table set aside for marking).
         self.tables = tuple(name for name in tables if name in program.ruleset.tables) + tuple(
@@ -980,7 +994,7 @@ class MarkingMap:
                 continue
             # The outcome a person reads: which rules decided, on which path, with what verdict.
             # (Revision-0 TOS splits a class on the arriving byte; both halves share this key.)
-            key = (marking.path, marking.verdict, marking.writers, marking.assumptions)
+            key: tuple[t.Any, ...] = (marking.path, marking.verdict, marking.writers, marking.assumptions)
             if marking.translations:
                 key += (tuple((translation.kind, translation.line) for translation in marking.translations),)
             group = groups.get(key)
@@ -1249,8 +1263,8 @@ def _merge_stage(states: list[tuple[t.Any, ...]]) -> list[tuple[t.Any, ...]]:
             moved = [(masks, writers) for masks, writers in parts if _translated(writers)]
             cubes = _merge_cubes([masks for masks, _writers in moved]) if len(moved) > 1 else []
             if len(moved) > 1 and len(cubes) < len(moved) and _disjoint(cubes):
-                history = (_History(moved),)
-                merged.extend((cube, keep, setv, history, assumptions) for cube in cubes)
+                shared = (_History(moved),)
+                merged.extend((cube, keep, setv, shared, assumptions) for cube in cubes)
             else:
                 merged.extend((masks, keep, setv, writers, assumptions) for masks, writers in moved)
             continue
@@ -1327,7 +1341,8 @@ def _touches(masks: tuple[int, ...], cubes: tuple[_Cube, ...]) -> bool:
 
 
 def marking_map(ruleset: Ruleset | View, backend: str = "auto", era: str = "auto", interfaces: t.Iterable[str] = (),
-                tables: tuple[str, ...] = ("mangle", "nat"), program: Program | None = None) -> MarkingMap:
+                tables: tuple[str, ...] = ("mangle", "nat"), program: Program | None = None,
+                nat_limit: int | None = None) -> MarkingMap:
     """Build the marking map of a firewall (see the module docstring)."""
     program = program or Program(ruleset, backend, era)
-    return MarkingMap(program, interfaces, tables).build()
+    return MarkingMap(program, interfaces, tables, nat_limit).build()

@@ -208,3 +208,32 @@ def test_a_dump_without_nat_describes_classes_as_before():
     assert all("translations" not in m.describe() and not m.translations for m in marks.markings)
     assert marks.intervals[SRC].extras == () and not marks.has_nat
     assert {DST, SPORT, DPORT}  # the dimensions a translation may change, with SRC
+
+
+def test_a_nat_table_past_the_limit_is_left_out_of_the_map_with_a_note_and_the_trace_still_applies_it():
+    text = dump(mangle=["-A POSTROUTING -o eth0 -j DSCP --set-dscp 1"],
+                nat=["-A POSTROUTING -o eth0 -j SNAT --to-source 203.0.113.9",
+                     "-A PREROUTING -p tcp -m tcp --dport 80 -j DNAT --to-destination 10.0.0.8"])
+    ruleset = parse_ruleset(text, "fw.rules")
+    marks = marking_map(ruleset, interfaces=["eth0", "eth1"], nat_limit=1)
+    assert not marks.has_nat and all(not m.translations for m in marks.markings)
+    assert marks.notes == ["fw.rules:9: the nat table's 2 rules are more than the marking map applies (1): classes "
+                           "carry the addresses and ports they arrived with; trace applies them packet by packet"]
+    assert trace(ruleset, packet()).wire_value("src") == ip("203.0.113.9")
+    assert marking_map(ruleset, interfaces=["eth0"]).notes == []
+
+
+def test_kube_proxy_endpoints_picked_at_random_are_one_class_each_with_the_assumption_named():
+    text = dump(nat=["-A PREROUTING -j KUBE-SERVICES",
+                     "-A KUBE-SERVICES -d 10.96.0.10/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-A",
+                     "-A KUBE-SVC-A -m statistic --mode random --probability 0.5 -j KUBE-SEP-1",
+                     "-A KUBE-SVC-A -j KUBE-SEP-2",
+                     "-A KUBE-SEP-1 -p tcp -m tcp -j DNAT --to-destination 10.244.1.5:8080",
+                     "-A KUBE-SEP-2 -p tcp -m tcp -j DNAT --to-destination 10.244.2.7:8080"],
+                extra_nat_chains=["KUBE-SERVICES", "KUBE-SVC-A", "KUBE-SEP-1", "KUBE-SEP-2"])
+    _traced, marks, found = both(text, packet(dst="10.96.0.10", dport=80, in_interface="eth0"))
+    said = "fw.rules:19: -m statistic --mode random; fw.rules:19: -m statistic --probability 0.5"
+    described = sorted((m.describe()["dst"], m.assumptions) for m in found)
+    assert described == [
+        (["10.244.1.5/32"], ("matched: " + said,)), (["10.244.2.7/32"], ("not matched: " + said,))]
+    assert all(m.describe()["dport"] == ["8080"] for m in found)
