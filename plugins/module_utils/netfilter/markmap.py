@@ -584,7 +584,7 @@ class MarkingMap:
                                                                    "native", False)
             passed: list[tuple[t.Any, ...]] = []
             self._run_table(states, stage, knows_out, passed, dropped)
-            states = _merge_stage(passed)
+            states = _merge_stage(passed, self.has_nat)
         return states
 
     def _run_table(self, states: list[tuple[t.Any, ...]], stage: Stage, knows_out: bool,
@@ -669,7 +669,8 @@ class MarkingMap:
             stack, chain, position = key
             rule = rules_of(chain)[position]
             bucket = pending.pop(key)
-            for masks, keep, setv, writers, assumptions in (_merge_stage(bucket) if len(bucket) > 3 and not self._nat_stage else bucket):
+            merge = len(bucket) > 3 and not self._nat_stage
+            for masks, keep, setv, writers, assumptions in (_merge_stage(bucket, self.has_nat) if merge else bucket):
                 steps += 1
                 if steps > 5_000_000:
                     raise EvaluationError("marking map: more than 5,000,000 steps in %s %s; refusing to guess"
@@ -1237,7 +1238,7 @@ def _restrict(states: list[tuple[t.Any, ...]], dim: int, mask: int) -> list[tupl
     return found
 
 
-def _merge_stage(states: list[tuple[t.Any, ...]]) -> list[tuple[t.Any, ...]]:
+def _merge_stage(states: list[tuple[t.Any, ...]], nat: bool = False) -> list[tuple[t.Any, ...]]:
     if len(states) < 2:
         return states
     groups: dict[tuple[t.Any, ...], list[tuple[t.Any, ...]]] = {}
@@ -1252,7 +1253,7 @@ def _merge_stage(states: list[tuple[t.Any, ...]]) -> list[tuple[t.Any, ...]]:
         if len(cubes) == len(parts):
             merged.extend((masks, keep, setv, writers, assumptions) for masks, writers in parts)
             continue
-        if any(_translated(writers) for _masks, writers in parts):
+        if nat and any(_translated(writers) for _masks, writers in parts):
             # A translation maps several classes onto one header (DNAT, SNAT, MASQUERADE collapse the
             # addresses they replace), and the two outcomes of a nat-table assumption cover the same
             # packets: such classes may overlap, and merged cubes that overlap would give each of their
