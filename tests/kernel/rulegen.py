@@ -537,3 +537,71 @@ def unique_connections(packets: list[dict]) -> list[dict]:
             seen.add(key)
             found.append(packet)
     return found
+
+
+# IPv6 (ip6tables): the lab's IPv6 addresses (test_nat_kernel_differential.NatLab6): the firewall routes
+# 2001:db8:3::/48 to the server and 2001:db8:4::/48 to the client, so translated packets arrive somewhere.
+ADDRESSES6 = ("2001:db8:1::2", "2001:db8:1::/64", "2001:db8:2::2", "2001:db8:2::/64", "2001:db8:3::/48",
+              "2001:db8:4::/48", "2001:db8::/32", "2001:db8:1::/120", "2001:db8:3::9")
+NAT6_DNAT_TARGETS = ("2001:db8:3::9", "2001:db8:3::77", "2001:db8:4::5", "2001:db8:3::70-2001:db8:3::72")
+NAT6_SNAT_TARGETS = ("2001:db8:5::9", "2001:db8:3::1", "2001:db8:5::10-2001:db8:5::12")
+NAT6_NETMAPS = (("-d 2001:db8:2::/120", "2001:db8:3::/120"), ("-s 2001:db8:1::/120", "2001:db8:5::/120"))
+
+
+def _v6(line: str, rng: random.Random) -> str:
+    """A rule of the IPv4 generators with its IPv4 addresses replaced by IPv6 ones of the lab."""
+    words = line.split()
+    out: list[str] = []
+    for index, word in enumerate(words):
+        if index and words[index - 1] in ("-s", "-d") and ("." in word):
+            out.append(rng.choice(ADDRESSES6))
+        else:
+            out.append(word)
+    return " ".join(out)
+
+
+def random_nat_ruleset6(rng: random.Random) -> str:
+    """An ip6tables-restore text: the IPv4 generator's mangle table in IPv6 terms, and a nat table with
+    SNAT, MASQUERADE, DNAT (bracketed `[addr]:port` forms), REDIRECT and NETMAP over the lab's IPv6 addresses."""
+    lines = [f"# rulegen nat6 {rng.randrange(1 << 30):08x}"]
+    lines += [_v6(line, rng) for line in _table(rng, "mangle")]
+    nat = ["*nat"] + [f":{name} ACCEPT [0:0]" for name in ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING")]
+    for hook in NAT_BUILTINS:
+        chain = _Chain(hook, True, 0)
+        chain.reach = {hook}
+        for _ in range(rng.randint(0, 4)):
+            matches = [_v6(m, rng) for m in _nat_matches(rng, chain) if not m.startswith("-m tos")]
+            proto = next((p.split()[1] for p in matches if p.startswith("-p ")), None)
+            ports = proto is not None and rng.random() < 0.4
+            port = ":" + rng.choice(NAT_PORTS) if ports else ""
+            r = rng.random()
+            if hook in ("PREROUTING", "OUTPUT"):
+                targets = NAT6_DNAT_TARGETS if hook == "PREROUTING" else NAT6_DNAT_TARGETS[:2]
+                if r < 0.6:
+                    address = rng.choice(targets)
+                    spec = "[%s]%s" % (address, port) if port and "-" not in address else address
+                    target = f"-j DNAT --to-destination {spec}"
+                elif r < 0.75 and hook == "PREROUTING" and proto:
+                    target = f"-j REDIRECT --to-ports {rng.choice(NAT_PORTS)}"
+                elif r < 0.85:
+                    match, net = NAT6_NETMAPS[0]
+                    matches = [m for m in matches if not m.lstrip("! ").startswith("-d")] + [match]
+                    target = f"-j NETMAP --to {net}"
+                else:
+                    target = rng.choice(("-j ACCEPT", "-j RETURN", ""))
+            else:
+                if r < 0.45:
+                    address = rng.choice(NAT6_SNAT_TARGETS)
+                    spec = "[%s]%s" % (address, port) if port and "-" not in address else address
+                    target = f"-j SNAT --to-source {spec}"
+                elif r < 0.75:
+                    target = "-j MASQUERADE" + (f" --to-ports {rng.choice(NAT_PORTS)}" if ports else "")
+                elif r < 0.85:
+                    match, net = NAT6_NETMAPS[1]
+                    matches = [m for m in matches if not m.lstrip("! ").startswith("-s")] + [match]
+                    target = f"-j NETMAP --to {net}"
+                else:
+                    target = rng.choice(("-j ACCEPT", "-j RETURN", ""))
+            nat.append(" ".join(p for p in [f"-A {hook}", *matches, target] if p))
+    lines += nat + ["COMMIT"]
+    return "\n".join(lines) + "\n"

@@ -22,6 +22,10 @@ from __future__ import annotations
 import ipaddress
 import os
 import random
+import re
+import select
+import struct
+import time
 
 import pytest
 
@@ -90,9 +94,10 @@ def _in_mask(marks, dim: int, mask: int, seen: int) -> bool:
     return False
 
 
-def _value(value) -> object:
+def _value(value, family: int = 4) -> object:
     if isinstance(value, IfaceAddress):
-        return int(ipaddress.IPv4Address(INTERFACE_ADDRESSES[value.interface]))
+        addresses = INTERFACE_ADDRESSES if family == 4 else {"eth0": "2001:db8:2::1", "eth1": "2001:db8:1::1"}
+        return int(ipaddress.ip_address(addresses[value.interface]))
     return value
 
 
@@ -102,12 +107,12 @@ def _overlap(first, second) -> bool:
     return low1 <= high2 and low2 <= high1
 
 
-def _tuples(packet: Packet, traced) -> list[tuple]:
+def _tuples(packet: Packet, traced, family: int = 4) -> list[tuple]:
     """The connection's tuples as conntrack holds them (as sent, and as translated), ends unordered."""
     found = [((packet.src, packet.sport), (packet.dst, packet.dport))]
     if traced.wire:
-        found.append(((_value(traced.wire_value("src")), traced.wire_value("sport")),
-                      (_value(traced.wire_value("dst")), traced.wire_value("dport"))))
+        found.append(((_value(traced.wire_value("src"), family), traced.wire_value("sport")),
+                      (_value(traced.wire_value("dst"), family), traced.wire_value("dport"))))
     return found
 
 
@@ -118,13 +123,13 @@ def _clash(first: list[tuple], second: list[tuple]) -> bool:
                for x in first for y in second)
 
 
-def rounds(packets: list[dict], traces: list) -> list[list[int]]:
+def rounds(packets: list[dict], traces: list, family: int = 4) -> list[list[int]]:
     """Packets in batches whose connections cannot clash: conntrack refuses a NEW connection whose translated
     tuple another holds (SNAT to one address and port: the second connection to a server port is dropped),
     which the models do not describe (they assume the translated tuple is free, as the kernel's choice
     within a range makes it when it can).  Conntrack is flushed between batches."""
     batches: list[list[int]] = []
-    keys = [(sent["protocol"], _tuples(our_packet(sent), traced)) for sent, traced in zip(packets, traces)]
+    keys = [(sent["protocol"], _tuples(traced.packet, traced, family)) for sent, traced in zip(packets, traces)]
     for index, (protocol, tuples) in enumerate(keys):
         for batch in batches:
             if not any(keys[other][0] == protocol and _clash(tuples, keys[other][1]) for other in batch):
@@ -279,3 +284,175 @@ def test_redirect_delivers_locally_and_a_nat_rule_that_never_matches_changes_not
     seen = arrivals(lab, text, [packet(), packet(protocol="udp", dport=8080)], backend)
     assert (seen[0]["dst"], seen[0]["tos"]) == ("198.51.100.2", 0x04)
     assert seen[1] is None
+
+
+# ---------------------------------------------------------------------------------------------- IPv6
+
+from .test_nft_kernel_differential import CLIENT6, FW_CLIENT6, FW_SERVER6, SERVER6, NftLab, build_packet6  # noqa: E402
+
+DEFAULT6 = {"forward": (CLIENT6, SERVER6), "output": (FW_SERVER6, SERVER6), "reverse": (SERVER6, CLIENT6)}
+INTERFACE_ADDRESSES6 = {"eth0": FW_SERVER6, "eth1": FW_CLIENT6}
+RULESETS6 = int(os.environ.get("DIFFSERV_NAT_RULESETS6", "16"))
+
+
+class NatLab6(NatLab, NftLab):
+    """The NAT lab with IPv6 (NftLab.add_ipv6), ip6tables rulesets, and routes that carry translated packets to
+    a capture: 2001:db8:3::/48 to the server, 2001:db8:4::/48 to the client."""
+
+    def add_ipv6_routes(self) -> None:
+        self.add_ipv6()
+        self._ip_batch(self.ns_fw, ["route add 2001:db8:3::/48 via %s dev eth0" % SERVER6,
+                                    "route add 2001:db8:4::/48 via %s dev eth1" % CLIENT6])
+
+    def load6(self, text: str, backend: str) -> None:
+        self.flush()  # both IPv4 backends, and nft's IPv6 tables; ip6tables-legacy's are emptied here
+        tables = re.findall(r"(?m)^\*(\w+)", self._ns_exec(self.ns_fw, ["ip6tables-legacy-save"]).stdout)
+        if tables:
+            self._ns_exec(self.ns_fw, ["ip6tables-legacy-restore"], input_text=self._blank(tables))
+        proc = self._ns_exec(self.ns_fw, ["ip6tables-%s-restore" % backend, "-w", "30"], input_text=text, check=False)
+        assert proc.returncode == 0, proc.stderr + text
+        self.flush_conntrack()
+
+    def save6(self, backend: str) -> str:
+        return self._ns_exec(self.ns_fw, ["ip6tables-%s-save" % backend]).stdout
+
+    def send6_headers(self, packets: list[dict], timeout: float = 0.05) -> list[dict | None]:
+        nonce = os.urandom(4)
+        for sock in self._rx6:
+            while True:
+                try:
+                    sock.recv(65535)
+                except BlockingIOError:
+                    break
+        results: list[dict | None] = [None] * len(packets)
+        for index, sent in enumerate(packets):
+            raw = build_packet6(sent["protocol"], sent["src"], sent["dst"], sent["sport"], sent["dport"], sent["tos"],
+                                b"DSA6" + nonce + struct.pack("!I", index))
+            try:
+                self._socks6[sent["path"]].sendto(raw, (sent["dst"], 0))
+            except OSError:
+                continue
+        where = {self._rx6[0]: "server", self._rx6[1]: "client"}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select(self._rx6, [], [], max(0.0, deadline - time.monotonic()))
+            for sock in ready:
+                while True:
+                    try:
+                        data, address = sock.recvfrom(65535)
+                    except BlockingIOError:
+                        break
+                    if address[2] == 4 or len(data) < 48 or data[0] >> 4 != 6 or data[6] not in (6, 17):
+                        continue
+                    offset = 40 + ((data[52] >> 4) * 4 if data[6] == 6 else 8)
+                    payload = data[offset:]
+                    if payload.startswith(b"DSA6" + nonce):
+                        index = struct.unpack_from("!I", payload, 8)[0]
+                        sport, dport = struct.unpack_from("!HH", data, 40)
+                        results[index] = {"tos": ((data[0] & 0x0F) << 4) | (data[1] >> 4),
+                                          "src": str(ipaddress.IPv6Address(data[8:24])),
+                                          "dst": str(ipaddress.IPv6Address(data[24:40])),
+                                          "sport": sport, "dport": dport, "at": where[sock]}
+        return results
+
+
+@pytest.fixture(scope="module")
+def lab6():
+    with NatLab6(timeout=0.05) as running:
+        running.add_ipv6_routes()
+        yield running
+
+
+def route6(packet: Packet) -> str:
+    if packet.dst is None:
+        return "eth0"
+    address = ipaddress.IPv6Address(packet.dst)
+    if str(address) in (FW_CLIENT6, FW_SERVER6) or address.is_loopback:
+        return ""
+    if address in ipaddress.ip_network("2001:db8:1::/64") or address in ipaddress.ip_network("2001:db8:4::/48"):
+        return "eth1"
+    return "eth0"
+
+
+def _fits6(value, seen: int) -> bool:
+    if isinstance(value, IfaceAddress):
+        return int(ipaddress.IPv6Address(INTERFACE_ADDRESSES6[value.interface])) == seen
+    if isinstance(value, tuple):
+        return value[0] <= seen <= value[1]
+    return value == seen
+
+
+def compare6(lab: NatLab6, name: str, text: str, backend: str, packets: list[dict]) -> list[str]:
+    lab.load6(text, backend)
+    ruleset = parse_ruleset(text, "ruleset6.rules", family=6)
+    program = Program(ruleset, backend=backend, era="modern")
+    sent_packets = [Packet.from_dict(dict(zip(("path", "in_interface", "out_interface"), LAB_PATHS[s["path"]]),
+                                          protocol=s["protocol"], src=s["src"], dst=s["dst"], sport=s["sport"],
+                                          dport=s["dport"], tos=s["tos"]), 6) for s in packets]
+    traces = [trace(ruleset, packet, program=program, route=route6) for packet in sent_packets]
+    observed: list = [None] * len(packets)
+    for batch in rounds(packets, traces, family=6):
+        lab.flush_conntrack()
+        for index, seen in zip(batch, lab.send6_headers([packets[index] for index in batch])):
+            observed[index] = seen
+    marks = marking_map(ruleset, program=program, interfaces=["eth0", "eth1"], tables=("raw", "mangle", "nat", "filter"))
+    mismatches = []
+    for sent, packet, traced, seen in zip(packets, sent_packets, traces, observed):
+        assert not traced.uncertain, traced.uncertain
+        arrives = traced.verdict == "accept" and (traced.final_path or packet.path) != "input"
+        out_interface = traced.out_interface if traced.final_path else packet.out_interface
+        problems = []
+        if arrives != (seen is not None):
+            problems.append("trace: %s" % ("arrives" if arrives else "not arriving"))
+        elif seen is not None:
+            if seen["tos"] != traced.tos or seen["at"] != ("client" if out_interface == "eth1" else "server"):
+                problems.append("trace: 0x%02x out %s" % (traced.tos, out_interface))
+            for field in ("src", "dst", "sport", "dport"):
+                value = seen[field] if field in ("sport", "dport") else int(ipaddress.IPv6Address(seen[field]))
+                if not _fits6(traced.wire_value(field), value):
+                    problems.append("trace %s %r" % (field, traced.wire_value(field)))
+        final = Packet(traced.final_path or packet.path, packet.protocol, packet.tos, packet.in_interface,
+                       "" if traced.final_path == "input" else out_interface, packet.src, packet.dst, packet.sport,
+                       packet.dport)
+        classes = marks.packet_marking(final)
+        if not classes:
+            problems.append("marking map: no class")
+        for marking in classes:
+            leaves = marking.verdict == "accept" and marking.path != "input"
+            if leaves != (seen is not None):
+                problems.append("marking map: %s on path %s" % (marking.verdict, marking.path))
+            elif seen is not None:
+                if (sent["tos"] & marking.keep) ^ marking.set != seen["tos"]:
+                    problems.append("marking map byte")
+                for dim, field in ((SRC, "src"), (DST, "dst"), (SPORT, "sport"), (DPORT, "dport")):
+                    value = seen[field] if field in ("sport", "dport") else int(ipaddress.IPv6Address(seen[field]))
+                    space = marks.intervals[dim]
+                    held = bool(marking.masks[dim] & space.atom(value)) or any(
+                        INTERFACE_ADDRESSES6.get(name[len("address of "):]) == seen[field]
+                        for name in space.extra_names(marking.masks[dim]))
+                    if not held:
+                        problems.append("marking map %s %s" % (field, marking.describe()[field]))
+        if problems:
+            steps = "; ".join("%s/%s:%d %s%s" % (s.table, s.chain, s.line, s.action, " (%s)" % s.note if s.note else "")
+                              for s in traced.steps)
+            mismatches.append("%s [%s] %s: kernel %s; %s (%s)" % (name, backend, sent, seen, ", ".join(problems), steps))
+    return mismatches
+
+
+def random_packets6(rng: random.Random, count: int) -> list[dict]:
+    found = []
+    for template in rulegen.random_packets(rng, count, paths=("forward", "output", "reverse")):
+        src, dst = DEFAULT6[template["path"]]
+        found.append(dict(template, src=src, dst=dst))
+    return rulegen.unique_connections(found)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("seed", range(RULESETS6))
+def test_random_ip6tables_nat_ruleset_matches_kernel_addresses_ports_and_traffic_class(lab6, seed, backend):
+    rng = random.Random(47_000 + seed)
+    text = rulegen.random_nat_ruleset6(rng)
+    packets = random_packets6(rng, PACKETS)
+    mismatches = compare6(lab6, "seed %d as written" % seed, text, backend, packets)
+    mismatches += compare6(lab6, "seed %d as saved" % seed, lab6.save6(backend), backend, packets)
+    assert not mismatches, "\n".join(mismatches[:15]) + "\n\n" + text
