@@ -115,7 +115,15 @@ class Translation:
     def describe(self, space: "MarkingMap") -> dict[str, t.Any]:
         """kind, line, rule, hook, what it translates to, and each changed field from -> to."""
         data: dict[str, t.Any] = {"kind": self.kind, "line": self.line, "rule": self.rule.text, "hook": self.hook,
-                                  "table": self.table, "to": self.target.for_hook(self.hook).describe(space.family)}
+                                  "table": self.table, "to": self.target.for_hook(self.hook).describe(space.family),
+                                  "assumes": "%s: the packets open their connections (NEW): a reply to a connection "
+                                             "the other side opened is de-translated instead" % self.rule.source.where()}
+        if isinstance(self.target.addresses, tuple) and self.target.addresses[0] != self.target.addresses[1] \
+                and self.target.kind != "NETMAP" or self.target.random:
+            data["picked"] = "the kernel picks one address or port of the range per connection"
+        if self.target.addresses is None and self.target.kind in ("MASQUERADE", "REDIRECT") and not (
+                self.target.kind == "REDIRECT" and self.hook == "OUTPUT"):
+            data["interface_address"] = "the interface's address is not in the dump"
         after = dict(self.after)
         for dim, mask in self.before:
             name = DIM_NAMES[dim]
@@ -259,12 +267,14 @@ class MarkingMap:
         addresses: list[tuple[int, int]] = []
         ports: list[tuple[int, int]] = []
         nat_targets: list[NatTarget] = []
+        replies: list[tuple[int, str]] = []
         for table_name in self.tables:
             table = program.ruleset.tables[table_name]
             for chain in table.chains:
                 for compiled in program.chain(table_name, chain):
                     if compiled.nat is not None and table_name == "nat":
                         nat_targets.append(compiled.nat)
+                        replies.append((compiled.rule.line, _reply_note(compiled.rule, compiled.nat, self.family)))
                     for condition in compiled.conditions:
                         if isinstance(condition, IfaceCond):
                             patterns.append(condition.name)
@@ -291,6 +301,7 @@ class MarkingMap:
         top_address = (1 << (32 if self.family == 4 else 128)) - 1
         # NAT: the translated values are atoms of their own, so a translated class is an exact mask.
         self.has_nat = bool(nat_targets)
+        self.notes.extend(note for _line, note in sorted(set(replies)))
         extra_names = list(interfaces)
         placeholders = False
         if nat_targets:
@@ -324,6 +335,7 @@ class MarkingMap:
         self.protocols = Protocols(protocols)
         extras = [str(IfaceAddress(label)) for label in self.interfaces.labels[1:]] if placeholders else []
         address_space = Intervals(top_address, addresses, extras)
+        self._extras = address_space.full ^ address_space.real
         port_space = Intervals(65535, ports)
         self.intervals: dict[int, Intervals] = {SRC: address_space, DST: address_space,
                                                 SPORT: port_space, DPORT: port_space}
@@ -340,6 +352,8 @@ class MarkingMap:
         self._leaving_cache: dict[tuple[t.Any, ...], tuple[Marking, ...]] = {}
         # Each held class expanded once: the join asks for different DS bytes as a candidate router changes.
         self._expanded: dict[int, list[Marking]] = {}
+        # Rules with their address tests left out (for the part of a class holding an interface's address).
+        self._free_rules: dict[int, _SymRule] = {}
         # The hook and table being walked (a NAT target's meaning depends on them).
         self._hook = ""
         self._table_name = ""
@@ -609,6 +623,9 @@ class MarkingMap:
                 found = chains[chain] = self._sym_chain(table, chain, knows_out)
             return found
 
+        extras = self._extras
+        real_addresses = self.intervals[SRC].real
+
         def skip(chain: str, rules: tuple[_SymRule, ...], position: int, masks: tuple[int, ...]) -> int:
             """The first rule from `position` on that can touch the class (len(rules): none)."""
             count = len(rules)
@@ -639,6 +656,9 @@ class MarkingMap:
             # Skip the rules that cannot touch this class.
             rules = rules_of(chain)
             masks = state[0]
+            if extras and (masks[SRC] | masks[DST]) & extras:
+                # An interface's address may be any address: every address test may touch it.
+                masks = masks[:SRC] + (masks[SRC] | real_addresses, masks[DST] | real_addresses) + masks[DST + 1:]
             count = len(rules)
             position = skip(chain, rules, position, masks)
             while position >= count:
@@ -662,6 +682,35 @@ class MarkingMap:
             else:
                 bucket.append(state)
 
+        def take(rule: _SymRule, matched: list[tuple[int, ...]], keep: int, setv: int, writers: tuple[t.Any, ...],
+                 assumptions: tuple[str, ...], chain: str, position: int, stack: tuple[t.Any, ...]) -> None:
+            """The pieces a rule matched: its unmodelled matches followed both ways, then its target."""
+            if rule.opaque and self._nat_stage:
+                # In the nat table the two outcomes usually part ways on the wire (kube-proxy's
+                # `-m statistic` picks an endpoint, `-m mark` decides MASQUERADE): the assumption
+                # travels in the sequence, so classes that meet again merge (history.py keeps them apart).
+                said = "; ".join(rule.opaque)
+                for piece in matched:
+                    schedule((piece, keep, setv, writers + (Assumed("not matched: " + said),), assumptions),
+                             chain, position + 1, stack)
+                writers = writers + (Assumed("matched: " + said),)
+            elif rule.opaque:
+                # May match or not: follow both, each saying what it assumed.
+                said = "; ".join(rule.opaque)
+                for piece in matched:
+                    schedule((piece, keep, setv, writers, assumptions + ("not matched: " + said,)),
+                             chain, position + 1, stack)
+                assumptions = assumptions + ("matched: " + said,)
+            for state, next_chain, next_position, next_stack in self._take_target(
+                    rule, matched, keep, setv, writers, assumptions, chain, position, stack):
+                if next_chain is None:
+                    (dropped if next_position == "drop" else passed).append(state)
+                elif next_chain == "":
+                    # RETURN: resume the caller, or the policy of the built-in chain.
+                    schedule(state, chain, 1 << 30, next_stack)
+                else:
+                    schedule(state, next_chain, next_position, next_stack)
+
         for state in states:
             schedule(state, hook, 0, ())
         while heap:
@@ -675,36 +724,26 @@ class MarkingMap:
                 if steps > 5_000_000:
                     raise EvaluationError("marking map: more than 5,000,000 steps in %s %s; refusing to guess"
                                           % (table, hook))
-                matched, unmatched = self._split(masks, keep, setv, rule)
+                maybe: list[tuple[int, ...]] = []
+                if self._extras and (masks[SRC] | masks[DST]) & self._extras:
+                    matched, unmatched, maybe = self._split_unknown(masks, keep, setv, rule)
+                else:
+                    matched, unmatched = self._split(masks, keep, setv, rule)
                 for piece in unmatched:
                     schedule((piece, keep, setv, writers, assumptions), chain, position + 1, stack)
-                if not matched:
-                    continue
-                if rule.opaque and self._nat_stage:
-                    # In the nat table the two outcomes usually part ways on the wire (kube-proxy's
-                    # `-m statistic` picks an endpoint, `-m mark` decides MASQUERADE): the assumption
-                    # travels in the sequence, so classes that meet again merge (history.py keeps them apart).
-                    said = "; ".join(rule.opaque)
-                    for piece in matched:
-                        schedule((piece, keep, setv, writers + (Assumed("not matched: " + said),), assumptions),
-                                 chain, position + 1, stack)
-                    writers = writers + (Assumed("matched: " + said),)
-                elif rule.opaque:
-                    # May match or not: follow both, each saying what it assumed.
-                    said = "; ".join(rule.opaque)
-                    for piece in matched:
+                branches = [(matched, assumptions)] if matched else []
+                if maybe:
+                    # An interface's address (MASQUERADE's source, REDIRECT's destination) against an
+                    # address match: the dump does not give the address, so the rule may match or not.
+                    said = "%s: address match on %s, which the dump does not give" % (
+                        rule.compiled.rule.source.where(), " or ".join(
+                            self.intervals[SRC].extra_names((maybe[0][SRC] | maybe[0][DST]) & self._extras)))
+                    for piece in maybe:
                         schedule((piece, keep, setv, writers, assumptions + ("not matched: " + said,)),
                                  chain, position + 1, stack)
-                    assumptions = assumptions + ("matched: " + said,)
-                for state, next_chain, next_position, next_stack in self._take_target(
-                        rule, matched, keep, setv, writers, assumptions, chain, position, stack):
-                    if next_chain is None:
-                        (dropped if next_position == "drop" else passed).append(state)
-                    elif next_chain == "":
-                        # RETURN: resume the caller, or the policy of the built-in chain.
-                        schedule(state, chain, 1 << 30, next_stack)
-                    else:
-                        schedule(state, next_chain, next_position, next_stack)
+                    branches.append((maybe, assumptions + ("matched: " + said,)))
+                for pieces, branch_assumptions in branches:
+                    take(rule, pieces, keep, setv, writers, branch_assumptions, chain, position, stack)
 
     def _take_target(self, rule: _SymRule, matched: list[tuple[int, ...]], keep: int, setv: int,
                      writers: tuple[t.Any, ...], assumptions: tuple[str, ...], chain: str, position: int,
@@ -910,6 +949,40 @@ class MarkingMap:
         if isinstance(value, tuple):
             return space.mask((value,))
         return space.atom(value)
+
+    def _split_unknown(self, masks: tuple[int, ...], keep: int, setv: int, rule: _SymRule
+                       ) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]], list[tuple[int, ...]]]:
+        """_split for a class holding an interface's address in a dimension the rule tests: (matched,
+        unmatched, may match), the last being the part whose interface address the rule's address
+        match meets (the rule's other conditions hold there)."""
+        extras = self._extras
+        tested = {dim for cube in rule.cubes for dim in cube.dims if dim in (SRC, DST)}
+        if not any(masks[dim] & extras for dim in tested):
+            hits, misses = self._split(masks, keep, setv, rule)
+            return hits, misses, []
+        known = list(masks)
+        unknown: list[tuple[int, ...]] = []
+        for dim in sorted(tested):
+            if known[dim] & extras:
+                unknown.append(tuple(known[:dim]) + (known[dim] & extras,) + tuple(known[dim + 1:]))
+                known[dim] &= ~extras
+        matched: list[tuple[int, ...]] = []
+        unmatched: list[tuple[int, ...]] = []
+        if all(known):
+            matched, unmatched = self._split(tuple(known), keep, setv, rule)
+        free = self._free_rules.get(id(rule))
+        if free is None:
+            cubes = []
+            for cube in rule.cubes:
+                freed = tuple(self.full[dim] if dim in (SRC, DST) else mask for dim, mask in enumerate(cube.masks))
+                cubes.append(_Cube(freed, tuple(dim for dim in cube.dims if dim not in (SRC, DST))))
+            free = self._free_rules[id(rule)] = dataclasses.replace(rule, cubes=tuple(cubes))
+        maybe: list[tuple[int, ...]] = []
+        for piece in unknown:
+            hit, miss = self._split(piece, keep, setv, free)
+            maybe.extend(hit)
+            unmatched.extend(miss)
+        return matched, unmatched, maybe
 
     def _split(self, masks: tuple[int, ...], keep: int, setv: int,
                rule: _SymRule) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
@@ -1211,6 +1284,17 @@ class MarkingMap:
         return (self.interfaces.atom(in_name), self.interfaces.atom(out_name), self.protocols.atom(packet.protocol),
                 interval_atom(SRC, packet.src), interval_atom(DST, packet.dst), interval_atom(SPORT, packet.sport),
                 interval_atom(DPORT, packet.dport), 1 << packet.tos)
+
+
+def _reply_note(rule: Rule, target: NatTarget, family: int) -> str:
+    """What the map assumes about a NAT rule's connections: it describes the packets that open them."""
+    changed = "destination" if target.kind in ("DNAT", "REDIRECT") else "source" if target.kind in (
+        "SNAT", "MASQUERADE") else "address"
+    undone = "source" if changed == "destination" else "destination" if changed == "source" else "address"
+    return ("%s: %s applies to the packets that open a connection (NEW); the classes of this map that are "
+            "replies to such connections (sent back by the host the %s was changed to) leave with their %s "
+            "de-translated by conntrack, which no rule says and the map does not apply"
+            % (rule.source.where(), target.describe(family), changed, undone))
 
 
 def _last_line(writes: tuple[t.Any, ...]) -> int | None:

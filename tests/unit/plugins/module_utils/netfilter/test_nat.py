@@ -68,6 +68,9 @@ def test_snat_after_a_mangle_postrouting_tos_write_keeps_the_byte_and_changes_th
     [translation] = marking.translations
     assert (translation.kind, translation.line, translation.hook) == ("SNAT", 14, "POSTROUTING")
     assert described["translations"][0]["src"] == {"from": ["10.0.0.0/8"], "to": ["203.0.113.9/32"]}
+    assert described["translations"][0]["assumes"] == (
+        "fw.rules:14: the packets open their connections (NEW): a reply to a connection the other side opened is "
+        "de-translated instead")
     # The summary says the same, once per outcome.
     [group] = [g for g in marks.summary() if g["writers"] == [7] and g["path"] == "forward" and "translated" in g]
     assert group["translated"] == "after SNAT to 203.0.113.9 (line 14)"
@@ -220,7 +223,14 @@ def test_a_nat_table_past_the_limit_is_left_out_of_the_map_with_a_note_and_the_t
     assert marks.notes == ["fw.rules:9: the nat table's 2 rules are more than the marking map applies (1): classes "
                            "carry the addresses and ports they arrived with; trace applies them packet by packet"]
     assert trace(ruleset, packet()).wire_value("src") == ip("203.0.113.9")
-    assert marking_map(ruleset, interfaces=["eth0"]).notes == []
+    # Applied, the map says what it assumes of each NAT rule's connections (replies are de-translated instead).
+    assert marking_map(ruleset, interfaces=["eth0"]).notes == [
+        "fw.rules:14: SNAT to 203.0.113.9 applies to the packets that open a connection (NEW); the classes of this "
+        "map that are replies to such connections (sent back by the host the source was changed to) leave with their "
+        "destination de-translated by conntrack, which no rule says and the map does not apply",
+        "fw.rules:15: DNAT to 10.0.0.8 applies to the packets that open a connection (NEW); the classes of this map "
+        "that are replies to such connections (sent back by the host the destination was changed to) leave with their "
+        "source de-translated by conntrack, which no rule says and the map does not apply"]
 
 
 def test_kube_proxy_endpoints_picked_at_random_are_one_class_each_with_the_assumption_named():
@@ -237,3 +247,18 @@ def test_kube_proxy_endpoints_picked_at_random_are_one_class_each_with_the_assum
     assert described == [
         (["10.244.1.5/32"], ("matched: " + said,)), (["10.244.2.7/32"], ("not matched: " + said,))]
     assert all(m.describe()["dport"] == ["8080"] for m in found)
+
+
+def test_an_address_match_on_an_interfaces_address_may_match_either_way_and_says_so():
+    # REDIRECT delivers to the incoming interface's address, which the dump does not give: a filter INPUT rule on
+    # the firewall's address may or may not be it.  The trace assumes it matches and says so; the map follows both.
+    text = dump(nat=["-A PREROUTING -i eth0 -p tcp -m tcp --dport 8080 -j REDIRECT --to-ports 3128"],
+                filt=["-A INPUT -d 198.51.100.1/32 -p tcp -j DROP"])
+    traced, marks, found = both(text, packet(dst="203.0.113.5", dport=8080, in_interface="eth0", out_interface="eth1"))
+    assert traced.verdict == "drop" and traced.uncertain == ("fw.rules:19: assumed AddrCond matches",)
+    said = "fw.rules:19: address match on address of eth0, which the dump does not give"
+    assert sorted((m.verdict, m.assumptions) for m in found) == [
+        ("accept", ("not matched: " + said,)), ("drop", ("matched: " + said,))]
+    # A class whose address is known is decided as before.
+    traced, _marks, [plain] = both(text, packet(dst="198.51.100.1", path="input", in_interface="eth0"))
+    assert plain.verdict == "drop" and not plain.assumptions
