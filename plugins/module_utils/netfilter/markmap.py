@@ -250,6 +250,14 @@ class MarkingMap:
         self.notes: list[str] = []
         limit = NAT_RULE_LIMIT if nat_limit is None else nat_limit
         nat_table = program.ruleset.tables.get("nat") if "nat" in tables else None
+        if nat_table is not None and getattr(program.ruleset, "base_chains", None) is not None:
+            # An nft view puts no nat chain on its hooks (nftables/model.py View.base_chains), iptables-nft's
+            # nat table beside native ones included: the map cannot apply what the view does not run.
+            tables = tuple(name for name in tables if name != "nat")
+            if nat_table.rule_count:
+                self.notes.append("%s: the iptables nat table beside native nftables tables is not applied: the "
+                                  "nftables view runs no nat chain" % nat_table.source.where())
+            nat_table = None
         if nat_table is not None and not getattr(nat_table, "native", False) and nat_table.rule_count > limit:
             # Every address a nat rule names is an atom: kube-proxy's tens of thousands of service and
             # endpoint addresses make every mask that long, and the map superlinear (README: figures).

@@ -262,3 +262,16 @@ def test_an_address_match_on_an_interfaces_address_may_match_either_way_and_says
     # A class whose address is known is decided as before.
     traced, _marks, [plain] = both(text, packet(dst="198.51.100.1", path="input", in_interface="eth0"))
     assert plain.verdict == "drop" and not plain.assumptions
+
+
+def test_an_nft_view_runs_no_nat_chain_and_the_map_says_so_for_iptables_nat_beside_it():
+    from ansible_collections.diffserv.audit.plugins.module_utils.nftables.model import View
+    from ansible_collections.diffserv.audit.plugins.module_utils.nftables.nftjson import read_ruleset
+    listing = "table inet t {\n\tchain post { type filter hook postrouting priority 0; ip dscp set cs1; }\n}\n"
+    dump_text = dump(nat=["-A POSTROUTING -o eth0 -j MASQUERADE"])
+    view = View(read_ruleset(listing, "listed.nft"), 4, iptables=parse_ruleset(dump_text, "fw.rules"))
+    marks = marking_map(view, interfaces=["eth0"])
+    assert not marks.has_nat and marks.notes == [
+        "fw.rules:8: the iptables nat table beside native nftables tables is not applied: the nftables view runs "
+        "no nat chain"]
+    assert [m.describe()["src"] for m in marks.markings if m.writers] == ["any", "any"]
