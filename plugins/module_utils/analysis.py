@@ -38,7 +38,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.ios.fates import (
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.links import unused_definitions
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import AclEntry, Address, IosConfig, Ports
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.space import (
-    ClassFate, PacketClass, entry_cover, port_intervals, restrict,
+    ClassFate, PacketClass, entry_cover, port_intervals,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.tables import REMARKED_UNKNOWN, FateClass, Path
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.trace import trace_ios
@@ -254,15 +254,25 @@ def _outcome(path: Path) -> Outcome:
     return (path.action, path.keep, path.value, path.egress, path.unknown)
 
 
+_HEADER_MEMO: dict[int, tuple[RouterCondition, bool]] = {}
+
+
 def _is_header(condition: RouterCondition) -> bool:
     """A test the packet's header decides (ios/space.py's reading): ACL entries, any-of runs and decisions of them."""
+    known = _HEADER_MEMO.get(id(condition))
+    if known is not None and known[0] is condition:
+        return known[1]
+    found = False
     if isinstance(condition, AclCondition):
-        return condition.entry is not None and not condition.entry.unknown
-    if isinstance(condition, AnyOfCondition):
-        return all(_is_header(member) for member, _step in condition.members)
-    if isinstance(condition, DecisionCondition):
-        return all(_is_header(member) for alt in condition.alts for member in alt.conds)
-    return False
+        found = condition.entry is not None and not condition.entry.unknown
+    elif isinstance(condition, AnyOfCondition):
+        found = all(_is_header(member) for member, _step in condition.members)
+    elif isinstance(condition, DecisionCondition):
+        found = all(_is_header(member) for alt in condition.alts for member in alt.conds)
+    if len(_HEADER_MEMO) > 200000:
+        _HEADER_MEMO.clear()
+    _HEADER_MEMO[id(condition)] = (condition, found)  # the condition is held, so its id stays its own
+    return found
 
 
 def reachable(answer: ClassFate) -> list[tuple[Path, bool | None]]:
@@ -327,6 +337,7 @@ class Part:
     decided: bool
     differs: bool
     undecided_by: tuple[AclEntry, ...] = ()
+    byte_level: bool = False  # judged per byte: the link's JOIN_BUDGET was spent
 
     @property
     def action(self) -> str:
@@ -485,18 +496,132 @@ def split_class(packets: PacketClass, entries: t.Sequence[AclEntry]) -> list[Pac
     return []
 
 
+# Router decisions (a byte class restricted to a part) one link may spend on cutting classes; past it, the
+# remaining classes are judged per byte, as the join did before it read headers: "under conditions", said so.
+JOIN_BUDGET = 1500
+
+
+class _Judge:
+    """ios/space.py's reading of header conditions over one class (all, none or some of its packets), remembered
+    across every table of a link: the transit tables of one input interface share their input side's
+    condition objects, so each ACL is decided once per class, not once per exit."""
+
+    def __init__(self, packets: PacketClass | None) -> None:
+        self.packets = packets
+        self.memo: dict[int, bool | None] = {}
+
+    def cover(self, condition: RouterCondition) -> bool | None:
+        if self.packets is None:
+            return None  # past the budget: no header decided, the byte-level reading
+        key = id(condition)
+        if key in self.memo:
+            return self.memo[key]
+        verdict: bool | None = None
+        if isinstance(condition, AclCondition):
+            verdict = entry_cover(condition.entry, self.packets) if condition.entry is not None else None
+        elif isinstance(condition, AnyOfCondition):
+            verdict = _or3(self.cover(member) for member, _step in condition.members)
+        elif isinstance(condition, DecisionCondition):
+            seen: set[bool] = set()
+            for alt in condition.alts:
+                held = _and3(self.cover(member) for member in alt.conds)
+                if held is False:
+                    continue
+                seen.add(alt.value == condition.value)
+                if held:
+                    verdict = next(iter(seen)) if len(seen) == 1 else None
+                    break
+            else:
+                verdict = None
+        self.memo[key] = verdict
+        return verdict
+
+    def restrict(self, fate_class: FateClass) -> ClassFate:
+        """space.restrict's whole-class reading (the parts, not boxes, resolve unions here)."""
+        kept: list[Path] = []
+        header: list[bool | None] = []
+        plain: list[Path] = []
+        decided = False
+        for path in fate_class.paths:
+            verdict: bool | None = True
+            for condition in path.conditions:
+                if not _is_header(condition):
+                    continue
+                cover = self.cover(condition)
+                if cover is False:
+                    verdict = False
+                    break
+                if cover is None:
+                    verdict = None
+            if verdict is False:
+                continue
+            kept.append(path)
+            header.append(verdict)
+            if not decided and all(c.default for c in path.conditions if not _is_header(c)):
+                plain.append(path)
+                decided = bool(verdict)
+        uniform = len({_outcome(p) for p in plain}) == 1
+        return ClassFate(fate_class, tuple(kept), tuple(header), tuple(plain), decided and uniform, ())
+
+
+def _or3(values: t.Iterable[bool | None]) -> bool | None:
+    out: bool | None = False
+    for value in values:
+        if value:
+            return True
+        if value is None:
+            out = None
+    return out
+
+
+def _and3(values: t.Iterable[bool | None]) -> bool | None:
+    out: bool | None = True
+    for value in values:
+        if value is False:
+            return False
+        if value is None:
+            out = None
+    return out
+
+
+def _same_ways(marked: ClassFate, plain: ClassFate) -> bool:
+    """The same conditions leading to the same outcomes, in the same order, on the paths the class reaches: then
+    every packet of it fares alike marked and unmarked, however the class would be cut."""
+    ways = [[(tuple(map(id, path.conditions)), _outcome(path)) for path, _verdict in reachable(answer)]
+            for answer in (marked, plain)]
+    return ways[0] == ways[1]
+
+
+BYTE_LEVEL = _Judge(None)
+
+
 def class_parts(marked_class: FateClass, plain_class: FateClass, packets: PacketClass,
-                limit: int = MAX_PARTS) -> list[Part]:
+                limit: int = MAX_PARTS, judges: dict[PacketClass, _Judge] | None = None,
+                budget: list[int] | None = None) -> list[Part]:
     """`packets` arriving with the bytes of `marked_class` against the same packets with byte 0 (`plain_class`):
-    cut until the router's header tests are decided for every part (or `limit` parts), in header order."""
+    cut until the router's header tests are decided for every part (or `limit` parts), in header order.
+    `judges` keeps each class's header verdicts across calls (the tables of one link); `budget` ([n]) the
+    restrictions left to spend: at 0, the class is judged per byte (no header decided, no cut)."""
+    judges = {} if judges is None else judges
     todo = collections.deque([packets])
     out: list[Part] = []
     while todo:
         current = todo.popleft()
-        marked = restrict(marked_class, current)
-        plain = restrict(plain_class, current)
-        entries = _straddled((marked, plain), current)
-        decided = not entries and all(verdict is True for answer in (marked, plain) for _path, verdict in reachable(answer))
+        judge = judges.get(current)
+        if budget is not None:
+            if budget[0] <= 0:
+                judge, limit = BYTE_LEVEL, 0
+            budget[0] -= 1
+        if judge is None:
+            judge = judges[current] = _Judge(current)
+        marked = judge.restrict(marked_class)
+        plain = judge.restrict(plain_class)
+        if _same_ways(marked, plain):
+            path = plain_path(marked, current)
+            out.append(Part(current, marked, plain, path, path, True, False))
+            continue
+        entries = _straddled((marked, plain), current) if judge is not BYTE_LEVEL else []
+        decided = judge is not BYTE_LEVEL and not entries and all(verdict is True for answer in (marked, plain) for _path, verdict in reachable(answer))
         if not decided:
             parts = split_class(current, entries)
             if parts and len(out) + len(todo) + len(parts) <= limit:
@@ -504,7 +629,8 @@ def class_parts(marked_class: FateClass, plain_class: FateClass, packets: Packet
                 continue
         marked_path, plain_path_ = plain_path(marked, current), plain_path(plain, current)
         out.append(Part(current, marked, plain, marked_path, plain_path_, decided,
-                        _certain(marked, marked_path) != _certain(plain, plain_path_), tuple(entries)))
+                        _certain(marked, marked_path) != _certain(plain, plain_path_), tuple(entries),
+                        judge is BYTE_LEVEL))
     return out
 
 
@@ -632,7 +758,10 @@ def _new_conflict(link: Link, firewall: FirewallInput, router: RouterInput, tabl
         # unmodelled line), each with file:line; and whether a table re-marked to an unknown value.
         # Then the header tests that hold for some of the marked packets only, where no field parts them.
         may_match=tuple(_shown_condition(condition) for condition in marked.get("may_match", []))
-        + _undecided(part.undecided_by),
+        + _undecided(part.undecided_by) + ((Condition(
+            None, None, "", "judged per DS byte: the join spent its %d router decisions on this link before it "
+            "reached these packets; header tests (addresses, ports) are not applied to them" % JOIN_BUDGET),)
+            if part.byte_level else ()),
         remarked_unknown=bool(marked.get("remarked_unknown")),
         lines=_deciding_lines(marked) if confirmed else _class_lines(fate_class, part.marked, part.marked_path),
         confirmed_by_trace=confirmed, example_packet=dict(packet, tos=ds_byte))
@@ -742,6 +871,8 @@ def conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
     suspect = {byte for byte in range(1, 256) if suspect_mask >> byte & 1}
     classes: dict[tuple[int, ...], PacketClass] = {}
     answers: dict[tuple[int, ...], list[Part]] = {}
+    judges: dict[PacketClass, _Judge] = {}
+    budget = [JOIN_BUDGET]
     for marking in marks.leaving(link.egress, ds_bytes=suspect):
         if not marking.writers or marking.path == "input":
             continue
@@ -763,7 +894,7 @@ def conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
                 packets = classes.get(header)
                 if packets is None:
                     packets = classes[header] = packet_class(marking)
-                parts = answers[answer_key] = class_parts(fate_class, zero, packets)
+                parts = answers[answer_key] = class_parts(fate_class, zero, packets, judges=judges, budget=budget)
             by_action: dict[str, list[Part]] = {}
             for part in parts:
                 if part.differs:

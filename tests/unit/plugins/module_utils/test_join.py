@@ -176,3 +176,12 @@ def test_class_parts_cut_the_class_where_the_router_tests_it_and_only_there():
             marked, plain = trace_ios(config, dict(packet, tos=4)), trace_ios(config, dict(packet, tos=0))
             assert (marked["fate"] != plain["fate"]) == part.differs
             assert marked["fate"] == part.action
+
+
+def test_past_the_work_budget_a_link_is_judged_per_byte_and_says_so(monkeypatch):
+    # The false alarm comes back where the join stops cutting (a huge router), named as such.
+    monkeypatch.setattr(analysis, "JOIN_BUDGET", 0)
+    (found,) = conflicts(WEB_LE_DROP)
+    assert found.treatment.summary == "forwarded; under conditions: dropped"
+    assert found.severity == "medium"
+    assert any("judged per DS byte" in condition.reason for condition in found.treatment.may_match)
