@@ -35,6 +35,7 @@ from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
+import collections
 import dataclasses
 import typing as t
 
@@ -142,8 +143,25 @@ def _outcome(path: Path) -> tuple[t.Any, ...]:
     return (path.action, path.keep, path.value, path.egress, path.unknown)
 
 
+# The judges of the classes asked most recently (a join asks one class of many tables in a row).
+_JUDGES: "collections.OrderedDict[PacketClass, _Cover]" = collections.OrderedDict()
+_JUDGES_KEPT = 256
+
+
+def judge_for(packets: PacketClass) -> "_Cover":
+    """The judge of a class, kept across calls (see _Cover)."""
+    judge = _JUDGES.get(packets)
+    if judge is None:
+        judge = _JUDGES[packets] = _Cover(packets)
+        if len(_JUDGES) > _JUDGES_KEPT:
+            _JUDGES.popitem(last=False)
+    else:
+        _JUDGES.move_to_end(packets)
+    return judge
+
+
 def _restrict(fate_class: FateClass, packets: PacketClass) -> ClassFate:
-    judge = _Cover(packets)
+    judge = judge_for(packets)
     kept: list[Path] = []
     header: list[bool | None] = []
     plain: list[Path] = []
@@ -349,17 +367,31 @@ def entry_cover(entry: AclEntry, packets: PacketClass) -> bool | None:
 
 
 class _Cover:
-    """Covers conditions for one class, remembering each answer (conditions are shared objects)."""
+    """Covers conditions for one class, remembering each answer (conditions are shared objects).
+
+    A judge outlives one call: the join asks the same class of every exit's table of a router, whose
+    paths share their conditions, so each (class, condition) is decided once (`judge_for`).  The memo
+    holds each condition it answered for, so no other object can take its id while the answer is kept.
+    """
 
     def __init__(self, packets: PacketClass) -> None:
         self.packets = packets
-        self.memo: dict[int, bool | None] = {}
-        self.header: dict[int, bool] = {}
+        self.memo: dict[int, tuple[Condition, bool | None]] = {}
+        self.header: dict[int, tuple[Condition, bool]] = {}
+        # Per ACL entry too: each path holds conditions of its own that name the same parsed entries.
+        self.entries: dict[int, tuple[AclEntry, bool | None]] = {}
+
+    def entry(self, entry: AclEntry) -> bool | None:
+        held = self.entries.get(id(entry))
+        if held is None:
+            held = self.entries[id(entry)] = (entry, entry_cover(entry, self.packets))
+        return held[1]
 
     def is_header(self, cond: Condition) -> bool:
         """A test the packet's header decides (so a class can be all, none or some of it)."""
         key = id(cond)
-        found = self.header.get(key)
+        held = self.header.get(key)
+        found = held[1] if held is not None else None
         if found is None:
             if isinstance(cond, AclCondition):
                 found = cond.entry is not None and not cond.entry.unknown
@@ -369,23 +401,24 @@ class _Cover:
                 found = all(self.is_header(c) for alt in cond.alts for c in alt.conds)
             else:
                 found = False
-            self.header[key] = found
+            self.header[key] = (cond, found)
         return found
 
     def cover(self, cond: Condition) -> bool | None:
         key = id(cond)
-        if key in self.memo:
-            return self.memo[key]
+        held = self.memo.get(key)
+        if held is not None:
+            return held[1]
         verdict: bool | None
         if isinstance(cond, AclCondition):
-            verdict = entry_cover(cond.entry, self.packets) if cond.entry is not None else None
+            verdict = self.entry(cond.entry) if cond.entry is not None else None
         elif isinstance(cond, AnyOfCondition):
             verdict = _or3(self.cover(c) for c, _s in cond.members)
         elif isinstance(cond, DecisionCondition):
             verdict = self._decision(cond)
         else:
             verdict = None
-        self.memo[key] = verdict
+        self.memo[key] = (cond, verdict)
         return verdict
 
     def _decision(self, cond: DecisionCondition) -> bool | None:
