@@ -25,6 +25,8 @@ from ansible_collections.diffserv.audit.plugins.module_utils.errors import Diffs
 from ansible_collections.diffserv.audit.plugins.module_utils.ios import model as iosmodel
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.parse import parse_ios
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter import parse as nfparse
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.evaluate import TosSetCond
+from ansible_collections.diffserv.audit.plugins.module_utils.nftables.nftjson import read_ruleset
 from ansible_collections.diffserv.audit.plugins.plugin_utils.files import read_text
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -107,6 +109,26 @@ def iptables_relevant_lines(text):
     return found
 
 
+def nft_relevant_lines(text):
+    """nft lines that name the DS field (`ip dscp`, `ip6 dscp`, in a match, a set or a `set` statement)."""
+    return {number: raw.strip() for number, raw in enumerate(text.split("\n"), 1)
+            if "dscp" in raw and not raw.strip().startswith("#")}
+
+
+def nft_understood_lines(document):
+    """Lines whose rule the nft reader made into a DS write or a DS match, in any family's view."""
+    understood = set()
+    for family in document.families():
+        view = document.view(family)
+        for table in view.tables.values():
+            for chain in table.chains:
+                for rule in table.rules(chain):
+                    if isinstance(rule.target, (nfparse.SetTos, nfparse.SetDscp)) or any(
+                            isinstance(c, (nfparse.TosCond, TosSetCond)) for c in rule.conditions):
+                        understood.add(rule.line)
+    return understood
+
+
 # ---------------------------------------------------------------- what "understood" means
 def _evidence_objects(value, found, seen):
     """Every model object that carries its source line (`source: Evidence`), by line."""
@@ -169,7 +191,7 @@ def findings(tmp_path_factory):
     work = tmp_path_factory.mktemp("real-corpus")
     groups = {"linux_firewalls": {"hosts": {}}, "ios_routers": {"hosts": {}}}
     for name, entry in MANIFEST.items():
-        group = "linux_firewalls" if entry["platform"] == "iptables" else "ios_routers"
+        group = "ios_routers" if entry["platform"] == "ios" else "linux_firewalls"
         groups[group]["hosts"][host_of(name)] = {"diffserv_config_file": str(CORPUS / name)}
     (work / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": groups}}))
     report = work / "report"
@@ -189,7 +211,8 @@ def errors_by_host(findings):
 
 
 def test_manifest_lists_every_corpus_file_and_only_those():
-    on_disk = {str(p.relative_to(CORPUS)) for p in CORPUS.rglob("*") if p.is_file()} - {"README.md", "manifest.yml"}
+    on_disk = {str(p.relative_to(CORPUS)) for p in CORPUS.rglob("*") if p.is_file() and p.name != "SOURCES"} - {
+        "README.md", "manifest.yml"}
     assert on_disk == set(MANIFEST)
     readme = (CORPUS / "README.md").read_text()
     assert [name for name in MANIFEST if "`%s`" % name not in readme] == []
@@ -237,6 +260,8 @@ def _parse(name):
     text = read_text(str(path))
     if MANIFEST[name]["platform"] == "ios":
         return text, parse_ios(text, str(path))
+    if MANIFEST[name]["platform"] == "nftables":
+        return text, read_ruleset(text, str(path))
     return text, nfparse.parse_ruleset(text, str(path))
 
 
@@ -250,6 +275,9 @@ def test_every_dscp_relevant_line_is_understood_or_listed_unmodeled(findings, na
     if MANIFEST[name]["platform"] == "ios":
         relevant = ios_relevant_lines(text)
         understood = ios_understood_lines(parsed, relevant)
+    elif MANIFEST[name]["platform"] == "nftables":
+        relevant = nft_relevant_lines(text)
+        understood = nft_understood_lines(parsed)
     else:
         relevant = iptables_relevant_lines(text)
         try:
