@@ -50,7 +50,7 @@ def test_conflicts_sharing_the_router_treatment_form_one_group_with_every_markin
     (group,) = shaped["groups"]
     assert [c["marker"]["line"] for c in group["conflicts"]] == [35, 23, 25]
     assert len(group["lines"]) == 9 and group["lines"][-1]["words"].endswith("border-rtr1.cfg:91 `set interface Null0`")
-    assert group["trace"].startswith("Confirmed by a router trace of a tcp packet from port 0 to port 512")
+    assert group["trace"].startswith("Confirmed by a router trace of a tcp packet from 0.0.0.0 port 0 to port 512")
     assert group["heading"] == "DSCP 1 null-routed on border-rtr1 GigabitEthernet0/0 (critical): 3 marking rules"
 
 
