@@ -71,7 +71,7 @@ class RuleCounter:
     delta_bytes: int | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> JSON:
-        found = {"line": self.line, "packets": self.packets, "bytes": self.bytes}
+        found: JSON = {"line": self.line, "packets": self.packets, "bytes": self.bytes}
         if self.delta_packets is not None:
             found["delta"] = {"packets": self.delta_packets, "bytes": self.delta_bytes}
         return found
@@ -123,8 +123,8 @@ class RouterCounter:
         return "%s: packets marked (%s)" % (where, self.detail)
 
     def as_dict(self) -> JSON:
-        found = {"what": self.what, "text": quote(self.text), "packets": self.packets, "bytes": self.bytes,
-                 "command": self.command}
+        found: JSON = {"what": self.what, "text": quote(self.text), "packets": self.packets, "bytes": self.bytes,
+                       "command": self.command}
         if self.delta_packets is not None or self.delta_bytes is not None:
             found["delta"] = {"packets": self.delta_packets, "bytes": self.delta_bytes}
         return found
@@ -156,9 +156,9 @@ class ConflictObserved:
         return None if self.firewall is None else self.firewall.packets > 0
 
     def as_dict(self) -> JSON:
-        found = {"firewall": self.firewall.as_dict() if self.firewall is not None else None,
-                 "router": [counter.as_dict() for counter in self.router], "fired": self.fired,
-                 "notes": list(self.notes)}
+        found: JSON = {"firewall": self.firewall.as_dict() if self.firewall is not None else None,
+                       "router": [counter.as_dict() for counter in self.router], "fired": self.fired,
+                       "notes": list(self.notes)}
         if self.interval is not None:
             found["interval_seconds"] = self.interval
         return found
