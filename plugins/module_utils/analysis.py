@@ -496,9 +496,9 @@ def split_class(packets: PacketClass, entries: t.Sequence[AclEntry]) -> list[Pac
     return []
 
 
-# Router decisions (a byte class restricted to a part) one link may spend on cutting classes; past it, the
-# remaining classes are judged per byte, as the join did before it read headers: "under conditions", said so.
-JOIN_BUDGET = 1500
+# Restrictions (a byte class read for one part of a marking class) one link may spend; past it, the classes left
+# are judged per byte, as the join did before it read headers ("under conditions"), and the conflict says so.
+JOIN_BUDGET = 800
 
 
 class _Judge:
@@ -506,9 +506,10 @@ class _Judge:
     across every table of a link: the transit tables of one input interface share their input side's
     condition objects, so each ACL is decided once per class, not once per exit."""
 
-    def __init__(self, packets: PacketClass | None) -> None:
+    def __init__(self, packets: PacketClass | None, budget: list[int] | None = None) -> None:
         self.packets = packets
         self.memo: dict[int, bool | None] = {}
+        self.budget = budget if budget is not None else [1 << 62]
 
     def cover(self, condition: RouterCondition) -> bool | None:
         if self.packets is None:
@@ -595,6 +596,15 @@ def _same_ways(marked: ClassFate, plain: ClassFate) -> bool:
 BYTE_LEVEL = _Judge(None)
 
 
+def _byte_level(marked_class: FateClass, plain_class: FateClass, packets: PacketClass) -> Part:
+    """A class judged per byte (the engine's own comparison, no header test applied): past the budget."""
+    def whole(fate_class: FateClass) -> ClassFate:
+        header = tuple(None if any(_is_header(c) for c in path.conditions) else True for path in fate_class.paths)
+        return ClassFate(fate_class, fate_class.paths, header, (fate_class.default,), True, ())
+    return Part(packets, whole(marked_class), whole(plain_class), marked_class.default, plain_class.default, False,
+                marked_class.fate_differs, (), True)
+
+
 def class_parts(marked_class: FateClass, plain_class: FateClass, packets: PacketClass,
                 limit: int = MAX_PARTS, judges: dict[PacketClass, _Judge] | None = None,
                 budget: list[int] | None = None) -> list[Part]:
@@ -610,10 +620,11 @@ def class_parts(marked_class: FateClass, plain_class: FateClass, packets: Packet
         judge = judges.get(current)
         if budget is not None:
             if budget[0] <= 0:
-                judge, limit = BYTE_LEVEL, 0
+                out.append(_byte_level(marked_class, plain_class, current))
+                continue
             budget[0] -= 1
         if judge is None:
-            judge = judges[current] = _Judge(current)
+            judge = judges[current] = _Judge(current, budget)
         marked = judge.restrict(marked_class)
         plain = judge.restrict(plain_class)
         if _same_ways(marked, plain):
@@ -759,7 +770,7 @@ def _new_conflict(link: Link, firewall: FirewallInput, router: RouterInput, tabl
         # Then the header tests that hold for some of the marked packets only, where no field parts them.
         may_match=tuple(_shown_condition(condition) for condition in marked.get("may_match", []))
         + _undecided(part.undecided_by) + ((Condition(
-            None, None, "", "judged per DS byte: the join spent its %d router decisions on this link before it "
+            None, None, "", "judged per DS byte: the join spent its %d ACL entry decisions on this link before it "
             "reached these packets; header tests (addresses, ports) are not applied to them" % JOIN_BUDGET),)
             if part.byte_level else ()),
         remarked_unknown=bool(marked.get("remarked_unknown")),

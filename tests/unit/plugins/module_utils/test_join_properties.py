@@ -32,7 +32,7 @@ PREFIXES = {4: ["10.0.0.0/8", "10.1.0.0/16", "10.0.0.0/30", "192.0.2.0/24", "192
             6: ["2001:db8::/32", "2001:db8:1::/48", "2001:db8:2::/64", "2001:db8:1::/120", "fe80::/10"]}
 PROTOCOLS = {4: ["tcp", "udp", "icmp", "esp"], 6: ["tcp", "udp", "icmpv6", "esp"]}
 NUMBERS = {"tcp": 6, "udp": 17, "icmp": 1, "icmpv6": 58, "esp": 50}
-PROTOCOL_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 58: "ipv6-icmp", 50: "esp"}
+PROTOCOL_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6", 50: "esp"}
 LINK = [{"from": "fw:eth0", "to": "rtr:GigabitEthernet0/0"}]
 
 
@@ -209,3 +209,9 @@ def test_the_properties_can_fail():
         _findings, config = audit(marking, router_text)
         missed += any(fare_differently(config, marking.packet(r), marking.dscp << 2)[0] for _ in range(25))
     assert missed >= 5
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(min_value=0, max_value=10 ** 6))
+def test_ipv6_conflicts_are_confirmed_by_a_trace_and_no_differing_packet_is_missed(seed):
+    check(seed, 6)
