@@ -496,9 +496,10 @@ def split_class(packets: PacketClass, entries: t.Sequence[AclEntry]) -> list[Pac
     return []
 
 
-# Restrictions (a byte class read for one part of a marking class) one link may spend; past it, the classes left
-# are judged per byte, as the join did before it read headers ("under conditions"), and the conflict says so.
-JOIN_BUDGET = 800
+# ACL entries one link may decide over its classes (each entry once per class and part, remembered across the
+# link's tables); past it, the classes left are judged per byte, as the join did before it read headers ("under
+# conditions"), and the conflict says so.  Bounds the join on a 1,000-interface router with big lists.
+JOIN_BUDGET = 20000
 
 
 class _Judge:
@@ -519,6 +520,7 @@ class _Judge:
             return self.memo[key]
         verdict: bool | None = None
         if isinstance(condition, AclCondition):
+            self.budget[0] -= 1
             verdict = entry_cover(condition.entry, self.packets) if condition.entry is not None else None
         elif isinstance(condition, AnyOfCondition):
             verdict = _or3(self.cover(member) for member, _step in condition.members)
@@ -618,11 +620,9 @@ def class_parts(marked_class: FateClass, plain_class: FateClass, packets: Packet
     while todo:
         current = todo.popleft()
         judge = judges.get(current)
-        if budget is not None:
-            if budget[0] <= 0:
-                out.append(_byte_level(marked_class, plain_class, current))
-                continue
-            budget[0] -= 1
+        if budget is not None and budget[0] <= 0:
+            out.append(_byte_level(marked_class, plain_class, current))
+            continue
         if judge is None:
             judge = judges[current] = _Judge(current, budget)
         marked = judge.restrict(marked_class)
