@@ -59,6 +59,9 @@ class Firewall:
     backend: str
     era: str
     egresses: tuple[str | None, ...]
+    # The audited model with every family (its `ipv6` beside the IPv4 one the strategies plan from):
+    # a re-audit joins both, so a candidate that leaves IPv6 conflicts is not called clean.
+    model: FirewallInput | None = None
 
 
 @dataclasses.dataclass
@@ -75,6 +78,9 @@ class Fleet:
     # Each candidate text loaded once: the re-audit of all hosts, of ours only, and the stage checks
     # meet the same texts again.
     loaded: dict[tuple[str, ...], t.Any] = dataclasses.field(default_factory=dict)
+    # Audited firewalls no strategy plans for (an IPv6-only dump): joined as audited in every re-audit,
+    # so their conflicts still count.
+    joined_only: dict[str, FirewallInput] = dataclasses.field(default_factory=dict)
 
     def load(self, host: HostText, text: str, egresses: t.Sequence[str | None], backend: str, era: str) -> t.Any:
         key = ("model", host.host, text)
@@ -138,6 +144,7 @@ def build_fleet(findings: Findings | t.Mapping[str, t.Any], hosts: t.Mapping[str
     links = _links_from(findings)
     routers: dict[str, Router] = {}
     firewalls: dict[str, Firewall] = {}
+    joined_only: dict[str, FirewallInput] = {}
     for name in audited:
         host = hosts.get(name)
         if host is None:
@@ -147,10 +154,11 @@ def build_fleet(findings: Findings | t.Mapping[str, t.Any], hosts: t.Mapping[str
         model = _load(host, host.text, egresses, backend, era)
         if isinstance(model, RouterInput):
             routers[name] = Router(host, model.config)
+        elif isinstance(model, FirewallInput) and model.family == 4:
+            firewalls[name] = Firewall(host, model.ruleset, model.marks, backend, era, egresses, model)
         elif isinstance(model, FirewallInput):
-            firewalls[name] = Firewall(host, model.ruleset, model.marks, backend, era, egresses)
-        # else an IPv6-only text: the audit joined nothing of it, so there is nothing to plan
-    return Fleet(routers, firewalls, links, dict(hosts), audited)
+            joined_only[name] = model  # an IPv6-only dump: not planned (IPv4 changes only), still re-audited
+    return Fleet(routers, firewalls, links, dict(hosts), audited, joined_only=joined_only)
 
 
 def _load(host: HostText, text: str, egresses: t.Sequence[str | None], backend: str,
@@ -171,14 +179,19 @@ def fleet_from_loaded(findings: Findings | t.Mapping[str, t.Any], hosts: t.Mappi
     links = _links_from(findings)
     fleet_routers = {name: Router(hosts[name], routers[name].config) for name in audited if name in hosts and name in routers}
     fleet_firewalls = {}
+    joined_only: dict[str, FirewallInput] = {}
     for name in audited:
         if name not in hosts or name not in firewalls:
             continue
-        marks = firewalls[name].marks
+        model = firewalls[name]
+        if model.family != 4:
+            joined_only[name] = model  # an IPv6-only dump: not planned (IPv4 changes only), still re-audited
+            continue
+        marks = model.marks
         egresses = tuple(sorted({link.egress for link in links or [] if link.firewall == name}, key=lambda e: e or ""))
-        fleet_firewalls[name] = Firewall(hosts[name], firewalls[name].ruleset, marks, marks.program.backend,
-                                         marks.program.era, egresses)
-    return Fleet(fleet_routers, fleet_firewalls, links, dict(hosts), audited)
+        fleet_firewalls[name] = Firewall(hosts[name], model.ruleset, marks, marks.program.backend,
+                                         marks.program.era, egresses, model)
+    return Fleet(fleet_routers, fleet_firewalls, links, dict(hosts), audited, joined_only=joined_only)
 
 
 def audit_texts(fleet: Fleet, texts: t.Mapping[str, str]) -> Findings:
@@ -201,10 +214,19 @@ def audit_texts(fleet: Fleet, texts: t.Mapping[str, str]) -> Findings:
             elif name in fleet.firewalls:
                 known = fleet.firewalls[name]
                 # Only the host a candidate changes is parsed again; every other host keeps its model.
-                model = FirewallInput(name, host.source, known.ruleset, known.marks, host.managed) if text == host.text \
-                    else fleet.load(host, text, known.egresses, known.backend, known.era)
+                audited_model = known.model or FirewallInput(name, host.source, known.ruleset, known.marks)
+                if text == host.text:
+                    model = dataclasses.replace(audited_model, managed=host.managed)
+                else:
+                    model = fleet.load(host, text, known.egresses, known.backend, known.era)
+                    if isinstance(model, FirewallInput) and model.family == 4 and model.ipv6 is None:
+                        # The candidate changes the text the strategies plan from (the IPv4 dump): the host's
+                        # IPv6 dump stays as audited, and its conflicts still count.
+                        model = dataclasses.replace(model, ipv6=audited_model.ipv6)
                 if model is not None:
                     firewalls[name] = t.cast(FirewallInput, model)
+            elif name in fleet.joined_only:
+                firewalls[name] = fleet.joined_only[name]
         except DiffservError as error:
             errors.append(HostError(name, str(error)))
     # A re-audit asks whether conflicts or errors remain: no advisories, unmodeled lines or unused definitions.
@@ -213,7 +235,7 @@ def audit_texts(fleet: Fleet, texts: t.Mapping[str, str]) -> Findings:
 
 def _conflict_key(conflict: Conflict) -> tuple[t.Any, ...]:
     return (conflict.marker.host, conflict.marker.line, conflict.dscp,
-            conflict.treatment.host, conflict.treatment.interface, conflict.treatment.action)
+            conflict.treatment.host, conflict.treatment.interface, conflict.treatment.action, conflict.family)
 
 
 def dangling_references(config: IosConfig) -> list[str]:

@@ -99,3 +99,35 @@ def test_a_stage_that_leaves_a_route_map_matching_a_missing_list_is_a_problem():
 def test_dangling_references_ignores_objects_that_exist():
     config = parse_ios(read("border-rtr1.cfg"), "border-rtr1.cfg")
     assert reaudit.dangling_references(config) == []
+
+
+def test_a_candidate_that_clears_only_the_ipv4_dump_leaves_the_ipv6_conflicts_counted():
+    # One host with both dumps (iptables-save and ip6tables-save items) and a router whose `match dscp 1`
+    # drops both families: the strategies plan from the IPv4 dump, and a candidate that clears it must
+    # still be re-audited with the host's IPv6 dump as audited (its conflicts do not vanish).
+    import pathlib
+
+    from ansible_collections.diffserv.audit.plugins.module_utils import analysis, loader
+
+    inputs = pathlib.Path(__file__).parents[4] / "fixtures" / "inputs" / "ipv6"
+    v4 = read("partner-fw.rules")
+    v6 = (inputs / "mail6-fw.rules").read_text()
+    router = (inputs / "border6-mqc.cfg").read_text()
+    results = {
+        "fw": {"diffserv_collection": {"platform": "iptables", "managed": True, "files": [
+            {"name": "iptables-save", "source": "fw.rules", "text": v4},
+            {"name": "ip6tables-save", "source": "fw6.rules", "text": v6}]}},
+        "rtr": {"diffserv_collection": {"platform": "ios", "managed": True, "files": [
+            {"name": "running-config", "source": "rtr.cfg", "text": router}]}}}
+    links = [{"from": "fw:eth0", "to": "rtr:GigabitEthernet0/0"}]
+    fleet = loader.load_fleet(results, links)
+    findings = analysis.analyze(fleet.firewalls, fleet.routers, fleet.links, fleet.errors, fleet.notes)
+    assert {c.family for c in findings.conflicts} == {4, 6}
+    hosts = {"fw": HostText("fw", "iptables", v4, "fw.rules"), "rtr": HostText("rtr", "ios", router, "rtr.cfg")}
+    planned = reaudit.fleet_from_loaded(findings, hosts, fleet.routers, fleet.firewalls)
+    assert reaudit.audit_texts(planned, {}).conflicts == findings.conflicts
+    cleared = v4.replace("COMMIT\n", "-A POSTROUTING -o eth0 -j DSCP --set-dscp 0x00\nCOMMIT\n", 1)
+    again = reaudit.audit_texts(planned, {"fw": cleared})
+    assert again.conflicts and {c.family for c in again.conflicts} == {6}
+    assert not reaudit.recheck(planned, [HostChange("fw", "iptables", True, "fw.rules", v4, (Stage("clear", cleared),))],
+                               "all").clean
