@@ -167,9 +167,14 @@ def _flow(markings: list[Marking], firewall: str, router: str) -> Flow:
                     tuple(masks), space)
     described = union.describe()
     dports = space.intervals[DPORT].ranges(union.masks[DPORT])
+    words = _flow_words(described, dports, first.path, firewall, router)
+    # The router sees the packet on the wire: say which nat rules made it so ("after SNAT to X (line N)").
+    translated = list(dict.fromkeys(translation.said(space) for marking in markings
+                                    for translation in marking.translations))
+    if translated:
+        words = "%s, %s (what %s is handed)" % (words, "; ".join(translated), router)
     return Flow(described["protocols"], described["sport"], described["dport"], described["src"], described["dst"],
-                described["out_interfaces"], first.path, len(markings),
-                _flow_words(described, dports, first.path, firewall, router), family=space.family)
+                described["out_interfaces"], first.path, len(markings), words, family=space.family)
 
 
 def _coverage(ranges: list[tuple[int, int]], low: int, high: int) -> float:
@@ -243,7 +248,12 @@ def packet_class(marking: Marking) -> PacketClass:
     ranges: dict[int, Ranges | None] = {}
     for dim in (SRC, DST, SPORT, DPORT):
         intervals = space.intervals[dim]
-        ranges[dim] = None if masks[dim] == intervals.full else tuple(intervals.ranges(masks[dim]))
+        if masks[dim] == intervals.full or (dim in (SRC, DST) and intervals.extra_names(masks[dim])):
+            # "The address of eth0" (MASQUERADE's source, REDIRECT's destination): a dump does not say
+            # which, so the router is asked about every address; never an empty class.
+            ranges[dim] = None
+        else:
+            ranges[dim] = tuple(intervals.ranges(masks[dim]))
     return PacketClass(space.family, protocols, ranges[SRC], ranges[DST], ranges[SPORT], ranges[DPORT], None)
 
 
