@@ -150,4 +150,3 @@ def file_items(readings: t.Sequence[Reading], where: str) -> list[dict[str, t.An
              "counters": {"command": item.command, "reading": item.reading, "at": item.at,
                           "offset_seconds": item.offset, "refused": item.refused}}
             for item in readings]
-

@@ -669,7 +669,7 @@ def _run_table(program: Program, stage: Stage, hook: str, packet: Packet, tos: i
         if compiled.nat is not None and translated is not None:
             new_packet, changes = _apply_nat(compiled.nat, hook, packet, in_name, out_name, family)
             said = "; ".join("%s %s -> %s" % (name, wire_text(getattr(packet, name), name, family),
-                                               wire_text(changes[name], name, family))
+                                              wire_text(changes[name], name, family))
                              for name in ("src", "sport", "dst", "dport")
                              if name in changes and changes[name] != getattr(packet, name))
             steps.append(Step(hook, table, rule.chain, rule.line, rule.text, compiled.nat.kind, tos, tos,

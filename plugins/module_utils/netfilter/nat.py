@@ -34,7 +34,7 @@ import dataclasses
 import ipaddress
 import typing as t
 
-from ansible_collections.diffserv.audit.plugins.module_utils.errors import ParseError
+from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError, ParseError
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import PORT_PROTOCOLS, Rule
 
 NAT_TARGETS = ("SNAT", "DNAT", "MASQUERADE", "REDIRECT", "NETMAP")
@@ -73,7 +73,8 @@ class NatTarget:
         return self if manip == self.manip else dataclasses.replace(self, manip=manip)
 
     def netmap(self, address: int, bits: int) -> int:
-        assert self.addresses is not None and self.prefix is not None
+        if self.addresses is None or self.prefix is None:
+            raise DiffservError("NETMAP without a prefix to map to")
         host = (1 << (bits - self.prefix)) - 1
         return (address & host) | (self.addresses[0] & ~host & ((1 << bits) - 1))
 
