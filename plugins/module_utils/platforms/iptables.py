@@ -60,6 +60,9 @@ class IptablesDriver(Driver):
                               "reason": "more than one IPv%d dump: the last one is analysed, as ip%stables-restore "
                                         "loads it" % (family, "6" if family == 6 else "")})
             marks = marking_map(ruleset, backend, tos_semantics, interfaces=list(egresses))
+            # What the map does not apply or assumes (a nat table past its bound, replies de-NATed by conntrack).
+            notes.extend({"host": host, "file": item["source"], "line": ruleset.lines[0], "text": "",
+                          "reason": note} for note in marks.notes)
             found[family] = FirewallInput(host, item["source"], ruleset, marks, managed, family)
         firewall = None
         for family in sorted(found):

@@ -3,9 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The nftables driver: `nft list ruleset` text or `nft -j list ruleset` JSON, read into marking maps.
 
-The IPv4 view of the ruleset (its `ip` and `inet` tables) is what the join reads, through the same
-marking map as an iptables dump (netfilter/markmap.py walks the base chains each hook declares,
-in priority order). IPv6 tables are read and traced, and noted as not joined, like ip6tables dumps.
+Each family's view of the ruleset (`ip` and `inet` tables for IPv4, `ip6` and `inet` for IPv6) is what
+the join reads, through the same marking map as an iptables dump (netfilter/markmap.py walks the base
+chains each hook declares, in priority order), each joined with the routers' tables of its family.
 
 >>> DRIVER.detect('table inet filter {\\n\\tchain input {\\n\\t}\\n}\\n'), DRIVER.detect('{"nftables": []}')
 (True, True)
@@ -20,7 +20,7 @@ __metaclass__ = type
 import re
 import typing as t
 
-from ansible_collections.diffserv.audit.plugins.module_utils.analysis import FirewallInput
+from ansible_collections.diffserv.audit.plugins.module_utils.analysis import FirewallInput, with_family
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import marking_map
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import parse_dumps
 from ansible_collections.diffserv.audit.plugins.module_utils.nftables.model import View
@@ -74,14 +74,13 @@ class NftablesDriver(Driver):
                                   "reason": "iptables-save and nft list ruleset hold rules on the same line numbers "
                                             "(%s): a finding citing one of those lines names one of the two rules"
                                             % ", ".join(str(line) for line in sorted(shared)[:10])})
-            if family != 4:
-                notes.append({"host": host, "file": item["source"], "line": document.lines[0],
-                              "text": "IPv6 view (%d rules in %s)" % (view.rule_count, ", ".join(view.tables)),
-                              "reason": "IPv6 rules are read and traced, but not yet joined with routers: "
-                                        "the conflicts below are for IPv4"})
-                continue
+            # Each family's view (ip and inet tables for IPv4, ip6 and inet for IPv6) with its own marking map,
+            # joined with the routers' tables of that family; the IPv4 one leads (analysis.with_family).
             marks = marking_map(view, backend, tos_semantics, interfaces=list(egresses))
-            firewall = FirewallInput(host, document.evidence_file, t.cast(t.Any, view), marks, managed)
+            notes.extend({"host": host, "file": item["source"], "line": document.lines[0], "text": "",
+                          "reason": note} for note in marks.notes)
+            firewall = with_family(firewall, FirewallInput(host, document.evidence_file, t.cast(t.Any, view), marks,
+                                                           managed, family))
         return Loaded(firewall, tuple(notes))
 
 

@@ -210,7 +210,9 @@ def test_the_driver_is_registered_detects_its_text_and_json_and_checks_them():
     loaded = driver.load("fw", {"name": "nft-ruleset", "text": PARTNER, "source": "fw.nft"}, True, ["eth0"],
                          "auto", "auto")
     assert loaded.model.marks.program.stages("POSTROUTING") == (Stage("inet partner", "postrouting", -150),)
-    assert any("IPv6" in note["text"] for note in loaded.notes)
+    # An inet table is both families: the IPv6 view is joined beside the IPv4 one, with its own map.
+    assert [part.family for part in loaded.model.families()] == [4, 6]
+    assert loaded.model.ipv6.marks.family == 6 and not any("not yet joined" in note["reason"] for note in loaded.notes)
 
 
 IPTABLES_NFT_LISTING = """table ip mangle {
