@@ -121,10 +121,17 @@ def load_fleet(results: t.Mapping[str, t.Mapping[str, t.Any] | None], links_give
         if router is not None:
             routers[host] = router
     links = None
-    if links_given:
+    # An empty list is links given, none of them (a --limit that leaves no link between the hosts it
+    # selects): nothing is joined, and the run says so; only None (no diffserv_links) assumes every path.
+    if links_given is not None:
         failed = {error["host"]: error for error in errors if error.get("host")}
         links, problems, unusable = parse_links(links_given, firewalls, routers, failed=set(failed))
         errors.extend({"host": None, "stage": "links", "reason": problem} for problem in problems)
         for host, note in unusable:
             failed[host].setdefault("links", []).append(note)
+        if not links and firewalls and routers and not problems and not unusable:
+            errors.append({"host": None, "stage": "links",
+                           "reason": "diffserv_links names no link between the audited firewalls (%s) and routers "
+                                     "(%s): nothing was joined, so no conflict could be found"
+                                     % (", ".join(sorted(firewalls)[:10]), ", ".join(sorted(routers)[:10]))})
     return Fleet(firewalls, routers, links, errors, notes)

@@ -129,6 +129,12 @@ def firewall_texts(results: t.Mapping[str, t.Any]) -> CollectedTexts:
     return texts
 
 
+def _counts(text: str) -> bool:
+    """Whether a firewall text carries rule counters: `iptables-save -c` prefixes each rule with
+    `[packets:bytes]`; nft prints `counter packets N bytes M`."""
+    return text.startswith("[") or "\n[" in text or "counter packets" in text
+
+
 def attach_evidence(findings: dict[str, t.Any], typed: Findings, fleet: t.Any, captures: t.Sequence[t.Mapping[str, t.Any]],
                     show_outputs: t.Mapping[str, t.Mapping[str, str]], texts: t.Mapping[str, str]) -> dict[str, float]:
     """Add observations and counters to `findings` (the as_dict() data of `typed`), in place; the seconds spent."""
@@ -147,10 +153,14 @@ def attach_evidence(findings: dict[str, t.Any], typed: Findings, fleet: t.Any, c
                            "reason": "%s (at %s): %s" % (problem["capture"], problem["point"], problem["reason"])})
         spent["captures_seconds"] = round(time.perf_counter() - started, 3)
     # Counters: a dump saved with -c, an nft counter, the routers' show outputs, or what the live
-    # collection read (diffserv_counters).
+    # collection read (diffserv_counters). With none of them there is nothing to read: a 100,000-rule dump
+    # is not walked rule by rule to find no counter.
+    live = getattr(texts, "live", None)
+    if not (typed.conflicts and (show_outputs or live or any(_counts(text) for text in texts.values()))):
+        return spent
     started = time.perf_counter()
     counted, unreadable = conflicts_observed(typed.conflicts, fleet.firewalls, fleet.routers, show_outputs, texts,
-                                             live=getattr(texts, "live", None))
+                                             live=live)
     for conflict, observed_counters in zip(findings.get("conflicts", []), counted):
         data = observed_counters.as_dict()
         if data.get("firewall") or data.get("router") or data.get("notes"):

@@ -116,3 +116,16 @@ def test_every_core_stage_that_raises_for_one_host_leaves_the_others_reported(mo
     other = ("fw-b", "rtr-b") if bad in ("fw-a", "rtr-a") else ("fw-a", "rtr-a")
     assert other in conflict_pairs(findings)
     assert findings["summary"]["errors"] == len(findings["errors"])
+
+
+def test_links_given_empty_join_nothing_and_say_so_while_no_links_assume_every_path():
+    from ansible_collections.diffserv.audit.plugins.module_utils import analysis
+
+    results = {"fw": collected("iptables", PARTNER), "rtr": collected("ios", BORDER)}
+    given_none = loader.load_fleet(results, [])
+    assert given_none.links == [] and [e["stage"] for e in given_none.errors] == ["links"]
+    assert "nothing was joined" in given_none.errors[0]["reason"]
+    assert analysis.analyze(given_none.firewalls, given_none.routers, given_none.links).conflicts == ()
+    assumed = loader.load_fleet(results, None)
+    assert assumed.links is None and assumed.errors == []
+    assert analysis.analyze(assumed.firewalls, assumed.routers, assumed.links).conflicts
