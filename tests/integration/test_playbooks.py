@@ -6,6 +6,7 @@ import pathlib
 import re
 import subprocess
 import sys
+import zipfile
 
 import pytest
 import yaml
@@ -168,8 +169,15 @@ def test_no_secret_survives_into_any_artifact(tmp_path):
     assert len(secrets) >= 15
     artifacts = [p for p in report.rglob("*") if p.is_file()]
     assert {p.name for p in artifacts} >= {"findings.json", "report.md"}
+    assert any(p.suffix == ".zip" for p in artifacts), "each strategy's bundle comes as an archive too"
     for artifact in artifacts + [None]:
-        text = run.stdout + run.stderr if artifact is None else artifact.read_text()
+        if artifact is None:
+            text = run.stdout + run.stderr
+        elif artifact.suffix == ".zip":
+            with zipfile.ZipFile(artifact) as archive:
+                text = "\n".join(archive.read(name).decode("utf-8") for name in archive.namelist())
+        else:
+            text = artifact.read_text()
         for secret in secrets:
             assert secret not in text, (artifact, secret)
         assert secrets_in(text) == [], artifact
