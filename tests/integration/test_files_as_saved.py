@@ -8,6 +8,7 @@ with a huge line, and keep every other host's report.
 
 import json
 import pathlib
+import zipfile
 
 import pytest
 import yaml
@@ -64,8 +65,9 @@ def test_every_saved_form_of_the_partner_dump_finds_the_founding_conflict(tmp_pa
         assert any("512:65535" in c["marker"]["rule"] and c["dscp"] == 1 for c in found), name
     latin1 = [n for n in findings["unmodeled"] if n["host"] == "latin1-comment"]
     assert any("Latin-1" in n["reason"] for n in latin1), findings["unmodeled"]
-    ipv6 = [n for n in findings["unmodeled"] if n["host"] == "with-ip6tables-after"]
-    assert any("IPv6" in n["reason"] for n in ipv6)
+    # The ip6tables dump after the IPv4 one is read and joined too (IPv6 end to end), not noted and dropped.
+    assert not [n for n in findings["unmodeled"] if n["host"] == "with-ip6tables-after" and "not yet joined" in n["reason"]]
+    assert "with-ip6tables-after" in findings["summary"]["firewalls"]
 
 
 @pytest.mark.parametrize("name, line", [
@@ -107,7 +109,16 @@ def test_huge_lines_are_refused_bounded_and_long_valid_lines_are_named_not_copie
     assert len(run.stdout) + len(run.stderr) < 100_000
     # Every file but those meant to be applied or diffed quotes input lines bounded: no line in
     # them comes near the long rule's length, although that rule is the evidence of a conflict.
+    # The archives (changes/<strategy>.zip) hold the same files: their members are checked by name.
+    texts = []
     for path in report.rglob("*"):
-        if path.is_file() and not path.name.endswith(WHOLE):
-            longest = max(len(line) for line in path.read_text().split("\n"))
-            assert longest < 2000, "%s has a line of %d characters" % (path.relative_to(report), longest)
+        if path.is_file() and path.suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                texts.extend(("%s!%s" % (path.relative_to(report), name), archive.read(name).decode("utf-8"))
+                             for name in archive.namelist() if not name.endswith(WHOLE))
+        elif path.is_file() and not path.name.endswith(WHOLE):
+            texts.append((str(path.relative_to(report)), path.read_text()))
+    assert any("!" in name for name, _text in texts), "the bundles' archives are checked too"
+    for name, text in texts:
+        longest = max(len(line) for line in text.split("\n"))
+        assert longest < 2000, "%s has a line of %d characters" % (name, longest)

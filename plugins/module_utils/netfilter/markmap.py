@@ -336,7 +336,8 @@ class MarkingMap:
                 bits = 32 if self.family == 4 else 128
                 bounds = {low for low, _high in addresses} | {high + 1 for _low, high in addresses if high < top_address}
                 for target in netmaps:
-                    assert target.addresses is not None
+                    if target.addresses is None:
+                        raise EvaluationError("%s: NETMAP without a prefix to map to" % target)
                     addresses.append(target.addresses)
                     addresses.extend((target.netmap(bound, bits), target.addresses[1]) for bound in bounds)
         self.interfaces = Interfaces(patterns, extra_names)
@@ -914,7 +915,8 @@ class MarkingMap:
     def _netmap_image(self, target: NatTarget, mask: int) -> int:
         """The addresses NETMAP maps a set onto (exact: images of atom boundaries are boundaries)."""
         space = self.intervals[SRC]
-        assert target.addresses is not None and target.prefix is not None
+        if target.addresses is None or target.prefix is None:
+            raise EvaluationError("%s: NETMAP without a prefix to map to" % target)
         bits = 32 if self.family == 4 else 128
         block = 1 << (bits - target.prefix)
         net_low, net_high = target.addresses
