@@ -39,7 +39,7 @@ if t.TYPE_CHECKING:  # pragma: no cover - annotations only (the registry imports
 
 
 def _boundary_ios(router: Router, interfaces: t.Sequence[str], options: Options,
-                  dscps: t.Sequence[int]) -> HostChange:
+                  dscps: t.Sequence[int], families: t.Collection[int] = (4,)) -> HostChange:
     text = ConfigText(router.host.text)
     model = RouterModel(router, text)
     config = router.config
@@ -59,7 +59,7 @@ def _boundary_ios(router: Router, interfaces: t.Sequence[str], options: Options,
         if attached is not None and attached.name in config.policy_maps:
             pm = config.policy_maps[attached.name]
             block_lines = [text.line(n) for n in text.block(pm.source.line)]
-            syntax = dscp_clear_syntax(router.host.text, block_lines)
+            syntax = dscp_clear_syntax(router.host.text, block_lines, families)
             elsewhere = [u for u in model.users("policy-map", pm.name) if not u.startswith("%s in " % iface.name)]
             for cls in pm.classes:
                 for action in cls.actions:
@@ -75,7 +75,7 @@ def _boundary_ios(router: Router, interfaces: t.Sequence[str], options: Options,
             else:
                 _boundary_merge(text, pm, syntax, actions, iface.name)
         else:
-            _boundary_new(text, model, iface, options, actions)
+            _boundary_new(text, model, iface, options, actions, families)
     candidate = text.render(0)
     stages = (Stage("clear the DS field of traffic entering from outside, before anything acts on it", candidate),)
     return HostChange(router.host.host, "ios", router.host.managed, router.host.source, router.host.text, stages,
@@ -140,12 +140,13 @@ def _boundary_copy(text: ConfigText, iface: t.Any, pm: PolicyMap, syntax: str, e
                           "attach the copy instead"))
 
 
-def _boundary_new(text: ConfigText, model: RouterModel, iface: t.Any, options: Options, actions: list[Action]) -> None:
+def _boundary_new(text: ConfigText, model: RouterModel, iface: t.Any, options: Options, actions: list[Action],
+                  families: t.Collection[int] = (4,)) -> None:
     """No input policy yet: a new one with only class-default clearing the DS field."""
     name = options.boundary_policy
     while name in model.config.policy_maps:
         name += "-1"
-    syntax = dscp_clear_syntax("\n".join(text.lines), ())
+    syntax = dscp_clear_syntax("\n".join(text.lines), (), families)
     first_interface = next(n for n, raw in enumerate(text.lines, 1) if raw.startswith("interface "))
     text.insert_before(first_interface, ["policy-map %s" % name, " class class-default", "  %s" % syntax, "!"])
     last = text.block(iface.source.line)[-1]
@@ -174,7 +175,8 @@ def _changes(fleet: Fleet, conflicts: t.Sequence[Conflict], options: Options) ->
             continue
         here = [c for c in conflicts if c.treatment.host == host]
         interfaces = sorted({c.treatment.interface for c in here})
-        changes.append(_boundary_ios(router, interfaces, options, sorted({c.dscp for c in here})))
+        changes.append(_boundary_ios(router, interfaces, options, sorted({c.dscp for c in here}),
+                                     {c.family for c in here}))
     for host in sorted({c.marker.host for c in conflicts}):
         firewall = fleet.firewalls.get(host)
         if firewall is None:

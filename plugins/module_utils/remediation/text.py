@@ -162,8 +162,11 @@ def renumber_entry(raw: str, acl: Acl, entry: AclEntry) -> str:
     return "%s%d%s" % (match.group(1), free, match.group(2)) if match else raw
 
 
-def dscp_clear_syntax(config_text: str, block: t.Iterable[str]) -> str:
-    """`set ip dscp` if the router writes it that way, else `set dscp`."""
+def dscp_clear_syntax(config_text: str, block: t.Iterable[str], families: t.Collection[int] = (4,)) -> str:
+    """`set ip dscp` if the router writes it that way, else `set dscp`; always `set dscp` where IPv6 traffic
+    must be cleared too (`set ip dscp` marks IPv4 packets only, Cisco's QoS packet marking guide)."""
+    if 6 in families:
+        return "set dscp default"
     if any(re.match(r"\s*set ip dscp\b", raw) for raw in block):
         return "set ip dscp default"
     if any(re.match(r"\s*set dscp\b", raw) for raw in block):

@@ -131,3 +131,34 @@ def test_a_candidate_that_clears_only_the_ipv4_dump_leaves_the_ipv6_conflicts_co
     assert again.conflicts and {c.family for c in again.conflicts} == {6}
     assert not reaudit.recheck(planned, [HostChange("fw", "iptables", True, "fw.rules", v4, (Stage("clear", cleared),))],
                                "all").clean
+
+
+def test_the_boundary_clears_ipv6_with_set_dscp_and_the_candidate_re_audits_clean():
+    # IPv6 founding incident: `ipv6 policy route-map` sends DSCP 1 to Null0. `set ip dscp default` would clear
+    # IPv4 only (Cisco: `set ip dscp` marks IPv4 packets); the boundary writes `set dscp default`, and the
+    # re-audit of both families finds nothing left.
+    import pathlib
+
+    from ansible_collections.diffserv.audit.plugins.module_utils import analysis, loader
+    from ansible_collections.diffserv.audit.plugins.module_utils.remediation import plan as core
+
+    inputs = pathlib.Path(__file__).parents[4] / "fixtures" / "inputs" / "ipv6"
+    v6 = (inputs / "mail6-fw.rules").read_text()
+    # The router writes `set ip dscp` elsewhere (an IPv4 marking policy): the style the boundary would follow.
+    router = (inputs / "border6-pbr.cfg").read_text().replace(
+        "\nend", "\npolicy-map v4-marking\n class class-default\n  set ip dscp 10\n!\nend", 1)
+    assert "set ip dscp 10" in router
+    results = {
+        "fw": {"diffserv_collection": {"platform": "iptables", "managed": False, "files": [
+            {"name": "ip6tables-save", "source": "fw6.rules", "text": v6}]}},
+        "rtr": {"diffserv_collection": {"platform": "ios", "managed": True, "files": [
+            {"name": "running-config", "source": "rtr.cfg", "text": router}]}}}
+    fleet = loader.load_fleet(results, [{"from": "fw:eth0", "to": "rtr:GigabitEthernet0/0"}])
+    findings = analysis.analyze(fleet.firewalls, fleet.routers, fleet.links, fleet.errors, fleet.notes)
+    assert findings.conflicts and {c.family for c in findings.conflicts} == {6}
+    hosts = {"fw": HostText("fw", "iptables", v6, "fw6.rules", False), "rtr": HostText("rtr", "ios", router, "rtr.cfg")}
+    planned = reaudit.fleet_from_loaded(findings, hosts, fleet.routers, fleet.firewalls)
+    (boundary,) = core.plan_remediation(findings, hosts, core.Options(strategies=("remark_boundary",)), fleet=planned)
+    (change,) = [c for c in boundary.changes if c.host == "rtr"]
+    assert "  set dscp default" in change.candidate and "set ip dscp default" not in change.candidate
+    assert boundary.recheck is not None and boundary.recheck.clean, boundary.recheck
