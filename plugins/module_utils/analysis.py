@@ -38,7 +38,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.ios.fates import (
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.links import unused_definitions
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import AclEntry, Address, IosConfig, Ports
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.space import (
-    ClassFate, PacketClass, entry_cover, port_intervals,
+    ClassFate, PacketClass, and3, entry_cover, or3, port_intervals,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.tables import REMARKED_UNKNOWN, FateClass, Path
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.trace import trace_ios
@@ -533,11 +533,11 @@ class _Judge:
             self.budget[0] -= 1
             verdict = entry_cover(condition.entry, self.packets) if condition.entry is not None else None
         elif isinstance(condition, AnyOfCondition):
-            verdict = _or3(self.cover(member) for member, _step in condition.members)
+            verdict = or3(self.cover(member) for member, _step in condition.members)
         elif isinstance(condition, DecisionCondition):
             seen: set[bool] = set()
             for alt in condition.alts:
-                held = _and3(self.cover(member) for member in alt.conds)
+                held = and3(self.cover(member) for member in alt.conds)
                 if held is False:
                     continue
                 seen.add(alt.value == condition.value)
@@ -575,26 +575,6 @@ class _Judge:
                 decided = bool(verdict)
         uniform = len({_outcome(p) for p in plain}) == 1
         return ClassFate(fate_class, tuple(kept), tuple(header), tuple(plain), decided and uniform, ())
-
-
-def _or3(values: t.Iterable[bool | None]) -> bool | None:
-    out: bool | None = False
-    for value in values:
-        if value:
-            return True
-        if value is None:
-            out = None
-    return out
-
-
-def _and3(values: t.Iterable[bool | None]) -> bool | None:
-    out: bool | None = True
-    for value in values:
-        if value is False:
-            return False
-        if value is None:
-            out = None
-    return out
 
 
 def _same_ways(marked: ClassFate, plain: ClassFate) -> bool:

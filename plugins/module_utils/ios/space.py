@@ -205,7 +205,8 @@ def for_packets(table: FateTable, byte: int, packets: PacketClass) -> ClassFate:
 
 
 # ---------------------------------------------------------------- three-valued cover
-def _or3(values: t.Iterable[bool | None]) -> bool | None:
+def or3(values: t.Iterable[bool | None]) -> bool | None:
+    """Three-valued OR: True if any is, else None if any is undecided, else False."""
     out: bool | None = False
     for value in values:
         if value:
@@ -215,7 +216,8 @@ def _or3(values: t.Iterable[bool | None]) -> bool | None:
     return out
 
 
-def _and3(values: t.Iterable[bool | None]) -> bool | None:
+def and3(values: t.Iterable[bool | None]) -> bool | None:
+    """Three-valued AND: False if any is, else None if any is undecided, else True."""
     out: bool | None = True
     for value in values:
         if value is False:
@@ -309,7 +311,7 @@ def _address_cover(address: Address, wanted: Ranges | None, bits: int) -> bool |
     seen_in = seen_out = False
     for low, high in wanted:
         for network, free in range_blocks(low, high, bits):
-            verdict = _or3(_block_vs_member(network, free, m) for m in members)
+            verdict = or3(_block_vs_member(network, free, m) for m in members)
             if verdict is None:
                 return None
             if verdict:
@@ -340,7 +342,7 @@ def _icmp_cover(icmp: tuple[int, int | None] | None, packets: PacketClass) -> bo
 
 
 def _service_cover(service: Service, packets: PacketClass) -> bool | None:
-    return _and3((_set_cover(service.protocol, packets.protocols), _ports_cover(service.sport, packets.sport),
+    return and3((_set_cover(service.protocol, packets.protocols), _ports_cover(service.sport, packets.sport),
                   _ports_cover(service.dport, packets.dport), _icmp_cover(service.icmp, packets)))
 
 
@@ -356,8 +358,8 @@ def entry_cover(entry: AclEntry, packets: PacketClass) -> bool | None:
         _icmp_cover(entry.icmp, packets),
     ]
     if entry.services is not None:
-        parts.append(_or3(_service_cover(s, packets) for s in entry.services))
-    verdict = _and3(parts)
+        parts.append(or3(_service_cover(s, packets) for s in entry.services))
+    verdict = and3(parts)
     if verdict is False:
         return False
     if entry.established or entry.opaque or entry.unknown:
@@ -413,7 +415,7 @@ class _Cover:
         if isinstance(cond, AclCondition):
             verdict = self.entry(cond.entry) if cond.entry is not None else None
         elif isinstance(cond, AnyOfCondition):
-            verdict = _or3(self.cover(c) for c, _s in cond.members)
+            verdict = or3(self.cover(c) for c, _s in cond.members)
         elif isinstance(cond, DecisionCondition):
             verdict = self._decision(cond)
         else:
@@ -425,7 +427,7 @@ class _Cover:
         """First alternative that holds decides; alternatives some packets meet leave it open unless they agree."""
         open_outcomes: set[bool] = set()
         for alt in cond.alts:
-            verdict = _and3(self.cover(c) for c in alt.conds)
+            verdict = and3(self.cover(c) for c in alt.conds)
             if verdict is False:
                 continue
             outcome = alt.value == cond.value
