@@ -343,7 +343,7 @@ def _icmp_cover(icmp: tuple[int, int | None] | None, packets: PacketClass) -> bo
 
 def _service_cover(service: Service, packets: PacketClass) -> bool | None:
     return and3((_set_cover(service.protocol, packets.protocols), _ports_cover(service.sport, packets.sport),
-                  _ports_cover(service.dport, packets.dport), _icmp_cover(service.icmp, packets)))
+                 _ports_cover(service.dport, packets.dport), _icmp_cover(service.icmp, packets)))
 
 
 def entry_cover(entry: AclEntry, packets: PacketClass) -> bool | None:
