@@ -283,7 +283,10 @@ class MarkingMap:
                     if compiled.nat is not None and table_name == "nat":
                         nat_targets.append(compiled.nat)
                         replies.append((compiled.rule.line, _reply_note(compiled.rule, compiled.nat, self.family)))
-                    for condition in compiled.conditions:
+                    # In the rule's order, an alternative's parts where the alternative stands.
+                    pending: list[t.Any] = list(reversed(compiled.conditions))
+                    while pending:
+                        condition = pending.pop()
                         if isinstance(condition, IfaceCond):
                             patterns.append(condition.name)
                         elif isinstance(condition, ProtoCond):
@@ -296,16 +299,8 @@ class MarkingMap:
                             ports.append((condition.sport, condition.sport))
                             ports.append((condition.dport, condition.dport))
                         elif isinstance(condition, AnyOfCond):
-                            for alternative in condition.alternatives:
-                                for part in alternative:
-                                    if isinstance(part, IfaceCond):
-                                        patterns.append(part.name)
-                                    elif isinstance(part, ProtoCond):
-                                        protocols.add(part.number)
-                                    elif isinstance(part, AddrCond):
-                                        addresses.extend(part.ranges)
-                                    elif isinstance(part, PortCond):
-                                        ports.extend(part.ranges)
+                            # Each alternative's parts cut the same atom spaces as a rule's own conditions.
+                            pending.extend(reversed([part for alternative in condition.alternatives for part in alternative]))
         top_address = (1 << (32 if self.family == 4 else 128)) - 1
         # NAT: the translated values are atoms of their own, so a translated class is an exact mask.
         self.has_nat = bool(nat_targets)
