@@ -742,9 +742,10 @@ def _new_conflict(link: Link, firewall: FirewallInput, router: RouterInput, tabl
                   out_interface=table.out_interface)
     marked = trace_ios(router.config, dict(packet, tos=ds_byte))
     plain = trace_ios(router.config, dict(packet, tos=0))
-    # Confirmed only when the trace itself says the byte changed this packet's treatment: a packet
-    # that both ways passes untouched leaves with the byte it came with, which is no confirmation.
-    confirmed = bool(marked.get("because_of_dscp")) and (marked["fate"], marked["tos_out"]) != (plain["fate"], plain["tos_out"])
+    # Confirmed when the trace itself says the byte changed this packet's treatment: its fate, egress, policer
+    # or rewrite (a marked packet re-marked to 0 leaves with the byte an unmarked one keeps, yet its marking
+    # was erased).  A packet that both ways passes untouched leaves with the byte it came with: no confirmation.
+    confirmed = bool(marked.get("because_of_dscp"))
     if marked["fate"] in DISCARDED and marked["fate"] == plain["fate"]:
         confirmed = False  # discarded either way: the byte it would have left with is moot
     action = marked["fate"] if confirmed else part.action

@@ -20,7 +20,7 @@ from __future__ import annotations
 import ipaddress
 import random
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.diffserv.audit.plugins.module_utils import analysis, loader
@@ -213,5 +213,8 @@ def test_the_properties_can_fail():
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(min_value=0, max_value=10 ** 6))
+# Found in CI: IPv6 ESP marked AF11 is re-marked to 0 by class-default where unmarked packets pass untouched (same
+# byte out, yet the marking is erased): the trace's own difference, so a confirmed conflict.
+@example(202)
 def test_ipv6_conflicts_are_confirmed_by_a_trace_and_no_differing_packet_is_missed(seed):
     check(seed, 6)
