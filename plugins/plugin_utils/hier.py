@@ -44,7 +44,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.errors import Diffs
 try:
     from hier_config import HConfig, HConfigChild, get_hconfig
     from hier_config.models import IdempotentCommandsRule, MatchRule, NegationSubRule, OrderingRule
-    from hier_config.platforms.cisco_ios.driver import HConfigDriverCiscoIOS, _rm_ipv6_acl_sequence_numbers
+    from hier_config.platforms.cisco_ios.driver import HConfigDriverCiscoIOS
     from hier_config.platforms.driver_base import HConfigDriverRules
     from hier_config.platforms.utils import split_vlan_id_lists
     HAS_HIER_CONFIG = True
@@ -57,6 +57,12 @@ except ImportError as import_error:  # pragma: no cover - exercised only without
 
 _NUMBERED = re.compile(r"^access-list (\d+) (.+)$")
 _ACL_SECTION = re.compile(r"^ip access-list (standard|extended) (\S+)$")
+_ACL6_SECTION = re.compile(r"^ipv6 access-list (\S+)$")
+# An IPv6 entry as running-config prints it: `sequence 10 permit ...` (IOS-XE) or `permit ... sequence 10` (IOS).
+_SEQ6_FIRST = re.compile(r"^sequence (\d+) (.+)$")
+_SEQ6_LAST = re.compile(r"^(.+) sequence (\d+)$")
+# The key under which an IPv6 list's numbers are kept (IPv6 names are a namespace of their own).
+IPV6_PREFIX = "ipv6 "
 _ENTRY_WORDS = ("permit", "deny", "evaluate", "dynamic")
 
 # Weights: 0 is hier_config's default; lower runs earlier.  Definitions are created and edited
@@ -64,16 +70,17 @@ _ENTRY_WORDS = ("permit", "deny", "evaluate", "dynamic")
 # matches it, a class-map before the policy-map that names it) and deleted only after every
 # interface has let go of them, in the reverse order.
 _ORDERING: tuple[tuple[tuple[dict[str, t.Any], ...], int], ...] = (
-    (({"startswith": ("ip access-list ", "access-list ")},), -40),
+    (({"startswith": ("ip access-list ", "access-list ", "ipv6 access-list ")},), -40),
     (({"startswith": "class-map "},), -30),
     (({"startswith": ("route-map ", "policy-map ")},), -20),
     (({"startswith": ("no route-map ", "no policy-map ")},), 110),
     (({"startswith": "no class-map "},), 120),
-    (({"startswith": ("no ip access-list ", "no access-list ")},), 130),
+    (({"startswith": ("no ip access-list ", "no access-list ", "no ipv6 access-list ")},), 130),
     # Inside a list, the new entry goes in before the old one leaves (distinct sequence
     # numbers, see _number_entries): the list is never empty, and no packet is matched by
     # neither the old nor the new entry.
     (({"startswith": "ip access-list "}, {"re_search": r"^no \d+$"}), 10),
+    (({"startswith": "ipv6 access-list "}, {"re_search": r"^no (permit|deny) .* sequence \d+$"}), 10),
 )
 
 
@@ -108,10 +115,11 @@ class DiffservIosDriver(HConfigDriverCiscoIOS):
         super().__init__()
         self.sequences: dict[str, dict[str, int]] = {
             name: dict(entries) for name, entries in (acl_sequences or {}).items()}
-        # The stock IPv4 callbacks drop remarks and number entries by position; ours keep
-        # remarks (a list deleted and re-created must come back whole) and number by content.
+        # The stock callbacks drop remarks, number IPv4 entries by position and strip IPv6 sequence
+        # numbers; ours keep remarks (a list deleted and re-created must come back whole) and number the
+        # entries of both families by content, so that an entry is added and removed by its number.
         self.rules.post_load_callbacks[:] = [
-            _rm_ipv6_acl_sequence_numbers,
+            self._number_ipv6_entries,
             self._numbered_acls_as_sections,
             self._number_entries,
             split_vlan_id_lists,
@@ -177,6 +185,33 @@ class DiffservIosDriver(HConfigDriverCiscoIOS):
                 continue
             self._number_list(match.group(2), section)
 
+    def _number_ipv6_entries(self, config: "HConfig") -> None:
+        """Give every IPv6 ACL entry its sequence number, written last as IOS takes it (`permit ... sequence
+        10`): hier_config then adds an entry with its number and removes one with `no permit ... sequence 10`,
+        the form Cisco's own cisco.ios acls module sends (its rm_templates/acls.py)."""
+        for section in config.children:
+            match = _ACL6_SECTION.match(section.text)
+            if match is None:
+                continue
+            name = match.group(1)
+            known = self.sequences.setdefault(IPV6_PREFIX + name, {})
+            items: list[tuple["HConfigChild", str, int | None]] = []
+            for entry in section.children:
+                first, last = _SEQ6_FIRST.match(entry.text), _SEQ6_LAST.match(entry.text)
+                if first is not None and first.group(2).split()[0] in _ENTRY_WORDS:
+                    body, seq = first.group(2), int(first.group(1))
+                elif last is not None and last.group(1).split()[0] in _ENTRY_WORDS:
+                    body, seq = last.group(1), int(last.group(2))
+                elif entry.text.split()[0] in _ENTRY_WORDS:
+                    body, seq = entry.text, None
+                else:
+                    continue  # a remark (IOS numbers none), `exit`
+                if seq is not None:
+                    known.setdefault(body, seq)
+                items.append((entry, body, seq if seq is not None else known.get(body)))
+            for entry, body, seq in self._numbered(IPV6_PREFIX + name, known, items):
+                entry.text = "%s sequence %d" % (body, seq)
+
     def _number_list(self, name: str, section: "HConfigChild") -> None:
         known = self.sequences.setdefault(name, {})
         items: list[tuple["HConfigChild", str, int | None]] = []
@@ -187,6 +222,14 @@ class DiffservIosDriver(HConfigDriverCiscoIOS):
                 items.append((entry, words[1], int(words[0])))
             elif words[0] in _ENTRY_WORDS:
                 items.append((entry, entry.text, known.get(entry.text)))
+        for entry, text, seq in self._numbered(name, known, items):
+            entry.text = "%d %s" % (seq, text)
+
+    @staticmethod
+    def _numbered(name: str, known: dict[str, int], items: list[tuple["HConfigChild", str, int | None]],
+                  ) -> list[tuple["HConfigChild", str, int]]:
+        """Every entry with its number: the one it carries or the device holds, else a free one between its
+        neighbours (remembered in `known`, so running, the stages and the candidate agree)."""
         used = set(known.values())
         for index, (entry, text, seq) in enumerate(items):
             if seq is None:
@@ -196,7 +239,7 @@ class DiffservIosDriver(HConfigDriverCiscoIOS):
                 known[text] = seq
                 used.add(seq)
                 items[index] = (entry, text, seq)
-            entry.text = "%d %s" % (seq, text)
+        return [(entry, text, t.cast(int, seq)) for entry, text, seq in items]
 
 
 def _free_sequence(name: str, low: int, high: int | None, used: set[int]) -> int:
@@ -210,8 +253,10 @@ def _free_sequence(name: str, low: int, high: int | None, used: set[int]) -> int
     for seq in [middle] + list(range(low + 1, high)):
         if low < seq < high and seq not in used:
             return seq
-    raise DiffservError("access-list %s: no free sequence number between %d and %d for a new entry; "
-                        "resequence the list first (ip access-list resequence %s 10 10)" % (name, low, high, name))
+    family, _space, bare = name.rpartition(" ")  # "ipv6 NAME" for an IPv6 list (IPV6_PREFIX)
+    raise DiffservError("%saccess-list %s: no free sequence number between %d and %d for a new entry; resequence "
+                        "the list first (%s access-list resequence %s 10 10)" % (
+                            family + " " if family else "", bare, low, high, family or "ip", bare))
 
 
 # ---------------------------------------------------------------------- commands

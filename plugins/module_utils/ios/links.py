@@ -33,6 +33,9 @@ class Reach:
     # PBR route-maps and the interface/global line applying them: their match and
     # set clauses are read with policy-routing semantics.
     pbr: dict[str, Evidence] = dataclasses.field(default_factory=dict)
+    # `ipv6 access-list` names (a namespace of their own) reached from `ipv6 traffic-filter`, `match ipv6
+    # address` of an applied route-map, or a class-map's `match access-group` (read in both families).
+    acl6: dict[str, Evidence] = dataclasses.field(default_factory=dict)
 
 
 def reachable(config: IosConfig) -> Reach:
@@ -62,6 +65,8 @@ def reachable(config: IosConfig) -> Reach:
         for crit in cm.criteria:
             if crit.kind == "acl" and crit.ref:
                 reach.acl.setdefault(crit.ref, crit.source)
+                if crit.ref in config.acls6:
+                    reach.acl6.setdefault(crit.ref, crit.source)
             elif crit.kind == "class-map" and crit.ref:
                 class_map(crit.ref, crit.source, depth + 1)
 
@@ -75,9 +80,9 @@ def reachable(config: IosConfig) -> Reach:
             return
         for clause in rm.clauses:
             for match in clause.matches:
-                if match.kind == "acl" and match.family != 6:
+                if match.kind == "acl":
                     for ref in match.refs:
-                        reach.acl.setdefault(ref, match.source)
+                        (reach.acl6 if match.family == 6 else reach.acl).setdefault(ref, match.source)
 
     for iface in config.interfaces.values():
         for attachment in (iface.acl_in, iface.acl_out):
@@ -91,10 +96,19 @@ def reachable(config: IosConfig) -> Reach:
     if config.local_policy:
         route_map(config.local_policy.name, config.local_policy.source)
     for iface in config.interfaces.values():
+        for attachment in (iface.acl6_in, iface.acl6_out):
+            if attachment:
+                reach.acl6.setdefault(attachment.name, attachment.source)
         if iface.pbr6:
             # Applied (`ipv6 policy route-map`), so not unused; its clauses are read for
             # IPv6 policy routing, not for `ip policy`: not a PBR route-map of `reach.pbr`.
             reach.route_map.setdefault(iface.pbr6.name, iface.pbr6.source)
+            rm = config.route_maps.get(iface.pbr6.name)
+            for clause in rm.clauses if rm is not None else ():
+                for match in clause.matches:
+                    if match.kind == "acl" and match.family == 6:
+                        for ref in match.refs:
+                            reach.acl6.setdefault(ref, match.source)
     return reach
 
 

@@ -327,12 +327,16 @@ class ObjectGroup:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Acl:
-    """A standard or extended IPv4 access list (numbered or named); `other` = non-IP."""
+    """A standard or extended IPv4 access list (numbered or named); `other` = non-IP; `ipv6` = `ipv6 access-list`."""
 
     name: str
     kind: str
     source: Evidence
     entries: tuple[AclEntry, ...] = ()
+
+    @property
+    def family(self) -> int:
+        return 6 if self.kind == "ipv6" else 4
 
     def as_dict(self) -> dict[str, t.Any]:
         return {

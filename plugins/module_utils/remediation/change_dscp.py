@@ -89,7 +89,7 @@ def _fleet_matches(fleet: Fleet, dscp: int) -> list[str]:
     found = []
     for name, router in fleet.routers.items():
         config = router.config
-        for acl in config.acls.values():
+        for acl in (*config.acls.values(), *config.acls6.values()):
             for entry in acl.entries:
                 if entry.tests_ds and (entry.ds_mask >> byte & 1) != (entry.ds_mask & 1):
                     found.append("%s line %d (%s)" % (name, entry.source.line, entry.source.text))
@@ -207,8 +207,9 @@ def _changes(fleet: Fleet, conflicts: t.Sequence[Conflict],
             on_path = {step.line for c in here for step in c.treatment.lines}
             moved = False
             for line, (acl, entry) in sorted(model.entries.items()):
+                reached = model.reach.acl6 if acl.family == 6 else model.reach.acl
                 if not entry.tests_ds or not (entry.ds_mask >> (old << 2) & 1) or \
-                        (acl.name not in model.reach.acl and line not in on_path):
+                        (acl.name not in reached and line not in on_path):
                     continue
                 raw = text.line(line)
                 swapped = swap_values(raw, "dscp", old, new, many=False)
@@ -225,7 +226,8 @@ def _changes(fleet: Fleet, conflicts: t.Sequence[Conflict],
                 text.delete([line], stage=2)
                 used_stages.update((0, 2))
                 moved = True
-                actions.append(Action("change", "entry of access-list %s" % acl.name, ((line, raw.strip()),),
+                listed = "ipv6 access-list" if acl.family == 6 else "access-list"
+                actions.append(Action("change", "entry of %s %s" % (listed, acl.name), ((line, raw.strip()),),
                                       "matches DSCP %d; %s is added before the marking moves and this entry goes "
                                       "after" % (old, swapped.strip())))
             for line, (cm, crit) in sorted(model.criteria.items()):

@@ -75,38 +75,48 @@ def acl_sequence_checks(change: HostChange, sequences: t.Mapping[str, t.Mapping[
 
     `parse(text, source)` reads a configuration (the planner's fleet.config, which has read running
     and every stage already); without it the texts are parsed here."""
-    edited = []
-    current = None
+    edited: list[tuple[int, str]] = []
+    current: tuple[int, str] | None = None
     for line in change.commands:
         match = re.match(r"ip access-list (?:standard|extended) (\S+)$", line)
-        if match:
-            current = match.group(1)
+        match6 = re.match(r"ipv6 access-list (\S+)$", line)
+        if match or match6:
+            current = (4, match.group(1)) if match else (6, t.cast(t.Match[str], match6).group(1))
             continue
-        if current and re.match(r"\s+(no )?\d+", line) and current not in edited:
+        # IPv4: `10 permit ...`, `no 10`; IPv6: `permit ... sequence 10`, `no permit ... sequence 10`.
+        by_number = re.match(r"\s+(no )?\d+", line) if current and current[0] == 4 else \
+            re.search(r"\ssequence \d+$", line)
+        if current and by_number and current not in edited:
             edited.append(current)
         if not line.startswith((" ", "\t")):
-            current = current if match else None
+            current = None
     checks = []
-    for name in edited:
-        known = sequences.get(name, {})
+    for family, name in edited:
+        known = sequences.get(("ipv6 " if family == 6 else "") + name, {})
 
         def listing(text: str) -> tuple[str, ...]:
             config = parse(text, change.source) if parse is not None else parse_ios(text, change.source, require_end=False)
-            acl = config.acls.get(name)
+            acl = (config.acls6 if family == 6 else config.acls).get(name)
             if acl is None:
                 return ("(no such list)",)
             rows = []
             for entry in acl.entries:
-                body = re.sub(r"^(?:access-list \S+ |\d+ )", "", " ".join(entry.source.text.split()))
-                rows.append("%s %s" % (known.get(body, "?"), body))
+                words = " ".join(entry.source.text.split())
+                if family == 6:
+                    # `show ipv6 access-list` prints the number last.
+                    body = re.sub(r"^sequence \d+ | sequence \d+$", "", words)
+                    rows.append("%s sequence %s" % (body, known.get(body, "?")))
+                else:
+                    body = re.sub(r"^(?:access-list \S+ |\d+ )", "", words)
+                    rows.append("%s %s" % (known.get(body, "?"), body))
             return tuple(rows)
 
-        checks.append(Check(PRE, "show access-lists %s" % name, listing(change.running),
+        command = "show %s %s" % ("ipv6 access-list" if family == 6 else "access-lists", name)
+        checks.append(Check(PRE, command, listing(change.running),
                             "the commands add and remove entries by these sequence numbers: if the device shows "
                             "others (the list was edited since it was loaded), or none (an image without ACL "
                             "sequence numbering), stop and recompute"))
-        checks.append(Check(POST, "show access-lists %s" % name, listing(change.candidate),
-                            "the list holds the new entries, in order"))
+        checks.append(Check(POST, command, listing(change.candidate), "the list holds the new entries, in order"))
     return tuple(checks)
 
 

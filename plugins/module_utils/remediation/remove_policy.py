@@ -27,7 +27,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model i
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.reaudit import Fleet
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.router import (
-    RouterModel, class_action_words, criteria_words, filter_words, markers,
+    RouterModel, acl_kind, class_action_words, criteria_words, filter_words, markers,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.text import ConfigText
 
@@ -76,37 +76,38 @@ class _Removal:
                                        "nothing may be deleted while an interface still uses it"))
 
     # -------------------------------------------------------------- access lists
-    def maybe_remove_acl(self, name: str) -> None:
-        if ("acl", name) in self.model.removed:
+    def maybe_remove_acl(self, name: str, family: int = 4) -> None:
+        kind = "acl6" if family == 6 else "acl"
+        if (kind, name) in self.model.removed:
             return
-        acl = self.model.config.acls.get(name)
+        acl = (self.model.config.acls6 if family == 6 else self.model.config.acls).get(name)
         if acl is None:
             return
-        users = self.model.users("acl", name)
+        users = self.model.users(kind, name)
         if users:
-            self.kept.append("access-list %s: still used by %s" % (name, ", ".join(users)))
+            self.kept.append("%s %s: still used by %s" % (_list_words(acl), name, ", ".join(users)))
             return
         lines = self.model.acl_lines(acl)
-        self.actions.append(Action("remove", "access-list %s" % name, self._lines(lines),
+        self.actions.append(Action("remove", "%s %s" % (_list_words(acl), name), self._lines(lines),
                                    "only the removed policy used it"))
         self._delete(lines)
-        self.model.removed.add(("acl", name))
+        self.model.removed.add((kind, name))
 
     def remove_entry(self, acl: Acl, entry: AclEntry, dscp: int) -> None:
         if ("line", entry.source.line) in self.model.removed:
             return
-        places = self.model.attachments("acl", acl.name)
+        places = self.model.attachments(acl_kind(acl), acl.name)
         self._delete([entry.source.line])
-        self.actions.append(Action("remove", "entry of access-list %s" % acl.name,
+        self.actions.append(Action("remove", "entry of %s %s" % (_list_words(acl), acl.name),
                                    self._lines([entry.source.line]), "it %s DSCP %d" % (
                                        "denies" if entry.action == "deny" else "permits", dscp)))
-        self.lost.append("access-list %s on %s: packets with DSCP %s are no longer %s there" % (
-            acl.name, ", ".join("%s %s" % (i, d) for i, d, _l, _t in places) or "(not applied)",
+        self.lost.append("%s %s on %s: packets with DSCP %s are no longer %s there" % (
+            _list_words(acl), acl.name, ", ".join("%s %s" % (i, d) for i, d, _l, _t in places) or "(not applied)",
             dsfield.dscp_label(dscp), "denied" if entry.action == "deny" else "matched"))
         if all(("line", e.source.line) in self.model.removed for e in acl.entries):
             # An applied list left empty would let everything through: take it out whole.
-            self.detach("acl", acl.name)
-            self.maybe_remove_acl(acl.name)
+            self.detach(acl_kind(acl), acl.name)
+            self.maybe_remove_acl(acl.name, acl.family)
 
     # -------------------------------------------------------------- route-maps
     def remove_clause(self, rm: RouteMap, clause: RouteMapClause, dscp: int) -> None:
@@ -115,11 +116,14 @@ class _Removal:
             return
         places = self.model.attachments("route-map", rm.name)
         sets = ", ".join(s.source.text for s in clause.sets) or "no set clause"
-        acls = [ref for match in clause.matches if match.kind == "acl" for ref in match.refs]
-        self.lost.append("route-map %s %s %d (%s) on %s: packets matching access-list %s (DSCP %s) are no longer "
+        acls = [(ref, 6 if match.family == 6 else 4) for match in clause.matches if match.kind == "acl"
+                for ref in match.refs]
+        self.lost.append("route-map %s %s %d (%s) on %s: packets matching %s (DSCP %s) are no longer "
                          "policy-routed by it" % (rm.name, "permit" if clause.permit else "deny", clause.seq, sets,
                                                   ", ".join(p[0] for p in places) or "(not applied)",
-                                                  ", ".join(acls) or "-", dsfield.dscp_label(dscp)))
+                                                  ", ".join("%saccess-list %s" % ("ipv6 " if family == 6 else "", name)
+                                                            for name, family in acls) or "no access-list",
+                                                  dsfield.dscp_label(dscp)))
         others = [c for c in rm.clauses if ("clause", rm.name, c.seq) not in self.model.removed and c is not clause]
         if not others:
             # The route-map goes with its last clause: interfaces let go of it first.
@@ -134,8 +138,8 @@ class _Removal:
         self.model.removed.add(key)
         self.actions.append(Action("remove", "route-map %s %d" % (rm.name, clause.seq), self._lines(block),
                                    "it policy-routes DSCP %d (%s)" % (dscp, sets)))
-        for name in acls:
-            self.maybe_remove_acl(name)
+        for name, family in acls:
+            self.maybe_remove_acl(name, family)
 
     # -------------------------------------------------------------- policies
     def maybe_remove_class_map(self, name: str) -> None:
@@ -153,7 +157,9 @@ class _Removal:
         self.actions.append(Action("remove", "class-map %s" % name, self._lines(block), "no policy uses it any more"))
         for crit in cm.criteria:
             if crit.kind == "acl" and crit.ref:
-                self.maybe_remove_acl(crit.ref)
+                # `match access-group` names a list of either family.
+                self.maybe_remove_acl(crit.ref, 4)
+                self.maybe_remove_acl(crit.ref, 6)
             elif crit.kind == "class-map" and crit.ref:
                 self.maybe_remove_class_map(crit.ref)
 
@@ -210,7 +216,8 @@ def _mechanisms(model: RouterModel, conflict: Conflict) -> list[tuple[t.Any, ...
             if not entry.tests_ds:
                 continue
             clause = next((model.rm_matches[n] for n in lines if n in model.rm_matches
-                           and any(m.kind == "acl" and acl.name in m.refs for m in model.rm_matches[n][1].matches)),
+                           and any(m.kind == "acl" and acl.name in m.refs and (m.family == 6) == (acl.family == 6)
+                                   for m in model.rm_matches[n][1].matches)),
                           None)
             crit_class = next((n for n in lines if n in model.criteria and model.criteria[n][1].kind == "acl"
                                and model.criteria[n][1].ref == acl.name), None)
@@ -286,6 +293,10 @@ def plan(fleet: Fleet, conflicts: t.Sequence[Conflict], options: Options) -> Pla
         changes.append(change)
         windows.extend(_windows(change, removal.detached_route_maps))
     return Planned(tuple(changes), tuple(windows))
+
+
+def _list_words(acl: Acl) -> str:
+    return "ipv6 access-list" if acl.family == 6 else "access-list"
 
 
 def routing_words(route_maps: t.Sequence[RouteMap]) -> str:

@@ -51,8 +51,17 @@ def filter_words(cm: ClassMap | None) -> str:
     return "a filter"
 
 
+def acl_kind(acl: Acl) -> str:
+    """The namespace an access list lives in: "acl" (IPv4) or "acl6" (`ipv6 access-list`, its own names)."""
+    return "acl6" if acl.family == 6 else "acl"
+
+
 class RouterModel:
-    """One router's parsed configuration, indexed by line, with who uses what."""
+    """One router's parsed configuration, indexed by line, with who uses what.
+
+    Access lists are named per family: kind "acl" (IPv4: `ip access-group`, `match ip address`) and "acl6"
+    (`ipv6 traffic-filter`, `match ipv6 address`); a class-map's `match access-group` reads both.
+    """
 
     def __init__(self, router: Router, text: ConfigText) -> None:
         self.host = router.host
@@ -60,7 +69,7 @@ class RouterModel:
         self.text = text
         config = router.config
         self.entries: dict[int, tuple[Acl, AclEntry]] = {}
-        for acl in config.acls.values():
+        for acl in (*config.acls.values(), *config.acls6.values()):
             for entry in acl.entries:
                 self.entries[entry.source.line] = (acl, entry)
         self.criteria: dict[int, tuple[ClassMap, Criterion]] = {}
@@ -90,10 +99,13 @@ class RouterModel:
             pairs: tuple[tuple[str, Attachment | None], ...]
             if kind == "acl":
                 pairs = (("in", iface.acl_in), ("out", iface.acl_out))
+            elif kind == "acl6":
+                pairs = (("in", iface.acl6_in), ("out", iface.acl6_out))
             elif kind == "policy-map":
                 pairs = (("in", iface.policy_in), ("out", iface.policy_out))
             else:
-                pairs = (("in", iface.pbr),)
+                # One route-map namespace for `ip policy route-map` and `ipv6 policy route-map`.
+                pairs = (("in", iface.pbr), ("in", iface.pbr6))
             for direction, attachment in pairs:
                 if attachment is not None and attachment.name == name and ("line", attachment.source.line) \
                         not in self.removed:
@@ -109,12 +121,14 @@ class RouterModel:
         found = ["%s %s (line %d)" % (iface, direction, line) for iface, direction, line, _text
                  in self.attachments(kind, name)]
         config = self.config
-        if kind == "acl":
+        if kind in ("acl", "acl6"):
+            six = kind == "acl6"
             for rm in config.route_maps.values():
                 for clause in rm.clauses:
                     if ("clause", rm.name, clause.seq) in self.removed:
                         continue
-                    if any(match.kind == "acl" and name in match.refs for match in clause.matches):
+                    if any(match.kind == "acl" and name in match.refs and (match.family == 6) == six
+                           for match in clause.matches):
                         found.append("route-map %s %d (line %d)" % (rm.name, clause.seq, clause.source.line))
             for cm in config.class_maps.values():
                 if ("class-map", cm.name) in self.removed:
@@ -152,14 +166,15 @@ class RouterModel:
         return [n for n, raw in enumerate(self.text.lines, 1) if raw.startswith(prefix)]
 
     def acl_lines(self, acl: Acl) -> list[int]:
-        if acl.source.text.startswith("access-list "):
+        if acl.family == 4 and acl.source.text.startswith("access-list "):
             return self.numbered_acl_lines(acl.name)
         return self.text.block(acl.source.line)
 
-    def live(self) -> tuple[set[str], set[str]]:
-        """Access lists and class-maps an applied place still reaches once the removals so far are done."""
+    def live(self) -> tuple[set[tuple[str, str]], set[str]]:
+        """Access lists ((kind, name): "acl" or "acl6") and class-maps an applied place still reaches once the
+        removals so far are done."""
         config, removed = self.config, self.removed
-        acls: set[str] = set()
+        acls: set[tuple[str, str]] = set()
         class_maps: set[str] = set()
 
         def policy(name: str, depth: int = 0) -> None:
@@ -182,7 +197,7 @@ class RouterModel:
             class_maps.add(name)
             for crit in cm.criteria:
                 if crit.kind == "acl" and crit.ref:
-                    acls.add(crit.ref)
+                    acls.update((("acl", crit.ref), ("acl6", crit.ref)))  # read in both families
                 elif crit.kind == "class-map" and crit.ref:
                     class_map(crit.ref, depth + 1)
 
@@ -192,11 +207,19 @@ class RouterModel:
                 return
             for clause in rm.clauses:
                 if ("clause", name, clause.seq) not in removed:
-                    acls.update(ref for match in clause.matches if match.kind == "acl" for ref in match.refs)
+                    acls.update(("acl6" if match.family == 6 else "acl", ref) for match in clause.matches
+                                if match.kind == "acl" for ref in match.refs)
+
+        def acl4(name: str) -> None:
+            acls.add(("acl", name))
+
+        def acl6(name: str) -> None:
+            acls.add(("acl6", name))
 
         for iface in config.interfaces.values():
-            for attachment, use in ((iface.acl_in, acls.add), (iface.acl_out, acls.add), (iface.policy_in, policy),
-                                    (iface.policy_out, policy), (iface.pbr, route_map)):
+            for attachment, use in ((iface.acl_in, acl4), (iface.acl_out, acl4), (iface.acl6_in, acl6),
+                                    (iface.acl6_out, acl6), (iface.policy_in, policy), (iface.policy_out, policy),
+                                    (iface.pbr, route_map), (iface.pbr6, route_map)):
                 if attachment is not None and ("line", attachment.source.line) not in removed:
                     use(attachment.name)
         if config.local_policy is not None and ("line", config.local_policy.source.line) not in removed:
@@ -209,7 +232,7 @@ class RouterModel:
         acls, class_maps = self.live()
         found = []
         for line, (acl, entry) in self.entries.items():
-            if entry.tests_ds and ("line", line) not in self.removed and acl.name in acls \
+            if entry.tests_ds and ("line", line) not in self.removed and (acl_kind(acl), acl.name) in acls \
                     and (entry.ds_mask >> byte & 1) != (entry.ds_mask & 1):
                 found.append((line, entry.source.text))
         for line, (cm, crit) in self.criteria.items():

@@ -156,9 +156,13 @@ def renumber_entry(raw: str, acl: Acl, entry: AclEntry) -> str:
     candidates = [low + 10] if high is None else [(low + high) // 2] + list(range(low + 1, high))
     free = next((seq for seq in candidates if seq not in used and (high is None or low < seq < high)), None)
     if free is None:
-        raise PlanError("access-list %s: no free sequence number after %d; resequence the list first "
-                        "(ip access-list resequence %s 10 10)" % (acl.name, low, acl.name))
-    match = re.match(r"(\s*)\d+(\s.*)$", raw)
+        family = "ipv6" if acl.family == 6 else "ip"
+        raise PlanError("%s %s: no free sequence number after %d; resequence the list first "
+                        "(%s access-list resequence %s 10 10)" % (
+                            "ipv6 access-list" if acl.family == 6 else "access-list", acl.name, low, family, acl.name))
+    # `10 permit ...` (IPv4); `sequence 10 permit ...` or `permit ... sequence 10` (`ipv6 access-list`).
+    match = re.match(r"(\s*)\d+(\s.*)$", raw) or re.match(r"(\s*sequence\s+)\d+(\s.*)$", raw) \
+        or re.match(r"(.*\ssequence\s+)\d+(\s*)$", raw)
     return "%s%d%s" % (match.group(1), free, match.group(2)) if match else raw
 
 

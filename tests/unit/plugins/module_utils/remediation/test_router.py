@@ -53,7 +53,9 @@ def test_tests_finds_the_lines_an_applied_place_still_reaches_for_a_codepoint():
 
 def test_live_follows_interfaces_to_policies_class_maps_and_lists():
     acls, class_maps = model_of("border-rtr1.cfg").live()
-    assert {"106", "110"} <= acls and "http-hacks" in class_maps
+    assert {("acl", "106"), ("acl", "110")} <= acls and "http-hacks" in class_maps
+    # IPv6 lists are their own namespace: nothing on this router reaches one.
+    assert not any(kind == "acl6" for kind, _name in acls)
 
 
 def test_markers_are_the_classes_writing_exactly_that_codepoint():
