@@ -42,6 +42,8 @@ from __future__ import absolute_import, annotations, division, print_function
 __metaclass__ = type
 
 import dataclasses
+import os
+import pickle
 import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import platforms
@@ -144,12 +146,88 @@ def plan_remediation(findings: Findings | t.Mapping[str, t.Any], hosts: t.Mappin
     unknown = [name for name in options.strategies if name not in REGISTRY]
     if unknown:
         raise PlanError("unknown strategy %s (one of %s)" % (", ".join(unknown), ", ".join(STRATEGIES)))
-    plans = []
-    for name in options.strategies:
+    names = list(options.strategies)
+    # A fleet's strategies are planned on both cores: a child process (forked, so it reads the audited
+    # models without copying them) plans every other strategy and hands its plans back pickled.
+    forked = _fork_planning(names[1::2], fleet, findings, options, ios_planner) if _worth_forking(fleet, names) \
+        else None
+    mine = names if forked is None else names[0::2]
+    planned = {name: _plan_or_refusal(name, fleet, findings, options, ios_planner) for name in mine}
+    if forked is not None:
+        planned.update(forked.result() or {name: _plan_or_refusal(name, fleet, findings, options, ios_planner)
+                                           for name in names[1::2]})
+    return tuple(planned[name] for name in names)
+
+
+def _plan_or_refusal(name: str, fleet: Fleet, findings: Findings, options: Options,
+                     ios_planner: IosPlanner | None) -> Plan:
+    try:
+        return plan_strategy(name, fleet, findings, options, ios_planner)
+    except DiffservError as error:
+        # One strategy that cannot be planned (no free ACL sequence number, a candidate that does
+        # not parse) must not take the other two with it: it is reported as not planned.
+        return Plan(name, REGISTRY[name].title, (), "not planned", refused=str(error))
+
+
+# Below this many audited hosts one process plans every strategy: a big single host's plans (its whole
+# candidate texts) cost more to pickle back than the second core saves, and a small fleet takes milliseconds.
+FORK_MIN_HOSTS = 16
+
+
+def _worth_forking(fleet: Fleet, names: t.Sequence[str]) -> bool:
+    if len(names) < 2 or len(fleet.audited) < FORK_MIN_HOSTS or not hasattr(os, "fork"):
+        return False
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - platforms without affinity
+        cores = os.cpu_count() or 1
+    return cores > 1 and os.environ.get("DIFFSERV_SERIAL_PLANNING", "") == ""
+
+
+class _Forked:
+    """Plans computed in a child process: result() is {strategy: Plan}, or None when the child failed (the
+    caller then plans those strategies itself, so a failed child never loses a plan)."""
+
+    def __init__(self, pid: int, reader: int) -> None:
+        self.pid, self.reader = pid, reader
+
+    def result(self) -> dict[str, Plan] | None:
+        chunks = []
+        with os.fdopen(self.reader, "rb") as pipe:
+            while True:
+                chunk = pipe.read(1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        _pid, status = os.waitpid(self.pid, 0)
+        if status != 0 or not chunks:
+            return None
         try:
-            plans.append(plan_strategy(name, fleet, findings, options, ios_planner))
-        except DiffservError as error:
-            # One strategy that cannot be planned (no free ACL sequence number, a candidate that does
-            # not parse) must not take the other two with it: it is reported as not planned.
-            plans.append(Plan(name, REGISTRY[name].title, (), "not planned", refused=str(error)))
-    return tuple(plans)
+            found = pickle.loads(b"".join(chunks))
+        except Exception:  # pylint: disable=broad-except
+            return None
+        return t.cast("dict[str, Plan]", found) if isinstance(found, dict) else None
+
+
+def _fork_planning(names: t.Sequence[str], fleet: Fleet, findings: Findings, options: Options,
+                   ios_planner: IosPlanner | None) -> _Forked | None:
+    reader, writer = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(reader)
+        os.close(writer)
+        return None
+    if pid == 0:  # pragma: no cover - the child's lines run in the child (coverage does not follow a fork)
+        code = 1
+        try:
+            os.close(reader)
+            data = pickle.dumps({name: _plan_or_refusal(name, fleet, findings, options, ios_planner)
+                                 for name in names}, protocol=pickle.HIGHEST_PROTOCOL)
+            with os.fdopen(writer, "wb") as pipe:
+                pipe.write(data)
+            code = 0
+        finally:
+            os._exit(code)  # no atexit handlers, no flushing of the parent's buffers twice
+    os.close(writer)
+    return _Forked(pid, reader)

@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, diffserv.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A fleet's strategies planned on two cores give the plans one process gives, and a child that fails costs
+no plan (its strategies are planned by the parent)."""
+
+from __future__ import annotations
+
+from ansible_collections.diffserv.audit.plugins.module_utils import analysis, loader
+from ansible_collections.diffserv.audit.plugins.module_utils.remediation import plan as core
+from ansible_collections.diffserv.audit.plugins.module_utils.remediation import reaudit
+from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model import HostText
+from ansible_collections.diffserv.audit.plugins.plugin_utils import hier
+
+from .scenarios import SCENARIOS, read
+
+
+def fleet_of_every_scenario():
+    """Each scenario's router behind its own managed partner firewall: 20 hosts, every kind of conflict."""
+    results, links, hosts = {}, [], {}
+    for index, scenario in enumerate(SCENARIOS):
+        firewall, router = "fw%02d" % index, "rtr%02d" % index
+        fw_text, router_text = read("partner-fw.rules"), read(scenario.router_file)
+        results[firewall] = {"diffserv_collection": {"platform": "iptables", "managed": True, "files": [
+            {"name": "iptables-save", "source": firewall + ".rules", "text": fw_text}]}}
+        results[router] = {"diffserv_collection": {"platform": "ios", "managed": True, "files": [
+            {"name": "running-config", "source": router + ".cfg", "text": router_text}]}}
+        links.append({"from": firewall + ":eth0", "to": "%s:%s" % (router, scenario.interface)})
+        hosts[firewall] = HostText(firewall, "iptables", fw_text, firewall + ".rules", True)
+        hosts[router] = HostText(router, "ios", router_text, router + ".cfg")
+    loaded = loader.load_fleet(results, links)
+    findings = analysis.analyze(loaded.firewalls, loaded.routers, loaded.links, loaded.errors, loaded.notes)
+    return findings, hosts, loaded
+
+
+def plans(monkeypatch, serial: bool):
+    findings, hosts, loaded = fleet_of_every_scenario()
+    monkeypatch.setenv("DIFFSERV_SERIAL_PLANNING", "1" if serial else "")
+    fleet = reaudit.fleet_from_loaded(findings, hosts, loaded.routers, loaded.firewalls)
+    return fleet, core.plan_remediation(findings, hosts, core.Options(), hier.staged_commands, fleet=fleet)
+
+
+def test_two_cores_plan_what_one_process_plans(monkeypatch):
+    forked_pids = []
+    real_fork = core.os.fork
+
+    def counting_fork():
+        pid = real_fork()
+        if pid:
+            forked_pids.append(pid)
+        return pid
+
+    monkeypatch.setattr(core.os, "fork", counting_fork)
+    fleet, serial = plans(monkeypatch, serial=True)
+    assert len(fleet.audited) >= core.FORK_MIN_HOSTS and forked_pids == []
+    _fleet, forked = plans(monkeypatch, serial=False)
+    assert len(forked_pids) == 1  # change_dscp went to the child
+    assert [plan.strategy for plan in forked] == list(core.Options().strategies)
+    assert forked == serial
+    assert sum(len(plan.changes) for plan in forked) >= 20 and any(plan.clean for plan in forked)
+
+
+def test_a_child_that_fails_costs_no_plan(monkeypatch):
+    _fleet, serial = plans(monkeypatch, serial=True)
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("the child cannot pickle its plans")
+
+    # The child inherits the broken pickler and exits non-zero; the parent plans its strategies itself.
+    monkeypatch.setattr(core.pickle, "dumps", broken)
+    _fleet, forked = plans(monkeypatch, serial=False)
+    assert forked == serial
