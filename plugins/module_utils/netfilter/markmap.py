@@ -346,7 +346,7 @@ class MarkingMap:
         self.full = (self.interfaces.full, self.interfaces.full, self.protocols.full, address_space.full,
                      address_space.full, port_space.full, port_space.full, (1 << 256) - 1)
         self._symrules: dict[tuple[str, str, bool], tuple[_SymRule, ...]] = {}
-        self._skip_indexes: dict[tuple[str, str, bool], tuple[int, dict[int, int]] | None] = {}
+        self._skip_indexes: dict[tuple[str, str, bool], _SkipIndex | None] = {}
         self._tos_cache: dict[tuple[int, int, int, int], int] = {}
         # (path, verdict, keep, set, writes, assumptions, masks); writes may start with a _History
         self._classes: list[tuple[t.Any, ...]] = []
@@ -374,35 +374,13 @@ class MarkingMap:
         return built
 
     def _skip_index(self, table: str, chain: str, knows_out: bool,
-                    rules: tuple[_SymRule, ...]) -> tuple[int, dict[int, int]] | None:
-        """For a long chain: the positions of rules that constrain no destination (a bitset), and per
-        destination atom the positions of the rules that name it; None when few rules name one."""
+                    rules: tuple[_SymRule, ...]) -> _SkipIndex | None:
+        """For a chain of more than a few rules: which rules can touch a class, per dimension (see _SkipIndex);
+        None for a short chain, where walking it is as cheap."""
         key = (table, chain, knows_out)
-        if key in self._skip_indexes:
-            return self._skip_indexes[key]
-        unindexed = 0
-        by_atom: dict[int, int] = {}
-        indexed = 0
-        for position, rule in enumerate(rules):
-            if not rule.cubes:
-                continue  # matches nothing: never a candidate
-            if not all(DST in cube.dims for cube in rule.cubes):
-                unindexed |= 1 << position
-                continue
-            mask = 0
-            for cube in rule.cubes:
-                mask |= cube.masks[DST]
-            if mask.bit_count() > 8:
-                unindexed |= 1 << position
-                continue
-            indexed += 1
-            while mask:
-                low = mask & -mask
-                by_atom[low] = by_atom.get(low, 0) | 1 << position
-                mask ^= low
-        found = (unindexed, by_atom) if indexed * 2 > len(rules) else None
-        self._skip_indexes[key] = found
-        return found
+        if key not in self._skip_indexes:
+            self._skip_indexes[key] = _SkipIndex(rules) if len(rules) > SKIP_INDEX_MIN_RULES else None
+        return self._skip_indexes[key]
 
     def _sym_rule(self, compiled: t.Any, knows_out: bool) -> _SymRule:
         base = list(self.full[:STATIC_DIMS])
@@ -633,18 +611,11 @@ class MarkingMap:
         def skip(chain: str, rules: tuple[_SymRule, ...], position: int, masks: tuple[int, ...]) -> int:
             """The first rule from `position` on that can touch the class (len(rules): none)."""
             count = len(rules)
-            index = self._skip_index(table, chain, knows_out, rules) if count > 64 else None
-            if index is not None and masks[DST].bit_count() <= 8:
-                # A long chain of rules on one destination each (kube-proxy's KUBE-SERVICES): only the
-                # rules on the class's destinations, and those on none, are candidates.
-                unindexed, by_atom = index
-                candidates = unindexed
-                mask = masks[DST]
-                while mask:
-                    low = mask & -mask
-                    candidates |= by_atom.get(low, 0)
-                    mask ^= low
-                candidates >>= position
+            index = self._skip_index(table, chain, knows_out, rules) if count > SKIP_INDEX_MIN_RULES else None
+            if index is not None:
+                # Only the rules the index keeps for the class's atoms are candidates (a superset of those
+                # that touch it: each is still checked), in rule order.
+                candidates = index.candidates(masks) >> position
                 while candidates:
                     low = candidates & -candidates
                     found = position + low.bit_length() - 1
@@ -1417,6 +1388,75 @@ def _minus(cube: list[int], other: list[int]) -> list[list[int]]:
             found.append(split)
         current[dim] &= mask
     return found
+
+
+# A chain longer than this gets a _SkipIndex.
+SKIP_INDEX_MIN_RULES = 12
+# A class whose mask on a dimension holds more atoms than this is not narrowed on that dimension (the lookups
+# would cost more than the rules they rule out).
+SKIP_INDEX_MAX_ATOMS = 16
+
+
+class _SkipIndex:
+    """Which rules of one chain can touch a class, from the atoms of the class's masks, per dimension.
+
+    Per dimension: `free`, the rules (a bitset of positions) with a cube that does not constrain it, and per
+    atom the rules whose cubes hold it. A class narrow on a dimension (few atoms) keeps the free rules and
+    those holding one of its atoms; the candidates are what every narrow dimension keeps: a superset of the
+    rules that touch the class (a rule's cubes are tested one by one by _touches afterwards). kube-proxy's
+    KUBE-SERVICES (one destination per rule) and a QoS chain of one port or protocol per rule are walked
+    over their few candidates instead of rule by rule.
+    """
+
+    def __init__(self, rules: tuple[_SymRule, ...]) -> None:
+        everything = (1 << len(rules)) - 1
+        self.free: list[int] = [everything] * STATIC_DIMS
+        self.by_atom: list[dict[int, int]] = [{} for _dim in range(STATIC_DIMS)]
+        self.memo: list[dict[int, int]] = [{} for _dim in range(STATIC_DIMS)]
+        never = 0
+        for position, rule in enumerate(rules):
+            bit = 1 << position
+            if not rule.cubes:
+                never |= bit  # matches nothing: never a candidate
+                continue
+            for dim in range(STATIC_DIMS):
+                if not all(dim in cube.dims for cube in rule.cubes):
+                    continue  # some cube leaves the dimension free: the rule stays free there
+                mask = 0
+                for cube in rule.cubes:
+                    mask |= cube.masks[dim]
+                if mask.bit_count() > 64:
+                    continue  # too wide to index: free
+                self.free[dim] &= ~bit
+                atoms = self.by_atom[dim]
+                while mask:
+                    low = mask & -mask
+                    atoms[low] = atoms.get(low, 0) | bit
+                    mask ^= low
+        self.all = everything & ~never
+        # Only the dimensions some rule is indexed on can narrow anything.
+        self.dims = tuple(dim for dim in range(STATIC_DIMS) if self.by_atom[dim])
+
+    def candidates(self, masks: tuple[int, ...]) -> int:
+        found = self.all
+        for dim in self.dims:
+            mask = masks[dim]
+            memo = self.memo[dim]
+            kept = memo.get(mask)
+            if kept is None:
+                if mask.bit_count() > SKIP_INDEX_MAX_ATOMS:
+                    kept = -1  # not narrowed on this dimension
+                else:
+                    kept = self.free[dim]
+                    atoms = self.by_atom[dim]
+                    rest = mask
+                    while rest:
+                        low = rest & -rest
+                        kept |= atoms.get(low, 0)
+                        rest ^= low
+                memo[mask] = kept
+            found &= kept
+        return found
 
 
 def _touches(masks: tuple[int, ...], cubes: tuple[_Cube, ...]) -> bool:
