@@ -36,10 +36,10 @@ def remember_loaded(fleet, change, collection, after):
     audited = fleet.firewalls.get(change.host)
     if audited is None or not collection:
         return
-    wanted = platforms.driver(change.platform).analysed_items[0]
-    items = [dict(item, text=after) for item in collection.get("files", []) if item.get("name") == wanted]
-    if not items:
+    planned = platforms.driver(change.platform).planned_item(collection.get("files", []))
+    if planned is None:
         return
+    items = [dict(planned, text=after)]
     firewall, _router, _notes = load_host(change.host, dict(collection, files=items),
                                           [egress for egress in audited.egresses if egress], audited.backend, audited.era)
     if firewall is not None:

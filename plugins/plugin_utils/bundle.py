@@ -63,13 +63,12 @@ def hosts_from_collections(collections: t.Mapping[str, t.Mapping[str, t.Any]]) -
     for host, collection in collections.items():
         if not collection:
             continue
-        # The item the join reads first: the running-config, or the (IPv4) iptables-save dump.
-        wanted = platforms.driver(collection["platform"]).analysed_items[0]
-        for item in collection.get("files", []):
-            # IPv6 (ip6tables-save) is not planned yet: the audit reads IPv4 marking maps.
-            if item.get("name") == wanted and item.get("text"):
-                hosts[host] = core.HostText(host, collection["platform"], redact(item["text"]), item["source"],
-                                            bool(collection.get("managed", True)))
+        # The item the strategies plan from: the running-config, the (IPv4) iptables-save dump, or an
+        # IPv6-only firewall's ip6tables-save dump (a host with both plans from IPv4; its IPv6 is re-audited).
+        item = platforms.driver(collection["platform"]).planned_item(collection.get("files", []))
+        if item is not None:
+            hosts[host] = core.HostText(host, collection["platform"], redact(item["text"]), item["source"],
+                                        bool(collection.get("managed", True)))
     return hosts
 
 

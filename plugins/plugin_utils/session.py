@@ -508,44 +508,47 @@ def _rules_only(dump: str) -> list[str]:
     return found
 
 
-def _restore_table(connection: t.Any, target: Target, block: str, table: str) -> str:
-    """Write the table to a private file on the firewall and load it with one atomic iptables-restore."""
+def _restore_table(connection: t.Any, target: Target, block: str, table: str, tool: str = "iptables") -> str:
+    """Write the table to a private file on the firewall and load it with one atomic iptables-restore
+    (`tool` ip6tables: ip6tables-restore)."""
     if "<redacted:" in block:
         raise CollectError("the %s table to load carries a redacted value: refusing to send it" % table)
     path = "/tmp/diffserv-%s.rules" % table
     connection.write_channel("umask 077; cat > %s <<'%s'\n%s%s\n" % (path, _HEREDOC_END, block, _HEREDOC_END))
     connection.read_until_pattern(pattern=_prompt_pattern(connection), read_timeout=target.timeout)
-    output = _linux_privileged(connection, "iptables-restore -T %s %s" % (table, path), target)
+    output = _linux_privileged(connection, "%s-restore -T %s %s" % (tool, table, path), target)
     _run(connection, "rm -f %s" % path, target)
     return output
 
 
 def apply_iptables(target: Target, audited: str, candidate: str, redact_text: t.Callable[[str], str],
                    verify: t.Callable[[str], str | None], backup: t.Callable[[str], None],
-                   table: str = "mangle") -> Applied:
-    """Apply a firewall change: the changed table only, with one atomic `iptables-restore -T`.
+                   table: str = "mangle", family: int = 4) -> Applied:
+    """Apply a firewall change: the changed table only, with one atomic `iptables-restore -T` (family 6: the
+    IPv6 dump, ip6tables-save and ip6tables-restore).
 
     The same safety as apply_ios: drift check against the audited dump (rules compared, counters
     ignored), a backup, the load, the dump read back and verified, and on any failure the table as
     it was restored the same atomic way.
     """
+    tool = "ip6tables" if family == 6 else "iptables"
     connection = _connect(target, "linux")
     failed = True
     try:
-        before = _linux_privileged(connection, "iptables-save", target)
+        before = _linux_privileged(connection, tool + "-save", target)
         compared = difflib.unified_diff(_rules_only(audited), _rules_only(redact_text(before)), n=0, lineterm="")
         moved = [line for line in compared if line[:1] in "+-" and not line.startswith(("+++", "---"))]
         if moved:
             raise CollectError("%s: the rules changed since the audit; nothing was loaded. Lines that moved:\n%s"
                                % (target.host, "\n".join(moved[:40])))
         backup(redact_text(before))
-        output = _restore_table(connection, target, table_block(candidate, table), table)
-        after = _linux_privileged(connection, "iptables-save", target)
-        reason = ("iptables-restore refused the table: %s" % output.strip()[:500]) if output.strip() else \
+        output = _restore_table(connection, target, table_block(candidate, table), table, tool)
+        after = _linux_privileged(connection, tool + "-save", target)
+        reason = ("%s-restore refused the table: %s" % (tool, output.strip()[:500])) if output.strip() else \
             verify(redact_text(after))
         if reason is not None:
-            _restore_table(connection, target, table_block(before, table), table)
-            restored = _linux_privileged(connection, "iptables-save", target)
+            _restore_table(connection, target, table_block(before, table), table, tool)
+            restored = _linux_privileged(connection, tool + "-save", target)
             left = _rules_only(restored) != _rules_only(before)
             still = ", but the rules still differ from the audited ones" if left else ""
             raise CollectError("%s: %s; rolled back%s" % (target.host, reason, still))
@@ -630,7 +633,8 @@ def apply_nftables(target: Target, audited: str, candidate: str, commands: t.Seq
 
 def _apply_iptables_change(target: Target, change: t.Any, redact_text: t.Callable[[str], str],
                            verify: t.Callable[[str], str | None], backup: t.Callable[[str], None]) -> Applied:
-    return apply_iptables(target, change.running, change.candidate, redact_text, verify, backup)
+    return apply_iptables(target, change.running, change.candidate, redact_text, verify, backup,
+                          family=getattr(change, "family", 4))
 
 
 def _apply_nftables_change(target: Target, change: t.Any, redact_text: t.Callable[[str], str],

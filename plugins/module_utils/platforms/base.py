@@ -67,6 +67,16 @@ class Driver:
         """The collection item a saved file becomes (family 6: the IPv6 form where the platform has one)."""
         return self.saved_item
 
+    def planned_item(self, files: t.Iterable[t.Mapping[str, t.Any]]) -> t.Mapping[str, t.Any] | None:
+        """The collected item the strategies plan from: the first analysed item the host has (the IPv4 dump;
+        an IPv6-only firewall's ip6tables-save dump), None when it has none."""
+        files = list(files)
+        for name in self.analysed_items:
+            for item in files:
+                if item.get("name") == name and item.get("text"):
+                    return item
+        return None
+
     # The module of remediation/ that plans this firewall platform's changes (remediation/iptables.py:
     # its `boundary_change`, `boundary_window` and `APPLY`); None: the module named like the driver.
     writer: str | None = None

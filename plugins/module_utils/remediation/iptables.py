@@ -350,21 +350,23 @@ def boundary_change(firewall: Firewall, here: t.Sequence[Conflict], egresses: se
         stages.append(Stage("clear the DS field on the way out, after every write", text))
         # The re-audit of this candidate reads the model the last proof built.
         fleet.remember(firewall.host, text, FirewallInput(host, firewall.host.source, ruleset, marks,
-                                                          firewall.host.managed))
-    # iptables-save prints what the audit read, in every era (iptables 1.2 has no -S).
-    listing = "iptables-save -t mangle | grep -e '^-A %s '" % CHAIN
+                                                          firewall.host.managed, family=ruleset.family))
+    # iptables-save prints what the audit read, in every era (iptables 1.2 has no -S); ip6tables-save an
+    # IPv6 dump.
+    tool = "ip6tables" if ruleset.family == 6 else "iptables"
+    listing = "%s-save -t mangle | grep -e '^-A %s '" % (tool, CHAIN)
     checks = (
         Check(PRE, listing, chain_listing(firewall.host.text, firewall.host.source, firewall.ruleset),
               "the chain is as audited: the rule position in the commands depends on it"),
         Check(POST, listing, chain_listing(text, firewall.host.source, ruleset),
               "the clearing rule is in place, after every TOS and DSCP write"),
-        Check(POST, "iptables -t mangle -L POSTROUTING -v -n --line-numbers", ("DSCP set 0x00",),
+        Check(POST, "%s -t mangle -L POSTROUTING -v -n --line-numbers" % tool, ("DSCP set 0x00",),
               "the packet counter of the DSCP rule grows as traffic leaves"),
     ) if stages else ()
     return HostChange(host, firewall.host.platform, firewall.host.managed, firewall.host.source, firewall.host.text,
                       tuple(stages), actions=tuple(actions), notes=tuple(notes), commands=tuple(commands),
                       rollback=tuple(rollback), command_blocks=(tuple(commands),) if commands else (),
-                      checks=checks)
+                      checks=checks, family=firewall.ruleset.family)
 
 
 def boundary_window(change: HostChange) -> Window:

@@ -113,6 +113,9 @@ class HostChange:
     rollback: tuple[str, ...] = ()
     command_blocks: tuple[tuple[str, ...], ...] = ()
     checks: tuple[Check, ...] = ()
+    # A firewall's text is a dump of one address family: 6 for an IPv6-only host's ip6tables-save dump (loaded
+    # with ip6tables-restore).
+    family: int = 4
 
     @property
     def candidate(self) -> str:

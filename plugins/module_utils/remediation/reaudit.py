@@ -51,7 +51,8 @@ class Router:
 
 @dataclasses.dataclass
 class Firewall:
-    """An audited firewall: its joined (IPv4) dump, its marking map, and the engine the audit applied."""
+    """An audited firewall: the dump the strategies plan from (IPv4; an IPv6-only host's IPv6 dump), its marking
+    map, and the engine the audit applied."""
 
     host: HostText
     ruleset: Ruleset
@@ -78,8 +79,9 @@ class Fleet:
     # Each candidate text loaded once: the re-audit of all hosts, of ours only, and the stage checks
     # meet the same texts again.
     loaded: dict[tuple[str, ...], t.Any] = dataclasses.field(default_factory=dict)
-    # Audited firewalls no strategy plans for (an IPv6-only dump): joined as audited in every re-audit,
-    # so their conflicts still count.
+    # Audited firewalls no strategy plans for (an IPv6 dump beside the IPv4 one of a host the strategies
+    # plan from; an IPv6 dump with no text to plan from): joined as audited in every re-audit, so their
+    # conflicts still count.
     joined_only: dict[str, FirewallInput] = dataclasses.field(default_factory=dict)
 
     def load(self, host: HostText, text: str, egresses: t.Sequence[str | None], backend: str, era: str) -> t.Any:
@@ -90,7 +92,9 @@ class Fleet:
                 # checks and the ACL listings of the bundle.
                 self.loaded[key] = RouterInput(host.host, host.source, self.config(text, host.source), host.managed)
             else:
-                self.loaded[key] = _load(host, text, egresses, backend, era)
+                known = self.firewalls.get(host.host)
+                self.loaded[key] = _load(host, text, egresses, backend, era,
+                                         known.ruleset.family if known is not None else None)
         return self.loaded[key]
 
     def remember(self, host: HostText, text: str, model: FirewallInput | RouterInput) -> None:
@@ -154,17 +158,17 @@ def build_fleet(findings: Findings | t.Mapping[str, t.Any], hosts: t.Mapping[str
         model = _load(host, host.text, egresses, backend, era)
         if isinstance(model, RouterInput):
             routers[name] = Router(host, model.config)
-        elif isinstance(model, FirewallInput) and model.family == 4:
-            firewalls[name] = Firewall(host, model.ruleset, model.marks, backend, era, egresses, model)
         elif isinstance(model, FirewallInput):
-            joined_only[name] = model  # an IPv6-only dump: not planned (IPv4 changes only), still re-audited
+            # The host's text is the dump the strategies plan from, of either family.
+            firewalls[name] = Firewall(host, model.ruleset, model.marks, backend, era, egresses, model)
     return Fleet(routers, firewalls, links, dict(hosts), audited, joined_only=joined_only)
 
 
 def _load(host: HostText, text: str, egresses: t.Sequence[str | None], backend: str,
-          era: str) -> FirewallInput | RouterInput | None:
-    """One host's text through its platform's driver, as the audit loaded it (loader.load_host)."""
-    item = {"name": platforms.driver(host.platform).saved_item, "source": host.source, "text": text}
+          era: str, family: int | None = None) -> FirewallInput | RouterInput | None:
+    """One host's text through its platform's driver, as the audit loaded it (loader.load_host); `family` 6
+    reads a firewall's text as its IPv6 dump (the item the audit read it from)."""
+    item = {"name": platforms.driver(host.platform).saved_item_name(family), "source": host.source, "text": text}
     firewall, router, _notes = load_host(host.host, {"platform": host.platform, "managed": host.managed, "files": [item]},
                                          [egress for egress in egresses if egress], backend, era)
     return firewall if firewall is not None else router
@@ -184,14 +188,19 @@ def fleet_from_loaded(findings: Findings | t.Mapping[str, t.Any], hosts: t.Mappi
         if name not in hosts or name not in firewalls:
             continue
         model = firewalls[name]
-        if model.family != 4:
-            joined_only[name] = model  # an IPv6-only dump: not planned (IPv4 changes only), still re-audited
+        if model.family != 4 and not _plans_from(hosts[name], model):
+            joined_only[name] = model  # an IPv6 dump the host's text is not: re-audited as audited
             continue
         marks = model.marks
         egresses = tuple(sorted({link.egress for link in links or [] if link.firewall == name}, key=lambda e: e or ""))
         fleet_firewalls[name] = Firewall(hosts[name], model.ruleset, marks, marks.program.backend,
                                          marks.program.era, egresses, model)
     return Fleet(fleet_routers, fleet_firewalls, links, dict(hosts), audited, joined_only=joined_only)
+
+
+def _plans_from(host: HostText, model: FirewallInput) -> bool:
+    """Whether the host's text (the item the strategies plan from) is this model's dump."""
+    return host.source == model.file
 
 
 def audit_texts(fleet: Fleet, texts: t.Mapping[str, str]) -> Findings:

@@ -146,12 +146,17 @@ def test_a_managed_firewall_gets_commands_and_rollback(tmp_path):
     assert list(summary["strategies"]) == ["remark_boundary"]
 
 
-def test_collections_that_failed_or_hold_no_ipv4_dump_are_left_out():
+def test_collections_that_failed_or_hold_no_dump_are_left_out_and_an_ipv6_only_host_plans_from_its_ipv6_dump():
     given = collections()
     given["down-fw"] = None
     given["v6-only"] = {"platform": "iptables", "managed": True,
-                        "files": [{"name": "ip6tables-save", "source": "x", "text": "*mangle\nCOMMIT\n"}]}
-    assert sorted(bundle.hosts_from_collections(given)) == ["border-rtr1", "partner-fw"]
+                        "files": [{"name": "iptables-save", "source": "v4", "text": ""},
+                                  {"name": "ip6tables-save", "source": "v6", "text": "*mangle\nCOMMIT\n"}]}
+    given["empty"] = {"platform": "iptables", "managed": True,
+                      "files": [{"name": "iptables-save", "source": "v4", "text": ""}]}
+    hosts = bundle.hosts_from_collections(given)
+    assert sorted(hosts) == ["border-rtr1", "partner-fw", "v6-only"]
+    assert (hosts["v6-only"].source, hosts["v6-only"].text) == ("v6", "*mangle\nCOMMIT\n")
 
 
 def test_options_read_names_and_refuse_unknown_strategies():

@@ -143,3 +143,35 @@ def test_hier_reads_both_ipv6_sequence_spellings(entry):
     assert staged.commands == ("ipv6 access-list LE", " no permit ipv6 any any dscp 1 sequence 10", " exit")
     assert staged.rollback == ("ipv6 access-list LE", " permit ipv6 any any dscp 1 sequence 10", " exit")
     assert staged.sequences["ipv6 LE"] == {"permit ipv6 any any dscp 1": 10, "permit ipv6 any any": 20}
+
+
+def test_remark_boundary_clears_an_ipv6_only_firewall_with_ip6tables_and_its_candidate_re_audits_clean():
+    # The host has an ip6tables-save dump only: the strategies plan from it (bundle.hosts_from_collections takes
+    # the first analysed item it has), the clearing rule goes into its mangle POSTROUTING with ip6tables, and the
+    # candidate is re-audited as the IPv6 dump it is.
+    findings, _plans = audit(PBR6, firewall_managed=True)
+    results = {"fw": {"diffserv_collection": {"platform": "iptables", "managed": True, "files": [
+        {"name": "iptables-save", "source": "fw.rules", "text": ""},
+        {"name": "ip6tables-save", "source": "fw6.rules", "text": MAIL6}]}},
+        "rtr": {"diffserv_collection": {"platform": "ios", "managed": True, "files": [
+            {"name": "running-config", "source": "rtr.cfg", "text": PBR6}]}}}
+    from ansible_collections.diffserv.audit.plugins.plugin_utils.bundle import hosts_from_collections
+
+    hosts = hosts_from_collections({name: value["diffserv_collection"] for name, value in results.items()})
+    assert hosts["fw"].source == "fw6.rules" and hosts["fw"].text == MAIL6
+    loaded = loader.load_fleet(results, [{"from": "fw:eth0", "to": "rtr:GigabitEthernet0/0"}])
+    fleet = reaudit.fleet_from_loaded(findings, hosts, loaded.routers, loaded.firewalls)
+    assert "fw" in fleet.firewalls and fleet.firewalls["fw"].ruleset.family == 6
+    (plan,) = core.plan_remediation(findings, hosts, core.Options(strategies=("remark_boundary",)),
+                                    hier.staged_commands, fleet=fleet)
+    (change,) = [c for c in plan.changes if c.host == "fw"]
+    assert change.family == 6
+    assert change.commands == ("ip6tables -t mangle -A POSTROUTING -o eth0 -j DSCP --set-dscp 0",)
+    assert change.rollback == ("ip6tables -t mangle -D POSTROUTING -o eth0 -j DSCP --set-dscp 0",)
+    assert "-A POSTROUTING -o eth0 -j DSCP --set-dscp 0x00\nCOMMIT" in change.candidate
+    assert all(check.command.startswith("ip6tables") for check in change.checks)
+    assert plan.clean, (plan.recheck, plan.stage_problems)
+    # The firewall's candidate alone (the router as it runs) leaves no conflict: it is read as IPv6.
+    again = reaudit.audit_texts(fleet, {"fw": change.candidate})
+    assert again.errors == () and again.conflicts == ()
+    assert reaudit.audit_texts(fleet, {}).conflicts == findings.conflicts

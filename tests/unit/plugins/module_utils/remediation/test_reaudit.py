@@ -45,12 +45,12 @@ def test_the_firewall_engine_is_the_one_the_conflicts_say_the_audit_applied():
     assert (firewall.backend, firewall.era) == (marker.backend, marker.tos_semantics)
 
 
-def test_an_ipv6_only_firewall_and_an_unaudited_host_are_left_out():
+def test_an_ipv6_only_firewall_is_planned_from_its_ipv6_dump_and_an_unaudited_host_is_left_out():
     hosts, findings = build(FOUNDING)
     hosts[FIREWALL] = HostText(FIREWALL, "iptables", IPV6_ONLY, "fw6.rules")
     hosts["stranger"] = HostText("stranger", "ios", read("pbr-only.cfg"), "stranger.cfg")
     fleet = fleet_of(findings, hosts)
-    assert FIREWALL not in fleet.firewalls and "stranger" not in fleet.routers
+    assert fleet.firewalls[FIREWALL].ruleset.family == 6 and "stranger" not in fleet.routers
 
 
 def test_audit_texts_with_nothing_replaced_is_the_audit():
