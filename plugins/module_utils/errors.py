@@ -18,6 +18,7 @@ from __future__ import absolute_import, annotations, division, print_function
 __metaclass__ = type
 
 import dataclasses
+import functools
 import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact_line
@@ -36,8 +37,15 @@ def quote(text: str, limit: int = QUOTE_LIMIT, exact: bool = False) -> str:
     """
     body = text if exact else text.strip()
     if len(body) <= limit:
-        return redact_line(body)
-    return redact_line(body[:limit]) + "... (%d more characters)" % (len(body) - limit)
+        return _redacted(body)
+    return _redacted(body[:limit]) + "... (%d more characters)" % (len(body) - limit)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _redacted(body: str) -> str:
+    # A fleet's evidence lines repeat (each conflict in every strategy's bundle, the report's rows): each
+    # distinct bounded line is redacted once.  Bodies are at most a few times QUOTE_LIMIT long.
+    return redact_line(body)
 
 
 class DiffservError(Exception):

@@ -376,7 +376,9 @@ def write_bundles(findings: Findings | t.Mapping[str, t.Any], collections: t.Map
         "hosts": {name: {"platform": h.platform, "managed": h.managed} for name, h in sorted(hosts.items())},
         "strategies": {},
     }
-    for plan in plans:
+
+    def render(plan: core.Plan) -> dict[str, t.Any]:
+        """One strategy's folder rendered (and written unless in check mode); its summary entry."""
         data = plan_data(plan)
         files = render_bundle(plan, plans, findings, env, data)
         folder = os.path.join(root, plan.strategy)
@@ -385,7 +387,7 @@ def write_bundles(findings: Findings | t.Mapping[str, t.Any], collections: t.Map
             for name, text in files.items():
                 with open(os.path.join(folder, name), "w", encoding="utf-8") as handle:
                     handle.write(text)
-        summary["strategies"][plan.strategy] = {
+        return {
             "title": plan.title,
             "folder": folder,
             "clean": plan.clean,
@@ -397,6 +399,20 @@ def write_bundles(findings: Findings | t.Mapping[str, t.Any], collections: t.Map
             "hosts": {name: {key: host[key] for key in ("platform", "managed", "changed", "apply", "files")}
                       for name, host in data["hosts"].items()},
         }
+
+    # A fleet's bundles are rendered on both cores as they were planned: a forked child renders and writes the
+    # first half and hands back their summary entries (a failed child's are rendered here).
+    half = (len(plans) + 1) // 2
+    forked = core.fork_call(lambda: [render(plan) for plan in plans[:half]]) \
+        if core.worth_forking(len(hosts), len(plans)) else None
+    entries = {plan.strategy: render(plan) for plan in (plans[half:] if forked is not None else plans)}
+    if forked is not None:
+        theirs = forked.result()
+        if not isinstance(theirs, list) or len(theirs) != half:
+            theirs = [render(plan) for plan in plans[:half]]
+        entries.update((plan.strategy, entry) for plan, entry in zip(plans[:half], theirs))
+    for plan in plans:
+        summary["strategies"][plan.strategy] = entries[plan.strategy]
     if write:
         os.makedirs(root, mode=0o750, exist_ok=True)
         with open(os.path.join(root, "summary.json"), "w", encoding="utf-8") as handle:

@@ -148,14 +148,22 @@ def plan_remediation(findings: Findings | t.Mapping[str, t.Any], hosts: t.Mappin
         raise PlanError("unknown strategy %s (one of %s)" % (", ".join(unknown), ", ".join(STRATEGIES)))
     names = list(options.strategies)
     # A fleet's strategies are planned on both cores: a child process (forked, so it reads the audited
-    # models without copying them) plans every other strategy and hands its plans back pickled.
-    forked = _fork_planning(names[1::2], fleet, findings, options, ios_planner) if _worth_forking(fleet, names) \
-        else None
+    # models without copying them) plans every other one (change_dscp of the three, whose staged re-audits
+    # cost about what the two others do together) and hands its plans back pickled.
+    forked = None
+    if worth_forking(len(fleet.audited), len(names)):
+        theirs = names[1::2]
+        forked = fork_call(lambda: {name: _plan_or_refusal(name, fleet, findings, options, ios_planner)
+                                    for name in theirs})
     mine = names if forked is None else names[0::2]
     planned = {name: _plan_or_refusal(name, fleet, findings, options, ios_planner) for name in mine}
     if forked is not None:
-        planned.update(forked.result() or {name: _plan_or_refusal(name, fleet, findings, options, ios_planner)
-                                           for name in names[1::2]})
+        theirs_planned = forked.result()
+        if not isinstance(theirs_planned, dict) or set(theirs_planned) != set(names) - set(mine):
+            # The child failed: its strategies are planned here, so a failure never loses a plan.
+            theirs_planned = {name: _plan_or_refusal(name, fleet, findings, options, ios_planner)
+                              for name in names if name not in mine}
+        planned.update(theirs_planned)
     return tuple(planned[name] for name in names)
 
 
@@ -169,13 +177,15 @@ def _plan_or_refusal(name: str, fleet: Fleet, findings: Findings, options: Optio
         return Plan(name, REGISTRY[name].title, (), "not planned", refused=str(error))
 
 
-# Below this many audited hosts one process plans every strategy: a big single host's plans (its whole
-# candidate texts) cost more to pickle back than the second core saves, and a small fleet takes milliseconds.
+# Below this many audited hosts one process does the work: a big single host's plans (its whole candidate
+# texts) cost more to pickle back than the second core saves, and a small fleet takes milliseconds.
 FORK_MIN_HOSTS = 16
 
 
-def _worth_forking(fleet: Fleet, names: t.Sequence[str]) -> bool:
-    if len(names) < 2 or len(fleet.audited) < FORK_MIN_HOSTS or not hasattr(os, "fork"):
+def worth_forking(hosts: int, pieces: int) -> bool:
+    """Whether work in `pieces` over a fleet of `hosts` is shared with a forked child (2 cores or more,
+    DIFFSERV_SERIAL_PLANNING unset)."""
+    if pieces < 2 or hosts < FORK_MIN_HOSTS or not hasattr(os, "fork"):
         return False
     try:
         cores = len(os.sched_getaffinity(0))
@@ -184,14 +194,14 @@ def _worth_forking(fleet: Fleet, names: t.Sequence[str]) -> bool:
     return cores > 1 and os.environ.get("DIFFSERV_SERIAL_PLANNING", "") == ""
 
 
-class _Forked:
-    """Plans computed in a child process: result() is {strategy: Plan}, or None when the child failed (the
-    caller then plans those strategies itself, so a failed child never loses a plan)."""
+class Forked:
+    """What a forked child computed: result() is the value it returned, or None when it failed (the caller
+    then does that work itself)."""
 
     def __init__(self, pid: int, reader: int) -> None:
         self.pid, self.reader = pid, reader
 
-    def result(self) -> dict[str, Plan] | None:
+    def result(self) -> t.Any:
         chunks = []
         with os.fdopen(self.reader, "rb") as pipe:
             while True:
@@ -203,14 +213,14 @@ class _Forked:
         if status != 0 or not chunks:
             return None
         try:
-            found = pickle.loads(b"".join(chunks))
+            return pickle.loads(b"".join(chunks))
         except Exception:  # pylint: disable=broad-except
             return None
-        return t.cast("dict[str, Plan]", found) if isinstance(found, dict) else None
 
 
-def _fork_planning(names: t.Sequence[str], fleet: Fleet, findings: Findings, options: Options,
-                   ios_planner: IosPlanner | None) -> _Forked | None:
+def fork_call(work: t.Callable[[], t.Any]) -> Forked | None:
+    """`work()` in a forked child (copy-on-write: it reads the parent's models without copying them), its value
+    handed back pickled through a pipe; None when the fork itself fails."""
     reader, writer = os.pipe()
     try:
         pid = os.fork()
@@ -222,12 +232,11 @@ def _fork_planning(names: t.Sequence[str], fleet: Fleet, findings: Findings, opt
         code = 1
         try:
             os.close(reader)
-            data = pickle.dumps({name: _plan_or_refusal(name, fleet, findings, options, ios_planner)
-                                 for name in names}, protocol=pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(writer, "wb") as pipe:
                 pipe.write(data)
             code = 0
         finally:
             os._exit(code)  # no atexit handlers, no flushing of the parent's buffers twice
     os.close(writer)
-    return _Forked(pid, reader)
+    return Forked(pid, reader)

@@ -70,3 +70,26 @@ def test_a_child_that_fails_costs_no_plan(monkeypatch):
     monkeypatch.setattr(core.pickle, "dumps", broken)
     _fleet, forked = plans(monkeypatch, serial=False)
     assert forked == serial
+
+
+def test_bundles_rendered_on_two_cores_are_the_files_one_process_writes(monkeypatch, tmp_path):
+    import os
+
+    from ansible_collections.diffserv.audit.plugins.plugin_utils import bundle
+
+    findings, hosts, loaded = fleet_of_every_scenario()
+    collections = {}
+    for name, host in hosts.items():
+        item = "iptables-save" if host.platform == "iptables" else "running-config"
+        collections[name] = {"platform": host.platform, "managed": host.managed,
+                             "files": [{"name": item, "source": host.source, "text": host.text}]}
+    summaries, trees = {}, {}
+    for mode in ("1", ""):
+        monkeypatch.setenv("DIFFSERV_SERIAL_PLANNING", mode)
+        folder = tmp_path / ("serial" if mode else "forked")
+        summaries[mode] = bundle.write_bundles(findings, collections, str(folder), loaded=loaded)
+        trees[mode] = {os.path.relpath(path, folder): path.read_text() for path in folder.rglob("*") if path.is_file()}
+    assert len(trees["1"]) > 20 and trees["1"].keys() == trees[""].keys()
+    assert trees["1"] == {name: text.replace(str(tmp_path / "forked"), str(tmp_path / "serial"))
+                          for name, text in trees[""].items()}
+    assert list(summaries[""]["strategies"]) == list(summaries["1"]["strategies"]) == list(core.Options().strategies)
