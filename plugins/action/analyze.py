@@ -40,7 +40,8 @@ class ActionModule(DiffservAction):
         # Every host is loaded on its own: whatever one host's text does, the others are reported.
         fleet = load_fleet(results, links_given, args["backend"], args["tos_semantics"])
         loaded = time.perf_counter()
-        typed = analyze(fleet.firewalls, fleet.routers, fleet.links, fleet.errors, fleet.notes)
+        # Each link's conflicts are remembered on the loaded models: the bundles' re-audits join only what changes.
+        typed = analyze(fleet.firewalls, fleet.routers, fleet.links, fleet.errors, fleet.notes, joins=fleet.joins)
         # Typed inside, data at the Ansible edge: findings.json and the task result are as_dict().
         findings = typed.with_not_audited(not_audited_hosts(task_vars, args["register_name"])).as_dict()
         # What the network observed (captures, counters), tied to the rules and lines of the findings.

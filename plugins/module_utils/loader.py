@@ -19,7 +19,7 @@ import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import platforms
 from ansible_collections.diffserv.audit.plugins.module_utils.analysis import (
-    FirewallInput, Link, RouterInput, parse_links, with_family,
+    FirewallInput, JoinMemo, Link, RouterInput, parse_links, with_family,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import error_entry, quote
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import Ruleset, parse_dumps
@@ -52,6 +52,9 @@ class Fleet:
     errors: list[dict[str, t.Any]]
     # How firewall texts were read (several dumps of one family, decoding): said, never dropped in silence.
     notes: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
+    # Each link's conflicts on these models, once the audit has joined them (analyze(..., joins=fleet.joins)):
+    # the planner's re-audits join again only the links of the hosts a candidate changes.
+    joins: JoinMemo = dataclasses.field(default_factory=JoinMemo)
 
 
 def _egresses(links_given: t.Sequence[t.Mapping[str, t.Any]] | None, host: str) -> list[str]:

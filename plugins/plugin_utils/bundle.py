@@ -366,7 +366,8 @@ def write_bundles(findings: Findings | t.Mapping[str, t.Any], collections: t.Map
     """
     findings = as_findings(findings)
     hosts = hosts_from_collections(collections)
-    fleet = core.fleet_from_loaded(findings, hosts, loaded.routers, loaded.firewalls) if loaded is not None else None
+    fleet = core.fleet_from_loaded(findings, hosts, loaded.routers, loaded.firewalls, loaded.joins) \
+        if loaded is not None else None
     plans = plan_all(findings, hosts, options_from(options), fleet)
     root = os.path.join(report_dir, "changes")
     env = environment()

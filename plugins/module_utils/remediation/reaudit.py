@@ -175,9 +175,12 @@ def _load(host: HostText, text: str, egresses: t.Sequence[str | None], backend: 
 
 
 def fleet_from_loaded(findings: Findings | t.Mapping[str, t.Any], hosts: t.Mapping[str, HostText],
-                      routers: t.Mapping[str, RouterInput], firewalls: t.Mapping[str, FirewallInput]) -> Fleet:
+                      routers: t.Mapping[str, RouterInput], firewalls: t.Mapping[str, FirewallInput],
+                      joins: JoinMemo | None = None) -> Fleet:
     """The re-audit fleet from the models the audit itself loaded (loader.load_fleet): nothing is parsed
-    again, so a run parses each text once; the candidates' re-audits re-parse only the hosts they change."""
+    again, so a run parses each text once; the candidates' re-audits re-parse only the hosts they change.
+    `joins`: the audit's own per-link conflicts on those models (loader.Fleet.joins, filled by analyze), so
+    that no re-audit joins an unchanged link again."""
     findings = as_findings(findings)
     audited = tuple(sorted(set(findings.firewalls) | set(findings.routers))) or tuple(sorted(hosts))
     links = _links_from(findings)
@@ -195,7 +198,8 @@ def fleet_from_loaded(findings: Findings | t.Mapping[str, t.Any], hosts: t.Mappi
         egresses = tuple(sorted({link.egress for link in links or [] if link.firewall == name}, key=lambda e: e or ""))
         fleet_firewalls[name] = Firewall(hosts[name], model.ruleset, marks, marks.program.backend,
                                          marks.program.era, egresses, model)
-    return Fleet(fleet_routers, fleet_firewalls, links, dict(hosts), audited, joined_only=joined_only)
+    return Fleet(fleet_routers, fleet_firewalls, links, dict(hosts), audited, joins=joins or JoinMemo(),
+                 joined_only=joined_only)
 
 
 def _plans_from(host: HostText, model: FirewallInput) -> bool:
