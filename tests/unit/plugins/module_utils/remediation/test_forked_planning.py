@@ -93,3 +93,29 @@ def test_bundles_rendered_on_two_cores_are_the_files_one_process_writes(monkeypa
     assert trees["1"] == {name: text.replace(str(tmp_path / "forked"), str(tmp_path / "serial"))
                           for name, text in trees[""].items()}
     assert list(summaries[""]["strategies"]) == list(summaries["1"]["strategies"]) == list(core.Options().strategies)
+
+
+
+def test_the_audits_joins_serve_the_re_audits(monkeypatch):
+    # The audit remembers each link's conflicts on the loaded models (loader.Fleet.joins): a re-audit that
+    # changes one router joins that router's link again and no other.
+    findings, hosts, loaded = fleet_of_every_scenario()
+    assert findings.conflicts
+    joined = []
+    real = analysis.conflicts_on_link
+
+    def counting(link, *args, **kwargs):
+        joined.append(link.router)
+        return real(link, *args, **kwargs)
+
+    monkeypatch.setattr(analysis, "conflicts_on_link", counting)
+    again = analysis.analyze(loaded.firewalls, loaded.routers, loaded.links, loaded.errors, loaded.notes,
+                             joins=loaded.joins)
+    assert len(joined) == len(loaded.links) and again.conflicts == findings.conflicts
+    fleet = reaudit.fleet_from_loaded(findings, hosts, loaded.routers, loaded.firewalls, loaded.joins)
+    joined.clear()
+    assert reaudit.audit_texts(fleet, {}).conflicts == findings.conflicts and joined == []
+    changed = hosts["rtr00"].text.replace("dscp 1", "dscp 3")
+    assert changed != hosts["rtr00"].text
+    reaudit.audit_texts(fleet, {"rtr00": changed})
+    assert joined == ["rtr00"]
