@@ -41,7 +41,8 @@ class ActionModule(DiffservAction):
         fleet = load_fleet(results, links_given, args["backend"], args["tos_semantics"])
         loaded = time.perf_counter()
         # Each link's conflicts are remembered on the loaded models: the bundles' re-audits join only what changes.
-        typed = analyze(fleet.firewalls, fleet.routers, fleet.links, fleet.errors, fleet.notes, joins=fleet.joins)
+        typed = analyze(fleet.firewalls, fleet.routers, fleet.links, fleet.errors, fleet.notes, joins=fleet.joins,
+                        parallel=True)
         # Typed inside, data at the Ansible edge: findings.json and the task result are as_dict().
         findings = typed.with_not_audited(not_audited_hosts(task_vars, args["register_name"])).as_dict()
         # What the network observed (captures, counters), tied to the rules and lines of the findings.

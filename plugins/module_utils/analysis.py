@@ -21,10 +21,12 @@ import bisect
 import collections
 import dataclasses
 import ipaddress
+import pickle
 import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
-from ansible_collections.diffserv.audit.plugins.module_utils.errors import QUOTE_LIMIT, error_entry, quote
+from ansible_collections.diffserv.audit.plugins.module_utils.errors import QUOTE_LIMIT, DiffservError, error_entry, quote
+from ansible_collections.diffserv.audit.plugins.module_utils.forking import fork_call, worth_forking
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import (
     Advisory, Condition, Conflict, Evidence, Findings, Flow, HostError, LinkRef, Marker, Note, Treatment,
 )
@@ -1035,10 +1037,70 @@ class JoinMemo:
         self._known[(link, firewall.marks.family)] = (firewall.marks, router.config, tuple(conflicts))
 
 
+# One link's join in one family: (link index, family, link, conflicts, None) or, where it failed,
+# (link index, family, link, (), {stage, host, what, error}).
+JoinOutcome = t.Tuple[int, int, Link, t.Tuple[Conflict, ...], t.Optional[t.Dict[str, t.Any]]]
+
+
+def _join_links(links: list[Link], indexes: t.Sequence[int], firewalls: dict[str, FirewallInput],
+                routers: dict[str, RouterInput], joins: JoinMemo | None) -> list[JoinOutcome]:
+    """The joins of the links at `indexes`, each family's dump against the router's tables of that family
+    (IPv4: `ip access-group`, `ip policy`, `match ip dscp`...; IPv6: `ipv6 traffic-filter`, `ipv6 policy`,
+    `match dscp`...); what `joins` remembers is not joined again."""
+    tables_cache: dict[tuple[str, str, int], list[FateTable]] = {}
+    outcomes: list[JoinOutcome] = []
+    for index in indexes:
+        link = links[index]
+        host = firewalls.get(link.firewall)
+        router = routers.get(link.router)
+        if host is None or router is None:
+            continue
+        for firewall in host.families():
+            family = firewall.marks.family
+            if joins is not None:
+                remembered = joins.get(link, firewall, router)
+                if remembered is not None:
+                    outcomes.append((index, family, link, remembered, None))
+                    continue
+            key = (link.router, link.interface, family)
+            try:
+                if key not in tables_cache:
+                    # In on the link, out on every interface that forwards; with no other interface, the
+                    # input side alone (policy routing to Null0 and input ACLs decide there).
+                    tables_cache[key] = transit_tables(router.config, link.interface, family=family) or [
+                        fate_table(router.config, link.interface, "in", family=family)]
+            except Exception as error:  # pylint: disable=broad-except
+                outcomes.append((index, family, link, (), {
+                    "stage": "tables", "host": link.router, "error": _portable(error),
+                    "what": "building the fate tables of %s %s" % (link.router, link.interface)}))
+                tables_cache[key] = []
+                continue
+            if not tables_cache[key]:
+                continue  # the router side of this link failed above and is reported once
+            try:
+                outcomes.append((index, family, link, tuple(conflicts_on_link(link, firewall, router,
+                                                                              tables_cache[key])), None))
+            except Exception as error:  # pylint: disable=broad-except
+                outcomes.append((index, family, link, (), {
+                    "stage": "join", "host": link.firewall, "error": _portable(error),
+                    "what": "joining %s with %s" % (link.ref.source, link.ref.target)}))
+    return outcomes
+
+
+def _portable(error: BaseException) -> BaseException:
+    """The error as a child can hand it back (pickled): itself when it pickles, else its words in a DiffservError
+    of the same message (error_entry reads the message and the type's name)."""
+    try:
+        pickle.loads(pickle.dumps(error))
+        return error
+    except Exception:  # pylint: disable=broad-except
+        return DiffservError(str(error))
+
+
 def analyze(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput],
             links: list[Link] | None = None, errors: t.Iterable[HostError | t.Mapping[str, t.Any]] = (),
             notes: t.Iterable[t.Mapping[str, t.Any]] = (), details: bool = True,
-            joins: JoinMemo | None = None) -> Findings:
+            joins: JoinMemo | None = None, parallel: bool = False) -> Findings:
     """The findings: conflicts, advisories, unmodeled lines, errors (see the module docstring).
 
     `details=False` gives conflicts and errors only (no advisories, unmodeled lines or unused
@@ -1046,6 +1108,8 @@ def analyze(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput]
     a big router (advisories read every interface's fate table).
     `joins` remembers each link's conflicts for the models it was computed on: re-audits of
     candidates that change one host join only that host's links again.
+    `parallel` (the audit's own run) joins a fleet's links on two cores (forking.py); the findings are the
+    same, in the same order.
 
     Each link, and each host's advisories and diagnostics, is its own stage: whatever one of them
     raises becomes an entry under `errors` naming the host (and the link), and every other stage
@@ -1059,42 +1123,34 @@ def analyze(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput]
 
     if links is None:
         links = assumed_links(firewalls, routers)
-    tables_cache: dict[tuple[str, str, int], list[FateTable]] = {}
     conflicts: list[Conflict] = []
-    for link in links:
-        host = firewalls.get(link.firewall)
-        router = routers.get(link.router)
-        if host is None or router is None:
-            continue
-        # Each family's dump against the router's tables of that family (IPv4: `ip access-group`, `ip policy`,
-        # `match ip dscp`...; IPv6: `ipv6 traffic-filter`, `ipv6 policy`, `match dscp`...).
-        for firewall in host.families():
-            family = firewall.marks.family
-            if joins is not None:
-                remembered = joins.get(link, firewall, router)
-                if remembered is not None:
-                    conflicts.extend(remembered)
+    # Each link's join is its own piece of work: on a fleet (the audit's own run, `parallel`), a forked child
+    # joins every other link on the same models and hands back what it found, merged here in link order.
+    indexes = list(range(len(links)))
+    forked = fork_call(lambda: _join_links(links, indexes[1::2], firewalls, routers, None)) \
+        if parallel and worth_forking(len(links), 2) else None
+    outcomes = _join_links(links, indexes[0::2] if forked is not None else indexes, firewalls, routers, joins)
+    if forked is not None:
+        theirs = forked.result()
+        if not isinstance(theirs, list):
+            theirs = _join_links(links, indexes[1::2], firewalls, routers, joins)  # the child failed
+        outcomes = sorted(outcomes + theirs, key=lambda outcome: outcome[:2])
+    reported: set[tuple[str, str, int]] = set()
+    for _index, _family, link, found, error in outcomes:
+        if error is not None:
+            key = (link.router, link.interface, _family)
+            if error["stage"] == "tables":
+                # A router side that fails is reported once, for the first link that meets it.
+                if key in reported:
                     continue
-            key = (link.router, link.interface, family)
-            try:
-                if key not in tables_cache:
-                    # In on the link, out on every interface that forwards; with no other interface, the
-                    # input side alone (policy routing to Null0 and input ACLs decide there).
-                    tables_cache[key] = transit_tables(router.config, link.interface, family=family) or [
-                        fate_table(router.config, link.interface, "in", family=family)]
-            except Exception as error:  # pylint: disable=broad-except
-                failed(link.router, error, "building the fate tables of %s %s" % (link.router, link.interface), link)
-                tables_cache[key] = []
-                continue
-            if not tables_cache[key]:
-                continue  # the router side of this link failed above and is reported once
-            try:
-                found = conflicts_on_link(link, firewall, router, tables_cache[key])
-                conflicts.extend(found)
-                if joins is not None:
-                    joins.put(link, firewall, router, found)
-            except Exception as error:  # pylint: disable=broad-except
-                failed(link.firewall, error, "joining %s with %s" % (link.ref.source, link.ref.target), link)
+                reported.add(key)
+            failed(error["host"], error["error"], error["what"], link)
+            continue
+        conflicts.extend(found)
+        host = firewalls[link.firewall]
+        if joins is not None:
+            part = next(part for part in host.families() if part.marks.family == _family)
+            joins.put(link, part, routers[link.router], found)
     conflicts.sort(key=Conflict.sort_key)
     if not details:
         return Findings(tuple(conflicts), (), tuple(found_errors), (), (), tuple(link.ref for link in links),

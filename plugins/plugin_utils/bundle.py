@@ -36,6 +36,7 @@ import jinja2
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield, platforms
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import QUOTE_LIMIT, quote
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import Findings, as_findings
+from ansible_collections.diffserv.audit.plugins.module_utils.forking import fork_call, worth_forking
 from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact, redact_data
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation import plan as core
 from ansible_collections.diffserv.audit.plugins.plugin_utils import hier
@@ -404,8 +405,8 @@ def write_bundles(findings: Findings | t.Mapping[str, t.Any], collections: t.Map
     # A fleet's bundles are rendered on both cores as they were planned: a forked child renders and writes the
     # first half and hands back their summary entries (a failed child's are rendered here).
     half = (len(plans) + 1) // 2
-    forked = core.fork_call(lambda: [render(plan) for plan in plans[:half]]) \
-        if core.worth_forking(len(hosts), len(plans)) else None
+    forked = fork_call(lambda: [render(plan) for plan in plans[:half]]) if worth_forking(len(hosts), len(plans)) \
+        else None
     entries = {plan.strategy: render(plan) for plan in (plans[half:] if forked is not None else plans)}
     if forked is not None:
         theirs = forked.result()

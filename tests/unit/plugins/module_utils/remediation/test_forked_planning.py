@@ -6,7 +6,7 @@ no plan (its strategies are planned by the parent)."""
 
 from __future__ import annotations
 
-from ansible_collections.diffserv.audit.plugins.module_utils import analysis, loader
+from ansible_collections.diffserv.audit.plugins.module_utils import analysis, forking, loader
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation import plan as core
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation import reaudit
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model import HostText
@@ -15,10 +15,10 @@ from ansible_collections.diffserv.audit.plugins.plugin_utils import hier
 from .scenarios import SCENARIOS, read
 
 
-def fleet_of_every_scenario():
-    """Each scenario's router behind its own managed partner firewall: 20 hosts, every kind of conflict."""
+def fleet_of_every_scenario(copies: int = 1):
+    """Each scenario's router behind its own managed partner firewall: 20 hosts a copy, every kind of conflict."""
     results, links, hosts = {}, [], {}
-    for index, scenario in enumerate(SCENARIOS):
+    for index, scenario in enumerate(SCENARIOS * copies):
         firewall, router = "fw%02d" % index, "rtr%02d" % index
         fw_text, router_text = read("partner-fw.rules"), read(scenario.router_file)
         results[firewall] = {"diffserv_collection": {"platform": "iptables", "managed": True, "files": [
@@ -42,7 +42,7 @@ def plans(monkeypatch, serial: bool):
 
 def test_two_cores_plan_what_one_process_plans(monkeypatch):
     forked_pids = []
-    real_fork = core.os.fork
+    real_fork = forking.os.fork
 
     def counting_fork():
         pid = real_fork()
@@ -50,9 +50,9 @@ def test_two_cores_plan_what_one_process_plans(monkeypatch):
             forked_pids.append(pid)
         return pid
 
-    monkeypatch.setattr(core.os, "fork", counting_fork)
+    monkeypatch.setattr(forking.os, "fork", counting_fork)
     fleet, serial = plans(monkeypatch, serial=True)
-    assert len(fleet.audited) >= core.FORK_MIN_HOSTS and forked_pids == []
+    assert len(fleet.audited) >= forking.FORK_MIN_HOSTS and forked_pids == []
     _fleet, forked = plans(monkeypatch, serial=False)
     assert len(forked_pids) == 1  # change_dscp went to the child
     assert [plan.strategy for plan in forked] == list(core.Options().strategies)
@@ -67,7 +67,7 @@ def test_a_child_that_fails_costs_no_plan(monkeypatch):
         raise RuntimeError("the child cannot pickle its plans")
 
     # The child inherits the broken pickler and exits non-zero; the parent plans its strategies itself.
-    monkeypatch.setattr(core.pickle, "dumps", broken)
+    monkeypatch.setattr(forking.pickle, "dumps", broken)
     _fleet, forked = plans(monkeypatch, serial=False)
     assert forked == serial
 
@@ -119,3 +119,28 @@ def test_the_audits_joins_serve_the_re_audits(monkeypatch):
     assert changed != hosts["rtr00"].text
     reaudit.audit_texts(fleet, {"rtr00": changed})
     assert joined == ["rtr00"]
+
+
+def test_the_audit_joins_a_fleets_links_on_two_cores_with_the_same_findings(monkeypatch):
+    findings, _hosts, loaded = fleet_of_every_scenario(copies=2)
+    assert len(loaded.links) >= forking.FORK_MIN_HOSTS
+    forks = []
+    real_fork = forking.os.fork
+
+    def counting_fork():
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(forking.os, "fork", counting_fork)
+    parallel = analysis.analyze(loaded.firewalls, loaded.routers, loaded.links, loaded.errors, loaded.notes,
+                                joins=loaded.joins, parallel=True)
+    assert len(forks) == 1
+    assert parallel == findings and len(parallel.conflicts) >= 20
+    # What the child joined is remembered here too: an unchanged re-audit joins nothing.
+    joined = []
+    real = analysis.conflicts_on_link
+    monkeypatch.setattr(analysis, "conflicts_on_link", lambda link, *rest: joined.append(link) or real(link, *rest))
+    again = analysis.analyze(loaded.firewalls, loaded.routers, loaded.links, joins=loaded.joins, details=False)
+    assert joined == [] and again.conflicts == findings.conflicts

@@ -1,0 +1,82 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, diffserv.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Work shared with a forked child on a machine of two cores or more: the audit's joins, the planner's
+strategies and the bundles' rendering of a fleet.
+
+The child is forked, so it reads the parent's parsed models without copying them (copy-on-write); it hands
+back only its result, pickled through a pipe.  A child that fails costs nothing but time: `result()` is None
+and the caller does that work itself.  Standard library only; no `import ansible`.
+"""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+__metaclass__ = type
+
+import os
+import pickle
+import typing as t
+
+# Below this many audited hosts one process does the work: a big single host's plans (its whole candidate
+# texts) cost more to pickle back than the second core saves, and a small fleet takes milliseconds.
+FORK_MIN_HOSTS = 16
+
+
+def worth_forking(hosts: int, pieces: int) -> bool:
+    """Whether work in `pieces` over a fleet of `hosts` is shared with a forked child (2 cores or more,
+    DIFFSERV_SERIAL_PLANNING unset: set, everything runs in one process)."""
+    if pieces < 2 or hosts < FORK_MIN_HOSTS or not hasattr(os, "fork"):
+        return False
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - platforms without affinity
+        cores = os.cpu_count() or 1
+    return cores > 1 and os.environ.get("DIFFSERV_SERIAL_PLANNING", "") == ""
+
+
+class Forked:
+    """What a forked child computed: result() is the value it returned, or None when it failed (the caller
+    then does that work itself)."""
+
+    def __init__(self, pid: int, reader: int) -> None:
+        self.pid, self.reader = pid, reader
+
+    def result(self) -> t.Any:
+        chunks = []
+        with os.fdopen(self.reader, "rb") as pipe:
+            while True:
+                chunk = pipe.read(1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        _pid, status = os.waitpid(self.pid, 0)
+        if status != 0 or not chunks:
+            return None
+        try:
+            return pickle.loads(b"".join(chunks))
+        except Exception:  # pylint: disable=broad-except
+            return None
+
+
+def fork_call(work: t.Callable[[], t.Any]) -> Forked | None:
+    """`work()` in a forked child (copy-on-write: it reads the parent's models without copying them), its value
+    handed back pickled through a pipe; None when the fork itself fails."""
+    reader, writer = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(reader)
+        os.close(writer)
+        return None
+    if pid == 0:  # pragma: no cover - the child's lines run in the child (coverage does not follow a fork)
+        code = 1
+        try:
+            os.close(reader)
+            data = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
+            with os.fdopen(writer, "wb") as pipe:
+                pipe.write(data)
+            code = 0
+        finally:
+            os._exit(code)  # no atexit handlers, no flushing of the parent's buffers twice
+    os.close(writer)
+    return Forked(pid, reader)
