@@ -206,3 +206,18 @@ def test_a_bad_codepoint_is_the_tasks_failure_message_not_an_exception():
     result = json.loads(run.stdout.split("FAILED! => ", 1)[1])
     # The reason itself, not an unhandled exception wrapped as "Task failed: ...".
     assert result["msg"] == "DSCP 'notadscp' is not a number"
+
+
+def test_a_task_runs_with_fewer_collections_and_leaves_the_collector_as_it_found_it():
+    import gc
+
+    from ansible_collections.diffserv.audit.plugins.plugin_utils.action_base import fewer_collections
+
+    before = gc.get_threshold()
+    with fewer_collections():
+        assert gc.get_threshold()[0] == 100_000 and gc.isenabled()
+    assert gc.get_threshold() == before
+    with pytest.raises(RuntimeError):
+        with fewer_collections():
+            raise RuntimeError("the core failed")
+    assert gc.get_threshold() == before
