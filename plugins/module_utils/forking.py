@@ -17,15 +17,17 @@ import os
 import pickle
 import typing as t
 
-# Below this many audited hosts one process does the work: a big single host's plans (its whole candidate
-# texts) cost more to pickle back than the second core saves, and a small fleet takes milliseconds.
+# Below this many audited hosts one process does the work (a small fleet takes milliseconds) ...
 FORK_MIN_HOSTS = 16
+# ... unless their texts are this big: a 100,000-rule dump's three strategies gain a fifth on two cores, the
+# pickled plans (19 MB) included; a 50,000-line router's, 2.6 MB, next to nothing.
+FORK_MIN_BYTES = 4 << 20
 
 
-def worth_forking(hosts: int, pieces: int) -> bool:
-    """Whether work in `pieces` over a fleet of `hosts` is shared with a forked child (2 cores or more,
-    DIFFSERV_SERIAL_PLANNING unset: set, everything runs in one process)."""
-    if pieces < 2 or hosts < FORK_MIN_HOSTS or not hasattr(os, "fork"):
+def worth_forking(hosts: int, pieces: int, size: int = 0) -> bool:
+    """Whether work in `pieces` over a fleet of `hosts` whose texts hold `size` characters is shared with a
+    forked child (2 cores or more, DIFFSERV_SERIAL_PLANNING unset: set, everything runs in one process)."""
+    if pieces < 2 or (hosts < FORK_MIN_HOSTS and size < FORK_MIN_BYTES) or not hasattr(os, "fork"):
         return False
     try:
         cores = len(os.sched_getaffinity(0))

@@ -407,7 +407,7 @@ def write_bundles(findings: Findings | t.Mapping[str, t.Any], collections: t.Map
     # the last, which is rendered here, and hands back its summary entry (a failed child's is rendered here).
     # One child per strategy: three folders of about equal cost share two cores better than two halves.
     children = [(plan, fork_call(functools.partial(render, plan))) for plan in plans[:-1]] \
-        if worth_forking(len(hosts), len(plans)) else []
+        if worth_forking(len(hosts), len(plans), sum(len(host.text) for host in hosts.values())) else []
     entries = {plan.strategy: render(plan) for plan in (plans[-1:] if children else plans)}
     for plan, child in children:
         entry = child.result() if child is not None else None

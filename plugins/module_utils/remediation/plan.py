@@ -150,7 +150,7 @@ def plan_remediation(findings: Findings | t.Mapping[str, t.Any], hosts: t.Mappin
     # models without copying them) plans every other one (change_dscp of the three, whose staged re-audits
     # cost about what the two others do together) and hands its plans back pickled.
     forked = None
-    if worth_forking(len(fleet.audited), len(names)):
+    if worth_forking(len(fleet.audited), len(names), sum(len(host.text) for host in fleet.hosts.values())):
         theirs = names[1::2]
         forked = fork_call(lambda: {name: _plan_or_refusal(name, fleet, findings, options, ios_planner)
                                     for name in theirs})
