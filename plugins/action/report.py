@@ -17,7 +17,7 @@ import yaml
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
 from ansible_collections.diffserv.audit.plugins.module_utils.outputs.baseline import compare
 from ansible_collections.diffserv.audit.plugins.module_utils.outputs.junit import junit_xml
-from ansible_collections.diffserv.audit.plugins.module_utils.outputs.sarif import sarif_log
+from ansible_collections.diffserv.audit.plugins.module_utils.outputs.sarif import sarif_log, sarif_text
 from ansible_collections.diffserv.audit.plugins.module_utils.outputs.view import report_view, run_view
 from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact_data
 from ansible_collections.diffserv.audit.plugins.plugin_utils.action_base import DiffservAction
@@ -129,9 +129,7 @@ class ActionModule(DiffservAction):
             elif fmt == "html":
                 data = env.get_template("report.html.j2").render(view=view, run=run)
             elif fmt == "sarif":
-                # Compact: SARIF is read by tools (code scanning, viewers indent it), and json's C encoder runs
-                # only without indent (a 1,000-device fleet's log: 0.9 s indented, 0.2 s compact).
-                data = json.dumps(sarif_log(findings, collection_version()), separators=(",", ":")) + "\n"
+                data = sarif_text(sarif_log(findings, collection_version()))
             else:
                 data = junit_xml(findings)
             write(path, data)
