@@ -7,6 +7,7 @@ from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
+import functools
 import json
 import os
 import time
@@ -15,6 +16,7 @@ import zipfile
 import yaml
 
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
+from ansible_collections.diffserv.audit.plugins.module_utils.forking import fork_call, worth_forking
 from ansible_collections.diffserv.audit.plugins.module_utils.outputs.baseline import compare
 from ansible_collections.diffserv.audit.plugins.module_utils.outputs.junit import junit_xml
 from ansible_collections.diffserv.audit.plugins.module_utils.outputs.sarif import sarif_log, sarif_text
@@ -121,20 +123,39 @@ class ActionModule(DiffservAction):
                        bundle_error=args["bundle_error"], baseline=baseline,
                        bundles_skipped=check_mode and args["bundle"] is not None, notes=args["notes"])
         env = environment("audit")
+
+        def render(formats):
+            """Each format's file written; its path and seconds."""
+            done = {}
+            for fmt in formats:
+                began = time.perf_counter()
+                path = os.path.join(report_dir, FILES[fmt])
+                if fmt == "md":
+                    data = env.get_template("report.md.j2").render(view=view, run=run)
+                elif fmt == "html":
+                    data = env.get_template("report.html.j2").render(view=view, run=run)
+                elif fmt == "sarif":
+                    data = sarif_text(sarif_log(findings, collection_version()))
+                else:
+                    data = junit_xml(findings)
+                write(path, data)
+                done[fmt] = (path, round(time.perf_counter() - began, 3))
+            return done
+
+        # A fleet's machine formats (SARIF, JUnit: from the findings alone) are written by a forked child while
+        # the pages for people (from the view) are written here.
+        machine = [fmt for fmt in args["formats"] if fmt in ("sarif", "junit")]
+        people = [fmt for fmt in args["formats"] if fmt not in machine]
+        counted = findings.get("summary", {})
+        audited = len(counted.get("firewalls", [])) + len(counted.get("routers", []))
+        forked = fork_call(functools.partial(render, machine)) \
+            if machine and people and worth_forking(audited, 2) else None
+        done = render(people if forked is not None else args["formats"])
+        if forked is not None:
+            theirs = forked.result()
+            done.update(theirs if isinstance(theirs, dict) and set(theirs) == set(machine) else render(machine))
         for fmt in args["formats"]:
-            began = time.perf_counter()
-            path = os.path.join(report_dir, FILES[fmt])
-            if fmt == "md":
-                data = env.get_template("report.md.j2").render(view=view, run=run)
-            elif fmt == "html":
-                data = env.get_template("report.html.j2").render(view=view, run=run)
-            elif fmt == "sarif":
-                data = sarif_text(sarif_log(findings, collection_version()))
-            else:
-                data = junit_xml(findings)
-            write(path, data)
-            result["files"][fmt] = path
-            result["timings"]["%s_seconds" % fmt] = round(time.perf_counter() - began, 3)
+            result["files"][fmt], result["timings"]["%s_seconds" % fmt] = done[fmt]
         if args["archives"] and not check_mode:
             result["archives"] = archive_bundles(report_dir, result["files"].get("html"))
         summary = env.get_template("summary.j2").render(view=view, run=run)

@@ -117,3 +117,36 @@ def test_each_strategy_bundle_comes_as_one_archive_with_the_html_report(tmp_path
             assert archive.read("%s/report.html" % name) == (tmp_path / "report.html").read_bytes()
             # Stored, not deflated: a scan of the folder reads the members' text in the archive itself.
             assert {info.compress_type for info in archive.infolist()} == {zipfile.ZIP_STORED}
+
+
+def test_a_fleets_machine_formats_written_by_a_forked_child_are_those_one_process_writes(tmp_path, monkeypatch):
+    # 20 audited hosts: the report task writes findings.sarif and junit.xml in a forked child while it writes
+    # report.md and report.html; the files are those of one process (DIFFSERV_SERIAL_PLANNING=1).
+    from ansible_collections.diffserv.audit.plugins.module_utils import analysis, loader
+    from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact_data
+
+    results, links = {}, []
+    firewall = (EXAMPLE / "partner-fw.rules").read_text()
+    router = (EXAMPLE / "border-router.cfg").read_text()
+    for index in range(10):
+        results["fw%02d" % index] = {"diffserv_collection": {"platform": "iptables", "files": [
+            {"name": "iptables-save", "source": "fw%02d.rules" % index, "text": firewall}]}}
+        results["rtr%02d" % index] = {"diffserv_collection": {"platform": "ios", "files": [
+            {"name": "running-config", "source": "rtr%02d.cfg" % index, "text": router}]}}
+        links.append({"from": "fw%02d:eth0" % index, "to": "rtr%02d:GigabitEthernet0/0" % index})
+    fleet = loader.load_fleet(results, links)
+    findings = analysis.analyze(fleet.firewalls, fleet.routers, fleet.links, fleet.errors, fleet.notes)
+    assert len(findings.conflicts) >= 10
+    files = {}
+    for mode in ("1", ""):
+        folder = tmp_path / ("serial" if mode else "forked")
+        folder.mkdir()
+        (folder / "findings.json").write_text(json.dumps(redact_data(findings.as_dict())))
+        monkeypatch.setenv("DIFFSERV_SERIAL_PLANNING", mode)
+        run = ansible("ansible", "localhost", "-m", "diffserv.audit.report", "-a", json.dumps({
+            "findings_file": str(folder / "findings.json"), "formats": ["md", "html", "sarif", "junit"]}))
+        assert run.returncode == 0, run.stdout + run.stderr
+        files[mode] = {name: (folder / name).read_text().replace(str(folder), "FOLDER")
+                       for name in ("report.md", "report.html", "findings.sarif", "junit.xml")}
+    assert files["1"] == files[""]
+    valid_sarif(tmp_path / "forked" / "findings.sarif")
