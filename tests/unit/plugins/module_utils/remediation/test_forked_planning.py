@@ -6,6 +6,8 @@ no plan (its strategies are planned by the parent)."""
 
 from __future__ import annotations
 
+import pytest
+
 from ansible_collections.diffserv.audit.plugins.module_utils import analysis, forking, loader
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation import plan as core
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation import reaudit
@@ -40,17 +42,24 @@ def plans(monkeypatch, serial: bool):
     return fleet, core.plan_remediation(findings, hosts, core.Options(), hier.staged_commands, fleet=fleet)
 
 
-def test_two_cores_plan_what_one_process_plans(monkeypatch):
-    forked_pids = []
+@pytest.fixture
+def forks(monkeypatch):
+    """The children forked during the test (their pids), counted where forking.py forks them."""
+    found = []
     real_fork = forking.os.fork
 
     def counting_fork():
         pid = real_fork()
         if pid:
-            forked_pids.append(pid)
+            found.append(pid)
         return pid
 
     monkeypatch.setattr(forking.os, "fork", counting_fork)
+    return found
+
+
+def test_two_cores_plan_what_one_process_plans(monkeypatch, forks):
+    forked_pids = forks
     fleet, serial = plans(monkeypatch, serial=True)
     assert len(fleet.audited) >= forking.FORK_MIN_HOSTS and forked_pids == []
     _fleet, forked = plans(monkeypatch, serial=False)
@@ -121,19 +130,9 @@ def test_the_audits_joins_serve_the_re_audits(monkeypatch):
     assert joined == ["rtr00"]
 
 
-def test_the_audit_joins_a_fleets_links_on_two_cores_with_the_same_findings(monkeypatch):
+def test_the_audit_joins_a_fleets_links_on_two_cores_with_the_same_findings(monkeypatch, forks):
     findings, _hosts, loaded = fleet_of_every_scenario(copies=2)
     assert len(loaded.links) >= forking.FORK_MIN_HOSTS
-    forks = []
-    real_fork = forking.os.fork
-
-    def counting_fork():
-        pid = real_fork()
-        if pid:
-            forks.append(pid)
-        return pid
-
-    monkeypatch.setattr(forking.os, "fork", counting_fork)
     parallel = analysis.analyze(loaded.firewalls, loaded.routers, loaded.links, loaded.errors, loaded.notes,
                                 joins=loaded.joins, parallel=True)
     assert len(forks) == 1
