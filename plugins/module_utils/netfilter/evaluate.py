@@ -490,9 +490,16 @@ def _condition_holds(condition: t.Any, packet: Packet, tos: int, in_name: str, o
     if isinstance(condition, TosCond):
         return ((tos & condition.mask) == condition.value) != condition.negated
     if isinstance(condition, NftPortPairCond):
-        if packet.sport is None or packet.dport is None:
+        # NOT(sport == A and dport == B), on ports that NAT may have made a range the kernel picks from.
+        same_sport = _in_ranges(packet.sport, ((condition.sport, condition.sport),),
+                                packet.field_range("sport") if packet.ranges else None)
+        same_dport = _in_ranges(packet.dport, ((condition.dport, condition.dport),),
+                                packet.field_range("dport") if packet.ranges else None)
+        if same_sport is False or same_dport is False:
+            return True
+        if same_sport is None or same_dport is None:
             return None
-        return not (packet.sport == condition.sport and packet.dport == condition.dport)
+        return False
     if isinstance(condition, NeverCond):
         return False
     if isinstance(condition, TosSetCond):

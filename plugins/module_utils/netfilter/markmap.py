@@ -831,8 +831,13 @@ class MarkingMap:
             for port_piece, port_mask in self._port_pieces(target, sub, port_dim):
                 new = list(port_piece)
                 new[addr_dim] = address_mask
-                changed = [addr_dim] if address_mask != port_piece[addr_dim] else []
-                if port_mask is not None and port_mask != port_piece[port_dim]:
+                # A dimension the target sets is recorded as changed even where the class's mask comes out the
+                # same: the class may hold merged sub-classes (a history) with narrower masks, and each of them
+                # leaves with the target's values (sport 2001-65535 through MASQUERADE --random-fully: any of
+                # 1024-65535), not its own.  NETMAP alone maps each address to one address: recorded only
+                # where the set moves.
+                changed = [addr_dim] if address_mask != port_piece[addr_dim] or target.kind != "NETMAP" else []
+                if port_mask is not None:
                     new[port_dim] = port_mask
                     changed.append(port_dim)
                 event = Translation(target, compiled.rule, hook, self._table_name,
