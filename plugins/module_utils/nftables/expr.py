@@ -556,7 +556,11 @@ class _RuleReader:
         kind = selector.kind
         if kind == "iface":
             patterns = [_iface_pattern(value) for value in values]
-            dependency: tuple[t.Any, ...] = (IfaceCond(selector.direction or "in", "", True),) if selector.by_index else ()
+            # `iif`/`oif` compare the device index: where the packet has no such device (no input device on
+            # the output path), the kernel loads index 0 (nft_meta.c, nft_meta_store_ifindex), which no device
+            # has, so `iif != "lo"` holds there, as `iifname != "lo"` does on the empty name (the kernel here,
+            # 6.18, is the oracle: tests/kernel/test_nft_kernel_differential.py).
+            dependency: tuple[t.Any, ...] = ()
             if negated:
                 return dependency + tuple(IfaceCond(selector.direction or "in", p, True) for p in patterns)
             if len(patterns) == 1:
