@@ -40,7 +40,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.ios.fates import (
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.links import unused_definitions
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import AclEntry, Address, IosConfig, Ports
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.space import (
-    ClassFate, PacketClass, and3, entry_cover, or3, port_intervals,
+    ClassFate, PacketClass, and3, entry_cover, or3, port_intervals, restrict_with,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.tables import REMARKED_UNKNOWN, FateClass, Path
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.trace import trace_ios
@@ -551,32 +551,14 @@ class _Judge:
         self.memo[key] = verdict
         return verdict
 
+    @staticmethod
+    def is_header(condition: RouterCondition) -> bool:
+        return _is_header(condition)
+
     def restrict(self, fate_class: FateClass) -> ClassFate:
-        """space.restrict's whole-class reading (the parts, not boxes, resolve unions here)."""
-        kept: list[Path] = []
-        header: list[bool | None] = []
-        plain: list[Path] = []
-        decided = False
-        for path in fate_class.paths:
-            verdict: bool | None = True
-            for condition in path.conditions:
-                if not _is_header(condition):
-                    continue
-                cover = self.cover(condition)
-                if cover is False:
-                    verdict = False
-                    break
-                if cover is None:
-                    verdict = None
-            if verdict is False:
-                continue
-            kept.append(path)
-            header.append(verdict)
-            if not decided and all(c.default for c in path.conditions if not _is_header(c)):
-                plain.append(path)
-                decided = bool(verdict)
-        uniform = len({_outcome(p) for p in plain}) == 1
-        return ClassFate(fate_class, tuple(kept), tuple(header), tuple(plain), decided and uniform, ())
+        """space.restrict's whole-class reading (the parts, not boxes, resolve unions here); a discarded
+        packet's byte and egress are moot when plain paths are compared."""
+        return restrict_with(fate_class, self, _outcome)
 
 
 def _same_ways(marked: ClassFate, plain: ClassFate) -> bool:

@@ -161,7 +161,23 @@ def judge_for(packets: PacketClass) -> "_Cover":
 
 
 def _restrict(fate_class: FateClass, packets: PacketClass) -> ClassFate:
-    judge = judge_for(packets)
+    return restrict_with(fate_class, judge_for(packets))
+
+
+class Judge(t.Protocol):
+    """What restrict_with asks of a class's header tests: which conditions the header decides, and whether one
+    holds for all of the class's packets (True), none (False) or some (None)."""
+
+    def is_header(self, cond: Condition) -> bool: ...
+
+    def cover(self, cond: Condition) -> bool | None: ...
+
+
+def restrict_with(fate_class: FateClass, judge: Judge,
+                  outcome: t.Callable[[Path], tuple[t.Any, ...]] = _outcome) -> ClassFate:
+    """The fate of one class's packets, as `judge` decides the header tests (this module's _Cover, or the join's
+    own judge in analysis.py, which remembers its decisions across a link's tables); `outcome` says when several
+    plain paths are one fate."""
     kept: list[Path] = []
     header: list[bool | None] = []
     plain: list[Path] = []
@@ -193,7 +209,7 @@ def _restrict(fate_class: FateClass, packets: PacketClass) -> ClassFate:
             else:
                 splits.extend(c for c in straddled if c not in splits)
     # Several plain paths for parts of the class are still one fate if they end alike.
-    uniform = len({_outcome(p) for p in plain}) == 1
+    uniform = len({outcome(p) for p in plain}) == 1
     return ClassFate(fate_class, tuple(kept), tuple(header), tuple(plain), decided and uniform, tuple(splits))
 
 
