@@ -275,3 +275,18 @@ def test_an_nft_view_runs_no_nat_chain_and_the_map_says_so_for_iptables_nat_besi
         "fw.rules:8: the iptables nat table beside native nftables tables is not applied: the nftables view runs "
         "no nat chain"]
     assert [m.describe()["src"] for m in marks.markings if m.writers] == ["any", "any"]
+
+
+def test_random_source_ports_reach_every_merged_sub_class():
+    # The mangle rules split UDP by source port (1000-2000 or not) and then write both parts alike, so the two
+    # parts merge into one class with a history before nat POSTROUTING.  MASQUERADE --random-fully gives each of
+    # them any port of its band: the part that arrived from 28680 leaves from any of 1024-65535, not from its own
+    # 2001-65535 (the kernel differential's seed 42 caught the map keeping the sub-class's own ports).
+    text = dump(mangle=["-A FORWARD -p udp -m udp --sport 1000:2000 -j DSCP --set-dscp 10",
+                        "-A POSTROUTING -j DSCP --set-dscp 0"],
+                nat=["-A POSTROUTING -o eth0 -j MASQUERADE --random-fully"])
+    traced, marks, found = both(text, packet(protocol="udp", sport=28680))
+    assert traced.wire_value("sport") == (1024, 65535)
+    [marking] = found
+    assert marking.describe()["sport"] == ["1024-65535"]
+    assert marking.masks[SPORT] == marks.intervals[SPORT].mask(((1024, 65535),))
