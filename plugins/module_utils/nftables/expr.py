@@ -107,7 +107,6 @@ class Selector:
     direction: str | None = None
     family: int | None = None  # the packet family it implies
     proto: int | None = None  # the layer-4 protocol it implies
-    by_index: bool = False  # iif/oif: the device must exist
 
 
 @dataclasses.dataclass(frozen=True)
@@ -556,17 +555,15 @@ class _RuleReader:
         kind = selector.kind
         if kind == "iface":
             patterns = [_iface_pattern(value) for value in values]
-            # `iif`/`oif` compare the device index: where the packet has no such device (no input device on
+            # `iif`/`oif` read like `iifname`/`oifname`: where the packet has no such device (no input device on
             # the output path), the kernel loads index 0 (nft_meta.c, nft_meta_store_ifindex), which no device
             # has, so `iif != "lo"` holds there, as `iifname != "lo"` does on the empty name (the kernel here,
             # 6.18, is the oracle: tests/kernel/test_nft_kernel_differential.py).
-            dependency: tuple[t.Any, ...] = ()
             if negated:
-                return dependency + tuple(IfaceCond(selector.direction or "in", p, True) for p in patterns)
+                return tuple(IfaceCond(selector.direction or "in", p, True) for p in patterns)
             if len(patterns) == 1:
-                return dependency + (IfaceCond(selector.direction or "in", patterns[0], False),)
-            return dependency + (AnyOfCond(tuple((IfaceCond(selector.direction or "in", p, False),) for p in patterns),
-                                           False),)
+                return (IfaceCond(selector.direction or "in", patterns[0], False),)
+            return (AnyOfCond(tuple((IfaceCond(selector.direction or "in", p, False),) for p in patterns), False),)
         if kind == "proto":
             numbers = [self.protocol(value) for value in values]
             if negated:
@@ -694,7 +691,7 @@ class _RuleReader:
 
 def _iface_selector(key: str, prefix: str = "") -> Selector:
     direction = "in" if key.startswith("i") else "out"
-    return Selector("iface", prefix + key, direction, by_index=key in ("iif", "oif"))
+    return Selector("iface", prefix + key, direction)
 
 
 def _iface_pattern(value: str) -> str:
