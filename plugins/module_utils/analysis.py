@@ -551,9 +551,9 @@ class _Judge:
         self.memo[key] = verdict
         return verdict
 
-    @staticmethod
-    def is_header(condition: RouterCondition) -> bool:
-        return _is_header(condition)
+    # ios/space.py's Judge: which conditions the header decides (the module's memoised reading, called directly:
+    # restrict_with asks it of every condition of every path).
+    is_header = staticmethod(_is_header)
 
     def restrict(self, fate_class: FateClass) -> ClassFate:
         """space.restrict's whole-class reading (the parts, not boxes, resolve unions here); a discarded
