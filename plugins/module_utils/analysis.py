@@ -848,6 +848,9 @@ def conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
             known = differ[key] = may_differ(fate_class, zero)
         return known
 
+    # Per DS byte, the tables that may treat it otherwise than unmarked traffic, grouped by the pair of classes
+    # they hold for it (a router's exit tables mostly share their classes: 1,000 interfaces hold a few hundred
+    # pairs): a group's packets fare alike, so its parts are worked out once and its interfaces listed together.
     suspect_mask = 0
     for table in tables:
         zero = table.for_byte(0)
@@ -855,6 +858,25 @@ def conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
             if suspect_class(fate_class, zero):
                 suspect_mask |= fate_class.mask
     suspect = {byte for byte in range(1, 256) if suspect_mask >> byte & 1}
+    indexed = [(table.byte_class, table.classes) for table in tables]
+    groups_by_byte: dict[int, list[tuple[FateClass, FateClass, list[int]]]] = {}
+
+    def groups_of(byte: int) -> list[tuple[FateClass, FateClass, list[int]]]:
+        known = groups_by_byte.get(byte)
+        if known is None:
+            pairs: dict[tuple[int, int], tuple[FateClass, FateClass, list[int]]] = {}
+            for position, (byte_class, table_classes) in enumerate(indexed):
+                fate_class = table_classes[byte_class[byte]]
+                zero = table_classes[byte_class[0]]
+                pair = (id(fate_class), id(zero))
+                group = pairs.get(pair)
+                if group is not None:
+                    group[2].append(position)
+                elif suspect_class(fate_class, zero):
+                    pairs[pair] = (fate_class, zero, [position])
+            known = groups_by_byte[byte] = list(pairs.values())
+        return known
+
     classes: dict[tuple[int, ...], PacketClass] = {}
     answers: dict[tuple[int, ...], list[Part]] = {}
     judges: dict[PacketClass, _Judge] = {}
@@ -869,11 +891,10 @@ def conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
         if ds_byte is None or ds_byte == 0:
             continue
         header = (marking.masks[PROTO], marking.masks[SRC], marking.masks[DST], marking.masks[SPORT], marking.masks[DPORT])
-        for table in tables:
-            fate_class = table.for_byte(ds_byte)
-            zero = table.for_byte(0)
-            if not suspect_class(fate_class, zero):
-                continue
+        # (table position, conflict key) for each table where this marking's packets fare otherwise: the
+        # interfaces are listed in table order, as a walk of the tables one by one would meet them.
+        met: list[tuple[int, tuple[t.Any, ...]]] = []
+        for fate_class, zero, positions in groups_of(ds_byte):
             answer_key = (id(fate_class), id(zero)) + header
             parts = answers.get(answer_key)
             if parts is None:
@@ -885,31 +906,38 @@ def conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
             for part in parts:
                 if part.differs:
                     by_action.setdefault(part.action, []).append(part)
+            if not by_action:
+                continue
             # Parts the router discards marked or not are no "rest" the conflict leaves alone (an anti-spoofing
             # ACL's sources): a flow is partial where other packets of the class get through or fare otherwise.
             discarded = [part for part in parts if not part.differs and part.action in DISCARDED]
             lost = all(part.action in DISCARDED for part in parts)
             for action, group in by_action.items():
                 key = (marking.writers[-1], ds_byte, link.interface, action)
+                met.extend((position, key) for position in positions)
                 if key not in found:
-                    found[key] = _new_conflict(link, firewall, router, table, fate_class, marking, ds_byte, group[0])
+                    found[key] = _new_conflict(link, firewall, router, tables[positions[0]], fate_class, marking,
+                                               ds_byte, group[0])
                     out_interfaces[key] = []
                     whole[key] = True
                 complete = len(group) + len(discarded) == len(parts)
                 whole[key] = whole[key] and lost
-                if table.out_interface and table.out_interface not in out_interfaces[key]:
-                    out_interfaces[key].append(table.out_interface)
                 path_markings = behind.setdefault(key + (marking.path,), [])
                 if not path_markings or path_markings[-1][0] is not marking:
-                    path_markings.append([marking, list(group), complete])
+                    path_markings.append([marking, list(group), {id(part) for part in group}, complete])
                 else:
                     held = path_markings[-1]
-                    seen = {id(part) for part in held[1]}
-                    held[1].extend(part for part in group if id(part) not in seen)
-                    held[2] = held[2] and complete
+                    fresh = [part for part in group if id(part) not in held[2]]
+                    held[1].extend(fresh)
+                    held[2].update(id(part) for part in fresh)
+                    held[3] = held[3] and complete
+        for position, key in sorted(met, key=lambda item: item[0]):
+            out_interface = tables[position].out_interface
+            if out_interface and out_interface not in out_interfaces[key]:
+                out_interfaces[key].append(out_interface)
     flows: dict[tuple[t.Any, ...], list[Flow]] = {}
     for key_path, entries in behind.items():
-        if all(entry[2] for entry in entries):
+        if all(entry[3] for entry in entries):
             flow = _flow([entry[0] for entry in entries], firewall.host, router.host)
         else:
             flow = _part_flow([(entry[0], entry[1]) for entry in entries], firewall.host, router.host)
