@@ -881,7 +881,7 @@ def conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
     answers: dict[tuple[int, ...], list[Part]] = {}
     judges: dict[PacketClass, _Judge] = {}
     budget = [JOIN_BUDGET]
-    for marking in marks.leaving(link.egress, ds_bytes=suspect):
+    for marking in marks.leaving(link.egress, ds_bytes=suspect, hairpin=False):
         if not marking.writers or marking.path == "input":
             continue
         if egress_atom is not None and marking.path == "forward" and marking.masks[IIF] == egress_atom:

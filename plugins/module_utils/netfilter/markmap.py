@@ -1133,19 +1133,26 @@ class MarkingMap:
         return self.rule_at(line).text
 
     def leaving(self, out_interface: str | None = None, path: str | None = None,
-                verdict: str = "accept", ds_bytes: t.Container[int] | None = None) -> list[Marking]:
+                verdict: str = "accept", ds_bytes: t.Container[int] | None = None,
+                hairpin: bool = True) -> list[Marking]:
         """Markings of packets that leave by `out_interface` (any when None).
 
-        `ds_bytes` keeps only classes whose unmarked arrival leaves with one of those bytes; the
-        filter runs before merged histories are expanded, which is where the time goes.
+        `ds_bytes` keeps only classes whose unmarked arrival leaves with one of those bytes, and
+        `hairpin=False` leaves out packets forwarded in and out by `out_interface` alone; both
+        filters run before merged histories are expanded, which is where the time goes (a
+        100,000-rule dump's classes that arrive by the uplink and leave by it again stand for
+        317,000 of the 319,000 markings leaving by it).
         """
         # The planner re-audits every candidate against the same firewall maps: the join asks each the
         # same question again, and a big map's answer costs seconds.
-        key = (out_interface, path, verdict, frozenset(t.cast(t.Iterable[int], ds_bytes)) if ds_bytes is not None else None)
+        key = (out_interface, path, verdict, frozenset(t.cast(t.Iterable[int], ds_bytes)) if ds_bytes is not None else None,
+               hairpin)
         known = self._leaving_cache.get(key)
         if known is not None:
             return list(known)
         atom = self.interfaces.atom(out_interface) if out_interface is not None else None
+        # A held class arriving by this interface alone splits into sub-classes that all do (each is non-empty).
+        hairpin_atom = atom if not hairpin else None
         found: list[Marking] = []
         for raw in self._raw_leaving(out_interface, verdict):
             raw_path, _verdict, _keep, setv, _writes, _assumptions, masks = raw
@@ -1153,10 +1160,14 @@ class MarkingMap:
                 continue
             if ds_bytes is not None and not (masks[BYTE] & 1 and setv in ds_bytes):
                 continue
+            if hairpin_atom is not None and raw_path == "forward" and masks[IIF] == hairpin_atom:
+                continue
             for marking in self._marking(raw):
                 if atom is not None and not marking.masks[OIF] & atom:
                     continue
                 if ds_bytes is not None and not marking.masks[BYTE] & 1:
+                    continue
+                if hairpin_atom is not None and raw_path == "forward" and marking.masks[IIF] == hairpin_atom:
                     continue
                 found.append(marking)
         self._leaving_cache[key] = tuple(found)

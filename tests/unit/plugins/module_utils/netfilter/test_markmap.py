@@ -126,3 +126,22 @@ def test_many_chains_and_jumps_stay_exact(size):
                                    "dport": port, "tos": 0})
         (marking,) = marks.packet_marking(packet)
         assert marking.unmarked_byte == ((port - 1000) % 64) << 2 == trace(ruleset, packet).tos
+
+
+def test_leaving_without_hairpin_is_leaving_minus_the_hairpin_markings():
+    """The join asks for markings that are not forwarded in and out by the link's interface: filtered before
+    histories are expanded, the answer is exactly the expanded list without them (random rulesets with -i/-o,
+    merged histories and both paths)."""
+    left_out = kept_count = 0
+    for seed in range(12):
+        ruleset = parse_ruleset(rulegen.random_ruleset(random.Random(seed)), "r.rules")
+        marks = marking_map(ruleset, interfaces=["eth0", "eth1"])
+        for egress in ("eth0", "eth1"):
+            atom = marks.interfaces.atom(egress)
+            every = marks.leaving(egress)
+            kept = [m for m in every if not (m.path == "forward" and m.masks[0] == atom)]
+            assert marks.leaving(egress, hairpin=False) == kept
+            left_out += len(every) - len(kept)
+            kept_count += len(kept)
+    # Not vacuous: the seeds give markings of both kinds.
+    assert left_out and kept_count
