@@ -82,3 +82,32 @@ def fork_call(work: t.Callable[[], t.Any]) -> Forked | None:
             os._exit(code)  # no atexit handlers, no flushing of the parent's buffers twice
     os.close(writer)
     return Forked(pid, reader)
+
+
+
+Value = t.TypeVar("Value")
+
+
+class Beside(t.Generic[Value]):
+    """`work` started in a forked child when the text it reads holds `size` characters or more (FORK_MIN_BYTES,
+    on two cores or more), so that the caller does other work meanwhile; else nothing starts until value().
+
+    value() gives work's value: the child's, or, where no child ran or it failed, work() computed then (once,
+    remembered).  close() reaps a child whose value was not asked for (the caller's own work raised)."""
+
+    def __init__(self, work: t.Callable[[], Value], size: int) -> None:
+        self.work = work
+        self.forked = fork_call(work) if worth_forking(1, 2, size) else None
+        self.known: list[Value] = []
+
+    def value(self) -> Value:
+        if not self.known:
+            theirs = self.forked.result() if self.forked is not None else None
+            self.forked = None
+            self.known.append(t.cast(Value, theirs) if theirs is not None else self.work())
+        return self.known[0]
+
+    def close(self) -> None:
+        if self.forked is not None:
+            self.forked.result()
+            self.forked = None

@@ -40,6 +40,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
 from ansible_collections.diffserv.audit.plugins.module_utils.analysis import FirewallInput
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import Conflict
+from ansible_collections.diffserv.audit.plugins.module_utils.forking import Beside
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import (
     Marking, MarkingMap, marking_map,
 )
@@ -253,7 +254,18 @@ def place_clear_rule(text: str, source: str, egress: str | None, backend: str = 
     ruleset = ruleset if ruleset is not None else _ipv4(text, source)
     interfaces = [egress] if egress else []
     before = before if before is not None else marking_map(ruleset, backend, era, interfaces=interfaces)
-    writers = sorted(before.writer_lines_leaving(egress, ("forward", "output")))
+    known = before
+    # The lines that write the byte on the way out (for the proof's words) and the candidates' maps are
+    # independent: on a big dump (a 100,000-rule dump takes a second for each) a forked child walks the first.
+    writer_lines = Beside(lambda: known.writer_lines_leaving(egress, ("forward", "output")), len(text))
+    try:
+        return _placed(text, source, egress, backend, era, ruleset, interfaces, writer_lines)
+    finally:
+        writer_lines.close()
+
+
+def _placed(text: str, source: str, egress: str | None, backend: str, era: str, ruleset: Ruleset,
+            interfaces: list[str], writer_lines: Beside[set[int]]) -> ClearPlacement:
     rule_lines, _last = _mangle_postrouting_lines(ruleset)
     rule = clear_rule(egress)
     candidates = _Candidates(text, source, ruleset, rule)
@@ -270,8 +282,8 @@ def place_clear_rule(text: str, source: str, egress: str | None, backend: str = 
             proof = ("marking map of the changed dump: all %d classes of packets %s leave with DSCP 0 "
                      "(%s backend, %s TOS semantics)" % (marks.count_leaving(egress), where, marks.program.backend,
                                                          marks.program.era))
-            return ClearPlacement(egress, rule, index + 1, index == len(rule_lines), after, tuple(writers),
-                                  candidate, proof, candidate_ruleset, marks)
+            return ClearPlacement(egress, rule, index + 1, index == len(rule_lines), after,
+                                  tuple(sorted(writer_lines.value())), candidate, proof, candidate_ruleset, marks)
         tried.append("after POSTROUTING rule %d: still marked by line(s) %s" % (
             index, ", ".join(str(line) for line in sorted({w for m in left for w in m.writers[-1:]}))))
     raise PlacementError("%s: no position in mangle POSTROUTING clears DSCP on every packet leaving by %s (%s)"

@@ -83,3 +83,56 @@ def test_ip6tables_commands_for_an_ipv6_dump():
     placed = ipt.place_clear_rule(HEAD + "COMMIT\n", "fw.rules", "eth0")
     assert ipt.clear_commands(placed, family=6)[1] == (
         "ip6tables -t mangle -D POSTROUTING -o eth0 -j DSCP --set-dscp 0",)
+
+
+@pytest.fixture
+def big_enough(monkeypatch):
+    """Every dump counts as big (a forked child walks the writer lines), and the children forked are counted."""
+    from ansible_collections.diffserv.audit.plugins.module_utils import forking
+    monkeypatch.setattr(forking, "FORK_MIN_BYTES", 1)
+    monkeypatch.setenv("DIFFSERV_SERIAL_PLANNING", "")
+    monkeypatch.setattr(forking, "worth_forking", lambda hosts, pieces, size=0: size >= forking.FORK_MIN_BYTES)
+    pids = []
+    real_fork = forking.os.fork
+
+    def counting_fork():
+        pid = real_fork()
+        if pid:
+            pids.append(pid)
+        return pid
+
+    monkeypatch.setattr(forking.os, "fork", counting_fork)
+    return forking, pids
+
+
+def test_a_big_dumps_writer_lines_walked_beside_give_the_same_placement(big_enough, monkeypatch):
+    forking, pids = big_enough
+    forked = ipt.place_clear_rule(read("partner-fw.rules"), "partner-fw.rules", "eth0")
+    assert len(pids) == 1
+    monkeypatch.setattr(forking, "FORK_MIN_BYTES", 1 << 40)
+    alone = ipt.place_clear_rule(read("partner-fw.rules"), "partner-fw.rules", "eth0")
+    assert len(pids) == 1 and forked.writers == alone.writers and forked.writers[:1] == (9,)
+    assert (forked.candidate, forked.position, forked.proof) == (alone.candidate, alone.position, alone.proof)
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("the child cannot pickle")
+
+    # A child that fails costs nothing but time: the lines are walked here.
+    monkeypatch.setattr(forking, "FORK_MIN_BYTES", 1)
+    monkeypatch.setattr(forking.pickle, "dumps", broken)
+    assert ipt.place_clear_rule(read("partner-fw.rules"), "partner-fw.rules", "eth0").writers == alone.writers
+    assert len(pids) == 2
+
+
+def test_a_refused_placement_reaps_the_child_it_started(big_enough):
+    _forking, pids = big_enough
+    dump = HEAD + ("-A FORWARD -o eth0 -p tcp -m tcp --dport 25 -j TOS --set-tos 0x10/0xff\n"
+                   "-A POSTROUTING -o eth0 -p tcp -m tcp --dport 25 -j ACCEPT\n"
+                   "-A POSTROUTING -o eth0 -j TOS --set-tos 0x04/0xff\n"
+                   "COMMIT\n")
+    with pytest.raises(ipt.PlacementError, match="no position in mangle POSTROUTING"):
+        ipt.place_clear_rule(dump, "fw.rules", "eth0")
+    assert len(pids) == 1
+    with pytest.raises(ChildProcessError):
+        import os
+        os.waitpid(pids[0], 0)  # already reaped: no zombie left behind
