@@ -15,6 +15,7 @@ from __future__ import absolute_import, annotations, division, print_function
 __metaclass__ = type
 
 import dataclasses
+import functools
 import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import platforms
@@ -22,6 +23,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.analysis import (
     FirewallInput, JoinMemo, Link, RouterInput, parse_links, with_family,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import error_entry, quote
+from ansible_collections.diffserv.audit.plugins.module_utils.forking import fork_call, worth_forking
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import Ruleset, parse_dumps
 
 
@@ -90,6 +92,69 @@ def load_host(host: str, collection: t.Mapping[str, t.Any], egresses: list[str],
     return model, None, notes
 
 
+# One host loaded: (host, its firewall model, its router model, notes, or the error entry that replaces them).
+HostLoad = t.Tuple[str, t.Optional[FirewallInput], t.Optional[RouterInput], t.List[t.Dict[str, t.Any]],
+                   t.Optional[t.Dict[str, t.Any]]]
+
+
+def _load_one(host: str, registered: t.Mapping[str, t.Any] | None, links_given: t.Sequence[t.Mapping[str, t.Any]] | None,
+              backend: str, tos_semantics: str) -> HostLoad:
+    if not registered:
+        return host, None, None, [], {"host": host, "stage": "collect", "reason": "not collected (no result for this host)"}
+    collection = registered.get("diffserv_collection")
+    if collection is None:
+        return host, None, None, [], {
+            "host": host, "stage": "collect",
+            "reason": quote(str(registered.get("diffserv_error") or registered.get("msg") or "collection failed"), 2000),
+            "unreachable": bool(registered.get("unreachable"))}
+    try:
+        firewall, router, host_notes = load_host(host, collection, _egresses(links_given, host), backend, tos_semantics)
+    except Exception as error:  # pylint: disable=broad-except
+        # Whatever one host's text does to the core, the others are still reported.
+        return host, None, None, [], error_entry(host, error, "loading %s" % host)
+    return host, firewall, router, host_notes, None
+
+
+def _firewall_collection(registered: t.Mapping[str, t.Any] | None) -> bool:
+    collection = registered.get("diffserv_collection") if registered else None
+    try:
+        return isinstance(collection, t.Mapping) and platforms.is_firewall(str(collection.get("platform")))
+    except platforms.UnknownPlatform:
+        return False
+
+
+def _text_size(registered: t.Mapping[str, t.Any] | None) -> int:
+    collection = registered.get("diffserv_collection") if registered else None
+    files = collection.get("files", []) if isinstance(collection, t.Mapping) else []
+    return sum(len(item.get("text") or "") for item in files if isinstance(item, t.Mapping))
+
+
+def _load_hosts(results: t.Mapping[str, t.Mapping[str, t.Any] | None],
+                links_given: t.Sequence[t.Mapping[str, t.Any]] | None, backend: str, tos_semantics: str) -> list[HostLoad]:
+    """Each host loaded on its own, in the order of `results`.
+
+    A fleet's firewalls are loaded on two cores: their marking maps are most of a fleet's load (four fifths
+    of 1,000 devices').  A forked child loads every other firewall and hands the models back pickled (the
+    maps without their build caches, markmap.MarkingMap.__getstate__); where the child fails, this process
+    loads them too, so a failure costs time, never a host.
+    """
+    items = list(results.items())
+    load = functools.partial(_load_one, links_given=links_given, backend=backend, tos_semantics=tos_semantics)
+    theirs = [index for index, (_host, registered) in enumerate(items) if _firewall_collection(registered)][1::2]
+    forked = fork_call(lambda: [load(*items[index]) for index in theirs]) \
+        if theirs and worth_forking(len(items), 2, sum(_text_size(registered) for _host, registered in items)) else None
+    outcomes: dict[int, HostLoad] = {}
+    for index, (host, registered) in enumerate(items):
+        if forked is None or index not in theirs:
+            outcomes[index] = load(host, registered)
+    if forked is not None:
+        handed = forked.result()
+        if not isinstance(handed, list) or [outcome[0] for outcome in handed] != [items[i][0] for i in theirs]:
+            handed = [load(*items[index]) for index in theirs]  # the child failed: loaded here
+        outcomes.update(zip(theirs, handed))
+    return [outcomes[index] for index in range(len(items))]
+
+
 def load_fleet(results: t.Mapping[str, t.Mapping[str, t.Any] | None], links_given: t.Sequence[t.Mapping[str, t.Any]] | None,
                backend: str = "auto", tos_semantics: str = "auto") -> Fleet:
     """host -> collection (or a failed result) -> the fleet; every failure stays its host's.
@@ -101,28 +166,15 @@ def load_fleet(results: t.Mapping[str, t.Mapping[str, t.Any] | None], links_give
     routers: dict[str, RouterInput] = {}
     errors: list[dict[str, t.Any]] = []
     notes: list[dict[str, t.Any]] = []
-    for host, registered in results.items():
-        if not registered:
-            errors.append({"host": host, "stage": "collect", "reason": "not collected (no result for this host)"})
-            continue
-        collection = registered.get("diffserv_collection")
-        if collection is None:
-            errors.append({"host": host, "stage": "collect",
-                           "reason": quote(str(registered.get("diffserv_error") or registered.get("msg") or "collection failed"),
-                                           2000),
-                           "unreachable": bool(registered.get("unreachable"))})
-            continue
-        try:
-            firewall, router, host_notes = load_host(host, collection, _egresses(links_given, host), backend, tos_semantics)
-        except Exception as error:  # pylint: disable=broad-except
-            # Whatever one host's text does to the core, the others are still reported.
-            errors.append(error_entry(host, error, "loading %s" % host))
+    for _host, firewall, router, host_notes, error in _load_hosts(results, links_given, backend, tos_semantics):
+        if error is not None:
+            errors.append(error)
             continue
         notes.extend(host_notes)
         if firewall is not None:
-            firewalls[host] = firewall
+            firewalls[_host] = firewall
         if router is not None:
-            routers[host] = router
+            routers[_host] = router
     links = None
     # An empty list is links given, none of them (a --limit that leaves no link between the hosts it
     # selects): nothing is joined, and the run says so; only None (no diffserv_links) assumes every path.

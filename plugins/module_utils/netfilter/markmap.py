@@ -365,6 +365,19 @@ class MarkingMap:
 
     # -- compiling rules into cubes -------------------------------------------------
 
+    # The caches the build fills (symbolic rules, skip indexes, TOS tests): a map handed to another process
+    # (loader.py loads a fleet's firewalls on two cores) goes without them, half its pickled size; they fill
+    # again if asked.
+    _BUILD_CACHES = ("_symrules", "_skip_indexes", "_tos_cache")
+
+    def __getstate__(self) -> dict[str, t.Any]:
+        return {name: value for name, value in self.__dict__.items() if name not in self._BUILD_CACHES}
+
+    def __setstate__(self, state: dict[str, t.Any]) -> None:
+        self.__dict__.update(state)
+        for name in self._BUILD_CACHES:
+            self.__dict__[name] = {}
+
     def _sym_chain(self, table: str, chain: str, knows_out: bool) -> tuple[_SymRule, ...]:
         key = (table, chain, knows_out)
         built = self._symrules.get(key)

@@ -36,8 +36,8 @@ def fleet_of_every_scenario(copies: int = 1):
 
 
 def plans(monkeypatch, serial: bool):
-    findings, hosts, loaded = fleet_of_every_scenario()
     monkeypatch.setenv("DIFFSERV_SERIAL_PLANNING", "1" if serial else "")
+    findings, hosts, loaded = fleet_of_every_scenario()
     fleet = reaudit.fleet_from_loaded(findings, hosts, loaded.routers, loaded.firewalls)
     return fleet, core.plan_remediation(findings, hosts, core.Options(), hier.staged_commands, fleet=fleet)
 
@@ -63,7 +63,7 @@ def test_two_cores_plan_what_one_process_plans(monkeypatch, forks):
     fleet, serial = plans(monkeypatch, serial=True)
     assert len(fleet.audited) >= forking.FORK_MIN_HOSTS and forked_pids == []
     _fleet, forked = plans(monkeypatch, serial=False)
-    assert len(forked_pids) == 1  # change_dscp went to the child
+    assert len(forked_pids) == 2  # every other firewall's load, then change_dscp, went to a child
     assert [plan.strategy for plan in forked] == list(core.Options().strategies)
     assert forked == serial
     assert sum(len(plan.changes) for plan in forked) >= 20 and any(plan.clean for plan in forked)
@@ -133,6 +133,7 @@ def test_the_audits_joins_serve_the_re_audits(monkeypatch):
 def test_the_audit_joins_a_fleets_links_on_two_cores_with_the_same_findings(monkeypatch, forks):
     findings, _hosts, loaded = fleet_of_every_scenario(copies=2)
     assert len(loaded.links) >= forking.FORK_MIN_HOSTS
+    forks.clear()  # the load's child
     parallel = analysis.analyze(loaded.firewalls, loaded.routers, loaded.links, loaded.errors, loaded.notes,
                                 joins=loaded.joins, parallel=True)
     assert len(forks) == 1
@@ -143,3 +144,32 @@ def test_the_audit_joins_a_fleets_links_on_two_cores_with_the_same_findings(monk
     monkeypatch.setattr(analysis, "conflicts_on_link", lambda link, *rest: joined.append(link) or real(link, *rest))
     again = analysis.analyze(loaded.firewalls, loaded.routers, loaded.links, joins=loaded.joins, details=False)
     assert joined == [] and again.conflicts == findings.conflicts
+
+
+def test_a_fleets_firewalls_loaded_on_two_cores_audit_as_loaded_in_one_process(monkeypatch, forks):
+    monkeypatch.setenv("DIFFSERV_SERIAL_PLANNING", "1")
+    serial, _hosts, serial_loaded = fleet_of_every_scenario()
+    assert forks == []
+    monkeypatch.setenv("DIFFSERV_SERIAL_PLANNING", "")
+    forked, _hosts, loaded = fleet_of_every_scenario()
+    assert len(forks) == 1
+    assert forked == serial and len(forked.conflicts) >= 10
+    assert (sorted(loaded.firewalls), sorted(loaded.routers), loaded.errors, loaded.notes) == (
+        sorted(serial_loaded.firewalls), sorted(serial_loaded.routers), serial_loaded.errors, serial_loaded.notes)
+    # Every other firewall came from the child: a model that crossed a pipe, its map's build caches left behind
+    # (they fill again when asked).
+    marks = [model.marks for model in loaded.firewalls.values()]
+    assert sum(1 for m in marks if not m._symrules) == len(marks) // 2
+
+
+def test_a_load_child_that_fails_loses_no_host(monkeypatch):
+    monkeypatch.setenv("DIFFSERV_SERIAL_PLANNING", "1")
+    serial, _hosts, _loaded = fleet_of_every_scenario()
+    monkeypatch.setenv("DIFFSERV_SERIAL_PLANNING", "")
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("the child cannot pickle its models")
+
+    monkeypatch.setattr(forking.pickle, "dumps", broken)
+    forked, _hosts, loaded = fleet_of_every_scenario()
+    assert forked == serial and len(loaded.firewalls) == 10
