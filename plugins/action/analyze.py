@@ -12,7 +12,7 @@ import os
 import time
 
 from ansible_collections.diffserv.audit.plugins.module_utils.analysis import analyze
-from ansible_collections.diffserv.audit.plugins.module_utils.errors import error_entry
+from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError, error_entry
 from ansible_collections.diffserv.audit.plugins.module_utils.loader import load_fleet
 from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact_data
 from ansible_collections.diffserv.audit.plugins.plugin_utils.action_base import DiffservAction
@@ -21,6 +21,10 @@ from ansible_collections.diffserv.audit.plugins.plugin_utils.collections import 
 from ansible_collections.diffserv.audit.plugins.plugin_utils.evidence import (
     attach_evidence, captures_given, firewall_texts, show_outputs_given,
 )
+
+
+# What the result's findings keep with result_findings=summary: what the audit role's later tasks test.
+SUMMARY_KEYS = ("summary", "errors", "not_audited", "links")
 
 
 class ActionModule(DiffservAction):
@@ -34,6 +38,9 @@ class ActionModule(DiffservAction):
                 links_given = next((hostvars[h].get("diffserv_links") for h in hosts
                                     if h in hostvars and hostvars[h].get("diffserv_links") is not None), None)
             links_given = self._templar.template(links_given) if links_given is not None else None
+        if args["result_findings"] == "summary" and not args["findings_file"]:
+            raise DiffservError("result_findings=summary returns only the summary of the findings: give findings_file, "
+                                "where all of them are written")
         started = time.perf_counter()
         results = registered_results(task_vars, hosts, args["register_name"])
         fetch_seconds = time.perf_counter() - started
@@ -60,6 +67,9 @@ class ActionModule(DiffservAction):
                 json.dump(findings, handle, indent=2, sort_keys=True)
                 handle.write("\n")
             os.chmod(path, 0o640)
+        if args["result_findings"] == "summary":
+            # findings.json holds them all; the result carries what later tasks test (see the option).
+            findings = {key: findings[key] for key in SUMMARY_KEYS if key in findings}
         result = dict(changed=bool(args["findings_file"]), findings=findings)
         redacted = time.perf_counter()
         if args["bundles_dir"] and typed.conflicts:

@@ -203,3 +203,29 @@ def test_adhoc_ios_trace_null_routes_dscp_1_on_the_uplink_and_forwards_0():
     assert (marked["fate"], plain["fate"]) == ("null-routed", "forwarded")
     texts = [step["text"].strip() for step in marked["steps"]]
     assert texts[-3:] == ["match ip address 106", "access-list 106 permit ip any any dscp 1", "set interface Null0"]
+
+
+def test_analyze_returns_only_the_summary_when_asked_and_findings_json_holds_the_rest(tmp_path):
+    """result_findings=summary (what the audit role asks): the task result keeps summary, errors, not_audited and
+    links; findings.json every finding, the same as a full result; without a findings_file it is refused."""
+    playbook = tmp_path / "analyze.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "hosts": "localhost", "gather_facts": False, "tasks": [
+            {"diffserv.audit.collect": {"hosts": "{{ groups['linux_firewalls'] + groups['ios_routers'] }}"},
+             "register": "diffserv_collect"},
+            {"diffserv.audit.analyze": {"findings_file": str(tmp_path / "findings.json"), "result_findings": "summary"},
+             "register": "slim"},
+            {"diffserv.audit.analyze": {}, "register": "full"},
+            {"diffserv.audit.analyze": {"result_findings": "summary"}, "register": "refused", "ignore_errors": True},
+            {"ansible.builtin.copy": {"dest": str(tmp_path / "results.json"),
+                                      "content": "{{ {'slim': slim.findings, 'full': full.findings, "
+                                                 "'refused': refused.msg} | to_json }}"}},
+        ]}]))
+    run = ansible("ansible-playbook", str(playbook), "-i", "inventories/example")
+    assert run.returncode == 0, run.stdout + run.stderr
+    results = json.loads((tmp_path / "results.json").read_text())
+    written = json.loads((tmp_path / "findings.json").read_text())
+    assert sorted(results["slim"]) == ["errors", "links", "not_audited", "summary"]
+    assert results["slim"] == {key: results["full"][key] for key in results["slim"]}
+    assert written == results["full"] and len(written["conflicts"]) == results["slim"]["summary"]["conflicts"] == 5
+    assert "give findings_file" in results["refused"]
