@@ -1005,22 +1005,57 @@ def firewall_advisories(firewall: FirewallInput) -> list[Advisory]:
     return found
 
 
-def advisories_for(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput],
-                   errors: list[HostError] | None = None) -> list[Advisory]:
-    """Every host's advisories; a host whose advisories cannot be computed gets an error entry instead."""
-    found: list[Advisory] = []
+# One host's advisories, or (where computing them raised) the error, in a form a child can hand back.
+AdvisoryOutcome = t.Tuple[t.List[Advisory], t.Optional[BaseException]]
+
+
+def _advisory_stages(firewalls: dict[str, FirewallInput],
+                     routers: dict[str, RouterInput]) -> list[tuple[str, t.Callable[[], list[Advisory]]]]:
+    """(host, its advisories' computation): every router (each reads the fate table of every interface), then
+    every firewall dump."""
     stages: list[tuple[str, t.Callable[[], list[Advisory]]]] = [
         (router.host, lambda router=router: router_advisories(router))  # type: ignore[misc]  # default binds each host
         for router in routers.values()]
     stages += [(firewall.host, lambda firewall=firewall: firewall_advisories(firewall))  # type: ignore[misc]  # as above
                for host in firewalls.values() for firewall in host.families()]
-    for host, stage in stages:
+    return stages
+
+
+def _advisory_outcomes(stages: list[tuple[str, t.Callable[[], list[Advisory]]]], indexes: t.Iterable[int],
+                       portable: bool = False) -> dict[int, AdvisoryOutcome]:
+    """The outcomes of the stages at `indexes`; `portable`: errors as a child hands them back (pickled)."""
+    outcomes: dict[int, AdvisoryOutcome] = {}
+    for index in indexes:
         try:
-            found.extend(stage())
+            outcomes[index] = (stages[index][1](), None)
         except Exception as error:  # pylint: disable=broad-except
+            outcomes[index] = ([], _portable(error) if portable else error)
+    return outcomes
+
+
+def advisories_for(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput],
+                   errors: list[HostError] | None = None,
+                   done: t.Mapping[int, AdvisoryOutcome] | None = None) -> list[Advisory]:
+    """Every host's advisories; a host whose advisories cannot be computed gets an error entry instead.
+    `done`: outcomes already computed (by a forked child, see analyze), by position in _advisory_stages."""
+    found: list[Advisory] = []
+    stages = _advisory_stages(firewalls, routers)
+    for index, (host, stage) in enumerate(stages):
+        outcome = done.get(index) if done is not None else None
+        if outcome is None:
+            try:
+                found.extend(stage())
+            except Exception as error:  # pylint: disable=broad-except
+                if errors is None:
+                    raise
+                errors.append(HostError.from_dict(error_entry(host, error, "looking for advisories on %s" % host)))
+            continue
+        advisories, failure = outcome
+        if failure is not None:
             if errors is None:
-                raise
-            errors.append(HostError.from_dict(error_entry(host, error, "looking for advisories on %s" % host)))
+                raise failure
+            errors.append(HostError.from_dict(error_entry(host, failure, "looking for advisories on %s" % host)))
+        found.extend(advisories)
     return list(dict.fromkeys(found))
 
 
@@ -1136,13 +1171,26 @@ def analyze(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput]
     conflicts: list[Conflict] = []
     # Each link's join is its own piece of work: on a fleet (the audit's own run, `parallel`), a forked child
     # joins every other link on the same models and hands back what it found, merged here in link order.
+    # With the details, the child also computes every other router's advisories (each reads the fate table of
+    # every interface: as long as the joins on a fleet), and this process the others while it waits; they are
+    # used in order below.
     indexes = list(range(len(links)))
-    forked = fork_call(lambda: _join_links(links, indexes[1::2], firewalls, routers, None)) \
+    router_stages = list(range(len(routers)))[1::2] if details else []
+    forked = fork_call(lambda: (_join_links(links, indexes[1::2], firewalls, routers, None),
+                                _advisory_outcomes(_advisory_stages(firewalls, routers), router_stages, True))) \
         if parallel and worth_forking(len(links), 2) else None
     outcomes = _join_links(links, indexes[0::2] if forked is not None else indexes, firewalls, routers, joins)
+    advised: dict[int, AdvisoryOutcome] = {}
+    if forked is not None and details:
+        stages = _advisory_stages(firewalls, routers)
+        theirs_stages = set(router_stages)
+        advised = _advisory_outcomes(stages, [index for index in range(len(stages)) if index not in theirs_stages])
     if forked is not None:
-        theirs = forked.result()
-        if not isinstance(theirs, list):
+        handed = forked.result()
+        if isinstance(handed, tuple) and len(handed) == 2:
+            theirs = handed[0]
+            advised.update(handed[1])
+        else:
             theirs = _join_links(links, indexes[1::2], firewalls, routers, joins)  # the child failed
         outcomes = sorted(outcomes + theirs, key=lambda outcome: outcome[:2])
     reported: set[tuple[str, str, int]] = set()
@@ -1180,6 +1228,6 @@ def analyze(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput]
             unused.extend(dict(item.as_dict(), host=router.host) for item in unused_definitions(router.config))
         except Exception as error:  # pylint: disable=broad-except
             failed(router.host, error, "looking for unused definitions on %s" % router.host)
-    advisories = advisories_for(firewalls, routers, found_errors)
+    advisories = advisories_for(firewalls, routers, found_errors, advised)
     return Findings(tuple(conflicts), tuple(advisories), tuple(found_errors), tuple(unmodeled), tuple(unused),
                     tuple(link.ref for link in links), tuple(sorted(firewalls)), tuple(sorted(routers)))

@@ -173,3 +173,34 @@ def test_a_load_child_that_fails_loses_no_host(monkeypatch):
     monkeypatch.setattr(forking.pickle, "dumps", broken)
     forked, _hosts, loaded = fleet_of_every_scenario()
     assert forked == serial and len(loaded.firewalls) == 10
+
+
+def test_advisories_shared_with_the_child_come_out_in_order_with_their_errors(monkeypatch, forks):
+    """The child computes every other router's advisories beside its joins: the findings (advisories, and the
+    error of a router whose advisories raise, in either process) are those of one process."""
+    findings, _hosts, loaded = fleet_of_every_scenario(copies=2)
+    real = analysis.router_advisories
+    failing = {"rtr01", "rtr02"}  # one router the child computes, one this process does
+
+    def flaky(router):
+        if router.host in failing:
+            raise RuntimeError("advisories of %s cannot be computed" % router.host)
+        return real(router)
+
+    monkeypatch.setattr(analysis, "router_advisories", flaky)
+    serial = analysis.analyze(loaded.firewalls, loaded.routers, loaded.links, loaded.errors, loaded.notes)
+    forks.clear()
+    parallel = analysis.analyze(loaded.firewalls, loaded.routers, loaded.links, loaded.errors, loaded.notes,
+                                parallel=True)
+    assert len(forks) == 1
+    assert parallel == serial and len(parallel.advisories) >= 10
+    assert sorted(e.host for e in parallel.errors if "advisories" in e.stage) == sorted(failing)
+    assert [a for a in findings.advisories if a.host not in failing] == list(parallel.advisories)
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("the child cannot pickle")
+
+    # A child that fails: its joins and advisories are computed here.
+    monkeypatch.setattr(forking.pickle, "dumps", broken)
+    assert analysis.analyze(loaded.firewalls, loaded.routers, loaded.links, loaded.errors, loaded.notes,
+                            parallel=True) == serial
