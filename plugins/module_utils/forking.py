@@ -15,6 +15,7 @@ __metaclass__ = type
 
 import os
 import pickle
+import threading
 import typing as t
 
 # Below this many audited hosts one process does the work (a small fleet takes milliseconds) ...
@@ -38,26 +39,37 @@ def worth_forking(hosts: int, pieces: int, size: int = 0) -> bool:
 
 class Forked:
     """What a forked child computed: result() is the value it returned, or None when it failed (the caller
-    then does that work itself)."""
+    then does that work itself).
+
+    A thread drains the pipe while the caller works on: a child whose result is bigger than the pipe's buffer
+    (a fleet's models run to megabytes) would otherwise wait, blocked on its write, until result() is called.
+    """
 
     def __init__(self, pid: int, reader: int) -> None:
         self.pid, self.reader = pid, reader
+        self.chunks: list[bytes] = []
+        self.drain = threading.Thread(target=self._read, name="forked-%d" % pid, daemon=True)
+        self.drain.start()
 
-    def result(self) -> t.Any:
-        chunks = []
+    def _read(self) -> None:
         with os.fdopen(self.reader, "rb") as pipe:
             while True:
                 chunk = pipe.read(1 << 20)
                 if not chunk:
                     break
-                chunks.append(chunk)
+                self.chunks.append(chunk)
+
+    def result(self) -> t.Any:
+        self.drain.join()
         _pid, status = os.waitpid(self.pid, 0)
-        if status != 0 or not chunks:
+        if status != 0 or not self.chunks:
             return None
         try:
-            return pickle.loads(b"".join(chunks))
+            return pickle.loads(b"".join(self.chunks))
         except Exception:  # pylint: disable=broad-except
             return None
+        finally:
+            self.chunks = []
 
 
 def fork_call(work: t.Callable[[], t.Any]) -> Forked | None:
