@@ -27,7 +27,6 @@ from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
-import functools
 import json
 import os
 import typing as t
@@ -354,6 +353,23 @@ def _recheck_data(recheck: core.Recheck | None) -> dict[str, t.Any] | None:
             "errors": [e.get("reason") for e in recheck.errors]}
 
 
+def _render_cost(plan: core.Plan) -> int:
+    """What a folder costs to render, roughly: the texts of its changed hosts (diffs, candidates, redaction)."""
+    return sum(len(change.running) + len(change.candidate) for change in plan.changes if change.changed) + 1
+
+
+def _two_shares(plans: t.Sequence[core.Plan]) -> tuple[list[core.Plan], list[core.Plan]]:
+    """(a child's plans, this process's plans): the costliest first, each to the lighter share; the child's share is
+    the one holding the costliest plan, this process keeps the other."""
+    shares: tuple[list[core.Plan], list[core.Plan]] = ([], [])
+    loads = [0, 0]
+    for plan in sorted(plans, key=_render_cost, reverse=True):
+        lighter = 0 if loads[0] <= loads[1] else 1
+        shares[lighter].append(plan)
+        loads[lighter] += _render_cost(plan)
+    return shares
+
+
 def write_bundles(findings: Findings | t.Mapping[str, t.Any], collections: t.Mapping[str, t.Mapping[str, t.Any]],
                   report_dir: str, options: t.Mapping[str, t.Any] | None = None, *, write: bool = True,
                   loaded: t.Any = None) -> dict[str, t.Any]:
@@ -403,15 +419,18 @@ def write_bundles(findings: Findings | t.Mapping[str, t.Any], collections: t.Map
                       for name, host in data["hosts"].items()},
         }
 
-    # A fleet's bundles are rendered in parallel: a forked child renders and writes each strategy's folder but
-    # the last, which is rendered here, and hands back its summary entry (a failed child's is rendered here).
-    # One child per strategy: three folders of about equal cost share two cores better than two halves.
-    children = [(plan, fork_call(functools.partial(render, plan))) for plan in plans[:-1]] \
-        if worth_forking(len(hosts), len(plans), sum(len(host.text) for host in hosts.values())) else []
-    entries = {plan.strategy: render(plan) for plan in (plans[-1:] if children else plans)}
-    for plan, child in children:
-        entry = child.result() if child is not None else None
-        entries[plan.strategy] = entry if isinstance(entry, dict) else render(plan)
+    # A fleet's bundles are rendered on two cores: the folders are split in two shares of about equal cost (the
+    # texts of the hosts each changes), a forked child renders and writes one share and hands back its summary
+    # entries, this process the other (a failed child's share is rendered here).
+    theirs, mine = _two_shares(plans) \
+        if worth_forking(len(hosts), len(plans), sum(len(host.text) for host in hosts.values())) else ([], list(plans))
+    child = fork_call(lambda: {plan.strategy: render(plan) for plan in theirs}) if theirs else None
+    entries = {plan.strategy: render(plan) for plan in (mine if child is not None else plans)}
+    if child is not None:
+        handed = child.result()
+        for plan in theirs:
+            entry = handed.get(plan.strategy) if isinstance(handed, dict) else None
+            entries[plan.strategy] = entry if isinstance(entry, dict) else render(plan)
     for plan in plans:
         summary["strategies"][plan.strategy] = entries[plan.strategy]
     if write:

@@ -204,3 +204,23 @@ def test_advisories_shared_with_the_child_come_out_in_order_with_their_errors(mo
     monkeypatch.setattr(forking.pickle, "dumps", broken)
     assert analysis.analyze(loaded.firewalls, loaded.routers, loaded.links, loaded.errors, loaded.notes,
                             parallel=True) == serial
+
+
+def test_the_bundle_folders_split_in_two_shares_of_about_equal_cost():
+    from ansible_collections.diffserv.audit.plugins.plugin_utils import bundle
+
+    _fleet, plans = plans_for_shares()
+    theirs, mine = bundle._two_shares(plans)
+    assert sorted(p.strategy for p in theirs + mine) == sorted(p.strategy for p in plans) and theirs and mine
+    costs = sorted(bundle._render_cost(plan) for plan in plans)
+    # The costliest folder goes to the child; this process takes the two others (three folders: the greedy
+    # split), so the shares differ by less than the costliest folder.
+    assert max(bundle._render_cost(p) for p in theirs) == costs[-1] > costs[1]
+    assert sum(map(bundle._render_cost, mine)) == costs[0] + costs[1]
+    assert abs(sum(map(bundle._render_cost, theirs)) - sum(map(bundle._render_cost, mine))) < costs[-1]
+
+
+def plans_for_shares():
+    findings, hosts, loaded = fleet_of_every_scenario()
+    fleet = reaudit.fleet_from_loaded(findings, hosts, loaded.routers, loaded.firewalls)
+    return fleet, core.plan_remediation(findings, hosts, core.Options(), hier.staged_commands, fleet=fleet)
