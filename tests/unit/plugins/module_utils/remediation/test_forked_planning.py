@@ -6,8 +6,6 @@ no plan (its strategies are planned by the parent)."""
 
 from __future__ import annotations
 
-import pytest
-
 from ansible_collections.diffserv.audit.plugins.module_utils import analysis, forking, loader
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation import plan as core
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation import reaudit
@@ -40,22 +38,6 @@ def plans(monkeypatch, serial: bool):
     findings, hosts, loaded = fleet_of_every_scenario()
     fleet = reaudit.fleet_from_loaded(findings, hosts, loaded.routers, loaded.firewalls)
     return fleet, core.plan_remediation(findings, hosts, core.Options(), hier.staged_commands, fleet=fleet)
-
-
-@pytest.fixture
-def forks(monkeypatch):
-    """The children forked during the test (their pids), counted where forking.py forks them."""
-    found = []
-    real_fork = forking.os.fork
-
-    def counting_fork():
-        pid = real_fork()
-        if pid:
-            found.append(pid)
-        return pid
-
-    monkeypatch.setattr(forking.os, "fork", counting_fork)
-    return found
 
 
 def test_two_cores_plan_what_one_process_plans(monkeypatch, forks):

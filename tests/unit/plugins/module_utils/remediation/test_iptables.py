@@ -19,6 +19,13 @@ HEAD = ("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT
         ":POSTROUTING ACCEPT [0:0]\n")
 
 
+# A TOS write in FORWARD, then an ACCEPT in POSTROUTING before a later write: no single place clears both.
+NO_POSITION_WINS = HEAD + ("-A FORWARD -o eth0 -p tcp -m tcp --dport 25 -j TOS --set-tos 0x10/0xff\n"
+                           "-A POSTROUTING -o eth0 -p tcp -m tcp --dport 25 -j ACCEPT\n"
+                           "-A POSTROUTING -o eth0 -j TOS --set-tos 0x04/0xff\n"
+                           "COMMIT\n")
+
+
 def test_docstring_examples_run():
     assert doctest.testmod(ipt).failed == 0
 
@@ -43,10 +50,7 @@ def test_an_accept_after_a_write_moves_the_rule_before_it():
 
 
 def test_no_single_position_can_win_and_it_says_why():
-    dump = HEAD + ("-A FORWARD -o eth0 -p tcp -m tcp --dport 25 -j TOS --set-tos 0x10/0xff\n"
-                   "-A POSTROUTING -o eth0 -p tcp -m tcp --dport 25 -j ACCEPT\n"
-                   "-A POSTROUTING -o eth0 -j TOS --set-tos 0x04/0xff\n"
-                   "COMMIT\n")
+    dump = NO_POSITION_WINS
     with pytest.raises(ipt.PlacementError, match="no position in mangle POSTROUTING"):
         ipt.place_clear_rule(dump, "fw.rules", "eth0")
 
@@ -86,23 +90,13 @@ def test_ip6tables_commands_for_an_ipv6_dump():
 
 
 @pytest.fixture
-def big_enough(monkeypatch):
-    """Every dump counts as big (a forked child walks the writer lines), and the children forked are counted."""
+def big_enough(monkeypatch, forks):
+    """Every dump counts as big (a forked child walks the writer lines); the children forked are counted."""
     from ansible_collections.diffserv.audit.plugins.module_utils import forking
-    monkeypatch.setattr(forking, "FORK_MIN_BYTES", 1)
     monkeypatch.setenv("DIFFSERV_SERIAL_PLANNING", "")
+    monkeypatch.setattr(forking, "FORK_MIN_BYTES", 1)
     monkeypatch.setattr(forking, "worth_forking", lambda hosts, pieces, size=0: size >= forking.FORK_MIN_BYTES)
-    pids = []
-    real_fork = forking.os.fork
-
-    def counting_fork():
-        pid = real_fork()
-        if pid:
-            pids.append(pid)
-        return pid
-
-    monkeypatch.setattr(forking.os, "fork", counting_fork)
-    return forking, pids
+    return forking, forks
 
 
 def test_a_big_dumps_writer_lines_walked_beside_give_the_same_placement(big_enough, monkeypatch):
@@ -126,10 +120,7 @@ def test_a_big_dumps_writer_lines_walked_beside_give_the_same_placement(big_enou
 
 def test_a_refused_placement_reaps_the_child_it_started(big_enough):
     _forking, pids = big_enough
-    dump = HEAD + ("-A FORWARD -o eth0 -p tcp -m tcp --dport 25 -j TOS --set-tos 0x10/0xff\n"
-                   "-A POSTROUTING -o eth0 -p tcp -m tcp --dport 25 -j ACCEPT\n"
-                   "-A POSTROUTING -o eth0 -j TOS --set-tos 0x04/0xff\n"
-                   "COMMIT\n")
+    dump = NO_POSITION_WINS
     with pytest.raises(ipt.PlacementError, match="no position in mangle POSTROUTING"):
         ipt.place_clear_rule(dump, "fw.rules", "eth0")
     assert len(pids) == 1
