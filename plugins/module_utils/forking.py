@@ -96,7 +96,6 @@ def fork_call(work: t.Callable[[], t.Any]) -> Forked | None:
     return Forked(pid, reader)
 
 
-
 Value = t.TypeVar("Value")
 
 

@@ -86,7 +86,6 @@ def test_bundles_rendered_on_two_cores_are_the_files_one_process_writes(monkeypa
     assert list(summaries[""]["strategies"]) == list(summaries["1"]["strategies"]) == list(core.Options().strategies)
 
 
-
 def test_the_audits_joins_serve_the_re_audits(monkeypatch):
     # The audit remembers each link's conflicts on the loaded models (loader.Fleet.joins): a re-audit that
     # changes one router joins that router's link again and no other.
