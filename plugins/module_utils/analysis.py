@@ -26,7 +26,7 @@ import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import QUOTE_LIMIT, DiffservError, error_entry, quote
-from ansible_collections.diffserv.audit.plugins.module_utils.forking import fork_call, worth_forking
+from ansible_collections.diffserv.audit.plugins.module_utils.forking import fork_call, two_cores, worth_forking
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import (
     Advisory, Condition, Conflict, Evidence, Findings, Flow, HostError, LinkRef, Marker, Note, Treatment,
 )
@@ -1082,6 +1082,11 @@ class JoinMemo:
         self._known[(link, firewall.marks.family)] = (firewall.marks, router.config, tuple(conflicts))
 
 
+# Routers' interfaces from which the audit's advisories are computed beside its joins whatever the fleet's size
+# (each interface's fate table is read: a 1,000-interface router's take as long as its join).
+FORK_MIN_INTERFACES = 256
+
+
 # One link's join in one family: (link index, family, link, conflicts, None) or, where it failed,
 # (link index, family, link, (), {stage, host, what, error}).
 JoinOutcome = t.Tuple[int, int, Link, t.Tuple[Conflict, ...], t.Optional[t.Dict[str, t.Any]]]
@@ -1175,10 +1180,13 @@ def analyze(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput]
     # every interface: as long as the joins on a fleet), and this process the others while it waits; they are
     # used in order below.
     indexes = list(range(len(links)))
-    router_stages = list(range(len(routers)))[1::2] if details else []
+    # A single big router is worth it too: its advisories (a table an interface) are as long as its join.
+    router_stages = list(range(len(routers)))[0::2] if details else []
+    shared = worth_forking(len(links), 2) or (details and two_cores() and sum(
+        len(router.config.interfaces) for router in routers.values()) >= FORK_MIN_INTERFACES)
     forked = fork_call(lambda: (_join_links(links, indexes[1::2], firewalls, routers, None),
                                 _advisory_outcomes(_advisory_stages(firewalls, routers), router_stages, True))) \
-        if parallel and worth_forking(len(links), 2) else None
+        if parallel and shared else None
     outcomes = _join_links(links, indexes[0::2] if forked is not None else indexes, firewalls, routers, joins)
     advised: dict[int, AdvisoryOutcome] = {}
     if forked is not None and details:

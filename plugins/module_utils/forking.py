@@ -28,7 +28,15 @@ FORK_MIN_BYTES = 4 << 20
 def worth_forking(hosts: int, pieces: int, size: int = 0) -> bool:
     """Whether work in `pieces` over a fleet of `hosts` whose texts hold `size` characters is shared with a
     forked child (2 cores or more, DIFFSERV_SERIAL_PLANNING unset: set, everything runs in one process)."""
-    if pieces < 2 or (hosts < FORK_MIN_HOSTS and size < FORK_MIN_BYTES) or not hasattr(os, "fork"):
+    if pieces < 2 or (hosts < FORK_MIN_HOSTS and size < FORK_MIN_BYTES):
+        return False
+    return two_cores()
+
+
+def two_cores() -> bool:
+    """Whether this process may fork a child to share work with: fork exists, two cores or more are ours, and
+    DIFFSERV_SERIAL_PLANNING is unset."""
+    if not hasattr(os, "fork"):
         return False
     try:
         cores = len(os.sched_getaffinity(0))

@@ -205,3 +205,45 @@ def plans_for_shares():
     findings, hosts, loaded = fleet_of_every_scenario()
     fleet = reaudit.fleet_from_loaded(findings, hosts, loaded.routers, loaded.firewalls)
     return fleet, core.plan_remediation(findings, hosts, core.Options(), hier.staged_commands, fleet=fleet)
+
+
+def test_one_big_routers_advisories_are_computed_beside_its_join(forks):
+    """One link, one router of 300 interfaces (the bench's generator, with the founding incident's policy on the
+    uplink): the child computes the router's advisories while this process joins the link; the findings are
+    those of one process.  A small router stays in one process."""
+    import importlib.util
+    import pathlib
+    import re
+
+    bench = pathlib.Path(__file__).resolve().parents[5] / "bench"
+    spec = importlib.util.spec_from_file_location("gen_ios_config", bench / "gen_ios_config.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    router = module.generate(4000, interfaces=300, acl_entries=600)
+    # List 199: the generator writes lists 100-174.
+    founding = ("access-list 199 permit ip any any dscp 1\n!\nroute-map null_policy_route permit 10\n"
+                " match ip address 199\n set interface Null0\n!\n")
+    # The uplink's own features (the generator's ACLs and policies) give way to the founding incident's.
+    router = re.sub(r"^interface GigabitEthernet0/0\n(?: .*\n)*!\n", lambda _m: founding + (
+        "interface GigabitEthernet0/0\n ip address 203.0.113.2 255.255.255.252\n"
+        " ip policy route-map null_policy_route\n!\n"), router, count=1, flags=re.M)
+    assert "set interface Null0" in router
+    results = {
+        "fw": {"diffserv_collection": {"platform": "iptables", "files": [
+            {"name": "iptables-save", "source": "fw.rules", "text": read("partner-fw.rules")}]}},
+        "rtr": {"diffserv_collection": {"platform": "ios", "files": [
+            {"name": "running-config", "source": "rtr.cfg", "text": router}]}}}
+    loaded = loader.load_fleet(results, [{"from": "fw:eth0", "to": "rtr:GigabitEthernet0/0"}])
+    assert len(loaded.routers["rtr"].config.interfaces) >= analysis.FORK_MIN_INTERFACES and not loaded.errors
+    serial = analysis.analyze(loaded.firewalls, loaded.routers, loaded.links, loaded.errors, loaded.notes)
+    assert forks == []
+    parallel = analysis.analyze(loaded.firewalls, loaded.routers, loaded.links, loaded.errors, loaded.notes,
+                                parallel=True)
+    assert len(forks) == 1
+    assert parallel == serial and serial.conflicts and serial.advisories
+    small, _hosts, small_loaded = fleet_of_every_scenario()
+    first = small_loaded.links[0]
+    one = {first.router: small_loaded.routers[first.router]}
+    analysis.analyze({first.firewall: small_loaded.firewalls[first.firewall]}, one, [first], parallel=True)
+    assert len(forks) == 1 + 1  # the load of the 20-host fleet forked; the one small router's audit did not
