@@ -16,6 +16,7 @@ from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
+import functools
 import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
@@ -78,9 +79,16 @@ def _fleet_marks(fleet: Fleet, dscp: int) -> list[str]:
                     if item.rewrite is not None:
                         rewrites.append((item.source, item.rewrite))
         for source, rewrite in rewrites:
-            if any(rewrite.apply(byte) >> 2 == dscp for byte in range(256)):
+            if dscp in _dscps_written(rewrite.keep, rewrite.value):
                 found.append("%s line %d (%s)" % (name, source.line, source.text))
     return found
+
+
+@functools.lru_cache(maxsize=1024)
+def _dscps_written(keep: int, value: int) -> frozenset[int]:
+    """The DSCPs a rewrite `(byte & keep) | value` can write, whatever byte arrives (Rewrite.apply): a big
+    router's hundreds of `set` lines hold a handful of (keep, value) pairs, asked again for each codepoint tried."""
+    return frozenset(((byte & keep) | value) >> 2 for byte in range(256))
 
 
 def _fleet_matches(fleet: Fleet, dscp: int) -> list[str]:
