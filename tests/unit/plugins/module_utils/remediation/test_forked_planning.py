@@ -247,3 +247,36 @@ def test_one_big_routers_advisories_are_computed_beside_its_join(forks):
     one = {first.router: small_loaded.routers[first.router]}
     analysis.analyze({first.firewall: small_loaded.firewalls[first.firewall]}, one, [first], parallel=True)
     assert len(forks) == 1 + 1  # the load of the 20-host fleet forked; the one small router's audit did not
+
+
+def test_a_few_big_hosts_plan_each_strategy_in_a_child_of_its_own(monkeypatch, forks):
+    """Fewer than 16 hosts whose texts are big (here: any size counts as big): each strategy but the first in a
+    child of its own; the plans are those of one process, also where a child fails."""
+    scenario = SCENARIOS[0]
+    results = {
+        "fw": {"diffserv_collection": {"platform": "iptables", "managed": True, "files": [
+            {"name": "iptables-save", "source": "fw.rules", "text": read("partner-fw.rules")}]}},
+        "rtr": {"diffserv_collection": {"platform": "ios", "managed": True, "files": [
+            {"name": "running-config", "source": "rtr.cfg", "text": read(scenario.router_file)}]}}}
+    hosts = {"fw": HostText("fw", "iptables", read("partner-fw.rules"), "fw.rules", True),
+             "rtr": HostText("rtr", "ios", read(scenario.router_file), "rtr.cfg")}
+    loaded = loader.load_fleet(results, [{"from": "fw:eth0", "to": "rtr:%s" % scenario.interface}])
+    findings = analysis.analyze(loaded.firewalls, loaded.routers, loaded.links, loaded.errors, loaded.notes)
+    assert findings.conflicts
+
+    def planned(serial):
+        monkeypatch.setenv("DIFFSERV_SERIAL_PLANNING", "1" if serial else "")
+        fleet = reaudit.fleet_from_loaded(findings, hosts, loaded.routers, loaded.firewalls)
+        return core.plan_remediation(findings, hosts, core.Options(), hier.staged_commands, fleet=fleet)
+
+    monkeypatch.setattr(forking, "FORK_MIN_BYTES", 1)
+    serial = planned(serial=True)
+    assert forks == []
+    assert planned(serial=False) == serial
+    assert len(forks) == len(core.Options().strategies) - 1
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("the child cannot pickle its plan")
+
+    monkeypatch.setattr(forking.pickle, "dumps", broken)
+    assert planned(serial=False) == serial and any(plan.clean for plan in serial)
