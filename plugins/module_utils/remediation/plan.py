@@ -131,6 +131,10 @@ def plan_strategy(strategy: str, fleet: Fleet, findings: Findings | t.Mapping[st
                 planned.refused, recheck_all, recheck_managed, problems)
 
 
+# Below this many characters of text (and 16 hosts), each strategy but the first is planned in a child of its own.
+SPREAD_MAX_BYTES = 8 << 20
+
+
 def plan_remediation(findings: Findings | t.Mapping[str, t.Any], hosts: t.Mapping[str, HostText],
                      options: Options | None = None, ios_planner: IosPlanner | None = None,
                      fleet: Fleet | None = None) -> tuple[Plan, ...]:
@@ -148,15 +152,18 @@ def plan_remediation(findings: Findings | t.Mapping[str, t.Any], hosts: t.Mappin
         raise PlanError("unknown strategy %s (one of %s)" % (", ".join(unknown), ", ".join(STRATEGIES)))
     names = list(options.strategies)
     # Strategies are planned on both cores by forked children (they read the audited models without copying
-    # them) that hand their plans back pickled. Which strategy costs most depends on the input:
-    # - a few big hosts (one 50,000-line router: remove_policy's re-audit 2.0 s, the two others 0.8 s together):
-    #   each strategy but the first gets a child of its own, so none waits behind another (2.8 -> 2.0 s);
-    # - a fleet: one child plans every other strategy (change_dscp of the three, whose staged re-audits cost about
-    #   what the two others do together). A second child would copy its share of a big heap page by page as it
-    #   touches the models: on 1,000 devices, three processes took 15.4 s where two take 11.8 s.
+    # them) that hand their plans back pickled. Which strategy costs most depends on the input, and each child
+    # copies the pages of the heap it touches:
+    # - a few hosts of a few MB (one 50,000-line router, 2.6 MB: remove_policy's re-audit 2.0 s, the two others
+    #   0.8 s together): each strategy but the first gets a child of its own, so none waits behind another
+    #   (2.8 -> 2.0 s);
+    # - bigger (a 100,000-rule dump, 13 MB: 4.0 s with one child, 4.8 s with two) and fleets (1,000 devices:
+    #   11.8 s with one child, 15.4 s with two): one child plans every other strategy (change_dscp of the three,
+    #   whose staged re-audits on a fleet cost about what the two others do together).
     children: dict[str, Forked | None] = {}
-    if worth_forking(len(fleet.audited), len(names), sum(len(host.text) for host in fleet.hosts.values())):
-        if len(fleet.audited) >= FORK_MIN_HOSTS:
+    size = sum(len(host.text) for host in fleet.hosts.values())
+    if worth_forking(len(fleet.audited), len(names), size):
+        if len(fleet.audited) >= FORK_MIN_HOSTS or size >= SPREAD_MAX_BYTES:
             shared = names[1::2]
             together = fork_call(lambda: {name: _plan_or_refusal(name, fleet, findings, options, ios_planner)
                                           for name in shared})
