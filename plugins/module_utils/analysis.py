@@ -46,7 +46,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.ios.tables import R
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.trace import trace_ios
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.atoms import PROTOCOL_NAMES
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import (
-    DPORT, DST, IIF, PROTO, SPORT, SRC, Marking, MarkingMap,
+    DPORT, DST, PROTO, SPORT, SRC, Marking, MarkingMap,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import Ruleset
 
@@ -837,7 +837,6 @@ def conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
     behind: dict[tuple[t.Any, ...], list[list[t.Any]]] = {}
     whole: dict[tuple[t.Any, ...], bool] = {}
     marks = firewall.marks
-    egress_atom = marks.interfaces.atom(link.egress) if link.egress else None
     # Only bytes some router table may treat differently from unmarked traffic can conflict.
     differ: dict[tuple[int, int], bool] = {}
 
@@ -881,11 +880,10 @@ def conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
     answers: dict[tuple[int, ...], list[Part]] = {}
     judges: dict[PacketClass, _Judge] = {}
     budget = [JOIN_BUDGET]
+    # In and out by the same interface (hairpin forwarding, which routes rarely do) is left out by the map itself,
+    # before its histories are expanded.
     for marking in marks.leaving(link.egress, ds_bytes=suspect, hairpin=False):
         if not marking.writers or marking.path == "input":
-            continue
-        if egress_atom is not None and marking.path == "forward" and marking.masks[IIF] == egress_atom:
-            # In and out by the same interface: hairpin forwarding, which routes rarely do; left out.
             continue
         ds_byte = marking.unmarked_byte
         if ds_byte is None or ds_byte == 0:
@@ -1040,17 +1038,10 @@ def advisories_for(firewalls: dict[str, FirewallInput], routers: dict[str, Route
     `done`: outcomes already computed (by a forked child, see analyze), by position in _advisory_stages."""
     found: list[Advisory] = []
     stages = _advisory_stages(firewalls, routers)
-    for index, (host, stage) in enumerate(stages):
-        outcome = done.get(index) if done is not None else None
-        if outcome is None:
-            try:
-                found.extend(stage())
-            except Exception as error:  # pylint: disable=broad-except
-                if errors is None:
-                    raise
-                errors.append(HostError.from_dict(error_entry(host, error, "looking for advisories on %s" % host)))
-            continue
-        advisories, failure = outcome
+    outcomes = dict(done or {})
+    outcomes.update(_advisory_outcomes(stages, [index for index in range(len(stages)) if index not in outcomes]))
+    for index, (host, _stage) in enumerate(stages):
+        advisories, failure = outcomes[index]
         if failure is not None:
             if errors is None:
                 raise failure

@@ -143,9 +143,10 @@ def _load_hosts(results: t.Mapping[str, t.Mapping[str, t.Any] | None],
     theirs = [index for index, (_host, registered) in enumerate(items) if _firewall_collection(registered)][1::2]
     forked = fork_call(lambda: [load(*items[index]) for index in theirs]) \
         if theirs and worth_forking(len(items), 2, sum(_text_size(registered) for _host, registered in items)) else None
+    away = set(theirs) if forked is not None else set()
     outcomes: dict[int, HostLoad] = {}
     for index, (host, registered) in enumerate(items):
-        if forked is None or index not in theirs:
+        if index not in away:
             outcomes[index] = load(host, registered)
     if forked is not None:
         handed = forked.result()
@@ -166,15 +167,15 @@ def load_fleet(results: t.Mapping[str, t.Mapping[str, t.Any] | None], links_give
     routers: dict[str, RouterInput] = {}
     errors: list[dict[str, t.Any]] = []
     notes: list[dict[str, t.Any]] = []
-    for _host, firewall, router, host_notes, error in _load_hosts(results, links_given, backend, tos_semantics):
+    for host, firewall, router, host_notes, error in _load_hosts(results, links_given, backend, tos_semantics):
         if error is not None:
             errors.append(error)
             continue
         notes.extend(host_notes)
         if firewall is not None:
-            firewalls[_host] = firewall
+            firewalls[host] = firewall
         if router is not None:
-            routers[_host] = router
+            routers[host] = router
     links = None
     # An empty list is links given, none of them (a --limit that leaves no link between the hosts it
     # selects): nothing is joined, and the run says so; only None (no diffserv_links) assumes every path.

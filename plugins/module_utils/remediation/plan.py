@@ -47,7 +47,7 @@ import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import platforms
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
-from ansible_collections.diffserv.audit.plugins.module_utils.forking import FORK_MIN_HOSTS, Forked, fork_call, worth_forking
+from ansible_collections.diffserv.audit.plugins.module_utils.forking import FORK_MIN_HOSTS, fork_call, worth_forking
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import Findings, as_findings
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.change_dscp import (
     choose_codepoint, codepoint_problems,
@@ -160,29 +160,29 @@ def plan_remediation(findings: Findings | t.Mapping[str, t.Any], hosts: t.Mappin
     # - bigger (a 100,000-rule dump, 13 MB: 4.0 s with one child, 4.8 s with two) and fleets (1,000 devices:
     #   11.8 s with one child, 15.4 s with two): one child plans every other strategy (change_dscp of the three,
     #   whose staged re-audits on a fleet cost about what the two others do together).
-    children: dict[str, Forked | None] = {}
+    groups: list[list[str]] = []
     size = sum(len(host.text) for host in fleet.hosts.values())
     if worth_forking(len(fleet.audited), len(names), size):
-        if len(fleet.audited) >= FORK_MIN_HOSTS or size >= SPREAD_MAX_BYTES:
-            shared = names[1::2]
-            together = fork_call(lambda: {name: _plan_or_refusal(name, fleet, findings, options, ios_planner)
-                                          for name in shared})
-            children = {name: together for name in shared}
-        else:
-            children = {name: fork_call(functools.partial(_plan_or_refusal, name, fleet, findings, options,
-                                                          ios_planner)) for name in names[1:]}
-    planned = {name: _plan_or_refusal(name, fleet, findings, options, ios_planner)
-               for name in names if name not in children}
-    handed: dict[int, t.Any] = {}
-    for name, child in children.items():
-        if child is not None and id(child) not in handed:
-            handed[id(child)] = child.result()
-        got = handed.get(id(child)) if child is not None else None
-        plan = got.get(name) if isinstance(got, dict) else got
-        # A child that failed: its strategy is planned here, so a failure never loses a plan.
-        planned[name] = plan if isinstance(plan, Plan) and plan.strategy == name else \
-            _plan_or_refusal(name, fleet, findings, options, ios_planner)
+        spread = len(fleet.audited) < FORK_MIN_HOSTS and size < SPREAD_MAX_BYTES
+        groups = [[name] for name in names[1:]] if spread else [names[1::2]]
+    children = [(group, fork_call(functools.partial(_plans_of, group, fleet, findings, options, ios_planner)))
+                for group in groups]
+    away = {name for group in groups for name in group}
+    planned = {name: _plan_or_refusal(name, fleet, findings, options, ios_planner) for name in names if name not in away}
+    for group, child in children:
+        handed = child.result() if child is not None else None
+        for name in group:
+            plan = handed.get(name) if isinstance(handed, dict) else None
+            # A child that failed: its strategy is planned here, so a failure never loses a plan.
+            planned[name] = plan if isinstance(plan, Plan) and plan.strategy == name else \
+                _plan_or_refusal(name, fleet, findings, options, ios_planner)
     return tuple(planned[name] for name in names)
+
+
+def _plans_of(names: t.Sequence[str], fleet: Fleet, findings: Findings, options: Options,
+              ios_planner: IosPlanner | None) -> dict[str, Plan]:
+    """A forked child's share: its strategies' plans by name."""
+    return {name: _plan_or_refusal(name, fleet, findings, options, ios_planner) for name in names}
 
 
 def _plan_or_refusal(name: str, fleet: Fleet, findings: Findings, options: Options,
