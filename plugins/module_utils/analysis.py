@@ -572,30 +572,43 @@ def _same_ways(marked: ClassFate, plain: ClassFate) -> bool:
 BYTE_LEVEL = _Judge(None)
 
 
-def _byte_level(marked_class: FateClass, plain_class: FateClass, packets: PacketClass) -> Part:
-    """A class judged per byte (the engine's own comparison, no header test applied): past the budget."""
+def _whole(fate_class: FateClass) -> ClassFate:
+    """Every path of the class, none decided by a header test: the byte-level reading of a class."""
+    header = tuple(None if any(_is_header(c) for c in path.conditions) else True for path in fate_class.paths)
+    return ClassFate(fate_class, fate_class.paths, header, (fate_class.default,), True, ())
+
+
+def _byte_level(marked_class: FateClass, plain_class: FateClass, packets: PacketClass,
+                wholes: dict[int, tuple[FateClass, ClassFate]]) -> Part:
+    """A class judged per byte (the engine's own comparison, no header test applied): past the budget.
+    `wholes` keeps each class's reading (it does not depend on the packets; held, so ids stay unique)."""
     def whole(fate_class: FateClass) -> ClassFate:
-        header = tuple(None if any(_is_header(c) for c in path.conditions) else True for path in fate_class.paths)
-        return ClassFate(fate_class, fate_class.paths, header, (fate_class.default,), True, ())
+        held = wholes.get(id(fate_class))
+        if held is None:
+            held = wholes[id(fate_class)] = (fate_class, _whole(fate_class))
+        return held[1]
     return Part(packets, whole(marked_class), whole(plain_class), marked_class.default, plain_class.default, False,
                 marked_class.fate_differs, (), True)
 
 
 def class_parts(marked_class: FateClass, plain_class: FateClass, packets: PacketClass,
                 limit: int = MAX_PARTS, judges: dict[PacketClass, _Judge] | None = None,
-                budget: list[int] | None = None) -> list[Part]:
+                budget: list[int] | None = None,
+                wholes: dict[int, tuple[FateClass, ClassFate]] | None = None) -> list[Part]:
     """`packets` arriving with the bytes of `marked_class` against the same packets with byte 0 (`plain_class`):
     cut until the router's header tests are decided for every part (or `limit` parts), in header order.
     `judges` keeps each class's header verdicts across calls (the tables of one link); `budget` ([n]) the
-    restrictions left to spend: at 0, the class is judged per byte (no header decided, no cut)."""
+    restrictions left to spend: at 0, the class is judged per byte (no header decided, no cut); `wholes` keeps
+    those byte-level readings across calls."""
     judges = {} if judges is None else judges
+    wholes = {} if wholes is None else wholes
     todo = collections.deque([packets])
     out: list[Part] = []
     while todo:
         current = todo.popleft()
         judge = judges.get(current)
         if budget is not None and budget[0] <= 0:
-            out.append(_byte_level(marked_class, plain_class, current))
+            out.append(_byte_level(marked_class, plain_class, current, wholes))
             continue
         if judge is None:
             judge = judges[current] = _Judge(current, budget)
@@ -879,6 +892,7 @@ def conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
     classes: dict[tuple[int, ...], PacketClass] = {}
     answers: dict[tuple[int, ...], list[Part]] = {}
     judges: dict[PacketClass, _Judge] = {}
+    wholes: dict[int, tuple[FateClass, ClassFate]] = {}
     budget = [JOIN_BUDGET]
     # In and out by the same interface (hairpin forwarding, which routes rarely do) is left out by the map itself,
     # before its histories are expanded.
@@ -899,7 +913,8 @@ def conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
                 packets = classes.get(header)
                 if packets is None:
                     packets = classes[header] = packet_class(marking)
-                parts = answers[answer_key] = class_parts(fate_class, zero, packets, judges=judges, budget=budget)
+                parts = answers[answer_key] = class_parts(fate_class, zero, packets, judges=judges,
+                                                          budget=budget, wholes=wholes)
             by_action: dict[str, list[Part]] = {}
             for part in parts:
                 if part.differs:

@@ -323,7 +323,24 @@ def _address_cover(address: Address, wanted: Ranges | None, bits: int) -> bool |
             return None
         members = address.members
     else:
-        members = ((address.network, address.wildcard),)
+        wildcard = address.wildcard
+        if wildcard & (wildcard + 1) == 0:
+            # A prefix (the wildcard one run of low bits): one interval, against which the class's ranges are
+            # inside, outside or across, as the aligned blocks below would find each of them one by one.
+            first = address.network & ~wildcard
+            last = first | wildcard
+            inside = outside = False
+            for low, high in wanted:
+                if high < first or low > last:
+                    outside = True
+                elif first <= low and high <= last:
+                    inside = True
+                else:
+                    return None
+                if inside and outside:
+                    return None
+            return inside
+        members = ((address.network, wildcard),)
     seen_in = seen_out = False
     for low, high in wanted:
         for network, free in range_blocks(low, high, bits):

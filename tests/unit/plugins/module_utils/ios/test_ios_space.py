@@ -165,3 +165,30 @@ def test_exact_answers_agree_with_the_trace_of_every_sampled_packet(seed):
             assert result["fate"] in answer.actions
         if answer.exact:
             assert fates == {answer.fate}
+
+
+def _brute_cover(address, wanted) -> bool | None:
+    """All (True), none (False) or some (None) of the addresses in `wanted`, tried one by one."""
+    verdicts = {bool(address.matches(value)) for low, high in wanted for value in range(low, high + 1)}
+    return None if len(verdicts) > 1 else (verdicts.pop() if verdicts else False)
+
+
+def test_address_cover_is_exact_for_one_network_prefix_or_not():
+    """The prefix fast path (one interval) and the aligned-block walk (any wildcard) against every address of
+    an 8-bit space: a prefix's answer must not depend on which of the two computed it."""
+    from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import Address
+    from ansible_collections.diffserv.audit.plugins.module_utils.ios.space import _address_cover
+    rng = random.Random(7)
+    prefixes = 0
+    for _ in range(3000):
+        wildcard = rng.choice([(1 << rng.randint(0, 8)) - 1, rng.randrange(256)])
+        network = rng.randrange(256)
+        prefixes += wildcard & (wildcard + 1) == 0
+        address = Address(network & ~wildcard & 0xFF, wildcard, None, "n w")
+        cuts = sorted(rng.sample(range(256), rng.randint(1, 6)))
+        wanted = [(low, high) for low, high in zip(cuts[::2], cuts[1::2] + [cuts[-1]]) if low <= high][:3]
+        assert _address_cover(address, wanted, 8) is _brute_cover(address, wanted), (network, wildcard, wanted)
+        # The same pair as a one-member group takes the block walk: the same answer.
+        grouped = Address(0, 0, "G", "object-group G", ((network & ~wildcard & 0xFF, wildcard),))
+        assert _address_cover(grouped, wanted, 8) is _brute_cover(grouped, wanted), (network, wildcard, wanted)
+    assert 1000 < prefixes < 3000
