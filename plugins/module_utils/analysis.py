@@ -35,7 +35,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.ios.decisions impor
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.decisions import Condition as RouterCondition
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.fates import (
-    DROPPED, NULL_ROUTED, FateTable, fate_table, fate_tables, transit_tables,
+    DROPPED, NULL_ROUTED, FateTable, fate_table, interface_fate_tables, transit_tables,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.links import unused_definitions
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import AclEntry, Address, IosConfig, Ports
@@ -965,35 +965,46 @@ def conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
     return out
 
 
+def _table_advice(table: FateTable, legacy: t.Collection[int]) -> list[tuple[str, tuple[Evidence, ...], int]]:
+    """What one table deserves a word about, whichever interface holds it: (kind, lines, DSCP)."""
+    found: list[tuple[str, tuple[Evidence, ...], int]] = []
+    fate_class = table.for_byte(1 << 2)
+    if fate_class.fate in (NULL_ROUTED, DROPPED) and fate_class.fate_differs:
+        found.append(("drops-lower-effort",
+                      tuple(_shown(step.source) for step in fate_class.default.steps if step.depends_on_dscp), 1))
+    for step, _conditions in table.markings():
+        rewrite = step.rewrite
+        # A re-mark by table or map writes a value no configuration line names: nothing to advise on.
+        if rewrite is None or getattr(rewrite, "unknown", False) or getattr(rewrite, "keep", None) not in (0x03, 0x00):
+            continue
+        dscp = rewrite.value >> 2
+        if dscp in legacy and dscp != 0:
+            found.append(("internal-marker-on-legacy-codepoint", (_shown(step.source),), dscp))
+    return found
+
+
 def router_advisories(router: RouterInput) -> list[Advisory]:
-    """What one router does to DS bytes that deserves a word, conflict or not."""
+    """What one router does to DS bytes that deserves a word, conflict or not.  Interfaces alike in their
+    lists and policies share one table (interface_fate_tables): its advice is worked out once."""
     found: list[Advisory] = []
     legacy = dsfield.dscps_from_rfc1349()
-    for table in fate_tables(router.config):
-        name = table.interface
-        if table.shutdown or name.lower().startswith(("null", "loopback")):
+    advice: dict[int, list[tuple[str, tuple[Evidence, ...], int]]] = {}
+    for name, direction, shutdown, table in interface_fate_tables(router.config):
+        if shutdown or name.lower().startswith(("null", "loopback")):
             continue
-        fate_class = table.for_byte(1 << 2)
-        if fate_class.fate in (NULL_ROUTED, DROPPED) and fate_class.fate_differs:
-            found.append(Advisory(
-                "drops-lower-effort", router.host, name, table.direction,
-                "%s: DSCP 1 %s %s: DSCP 1 is now the Lower-Effort codepoint (RFC 8622), set on "
-                "purpose by applications that yield; it should be deprioritised, not discarded"
-                % (router.host, "arriving on" if table.direction == "in" else "leaving by", name),
-                tuple(_shown(step.source) for step in fate_class.default.steps if step.depends_on_dscp)))
-        for step, _conditions in table.markings():
-            rewrite = step.rewrite
-            # A re-mark by table or map writes a value no configuration line names: nothing to advise on.
-            if rewrite is None or getattr(rewrite, "unknown", False) or getattr(rewrite, "keep", None) not in (0x03, 0x00):
-                continue
-            dscp = rewrite.value >> 2
-            if dscp in legacy and dscp != 0:
-                found.append(Advisory(
-                    "internal-marker-on-legacy-codepoint", router.host, name, table.direction,
-                    "%s marks DSCP %s, a codepoint legacy RFC 1349 TOS values produce (%s); "
-                    "traffic from stacks that still write TOS can carry it too"
-                    % (router.host, dsfield.dscp_label(dscp), _tos_origin(dscp)),
-                    (_shown(step.source),)))
+        held = advice.get(id(table))
+        if held is None:
+            held = advice[id(table)] = _table_advice(table, legacy)
+        for kind, lines, dscp in held:
+            if kind == "drops-lower-effort":
+                text = ("%s: DSCP 1 %s %s: DSCP 1 is now the Lower-Effort codepoint (RFC 8622), set on "
+                        "purpose by applications that yield; it should be deprioritised, not discarded"
+                        % (router.host, "arriving on" if direction == "in" else "leaving by", name))
+            else:
+                text = ("%s marks DSCP %s, a codepoint legacy RFC 1349 TOS values produce (%s); "
+                        "traffic from stacks that still write TOS can carry it too"
+                        % (router.host, dsfield.dscp_label(dscp), _tos_origin(dscp)))
+            found.append(Advisory(kind, router.host, name, direction, text, lines))
     return found
 
 

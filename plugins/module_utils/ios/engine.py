@@ -1264,6 +1264,38 @@ def fate_tables(config: IosConfig, family: int = 4) -> list[FateTable]:
     return out
 
 
+def _interface_identity(iface: Interface, direction: str, family: int) -> tuple[t.Any, ...]:
+    """What one interface's stages in `direction` depend on besides the lines attaching them (Engine.stages):
+    the lists, policies and route-maps by name, and its own unmodelled lines."""
+    if direction == "out":
+        return ("out",) + _output_identity(iface, family)
+    acl_in, pbr = (iface.acl_in, iface.pbr) if family == 4 else (iface.acl6_in, iface.pbr6)
+    return ("in", acl_in.name if acl_in else None, iface.policy_in.name if iface.policy_in else None,
+            pbr.name if pbr else None,
+            tuple(line for line in iface.unmodeled if line.direction in ("in", "both") and family in line.families))
+
+
+def interface_fate_tables(config: IosConfig, family: int = 4) -> list[tuple[str, str, bool, FateTable]]:
+    """(interface, direction, shut, table) for every interface in both directions, as fate_tables lists them,
+    with one table computed per kind: interfaces alike in what their stages depend on (_interface_identity)
+    hold the same table object, computed for the first of them, whose paths cite that one's attachment lines
+    (as a SharedTransit's do).  For readers of the classes, not of the attaching lines (the advisories)."""
+    engine = Engine(config, family)
+    out: list[tuple[str, str, bool, FateTable]] = []
+    computed: dict[tuple[t.Any, ...], FateTable] = {}
+    with gc_paused():
+        for name, iface in config.interfaces.items():
+            for direction in DIRECTIONS:
+                key = _interface_identity(iface, direction, family)
+                table = computed.get(key)
+                if table is None:
+                    table = computed[key] = engine.fate_table(name, direction)
+                out.append((iface.name, direction, iface.shutdown, table))
+        if config.local_policy is not None:
+            out.append(("(router)", "local", False, engine.fate_table("(router)", "local")))
+    return out
+
+
 def unused(config: IosConfig) -> list[Unused]:
     """Definitions no applied place reaches: reported, never treated as active."""
     return unused_definitions(config)

@@ -71,6 +71,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.ios.engine import (
     SharedTransit,
     fate_table,
     fate_tables,
+    interface_fate_tables,
     shared_transit_tables,
     transit_table,
     transit_tables,
@@ -91,5 +92,5 @@ __all__ = [
     "DIRECTIONS", "DL", "DROPPED", "FORWARDED", "NULL_ROUTED", "POLICY_ROUTED", "REMARKED_UNKNOWN", "UNDECIDABLE_KINDS",
     "AclCondition", "Alt", "AnyOfCondition", "Condition", "DecisionCondition", "Engine", "FateClass", "FateTable",
     "NbarCondition", "Path", "RateCondition", "RouteCondition", "SharedTransit", "Step",
-    "fate_table", "fate_tables", "shared_transit_tables", "transit_table", "transit_tables", "unused",
+    "fate_table", "fate_tables", "interface_fate_tables", "shared_transit_tables", "transit_table", "transit_tables", "unused",
 ]

@@ -142,7 +142,7 @@ def test_policy_routing_to_one_exit_keeps_that_exit_apart() -> None:
     assert views["GigabitEthernet0/3"].for_byte(46 << 2).fate == "policy-routed"
 
 
-def generated_router() -> IosConfig:
+def generated_router(interfaces: int = 40, edit: t.Callable[[str], str] = lambda text: text) -> IosConfig:
     """A 40-interface router from the bench's generator (loaded by path: bench/ is not a package)."""
     spec = importlib.util.spec_from_file_location("gen_ios_config", BENCH / "gen_ios_config.py")
     if spec is None or spec.loader is None:
@@ -150,7 +150,7 @@ def generated_router() -> IosConfig:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     generate = t.cast(t.Callable[..., str], module.generate)
-    return parse_ios(generate(3000, interfaces=40, acl_entries=600), "bench.cfg")
+    return parse_ios(edit(generate(3000 + 40 * interfaces, interfaces=interfaces, acl_entries=600)), "bench.cfg")
 
 
 @pytest.mark.parametrize("pick", ["input policy and policy routing", "input ACL only", "no input feature"])
@@ -177,3 +177,40 @@ def test_generated_router_every_exit_agrees_with_its_own_computation(pick: str) 
         else:
             first = next(v for v in views if v.classes is view.classes)
             assert answers(view, attachment_swap(first, alone)) == answers(alone)
+
+
+def test_interfaces_alike_share_their_own_fate_table_and_the_advisories_stay_the_same() -> None:
+    """interface_fate_tables: one table per kind of interface and direction (the bench's generator, 200
+    interfaces; one given an unmodelled line of its own), each answering every byte as the interface's own
+    table does once the attachment lines are swapped; the router's advisories are those read off every
+    interface's own table."""
+    from ansible_collections.diffserv.audit.plugins.module_utils import analysis, dsfield
+    from ansible_collections.diffserv.audit.plugins.module_utils.ios.fates import fate_tables, interface_fate_tables
+
+    # Every interface's twin but for a CAR line of its own (which drops, unmodelled): never the same table.
+    config = generated_router(200, lambda text: text.replace(
+        "interface GigabitEthernet0/1.101\n", "interface GigabitEthernet0/1.101\n"
+        " rate-limit output 8000 8000 8000 conform-action transmit exceed-action drop\n", 1))
+    car = config.interfaces["GigabitEthernet0/1.101"]
+    assert car.unmodeled
+    rows = interface_fate_tables(config)
+    alone = fate_tables(config)
+    assert [(name, direction) for name, direction, _shut, _table in rows] == [(own.interface, own.direction) for own in alone]
+    assert len({id(table) for *_row, table in rows}) < len(rows) * 3 / 4
+    car_table = next(table for name, direction, _shut, table in rows if name == car.name and direction == "out")
+    assert car_table.interface == car.name and all(
+        table is not car_table for name, _direction, _shut, table in rows if name != car.name)
+    for (name, _direction, shut, shared), own in zip(rows, alone):
+        assert shut == own.shutdown
+        assert answers(shared, attachment_swap(shared, own)) == answers(own), name
+    legacy = dsfield.dscps_from_rfc1349()
+    wanted = [(own.interface, own.direction, kind, lines, dscp) for own in alone
+              if not own.shutdown and not own.interface.lower().startswith(("null", "loopback"))
+              for kind, lines, dscp in analysis._table_advice(own, legacy)]
+    got = analysis.router_advisories(analysis.RouterInput("r", "bench.cfg", config))
+    assert len(wanted) > 20 and {row[2] for row in wanted} == {"drops-lower-effort", "internal-marker-on-legacy-codepoint"}
+    assert [(a.interface, a.direction, a.kind, a.lines) for a in got] == [row[:4] for row in wanted]
+    # Each text names its own interface (drops) or codepoint (markers), not the first alike interface's.
+    assert all(("%s %s:" % ("arriving on" if a.direction == "in" else "leaving by", a.interface)) in a.text
+               if a.kind == "drops-lower-effort" else ("marks DSCP %s," % dsfield.dscp_label(row[4])) in a.text
+               for a, row in zip(got, wanted))
