@@ -292,9 +292,10 @@ def reachable(answer: ClassFate) -> list[tuple[Path, bool | None]]:
     one every packet of the class takes whatever the other conditions (all its tests are header tests that
     hold for all of them); the paths after it are listed by ios/space.py but no packet of the class reaches them."""
     found: list[tuple[Path, bool | None]] = []
-    for path, verdict in zip(answer.paths, answer.header):
+    settled = answer.settled
+    for index, (path, verdict) in enumerate(zip(answer.paths, answer.header)):
         found.append((path, verdict))
-        if verdict and all(_is_header(condition) for condition in path.conditions):
+        if verdict and (settled[index] if settled else all(_is_header(condition) for condition in path.conditions)):
             break
     return found
 
@@ -551,9 +552,16 @@ class _Judge:
         self.memo[key] = verdict
         return verdict
 
-    # ios/space.py's Judge: which conditions the header decides (the module's memoised reading, called directly:
-    # restrict_with asks it of every condition of every path).
-    is_header = staticmethod(_is_header)
+    def is_header(self, condition: RouterCondition) -> bool:
+        """ios/space.py's Judge: which conditions the class's headers decide.  A test of header fields only
+        (_is_header, memoised), and also a decision or any-of run the class's packets settle before they reach
+        its other members: `match-any` of a list that ends `permit ip any any` and of an undefined list matches
+        whatever that list says, as the trace of any of its packets finds."""
+        if _is_header(condition):
+            return True
+        if self.packets is None or type(condition) not in _COMPOUND:
+            return False
+        return self.cover(condition) is not None
 
     def restrict(self, fate_class: FateClass) -> ClassFate:
         """space.restrict's whole-class reading (the parts, not boxes, resolve unions here); a discarded
@@ -570,6 +578,7 @@ def _same_ways(marked: ClassFate, plain: ClassFate) -> bool:
 
 
 BYTE_LEVEL = _Judge(None)
+_COMPOUND = (AnyOfCondition, DecisionCondition)
 
 
 def _whole(fate_class: FateClass) -> ClassFate:

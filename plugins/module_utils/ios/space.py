@@ -84,6 +84,9 @@ class ClassFate:
     plain: tuple[Path, ...]
     exact: bool
     splits: tuple[Condition, ...]
+    # Per path: every condition of it is one the class's headers decide (the judge's is_header); empty: not
+    # recorded (read each condition's own kind then).
+    settled: tuple[bool, ...] = ()
 
     @property
     def fate(self) -> str | None:
@@ -183,11 +186,14 @@ def restrict_with(fate_class: FateClass, judge: Judge,
     plain: list[Path] = []
     splits: list[Condition] = []
     decided = False
+    settled: list[bool] = []
     for path in fate_class.paths:
         verdict: bool | None = True
         straddled: list[Condition] = []
+        only_header = True
         for cond in path.conditions:
             if not judge.is_header(cond):
+                only_header = False
                 continue
             cover = judge.cover(cond)
             if cover is False:
@@ -200,6 +206,7 @@ def restrict_with(fate_class: FateClass, judge: Judge,
             continue
         kept.append(path)
         header.append(verdict)
+        settled.append(only_header)
         if decided:
             continue
         if all(c.default for c in path.conditions if not judge.is_header(c)):
@@ -210,7 +217,8 @@ def restrict_with(fate_class: FateClass, judge: Judge,
                 splits.extend(c for c in straddled if c not in splits)
     # Several plain paths for parts of the class are still one fate if they end alike.
     uniform = len({outcome(p) for p in plain}) == 1
-    return ClassFate(fate_class, tuple(kept), tuple(header), tuple(plain), decided and uniform, tuple(splits))
+    return ClassFate(fate_class, tuple(kept), tuple(header), tuple(plain), decided and uniform, tuple(splits),
+                     tuple(settled))
 
 
 def for_packets(table: FateTable, byte: int, packets: PacketClass) -> ClassFate:
