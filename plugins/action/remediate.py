@@ -51,7 +51,7 @@ def remember_loaded(fleet, change, collection, after):
         fleet.remember(audited.host, after, firewall)
 
 
-def host_results(plan, changes):
+def host_results(changes):
     """Per host, the commands and rollback of its changes: a firewall with two dumps that change has both, applied
     in the plan's order and rolled back in the reverse."""
     hosts = {}
@@ -83,9 +83,9 @@ class ActionModule(DiffservAction):
         if findings.conflicts and not plan.clean:
             raise AnsibleActionFail("%s does not re-audit clean; not applied (see its CHANGE.md)" % args["strategy"])
         changes = [change for change in plan.changes if change.apply]
-        requests = sorted(change.host for change in plan.changes if change.changed and not change.managed)
+        requests = sorted({change.host for change in plan.changes if change.changed and not change.managed})
         result = dict(changed=bool(changes), strategy=plan.strategy, requests=requests,
-                      hosts=host_results(plan, changes))
+                      hosts=host_results(changes))
         # --diff: the running configuration as audited against the candidate, per host (and dump: `<host>.ipv6`).
         result["diff"] = [{"before_header": "%s (running, as audited)" % stem(plan, change),
                            "after_header": "%s (candidate, %s)" % (stem(plan, change), plan.strategy),
@@ -96,6 +96,10 @@ class ActionModule(DiffservAction):
         for change in changes:
             # A firewall with two dumps that change: each loaded and verified on its own, with the other's candidate.
             others = [other for other in changes if other.host == change.host and other is not change]
+            if change.host in failures:
+                # The host's other dump failed and was rolled back: this one is not loaded after it.
+                failures[change.host] += "; %s (its other dump) was not loaded" % stem(plan, change)
+                continue
             try:
                 done = self._apply(change, fleet, collections.get(change.host), task_vars, args, others,
                                    stem(plan, change))

@@ -284,6 +284,9 @@ def change_context(plan: core.Plan, plans: t.Sequence[core.Plan], findings: Find
 def request_context(plan: core.Plan, change: core.HostChange, findings: Findings) -> dict[str, t.Any]:
     """What the owner of a host we do not manage needs: which rule, why, the replacement, how to check and undo."""
     conflicts = [c for c in findings.conflicts if change.host in (c.marker.host, c.treatment.host)]
+    if sum(1 for other in plan.changes if other.host == change.host) > 1:
+        # One request for each dump of a firewall with both: the rules and effects of that dump's family.
+        conflicts = [c for c in conflicts if c.family == change.family]
     effects = sorted({"%s, %s: traffic arriving with %s is %s; the same traffic unmarked is %s" % (
         c.treatment.host, c.treatment.interface, c.describe, c.treatment.action,
         c.treatment.unmarked_action) for c in conflicts})

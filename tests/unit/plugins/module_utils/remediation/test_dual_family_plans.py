@@ -174,5 +174,9 @@ def test_a_host_we_do_not_manage_gets_a_request_for_each_dump(tmp_path):
     bundle.write_bundles(findings, given, str(tmp_path), {"strategies": ["remark_boundary"]}, loaded=loaded)
     folder = tmp_path / "changes" / "remark_boundary"
     assert CLEAR4[0] in (folder / "fw.request.md").read_text()
-    assert CLEAR6[0] in (folder / "fw.ipv6.request.md").read_text()
+    six = (folder / "fw.ipv6.request.md").read_text()
+    assert CLEAR6[0] in six and CLEAR4[0] not in six
+    # Each request quotes the rules of its own dump only.
+    assert "--dport 1024:65535 -j TOS --set-tos 0x04/0xff" in six and "--set-tos 0x04/0xff" not in V4
+    assert "--dport 512:65535 -j TOS --set-tos 0x04" not in six and "--dport 110 -j TOS" not in six
     assert not (folder / "fw.commands").exists() and not (folder / "fw.ipv6.commands").exists()
