@@ -208,16 +208,12 @@ def _changes(fleet: Fleet, conflicts: t.Sequence[Conflict], options: Options) ->
 def _by_dump(firewall: Firewall, here: t.Sequence[Conflict]) -> list[tuple[Firewall, list[Conflict]]]:
     """A firewall's conflicts by the dump that clears them: the one of their family (Firewall.part), the host's
     own text first."""
-    dumps: list[tuple[Firewall, list[Conflict]]] = [(firewall, [])]
+    dumps: dict[int | None, tuple[Firewall, list[Conflict]]] = {None: (firewall, [])}
     for conflict in here:
-        dump = firewall.part(conflict.family) or firewall
-        for known, conflicts_there in dumps:
-            if known is dump:
-                conflicts_there.append(conflict)
-                break
-        else:
-            dumps.append((dump, [conflict]))
-    return [(dump, conflicts_there) for dump, conflicts_there in dumps if conflicts_there]
+        part = firewall.part(conflict.family)
+        beside = part is not None and part is not firewall
+        dumps.setdefault(conflict.family if beside else None, (part or firewall, []))[1].append(conflict)
+    return [(dump, conflicts_there) for dump, conflicts_there in dumps.values() if conflicts_there]
 
 
 def _windows(changes: t.Sequence[HostChange]) -> tuple[Window, ...]:

@@ -40,17 +40,17 @@ CLEAR6 = ("ip6tables -t mangle -A POSTROUTING -o eth0 -j DSCP --set-dscp 0",
           "ip6tables -t mangle -D POSTROUTING -o eth0 -j DSCP --set-dscp 0")
 
 
-def collections(router: str, managed: bool = True):
+def collections(router: str, managed: bool = True, v6: str = V6):
     return {"fw": {"platform": "iptables", "managed": managed, "files": [
         {"name": "iptables-save", "source": "fw.rules", "text": V4},
-        {"name": "ip6tables-save", "source": "fw6.rules", "text": V6}]},
+        {"name": "ip6tables-save", "source": "fw6.rules", "text": v6}]},
         "rtr": {"platform": "ios", "managed": True, "files": [
             {"name": "running-config", "source": "rtr.cfg", "text": router}]}}
 
 
-def audit(router: str, managed: bool = True):
+def audit(router: str, managed: bool = True, v6: str = V6):
     """The audit and the boundary's plan, on the models the audit loaded (as analyze and remediate plan)."""
-    given = collections(router, managed)
+    given = collections(router, managed, v6)
     loaded = loader.load_fleet({name: {"diffserv_collection": value} for name, value in given.items()}, LINKS)
     findings = analysis.analyze(loaded.firewalls, loaded.routers, loaded.links, loaded.errors, loaded.notes)
     hosts = bundle.hosts_from_collections(given)
@@ -105,6 +105,15 @@ def test_each_dump_with_conflicts_of_its_family_gets_its_own_clearing_rule_and_t
     assert plan.recheck is not None and plan.recheck.conflicts == ()
     alone = left_by_the_firewall(fleet, plan)
     assert alone.conflicts == () and alone.errors == ()
+
+
+def test_several_ipv6_conflicts_on_the_host_make_one_ip6tables_change():
+    # Two IPv6 rules writing DSCP 1 (two conflicts of one family): one clearing rule in the IPv6 dump covers both.
+    extra = "-A POSTROUTING -o eth0 -p udp -m udp --dport 53 -j TOS --set-tos 0x04/0xff\nCOMMIT"
+    findings, fleet, plan = audit(ROUTERS[6], v6=V6.replace("COMMIT", extra, 1))
+    assert len([c for c in findings.conflicts if c.family == 6 and c.marker.host == "fw"]) >= 2
+    assert [(c.family, c.commands) for c in firewall_changes(plan)] == [(6, (CLEAR6[0],))]
+    assert plan.clean and left_by_the_firewall(fleet, plan).conflicts == ()
 
 
 def test_with_conflicts_in_both_families_neither_dump_alone_re_audits_clean():
