@@ -30,7 +30,9 @@ description:
   - "Each folder holds C(CHANGE.md) (summary, evidence chain, the three options compared, steps, pre- and
     post-checks, rollback), C(plan.json), and per host C(<host>.commands), C(<host>.rollback),
     C(<host>.diff), C(<host>.candidate). A host whose collection says C(managed: false) gets
-    C(<host>.request.md), a request to its owner, instead of commands."
+    C(<host>.request.md), a request to its owner, instead of commands. A firewall collected with both
+    C(iptables-save) and C(ip6tables-save) whose two dumps both change has the IPv6 part's files as
+    C(<host>.ipv6.commands) and so on."
   - IOS commands and rollback come from hier_config with a driver that edits numbered ACLs by sequence
     number inside C(ip access-list extended N) and detaches before it deletes.
   - Writes nothing in check mode; the result still says what would be written.

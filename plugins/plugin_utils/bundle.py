@@ -65,11 +65,15 @@ def hosts_from_collections(collections: t.Mapping[str, t.Mapping[str, t.Any]]) -
         if not collection:
             continue
         # The item the strategies plan from: the running-config, the (IPv4) iptables-save dump, or an
-        # IPv6-only firewall's ip6tables-save dump (a host with both plans from IPv4; its IPv6 is re-audited).
-        item = platforms.driver(collection["platform"]).planned_item(collection.get("files", []))
+        # IPv6-only firewall's ip6tables-save dump; a host with both dumps has its IPv6 one beside (`ipv6`).
+        driver = platforms.driver(collection["platform"])
+        item = driver.planned_item(collection.get("files", []))
         if item is not None:
-            hosts[host] = core.HostText(host, collection["platform"], redact(item["text"]), item["source"],
-                                        bool(collection.get("managed", True)))
+            managed = bool(collection.get("managed", True))
+            companion = driver.companion_item(collection.get("files", []))
+            ipv6 = core.HostText(host, collection["platform"], redact(companion["text"]), companion["source"], managed) \
+                if companion is not None else None
+            hosts[host] = core.HostText(host, collection["platform"], redact(item["text"]), item["source"], managed, ipv6)
     return hosts
 
 
@@ -176,12 +180,26 @@ def _count(number: int, word: str) -> str:
     return "%d %s%s" % (number, word, "" if number == 1 else "s")
 
 
+def stem(plan: core.Plan, change: core.HostChange) -> str:
+    """What a change's files are called: its host, or `<host>.ipv6` for the IPv6 dump of a firewall collected with
+    both dumps whose two dumps both change in this plan (the IPv4 one keeps the host's name)."""
+    if change.family == 6 and sum(1 for other in plan.changes if other.host == change.host) > 1:
+        return "%s.ipv6" % change.host
+    return change.host
+
+
+def _shown_host(plan: core.Plan, change: core.HostChange) -> str:
+    """A change's host as CHANGE.md names it: the host, and which dump where it has two changes."""
+    return change.host if stem(plan, change) == change.host else "%s (IPv6 dump, ip6tables)" % change.host
+
+
 def _files(plan: core.Plan, change: core.HostChange) -> list[str]:
     if not change.changed:
         return []
+    name = stem(plan, change)
     if change.managed:
-        return ["%s.%s" % (change.host, suffix) for suffix in SUFFIXES]
-    return ["%s.request.md" % change.host, "%s.diff" % change.host, "%s.candidate" % change.host]
+        return ["%s.%s" % (name, suffix) for suffix in SUFFIXES]
+    return ["%s.request.md" % name, "%s.diff" % name, "%s.candidate" % name]
 
 
 def _check_rows(checks: t.Iterable[core.Check], phase: str) -> list[dict[str, t.Any]]:
@@ -199,7 +217,8 @@ def _change_rows(plan: core.Plan) -> list[dict[str, t.Any]]:
             stages.append({"number": index + 1, "purpose": purposes[index] if index < len(purposes) else "",
                            "commands": _shown_commands(block)})
         rows.append({
-            "host": change.host,
+            "host": _shown_host(plan, change),
+            "stem": stem(plan, change),
             "platform": change.platform,
             "managed": change.managed,
             "changed": change.changed,
@@ -230,7 +249,7 @@ def _option_rows(plans: t.Sequence[core.Plan], current: core.Plan) -> list[dict[
         "windows": [{"between": w.between, "meanwhile": w.meanwhile, "order": w.order} for w in plan.windows],
         "recheck": _recheck_text(plan.recheck, plan.refused),
         "recheck_managed": _recheck_text(plan.recheck_managed, plan.refused),
-        "hosts": ", ".join(change.host for change in plan.changes if change.changed) or "none",
+        "hosts": ", ".join(dict.fromkeys(change.host for change in plan.changes if change.changed)) or "none",
     } for plan in plans]
 
 
@@ -265,6 +284,9 @@ def change_context(plan: core.Plan, plans: t.Sequence[core.Plan], findings: Find
 def request_context(plan: core.Plan, change: core.HostChange, findings: Findings) -> dict[str, t.Any]:
     """What the owner of a host we do not manage needs: which rule, why, the replacement, how to check and undo."""
     conflicts = [c for c in findings.conflicts if change.host in (c.marker.host, c.treatment.host)]
+    if sum(1 for other in plan.changes if other.host == change.host) > 1:
+        # One request for each dump of a firewall with both: the rules and effects of that dump's family.
+        conflicts = [c for c in conflicts if c.family == change.family]
     effects = sorted({"%s, %s: traffic arriving with %s is %s; the same traffic unmarked is %s" % (
         c.treatment.host, c.treatment.interface, c.describe, c.treatment.action,
         c.treatment.unmarked_action) for c in conflicts})
@@ -301,15 +323,16 @@ def render_bundle(plan: core.Plan, plans: t.Sequence[core.Plan], findings: Findi
     for change in plan.changes:
         if not change.changed:
             continue
-        files["%s.diff" % change.host] = core.unified_diff(change.running, change.candidate, change.host)
-        files["%s.candidate" % change.host] = change.candidate if change.candidate.endswith("\n") \
+        name = stem(plan, change)
+        files["%s.diff" % name] = core.unified_diff(change.running, change.candidate, name)
+        files["%s.candidate" % name] = change.candidate if change.candidate.endswith("\n") \
             else change.candidate + "\n"
         if change.managed:
             template = env.get_template("%s/commands.j2" % change.platform)
-            files["%s.commands" % change.host] = template.render(lines=list(change.commands))
-            files["%s.rollback" % change.host] = template.render(lines=list(change.rollback))
+            files["%s.commands" % name] = template.render(lines=list(change.commands))
+            files["%s.rollback" % name] = template.render(lines=list(change.rollback))
         else:
-            files["%s.request.md" % change.host] = env.get_template("request.md.j2").render(
+            files["%s.request.md" % name] = env.get_template("request.md.j2").render(
                 request_context(plan, change, findings))
     files["plan.json"] = json.dumps(data if data is not None else plan_data(plan), indent=2, sort_keys=True) + "\n"
     # Belt and braces: the texts were redacted when collected.
@@ -329,21 +352,38 @@ def plan_data(plan: core.Plan) -> dict[str, t.Any]:
         "stage_problems": list(plan.stage_problems),
         "codepoints": [{"old": c.old, "new": c.new, "override": c.override, "refused": c.refused}
                        for c in plan.codepoints],
-        "hosts": {change.host: {
-            "platform": change.platform,
-            "managed": change.managed,
-            "changed": change.changed,
-            "apply": change.apply,
-            # Shown bounded; the .commands/.rollback files (in `files`) hold every line whole.
-            "commands": _shown_commands(change.commands) if change.managed else [],
-            "rollback": _shown_commands(change.rollback) if change.managed else [],
-            "request": [] if change.managed else _shown_commands(change.commands),
-            "stages": [stage.purpose for stage in change.stages],
-            "checks": [{"phase": c.phase, "command": _prose(c.command), "expect": _said(c.expect), "why": c.why}
-                       for c in change.checks],
-            "files": _files(plan, change),
-        } for change in plan.changes},
+        "hosts": _hosts_data(plan),
     })
+
+
+def _host_data(plan: core.Plan, change: core.HostChange) -> dict[str, t.Any]:
+    return {
+        "platform": change.platform,
+        "managed": change.managed,
+        "changed": change.changed,
+        "apply": change.apply,
+        # Shown bounded; the .commands/.rollback files (in `files`) hold every line whole.
+        "commands": _shown_commands(change.commands) if change.managed else [],
+        "rollback": _shown_commands(change.rollback) if change.managed else [],
+        "request": [] if change.managed else _shown_commands(change.commands),
+        "stages": [stage.purpose for stage in change.stages],
+        "checks": [{"phase": c.phase, "command": _prose(c.command), "expect": _said(c.expect), "why": c.why}
+                   for c in change.checks],
+        "files": _files(plan, change),
+    }
+
+
+def _hosts_data(plan: core.Plan) -> dict[str, dict[str, t.Any]]:
+    """Per host, its change; a firewall whose two dumps both change: the IPv4 one's, with the IPv6 one's under
+    `ipv6` (its own commands, rollback and checks) and the host's flags and files covering both."""
+    hosts: dict[str, dict[str, t.Any]] = {}
+    for change in plan.changes:
+        entry = _host_data(plan, change)
+        known = hosts.get(change.host)
+        hosts[change.host] = entry if known is None else dict(
+            known, changed=known["changed"] or entry["changed"], apply=known["apply"] or entry["apply"],
+            files=known["files"] + entry["files"], ipv6=entry)
+    return hosts
 
 
 def _recheck_data(recheck: core.Recheck | None) -> dict[str, t.Any] | None:

@@ -385,3 +385,51 @@ def test_remark_boundary_on_an_ipv6_only_firewall_loads_ip6tables_and_settles(tm
         assert "set dscp default" in lab.routers[0].running_config()
         second = remediate(lab, tmp_path, "remark_boundary")
         assert second.returncode == 0 and "changed=0" in second.stdout, second.stdout[-3000:]
+
+
+# ------------------------------------------------------------------ a firewall with both dumps
+# The founding incident in both families at once: the lab's firewall writes DSCP 1 with iptables (the partner's
+# dump) and Traffic Class 0x04 with ip6tables; the router null-routes DSCP 1 with `ip policy route-map` (IPv4)
+# and `ipv6 policy route-map` (IPv6).
+DUAL_ROUTER = (IPV6_INPUTS / "border6-pbr.cfg").read_text().replace("hostname border6-pbr", "hostname border-rtr1").replace(
+    "route-map null6 permit 10", "access-list 106 permit ip any any dscp 1\n!\nroute-map null4 permit 10\n"
+    " match ip address 106\n set interface Null0\n!\nroute-map null6 permit 10", 1).replace(
+    " ipv6 policy route-map null6\n", " ip address 203.0.113.2 255.255.255.252\n ip policy route-map null4\n"
+    " ipv6 policy route-map null6\n", 1)
+CLEARING = "-A POSTROUTING -o eth0 -j DSCP --set-dscp 0x00"
+
+
+def test_remark_boundary_on_a_firewall_with_both_dumps_clears_each_family_with_its_own_tool_and_settles(tmp_path):
+    # The plan reads the host's iptables-save and ip6tables-save dumps: one clearing rule for each, loaded with
+    # iptables-restore and ip6tables-restore through sudo, each read back with its own save command and
+    # re-audited with the other's candidate; a dry run loads nothing and a second run has nothing left to do.
+    router_config = tmp_path / "border-rtr1.cfg"
+    router_config.write_text(DUAL_ROUTER)
+    with Lab(firewalls=1, routers=1, sudo="password", router_config=router_config) as lab:
+        firewall = lab.firewalls[0]
+        firewall.run(["ip6tables-restore"], input_text=(IPV6_INPUTS / "mail6-fw.rules").read_text())
+        before4 = firewall.run(["iptables-save", "-t", "mangle"]).stdout
+        before6 = firewall.run(["ip6tables-save", "-t", "mangle"]).stdout
+        assert "--set-tos 0x04/0xff" in before6 and CLEARING not in before4 + before6
+        router_before = lab.routers[0].running_config()
+        dry = remediate(lab, tmp_path, "remark_boundary", "--check", "--diff")
+        assert dry.returncode == 0, dry.stdout[-4000:]
+        assert "+" + CLEARING in dry.stdout and "fw1.ipv6 (candidate, remark_boundary)" in dry.stdout, dry.stdout[-4000:]
+        assert "fw1 (candidate, remark_boundary)" in dry.stdout
+        assert firewall.run(["iptables-save", "-t", "mangle"]).stdout.count(CLEARING) == 0
+        assert firewall.run(["ip6tables-save", "-t", "mangle"]).stdout.count(CLEARING) == 0
+        assert lab.routers[0].config_commands() == [] and lab.routers[0].running_config() == router_before
+        first = remediate(lab, tmp_path, "remark_boundary")
+        assert first.returncode == 0, first.stdout[-4000:]
+        mangle4 = firewall.run(["iptables-save", "-t", "mangle"]).stdout
+        mangle6 = firewall.run(["ip6tables-save", "-t", "mangle"]).stdout
+        assert mangle4.count(CLEARING) == 1 and mangle6.count(CLEARING) == 1, (mangle4, mangle6)
+        assert mangle6.index("--set-tos 0x04/0xff") < mangle6.index(CLEARING)
+        assert "set dscp default" in lab.routers[0].running_config()
+        backups = sorted(path.name for path in (tmp_path / "backups").glob("fw1*.running"))
+        # Each dump backed up on its own: the IPv6 one does not overwrite the IPv4 one.
+        assert len([n for n in backups if n.startswith("fw1.ipv6.")]) == 1 and len(backups) == 2, backups
+        second = remediate(lab, tmp_path, "remark_boundary")
+        assert second.returncode == 0 and "changed=0" in second.stdout, second.stdout[-3000:]
+        assert firewall.run(["iptables-save", "-t", "mangle"]).stdout.count(CLEARING) == 1
+        assert firewall.run(["ip6tables-save", "-t", "mangle"]).stdout.count(CLEARING) == 1

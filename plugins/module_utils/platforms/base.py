@@ -77,6 +77,18 @@ class Driver:
                     return item
         return None
 
+    def companion_item(self, files: t.Iterable[t.Mapping[str, t.Any]]) -> t.Mapping[str, t.Any] | None:
+        """The IPv6 dump the strategies plan from beside the planned item, when that is the IPv4 one: a host
+        collected with both (`iptables-save` and `ip6tables-save`); None otherwise (one item holds every family
+        the platform plans, or the host has one dump)."""
+        files = list(files)
+        planned = self.planned_item(files)
+        ipv6 = self.saved_item_name(6)
+        if planned is None or ipv6 == self.saved_item or planned.get("name") != self.saved_item \
+                or ipv6 not in self.analysed_items:
+            return None
+        return next((item for item in files if item.get("name") == ipv6 and item.get("text")), None)
+
     # The module of remediation/ that plans this firewall platform's changes (remediation/iptables.py:
     # its `boundary_change`, `boundary_window` and `APPLY`); None: the module named like the driver.
     writer: str | None = None

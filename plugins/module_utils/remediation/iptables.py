@@ -45,7 +45,9 @@ from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap i
     Marking, MarkingMap, marking_map,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.loader import joined_ruleset
-from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import Chain, Rule, Ruleset, Table, parse_ruleset
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import (
+    Chain, Rule, Ruleset, Table, parse_dumps, parse_ruleset,
+)
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model import (
     POST, PRE, Action, Check, HostChange, Stage, Window,
 )
@@ -204,7 +206,7 @@ class _Candidates:
     def at(self, index: int) -> Ruleset:
         """The candidate with the rule after the `index`-th POSTROUTING rule (0: before all of them)."""
         if self.parsed_rule is None:
-            return _ipv4(_with_rule(self.text, self.ruleset, index, self.rule)[0], self.source)
+            return _dump(_with_rule(self.text, self.ruleset, index, self.rule)[0], self.source, self.ruleset.family)
         rule_lines, last_declaration = _mangle_postrouting_lines(self.ruleset)
         after = rule_lines[index - 1] if index > 0 else t.cast(int, last_declaration)
         rule = dataclasses.replace(self.parsed_rule, source=self.parsed_rule.source._replace(line=after + 1))
@@ -232,6 +234,14 @@ def _ipv4(text: str, source: str) -> Ruleset:
     if ruleset is None:
         raise PlacementError("%s: no IPv4 dump: IPv6 changes are not planned yet" % source)
     return ruleset
+
+
+def _dump(text: str, source: str, family: int) -> Ruleset:
+    """A candidate text read as the dump it changes: the IPv4 one (_ipv4), or an ip6tables-save dump read as
+    IPv6, as the audit read it (its last dump, as ip6tables-restore leaves it loaded)."""
+    if family != 6:
+        return _ipv4(text, source)
+    return parse_dumps(text, source, family=6)[-1]
 
 
 def _may_mark(path: str, keep: int, setv: int, _byte_mask: int) -> bool:

@@ -44,6 +44,9 @@ class HostText:
     text: str
     source: str
     managed: bool = True
+    # A firewall collected with both `iptables-save` and `ip6tables-save`: the text above is its IPv4 dump and
+    # this its IPv6 one (platforms/base.py `companion_item`), planned beside it (None: one dump to plan from).
+    ipv6: "HostText | None" = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,8 +116,9 @@ class HostChange:
     rollback: tuple[str, ...] = ()
     command_blocks: tuple[tuple[str, ...], ...] = ()
     checks: tuple[Check, ...] = ()
-    # A firewall's text is a dump of one address family: 6 for an IPv6-only host's ip6tables-save dump (loaded
-    # with ip6tables-restore).
+    # A firewall's text is a dump of one address family: 6 for an IPv6 dump (an IPv6-only host's, or the
+    # `ip6tables-save` one of a host collected with both; loaded with ip6tables-restore).  A host with both
+    # dumps may have one change for each in a plan: (host, family) names a change.
     family: int = 4
 
     @property

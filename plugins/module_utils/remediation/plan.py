@@ -59,7 +59,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model i
     POST, PRE, Action, Check, Codepoint, HostChange, HostText, Plan, PlanError, Recheck, Stage, Window,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.reaudit import (
-    Fleet, audit_texts, build_fleet, dangling_references, fleet_from_loaded, recheck, stage_problems,
+    Fleet, audit_texts, build_fleet, dangling_references, fleet_from_loaded, recheck, split_texts, stage_problems,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.strategies import (
     REGISTRY, STRATEGIES, TITLES, Options, strategy as registered,
@@ -74,7 +74,7 @@ __all__ = [
     "HostChange", "HostText", "IosPlanner", "Options", "Plan", "PlanError", "Recheck", "Stage",
     "StagedCommandsLike", "Window", "acl_sequence_checks", "attach_commands", "audit_texts", "build_fleet", "fleet_from_loaded",
     "choose_codepoint", "codepoint_problems", "dangling_references", "ios_checks", "plan_remediation",
-    "plan_strategy", "recheck", "stage_problems", "unified_diff",
+    "plan_strategy", "recheck", "split_texts", "stage_problems", "unified_diff",
 ]
 
 # The names this module had before it was split, for code that still uses them.

@@ -25,7 +25,7 @@ import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import platforms
 from ansible_collections.diffserv.audit.plugins.module_utils.analysis import (
-    FirewallInput, JoinMemo, Link, RouterInput, analyze,
+    FirewallInput, JoinMemo, Link, RouterInput, analyze, with_family,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import Conflict, Findings, HostError, as_findings
@@ -64,6 +64,22 @@ class Firewall:
     # a re-audit joins both, so a candidate that leaves IPv6 conflicts is not called clean.
     model: FirewallInput | None = None
 
+    def part(self, family: int) -> "Firewall | None":
+        """The host's dump of `family` as the strategies plan from it: this one, or the IPv6 dump beside the IPv4
+        one of a host collected with both (`host.ipv6`, read as the audit read it); None when there is none."""
+        if self.ruleset.family == family:
+            return self
+        six = self.model.ipv6 if self.model is not None else None
+        if family != 6 or self.host.ipv6 is None or six is None or six.file != self.host.ipv6.source:
+            return None
+        return Firewall(self.host.ipv6, six.ruleset, six.marks, six.marks.program.backend, six.marks.program.era,
+                        self.egresses, six)
+
+    def beside(self, change: HostChange) -> bool:
+        """Whether a change of this host is to its IPv6 dump beside the IPv4 one (not to the host's text)."""
+        part = self.part(change.family)
+        return part is not None and part is not self
+
 
 @dataclasses.dataclass
 class Fleet:
@@ -84,7 +100,10 @@ class Fleet:
     # conflicts still count.
     joined_only: dict[str, FirewallInput] = dataclasses.field(default_factory=dict)
 
-    def load(self, host: HostText, text: str, egresses: t.Sequence[str | None], backend: str, era: str) -> t.Any:
+    def load(self, host: HostText, text: str, egresses: t.Sequence[str | None], backend: str, era: str,
+             family: int | None = None) -> t.Any:
+        """A candidate text's model, loaded once; a firewall's text is read as its dump of `family` (None: the
+        family of the dump the host plans from)."""
         key = ("model", host.host, text)
         if key not in self.loaded:
             if host.host in self.routers:
@@ -93,7 +112,7 @@ class Fleet:
                 self.loaded[key] = RouterInput(host.host, host.source, self.config(text, host.source), host.managed)
             else:
                 known = self.firewalls.get(host.host)
-                self.loaded[key] = _load(host, text, egresses, backend, era,
+                self.loaded[key] = _load(host, text, egresses, backend, era, family if family is not None else
                                          known.ruleset.family if known is not None else None)
         return self.loaded[key]
 
@@ -156,6 +175,11 @@ def build_fleet(findings: Findings | t.Mapping[str, t.Any], hosts: t.Mapping[str
         backend, era = _engine_of(findings, name, options)
         egresses = tuple(sorted({link.egress for link in links or [] if link.firewall == name}, key=lambda e: e or ""))
         model = _load(host, host.text, egresses, backend, era)
+        if isinstance(model, FirewallInput) and host.ipv6 is not None:
+            # Both dumps collected: the IPv6 one rides beside the IPv4 one, as the loader joins them.
+            beside = _load(host.ipv6, host.ipv6.text, egresses, backend, era, 6)
+            if isinstance(beside, FirewallInput):
+                model = with_family(model, beside)
         if isinstance(model, RouterInput):
             routers[name] = Router(host, model.config)
         elif isinstance(model, FirewallInput):
@@ -207,8 +231,20 @@ def _plans_from(host: HostText, model: FirewallInput) -> bool:
     return host.source == model.file
 
 
-def audit_texts(fleet: Fleet, texts: t.Mapping[str, str]) -> Findings:
-    """The audit of the fleet with some hosts' texts replaced: analysis.analyze, as the action plugin runs it."""
+def split_texts(fleet: Fleet, given: t.Iterable[tuple[HostChange, str]]) -> tuple[dict[str, str], dict[str, str]]:
+    """Texts of changes (a candidate, a stage, what a device prints back) -> (the hosts' texts, the IPv6 dumps
+    beside the IPv4 ones of hosts collected with both): audit_texts' two arguments."""
+    texts: dict[str, str] = {}
+    ipv6: dict[str, str] = {}
+    for change, text in given:
+        known = fleet.firewalls.get(change.host)
+        (ipv6 if known is not None and known.beside(change) else texts)[change.host] = text
+    return texts, ipv6
+
+
+def audit_texts(fleet: Fleet, texts: t.Mapping[str, str], ipv6: t.Mapping[str, str] | None = None) -> Findings:
+    """The audit of the fleet with some hosts' texts replaced: analysis.analyze, as the action plugin runs it.
+    `ipv6`: host -> its IPv6 dump replaced, for hosts collected with both dumps (Firewall.part(6))."""
     firewalls: dict[str, FirewallInput] = {}
     routers: dict[str, RouterInput] = {}
     errors: list[HostError] = []
@@ -236,6 +272,13 @@ def audit_texts(fleet: Fleet, texts: t.Mapping[str, str]) -> Findings:
                         # The candidate changes the text the strategies plan from (the IPv4 dump): the host's
                         # IPv6 dump stays as audited, and its conflicts still count.
                         model = dataclasses.replace(model, ipv6=audited_model.ipv6)
+                part = known.part(6) if ipv6 and name in ipv6 else None
+                if part is not None and part is not known and isinstance(model, FirewallInput) \
+                        and ipv6 is not None and ipv6[name] != part.host.text:
+                    # The IPv6 dump beside it changed too: read in its own family, and joined in place of the audited one.
+                    beside = fleet.load(part.host, ipv6[name], part.egresses, part.backend, part.era, 6)
+                    if isinstance(beside, FirewallInput):
+                        model = with_family(model, beside)
                 if model is not None:
                     firewalls[name] = t.cast(FirewallInput, model)
             elif name in fleet.joined_only:
@@ -264,9 +307,9 @@ def dangling_references(config: IosConfig) -> list[str]:
 
 
 def recheck(fleet: Fleet, changes: t.Sequence[HostChange], scope: str) -> Recheck:
-    texts = {change.host: change.candidate for change in changes
-             if change.changed and (scope == "all" or change.managed)}
-    findings = audit_texts(fleet, texts)
+    texts, ipv6 = split_texts(fleet, [(change, change.candidate) for change in changes
+                                      if change.changed and (scope == "all" or change.managed)])
+    findings = audit_texts(fleet, texts, ipv6)
     conflicts = findings.conflicts
     errors = findings.errors
     return Recheck(scope, not conflicts and not errors, conflicts, errors)
@@ -278,9 +321,9 @@ def stage_problems(fleet: Fleet, changes: t.Sequence[HostChange], original: t.Se
     allowed = {_conflict_key(c) for c in original}
     depth = max((len(change.stages) for change in changes), default=0)
     for stage in range(depth - 1):
-        texts = {change.host: change.stages[min(stage, len(change.stages) - 1)].text
-                 for change in changes if change.stages}
-        findings = audit_texts(fleet, texts)
+        texts, ipv6 = split_texts(fleet, [(change, change.stages[min(stage, len(change.stages) - 1)].text)
+                                          for change in changes if change.stages])
+        findings = audit_texts(fleet, texts, ipv6)
         for conflict in findings.conflicts:
             if _conflict_key(conflict) not in allowed:
                 problems.append("after stage %d: new conflict: DSCP %d %s on %s %s" % (

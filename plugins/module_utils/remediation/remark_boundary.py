@@ -30,7 +30,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.remediation import 
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model import (
     Action, Codepoint, HostChange, Planned, Stage, Strategy, Window,
 )
-from ansible_collections.diffserv.audit.plugins.module_utils.remediation.reaudit import Fleet, Router
+from ansible_collections.diffserv.audit.plugins.module_utils.remediation.reaudit import Firewall, Fleet, Router
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.router import RouterModel
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.text import ConfigText, dscp_clear_syntax
 
@@ -196,14 +196,29 @@ def _changes(fleet: Fleet, conflicts: t.Sequence[Conflict], options: Options) ->
                         egresses.update(outs)
                     else:
                         egresses.add(None)
-        # The platform's writer plans the firewall's part (remediation/iptables.py, remediation/nftables.py).
+        # The platform's writer plans the firewall's part (remediation/iptables.py, remediation/nftables.py): on
+        # each dump whose family has conflicts here, the IPv4 and the IPv6 one of a host collected with both
+        # (a family with no dump of its own to plan from is planned on the host's text, as it was audited).
         writer = platforms.driver(firewall.host.platform).firewall_writer()
-        changes.append(writer.boundary_change(firewall, here, egresses, fleet))
+        for dump, conflicts_there in _by_dump(firewall, here):
+            changes.append(writer.boundary_change(dump, conflicts_there, egresses, fleet))
     return changes
 
 
+def _by_dump(firewall: Firewall, here: t.Sequence[Conflict]) -> list[tuple[Firewall, list[Conflict]]]:
+    """A firewall's conflicts by the dump that clears them: the one of their family (Firewall.part), the host's
+    own text first."""
+    dumps: dict[int | None, tuple[Firewall, list[Conflict]]] = {None: (firewall, [])}
+    for conflict in here:
+        part = firewall.part(conflict.family)
+        beside = part is not None and part is not firewall
+        dumps.setdefault(conflict.family if beside else None, (part or firewall, []))[1].append(conflict)
+    return [(dump, conflicts_there) for dump, conflicts_there in dumps.values() if conflicts_there]
+
+
 def _windows(changes: t.Sequence[HostChange]) -> tuple[Window, ...]:
-    """Per host: none (one line or one rule), or between creating or copying a policy and attaching it."""
+    """Per host: none (one line or one rule), or between creating or copying a policy and attaching it (once per
+    host: a firewall's two dumps open the same window)."""
     windows = []
     for change in changes:
         if not change.changed:
@@ -226,7 +241,7 @@ def _windows(changes: t.Sequence[HostChange]) -> tuple[Window, ...]:
             windows.append(Window(between="%s, one line in class-default" % change.host,
                                   meanwhile="no window: the policy already attached gains one line",
                                   order="the line takes effect when typed"))
-    return tuple(windows)
+    return tuple(dict.fromkeys(windows))
 
 
 def risks(changes: t.Sequence[HostChange], codepoints: t.Sequence[Codepoint]) -> list[str]:
