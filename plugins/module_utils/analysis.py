@@ -290,14 +290,26 @@ def _is_header(condition: RouterCondition) -> bool:
 def reachable(answer: ClassFate) -> list[tuple[Path, bool | None]]:
     """The paths some packet of the class can take, with their header verdicts: `answer.paths` up to the first
     one every packet of the class takes whatever the other conditions (all its tests are header tests that
-    hold for all of them); the paths after it are listed by ios/space.py but no packet of the class reaches them."""
+    hold for all of them); the paths after it are listed by ios/space.py but no packet of the class reaches them.
+    The list is shared between callers (remembered per answer): read it, do not change it."""
+    known = _REACHABLE_MEMO.get(id(answer))
+    if known is not None and known[0] is answer:
+        return known[1]
     found: list[tuple[Path, bool | None]] = []
     settled = answer.settled
     for index, (path, verdict) in enumerate(zip(answer.paths, answer.header)):
         found.append((path, verdict))
         if verdict and (settled[index] if settled else all(_is_header(condition) for condition in path.conditions)):
             break
+    if len(_REACHABLE_MEMO) > 200000:
+        _REACHABLE_MEMO.clear()
+    _REACHABLE_MEMO[id(answer)] = (answer, found)  # the answer is held, so its id stays its own
     return found
+
+
+# reachable's answers: a class_parts call asks it of the same two answers half a dozen times (read, not changed);
+# emptied after each link's join.
+_REACHABLE_MEMO: dict[int, tuple[ClassFate, list[tuple[Path, bool | None]]]] = {}
 
 
 def _default(condition: RouterCondition, packets: PacketClass) -> bool:
@@ -853,6 +865,14 @@ def conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
                       tables: list[FateTable]) -> list[Conflict]:
     """The conflicts of one link: each marking class leaving the firewall there, against the router's tables
     of the firewall's address family, for exactly the packets of the class (class_parts)."""
+    try:
+        return _conflicts_on_link(link, firewall, router, tables)
+    finally:
+        _REACHABLE_MEMO.clear()  # what reachable remembered is this link's: nothing outlives the join
+
+
+def _conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
+                       tables: list[FateTable]) -> list[Conflict]:
     found: dict[tuple[t.Any, ...], Conflict] = {}
     out_interfaces: dict[tuple[t.Any, ...], list[str]] = {}
     # key + path -> [marking, its parts in the conflict, whether they are the whole class] per marking
