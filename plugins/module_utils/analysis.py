@@ -1088,11 +1088,13 @@ def _advisory_outcomes(stages: list[tuple[str, t.Callable[[], list[Advisory]]]],
 
 def advisories_for(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput],
                    errors: list[HostError] | None = None,
-                   done: t.Mapping[int, AdvisoryOutcome] | None = None) -> list[Advisory]:
+                   done: t.Mapping[int, AdvisoryOutcome] | None = None,
+                   stages: list[tuple[str, t.Callable[[], list[Advisory]]]] | None = None) -> list[Advisory]:
     """Every host's advisories; a host whose advisories cannot be computed gets an error entry instead.
-    `done`: outcomes already computed (by a forked child, see analyze), by position in _advisory_stages."""
+    `done`: outcomes already computed (by a forked child, see analyze), by position in `stages` (the hosts'
+    _advisory_stages, made here when not given)."""
     found: list[Advisory] = []
-    stages = _advisory_stages(firewalls, routers)
+    stages = stages if stages is not None else _advisory_stages(firewalls, routers)
     outcomes = dict(done or {})
     outcomes.update(_advisory_outcomes(stages, [index for index in range(len(stages)) if index not in outcomes]))
     for index, (host, _stage) in enumerate(stages):
@@ -1228,15 +1230,15 @@ def analyze(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput]
     indexes = list(range(len(links)))
     # A single big router is worth it too: its advisories (a table an interface) are as long as its join.
     router_stages = list(range(len(routers)))[0::2] if details else []
+    stages = _advisory_stages(firewalls, routers) if details else []
     shared = worth_forking(len(links), 2) or (details and two_cores() and sum(
         len(router.config.interfaces) for router in routers.values()) >= FORK_MIN_INTERFACES)
     forked = fork_call(lambda: (_join_links(links, indexes[1::2], firewalls, routers, None),
-                                _advisory_outcomes(_advisory_stages(firewalls, routers), router_stages, True))) \
+                                _advisory_outcomes(stages, router_stages, True))) \
         if parallel and shared else None
     outcomes = _join_links(links, indexes[0::2] if forked is not None else indexes, firewalls, routers, joins)
     advised: dict[int, AdvisoryOutcome] = {}
     if forked is not None and details:
-        stages = _advisory_stages(firewalls, routers)
         theirs_stages = set(router_stages)
         advised = _advisory_outcomes(stages, [index for index in range(len(stages)) if index not in theirs_stages])
     if forked is not None:
@@ -1282,6 +1284,6 @@ def analyze(firewalls: dict[str, FirewallInput], routers: dict[str, RouterInput]
             unused.extend(dict(item.as_dict(), host=router.host) for item in unused_definitions(router.config))
         except Exception as error:  # pylint: disable=broad-except
             failed(router.host, error, "looking for unused definitions on %s" % router.host)
-    advisories = advisories_for(firewalls, routers, found_errors, advised)
+    advisories = advisories_for(firewalls, routers, found_errors, advised, stages)
     return Findings(tuple(conflicts), tuple(advisories), tuple(found_errors), tuple(unmodeled), tuple(unused),
                     tuple(link.ref for link in links), tuple(sorted(firewalls)), tuple(sorted(routers)))
