@@ -13,6 +13,7 @@ from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
+import functools
 import os
 import pickle
 import threading
@@ -106,6 +107,33 @@ def fork_call(work: t.Callable[[], t.Any]) -> Forked | None:
 
 
 Value = t.TypeVar("Value")
+Key = t.TypeVar("Key", bound=t.Hashable)
+
+
+def computed_apart(keys: t.Iterable[Key], compute: t.Callable[[Key], Value], groups: t.Sequence[t.Sequence[Key]],
+                   valid: t.Callable[[Key, t.Any], bool]) -> dict[Key, Value]:
+    """compute(key) for every key: each of `groups` in a forked child of its own, the other keys here (in order)
+    while the children work.  A child that fails, or hands back for a key a value `valid` refuses (a wrong or
+    missing one), costs time, never a value: that key is computed here then.  No group: all in this process."""
+    children = [(group, fork_call(functools.partial(_compute_each, compute, group))) for group in groups if group]
+    away = {key for group, child in children if child is not None for key in group}
+    values = {key: compute(key) for key in keys if key not in away}
+    for group, child in children:
+        if child is None:
+            continue  # the fork itself failed: the group was computed above
+        handed = child.result()
+        for key in group:
+            value = handed.get(key, _MISSING) if isinstance(handed, dict) else _MISSING
+            values[key] = t.cast(Value, value) if value is not _MISSING and valid(key, value) else compute(key)
+    return values
+
+
+_MISSING = object()
+
+
+def _compute_each(compute: t.Callable[[Key], Value], group: t.Sequence[Key]) -> dict[Key, Value]:
+    """A forked child's share: each key's value."""
+    return {key: compute(key) for key in group}
 
 
 class Beside(t.Generic[Value]):

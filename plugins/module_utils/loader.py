@@ -23,7 +23,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.analysis import (
     FirewallInput, JoinMemo, Link, RouterInput, parse_links, with_family,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import error_entry, quote
-from ansible_collections.diffserv.audit.plugins.module_utils.forking import fork_call, worth_forking
+from ansible_collections.diffserv.audit.plugins.module_utils.forking import computed_apart, worth_forking
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import Ruleset, parse_dumps
 
 
@@ -141,18 +141,9 @@ def _load_hosts(results: t.Mapping[str, t.Mapping[str, t.Any] | None],
     items = list(results.items())
     load = functools.partial(_load_one, links_given=links_given, backend=backend, tos_semantics=tos_semantics)
     theirs = [index for index, (_host, registered) in enumerate(items) if _firewall_collection(registered)][1::2]
-    forked = fork_call(lambda: [load(*items[index]) for index in theirs]) \
-        if theirs and worth_forking(len(items), 2, sum(_text_size(registered) for _host, registered in items)) else None
-    away = set(theirs) if forked is not None else set()
-    outcomes: dict[int, HostLoad] = {}
-    for index, (host, registered) in enumerate(items):
-        if index not in away:
-            outcomes[index] = load(host, registered)
-    if forked is not None:
-        handed = forked.result()
-        if not isinstance(handed, list) or [outcome[0] for outcome in handed] != [items[i][0] for i in theirs]:
-            handed = [load(*items[index]) for index in theirs]  # the child failed: loaded here
-        outcomes.update(zip(theirs, handed))
+    shared = bool(theirs) and worth_forking(len(items), 2, sum(_text_size(registered) for _host, registered in items))
+    outcomes = computed_apart(range(len(items)), lambda index: load(*items[index]), [theirs] if shared else [],
+                              lambda index, outcome: isinstance(outcome, tuple) and outcome[0] == items[index][0])
     return [outcomes[index] for index in range(len(items))]
 
 

@@ -36,7 +36,7 @@ import jinja2
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield, platforms
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import QUOTE_LIMIT, quote
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import Findings, as_findings
-from ansible_collections.diffserv.audit.plugins.module_utils.forking import fork_call, worth_forking
+from ansible_collections.diffserv.audit.plugins.module_utils.forking import computed_apart, worth_forking
 from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact, redact_data
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation import plan as core
 from ansible_collections.diffserv.audit.plugins.plugin_utils import hier
@@ -462,15 +462,11 @@ def write_bundles(findings: Findings | t.Mapping[str, t.Any], collections: t.Map
     # A fleet's bundles are rendered on two cores: the folders are split in two shares of about equal cost (the
     # texts of the hosts each changes), a forked child renders and writes one share and hands back its summary
     # entries, this process the other (a failed child's share is rendered here).
-    theirs, mine = _two_shares(plans) \
+    theirs, _mine = _two_shares(plans) \
         if worth_forking(len(hosts), len(plans), sum(len(host.text) for host in hosts.values())) else ([], list(plans))
-    child = fork_call(lambda: {plan.strategy: render(plan) for plan in theirs}) if theirs else None
-    entries = {plan.strategy: render(plan) for plan in (mine if child is not None else plans)}
-    if child is not None:
-        handed = child.result()
-        for plan in theirs:
-            entry = handed.get(plan.strategy) if isinstance(handed, dict) else None
-            entries[plan.strategy] = entry if isinstance(entry, dict) else render(plan)
+    by_name = {plan.strategy: plan for plan in plans}
+    entries = computed_apart(list(by_name), lambda name: render(by_name[name]), [[plan.strategy for plan in theirs]],
+                             lambda _name, entry: isinstance(entry, dict))
     for plan in plans:
         summary["strategies"][plan.strategy] = entries[plan.strategy]
     if write:

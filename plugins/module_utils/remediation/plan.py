@@ -47,7 +47,7 @@ import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import platforms
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
-from ansible_collections.diffserv.audit.plugins.module_utils.forking import FORK_MIN_HOSTS, fork_call, worth_forking
+from ansible_collections.diffserv.audit.plugins.module_utils.forking import FORK_MIN_HOSTS, computed_apart, worth_forking
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import Findings, as_findings
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.change_dscp import (
     choose_codepoint, codepoint_problems,
@@ -165,24 +165,11 @@ def plan_remediation(findings: Findings | t.Mapping[str, t.Any], hosts: t.Mappin
     if worth_forking(len(fleet.audited), len(names), size):
         spread = len(fleet.audited) < FORK_MIN_HOSTS and size < SPREAD_MAX_BYTES
         groups = [[name] for name in names[1:]] if spread else [names[1::2]]
-    children = [(group, fork_call(functools.partial(_plans_of, group, fleet, findings, options, ios_planner)))
-                for group in groups]
-    away = {name for group in groups for name in group}
-    planned = {name: _plan_or_refusal(name, fleet, findings, options, ios_planner) for name in names if name not in away}
-    for group, child in children:
-        handed = child.result() if child is not None else None
-        for name in group:
-            plan = handed.get(name) if isinstance(handed, dict) else None
-            # A child that failed: its strategy is planned here, so a failure never loses a plan.
-            planned[name] = plan if isinstance(plan, Plan) and plan.strategy == name else \
-                _plan_or_refusal(name, fleet, findings, options, ios_planner)
+    # A child that failed: its strategies are planned here, so a failure never loses a plan.
+    planned = computed_apart(names, functools.partial(_plan_or_refusal, fleet=fleet, findings=findings,
+                                                      options=options, ios_planner=ios_planner),
+                             groups, lambda name, plan: isinstance(plan, Plan) and plan.strategy == name)
     return tuple(planned[name] for name in names)
-
-
-def _plans_of(names: t.Sequence[str], fleet: Fleet, findings: Findings, options: Options,
-              ios_planner: IosPlanner | None) -> dict[str, Plan]:
-    """A forked child's share: its strategies' plans by name."""
-    return {name: _plan_or_refusal(name, fleet, findings, options, ios_planner) for name in names}
 
 
 def _plan_or_refusal(name: str, fleet: Fleet, findings: Findings, options: Options,

@@ -280,3 +280,35 @@ def test_a_few_big_hosts_plan_each_strategy_in_a_child_of_its_own(monkeypatch, f
 
     monkeypatch.setattr(forking.pickle, "dumps", broken)
     assert planned(serial=False) == serial and any(plan.clean for plan in serial)
+
+
+def test_computed_apart_takes_the_childs_values_and_recomputes_what_it_refuses(monkeypatch, forks):
+    """forking.computed_apart, on which the loader, the planner and the bundles share their work: a group's
+    values come from its child (this process does not compute them), a value `valid` refuses is computed here,
+    a child that fails costs no value, and without a group nothing forks."""
+    import os
+    import pickle
+
+    from ansible_collections.diffserv.audit.plugins.module_utils import forking
+
+    monkeypatch.setenv("DIFFSERV_SERIAL_PLANNING", "")
+    here: list[int] = []
+
+    def compute(key: int) -> tuple[int, int]:
+        here.append(key)
+        return key * key, os.getpid()
+
+    values = forking.computed_apart(range(6), compute, [[1, 3], [4]], lambda _key, value: value[0] != 9)
+    assert {key: value[0] for key, value in values.items()} == {key: key * key for key in range(6)}
+    assert len(forks) == 2 and {values[1][1], values[4][1]} == set(forks)
+    assert here == [0, 2, 5, 3] and values[3][1] == values[0][1] == os.getpid()  # 9 refused: computed here
+
+    def broken(*_args, **_kwargs):
+        raise pickle.PicklingError("the child cannot pickle")
+
+    monkeypatch.setattr(forking.pickle, "dumps", broken)
+    here.clear()
+    assert forking.computed_apart("abc", lambda key: key.upper(), [["b", "c"]], lambda _k, _v: True) == \
+        {"a": "A", "b": "B", "c": "C"}
+    assert len(forks) == 3
+    assert forking.computed_apart([1, 2], compute, [], lambda _k, _v: True)[2][0] == 4 and len(forks) == 3
