@@ -16,7 +16,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.errors import Diffs
 from ansible_collections.diffserv.audit.plugins.module_utils.loader import load_fleet
 from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact_data
 from ansible_collections.diffserv.audit.plugins.plugin_utils.action_base import DiffservAction
-from ansible_collections.diffserv.audit.plugins.plugin_utils.bundle import write_bundles
+from ansible_collections.diffserv.audit.plugins.plugin_utils.bundle import result_summary, write_bundles
 from ansible_collections.diffserv.audit.plugins.plugin_utils.collections import audited_hosts, not_audited_hosts, registered_results
 from ansible_collections.diffserv.audit.plugins.plugin_utils.evidence import (
     attach_evidence, captures_given, firewall_texts, show_outputs_given,
@@ -79,6 +79,9 @@ class ActionModule(DiffservAction):
             try:
                 result["bundle"] = write_bundles(typed, collections, args["bundles_dir"], {"dscp": dscp},
                                                  write=not self._task.check_mode, loaded=fleet)
+                if args["result_findings"] == "summary":
+                    # changes/summary.json holds the per-host and per-file lists (see the option).
+                    result["bundle"] = result_summary(result["bundle"])
             except Exception as error:  # pylint: disable=broad-except
                 # The findings stand on their own (findings.json is written): the summary says why
                 # there is no bundle, whether the planner refused or failed.

@@ -57,6 +57,8 @@ options:
     description:
       - What the task result's RV(findings) holds. V(full), every finding. V(summary), only C(summary), C(errors),
         C(not_audited) and C(links), for a run that reads the rest from O(findings_file) (which it then needs).
+        With V(summary), RV(bundle) also leaves out the per-host and per-file lists (C(hosts), C(files)) that
+        C(changes/summary.json) holds.
       - Ansible copies a task result from its worker to the controller's main process and into every later task's
         variables, and a 1,000-device fleet's findings are 18 MB, seconds each time. The audit role asks for
         V(summary); its reports read C(findings.json).
@@ -182,7 +184,8 @@ findings:
       type: list
       elements: dict
 bundle:
-  description: With O(bundles_dir), what was written, as in C(changes/summary.json).
+  description: With O(bundles_dir), what was written, as in C(changes/summary.json) (with
+    O(result_findings=summary), without its C(hosts) and C(files) lists).
   returned: when bundles were planned
   type: dict
 bundle_error:

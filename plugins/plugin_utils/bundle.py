@@ -410,6 +410,20 @@ def _two_shares(plans: t.Sequence[core.Plan]) -> tuple[list[core.Plan], list[cor
     return shares
 
 
+# What a task result's bundle summary leaves to changes/summary.json with result_findings=summary: the lists per
+# host and per file (a 1,000-device fleet's summary is 640 KB; Ansible copies a result into later tasks' variables).
+SUMMARY_ONLY_IN_FILE = ("hosts", "files")
+
+
+def result_summary(summary: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """changes/summary.json without its per-host and per-file lists: the folder, the conflicts, and each
+    strategy's title, folder, re-audits, stage problems and refusal, what the reports say of a bundle."""
+    kept = {key: value for key, value in summary.items() if key not in SUMMARY_ONLY_IN_FILE}
+    kept["strategies"] = {name: {key: value for key, value in strategy.items() if key not in SUMMARY_ONLY_IN_FILE}
+                          for name, strategy in (summary.get("strategies") or {}).items()}
+    return kept
+
+
 def write_bundles(findings: Findings | t.Mapping[str, t.Any], collections: t.Mapping[str, t.Mapping[str, t.Any]],
                   report_dir: str, options: t.Mapping[str, t.Any] | None = None, *, write: bool = True,
                   loaded: t.Any = None) -> dict[str, t.Any]:

@@ -207,18 +207,21 @@ def test_adhoc_ios_trace_null_routes_dscp_1_on_the_uplink_and_forwards_0():
 
 def test_analyze_returns_only_the_summary_when_asked_and_findings_json_holds_the_rest(tmp_path):
     """result_findings=summary (what the audit role asks): the task result keeps summary, errors, not_audited and
-    links; findings.json every finding, the same as a full result; without a findings_file it is refused."""
+    links; findings.json every finding, the same as a full result; the bundle summary leaves its per-host and
+    per-file lists to changes/summary.json; without a findings_file it is refused."""
     playbook = tmp_path / "analyze.yml"
     playbook.write_text(yaml.safe_dump([{
         "hosts": "localhost", "gather_facts": False, "tasks": [
             {"diffserv.audit.collect": {"hosts": "{{ groups['linux_firewalls'] + groups['ios_routers'] }}"},
              "register": "diffserv_collect"},
-            {"diffserv.audit.analyze": {"findings_file": str(tmp_path / "findings.json"), "result_findings": "summary"},
+            {"diffserv.audit.analyze": {"findings_file": str(tmp_path / "findings.json"), "result_findings": "summary",
+                                        "bundles_dir": str(tmp_path / "slim")},
              "register": "slim"},
-            {"diffserv.audit.analyze": {}, "register": "full"},
+            {"diffserv.audit.analyze": {"bundles_dir": str(tmp_path / "full")}, "register": "full"},
             {"diffserv.audit.analyze": {"result_findings": "summary"}, "register": "refused", "ignore_errors": True},
             {"ansible.builtin.copy": {"dest": str(tmp_path / "results.json"),
                                       "content": "{{ {'slim': slim.findings, 'full': full.findings, "
+                                                 "'slim_bundle': slim.bundle, 'full_bundle': full.bundle, "
                                                  "'refused': refused.msg} | to_json }}"}},
         ]}]))
     run = ansible("ansible-playbook", str(playbook), "-i", "inventories/example")
@@ -229,3 +232,13 @@ def test_analyze_returns_only_the_summary_when_asked_and_findings_json_holds_the
     assert results["slim"] == {key: results["full"][key] for key in results["slim"]}
     assert written == results["full"] and len(written["conflicts"]) == results["slim"]["summary"]["conflicts"] == 5
     assert "give findings_file" in results["refused"]
+    # The bundle: the full result is changes/summary.json; the slim one that without hosts and files.
+    on_disk = json.loads((tmp_path / "slim" / "changes" / "summary.json").read_text())
+    full, slim = results["full_bundle"], results["slim_bundle"]
+    assert full == json.loads((tmp_path / "full" / "changes" / "summary.json").read_text())
+    assert "hosts" in on_disk and all("hosts" in strategy and "files" in strategy for strategy in on_disk["strategies"].values())
+    assert slim == {**{key: value for key, value in on_disk.items() if key != "hosts"}, "strategies": {
+        name: {key: value for key, value in strategy.items() if key not in ("hosts", "files")}
+        for name, strategy in on_disk["strategies"].items()}}
+    assert sorted(slim["strategies"]) == ["change_dscp", "remark_boundary", "remove_policy"] and all(
+        "clean" in strategy and "refused" in strategy for strategy in slim["strategies"].values())
