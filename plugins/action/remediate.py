@@ -38,10 +38,9 @@ def remember_loaded(fleet, change, collection, after):
     if audited is None or not collection:
         return
     driver = platforms.driver(change.platform)
-    beside = audited.beside(change)
-    if beside:
-        audited = audited.part(change.family)
-    planned = (driver.companion_item if beside else driver.planned_item)(collection.get("files", []))
+    beside = audited.beside(change.family)
+    audited = beside or audited
+    planned = (driver.companion_item if beside is not None else driver.planned_item)(collection.get("files", []))
     if planned is None:
         return
     items = [dict(planned, text=after)]

@@ -180,10 +180,16 @@ def _count(number: int, word: str) -> str:
     return "%d %s%s" % (number, word, "" if number == 1 else "s")
 
 
+def _both_dumps(plan: core.Plan, change: core.HostChange) -> bool:
+    """Whether the change is one of two in the plan for its host: a firewall collected with both dumps, each
+    changed."""
+    return sum(1 for other in plan.changes if other.host == change.host) > 1
+
+
 def stem(plan: core.Plan, change: core.HostChange) -> str:
     """What a change's files are called: its host, or `<host>.ipv6` for the IPv6 dump of a firewall collected with
     both dumps whose two dumps both change in this plan (the IPv4 one keeps the host's name)."""
-    if change.family == 6 and sum(1 for other in plan.changes if other.host == change.host) > 1:
+    if change.family == 6 and _both_dumps(plan, change):
         return "%s.ipv6" % change.host
     return change.host
 
@@ -284,7 +290,7 @@ def change_context(plan: core.Plan, plans: t.Sequence[core.Plan], findings: Find
 def request_context(plan: core.Plan, change: core.HostChange, findings: Findings) -> dict[str, t.Any]:
     """What the owner of a host we do not manage needs: which rule, why, the replacement, how to check and undo."""
     conflicts = [c for c in findings.conflicts if change.host in (c.marker.host, c.treatment.host)]
-    if sum(1 for other in plan.changes if other.host == change.host) > 1:
+    if _both_dumps(plan, change):
         # One request for each dump of a firewall with both: the rules and effects of that dump's family.
         conflicts = [c for c in conflicts if c.family == change.family]
     effects = sorted({"%s, %s: traffic arriving with %s is %s; the same traffic unmarked is %s" % (
@@ -476,8 +482,8 @@ def write_bundles(findings: Findings | t.Mapping[str, t.Any], collections: t.Map
     # A fleet's bundles are rendered on two cores: the folders are split in two shares of about equal cost (the
     # texts of the hosts each changes), a forked child renders and writes one share and hands back its summary
     # entries, this process the other (a failed child's share is rendered here).
-    theirs, _mine = _two_shares(plans) \
-        if worth_forking(len(hosts), len(plans), sum(len(host.text) for host in hosts.values())) else ([], list(plans))
+    theirs = _two_shares(plans)[0] \
+        if worth_forking(len(hosts), len(plans), sum(len(host.text) for host in hosts.values())) else []
     by_name = {plan.strategy: plan for plan in plans}
     entries = computed_apart(list(by_name), lambda name: render(by_name[name]), [[plan.strategy for plan in theirs]],
                              lambda _name, entry: isinstance(entry, dict))

@@ -1253,15 +1253,7 @@ def _exits(config: IosConfig, entry: Interface) -> list[Interface]:
 
 def fate_tables(config: IosConfig, family: int = 4) -> list[FateTable]:
     """Every interface in both directions (plus `ip local policy` for IPv4), sharing one engine's caches."""
-    engine = Engine(config, family)
-    out = []
-    with gc_paused():
-        for name in config.interfaces:
-            for direction in DIRECTIONS:
-                out.append(engine.fate_table(name, direction))
-        if config.local_policy is not None:
-            out.append(engine.fate_table("(router)", "local"))
-    return out
+    return [table for _name, _direction, _shut, table in _interface_tables(config, family, shared=False)]
 
 
 def _interface_identity(iface: Interface, direction: str, family: int) -> tuple[t.Any, ...]:
@@ -1280,13 +1272,18 @@ def interface_fate_tables(config: IosConfig, family: int = 4) -> list[tuple[str,
     with one table computed per kind: interfaces alike in what their stages depend on (_interface_identity)
     hold the same table object, computed for the first of them, whose paths cite that one's attachment lines
     (as a SharedTransit's do).  For readers of the classes, not of the attaching lines (the advisories)."""
+    return _interface_tables(config, family, shared=True)
+
+
+def _interface_tables(config: IosConfig, family: int, shared: bool) -> list[tuple[str, str, bool, FateTable]]:
+    """fate_tables' rows: each interface's own table, or with `shared` one per kind of interface."""
     engine = Engine(config, family)
     out: list[tuple[str, str, bool, FateTable]] = []
     computed: dict[tuple[t.Any, ...], FateTable] = {}
     with gc_paused():
         for name, iface in config.interfaces.items():
             for direction in DIRECTIONS:
-                key = _interface_identity(iface, direction, family)
+                key = _interface_identity(iface, direction, family) if shared else (name, direction)
                 table = computed.get(key)
                 if table is None:
                     table = computed[key] = engine.fate_table(name, direction)

@@ -75,10 +75,11 @@ class Firewall:
         return Firewall(self.host.ipv6, six.ruleset, six.marks, six.marks.program.backend, six.marks.program.era,
                         self.egresses, six)
 
-    def beside(self, change: HostChange) -> bool:
-        """Whether a change of this host is to its IPv6 dump beside the IPv4 one (not to the host's text)."""
-        part = self.part(change.family)
-        return part is not None and part is not self
+    def beside(self, family: int) -> "Firewall | None":
+        """The dump of `family` beside the host's text (its IPv6 dump, of a host collected with both), where a
+        change of that family goes; None when that family's dump is the host's text, or there is none."""
+        part = self.part(family)
+        return part if part is not None and part is not self else None
 
 
 @dataclasses.dataclass
@@ -238,7 +239,7 @@ def split_texts(fleet: Fleet, given: t.Iterable[tuple[HostChange, str]]) -> tupl
     ipv6: dict[str, str] = {}
     for change, text in given:
         known = fleet.firewalls.get(change.host)
-        (ipv6 if known is not None and known.beside(change) else texts)[change.host] = text
+        (ipv6 if known is not None and known.beside(change.family) is not None else texts)[change.host] = text
     return texts, ipv6
 
 
@@ -272,9 +273,9 @@ def audit_texts(fleet: Fleet, texts: t.Mapping[str, str], ipv6: t.Mapping[str, s
                         # The candidate changes the text the strategies plan from (the IPv4 dump): the host's
                         # IPv6 dump stays as audited, and its conflicts still count.
                         model = dataclasses.replace(model, ipv6=audited_model.ipv6)
-                part = known.part(6) if ipv6 and name in ipv6 else None
-                if part is not None and part is not known and isinstance(model, FirewallInput) \
-                        and ipv6 is not None and ipv6[name] != part.host.text:
+                part = known.beside(6) if ipv6 is not None and name in ipv6 else None
+                if part is not None and isinstance(model, FirewallInput) and ipv6 is not None \
+                        and ipv6[name] != part.host.text:
                     # The IPv6 dump beside it changed too: read in its own family, and joined in place of the audited one.
                     beside = fleet.load(part.host, ipv6[name], part.egresses, part.backend, part.era, 6)
                     if isinstance(beside, FirewallInput):

@@ -206,13 +206,12 @@ def _changes(fleet: Fleet, conflicts: t.Sequence[Conflict], options: Options) ->
 
 
 def _by_dump(firewall: Firewall, here: t.Sequence[Conflict]) -> list[tuple[Firewall, list[Conflict]]]:
-    """A firewall's conflicts by the dump that clears them: the one of their family (Firewall.part), the host's
-    own text first."""
+    """A firewall's conflicts by the dump that clears them: the one of their family beside the host's text
+    (Firewall.beside), else the host's own text, which comes first."""
     dumps: dict[int | None, tuple[Firewall, list[Conflict]]] = {None: (firewall, [])}
     for conflict in here:
-        part = firewall.part(conflict.family)
-        beside = part is not None and part is not firewall
-        dumps.setdefault(conflict.family if beside else None, (part or firewall, []))[1].append(conflict)
+        beside = firewall.beside(conflict.family)
+        dumps.setdefault(conflict.family if beside is not None else None, (beside or firewall, []))[1].append(conflict)
     return [(dump, conflicts_there) for dump, conflicts_there in dumps.values() if conflicts_there]
 
 
