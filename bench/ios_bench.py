@@ -11,7 +11,8 @@ one process, several repetitions of
   (a) what the audit runs for a router with one link (analysis.py):
       parse_ios(text)
       + transit_tables(config, link): in on the linked interface, out on every other
-      + fate_tables(config): every interface, both directions (the advisories)
+      + interface_fate_tables(config): every interface, both directions, one table computed per kind of
+        interface (the advisories' tables)
   (b) hier_config.get_hconfig(Platform.CISCO_IOS, text): the tree alone
 
 and prints the medians of (a), of each of its three parts, and of (b), the
@@ -45,10 +46,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from gen_ios_config import generate  # noqa: E402
 
-from ansible_collections.diffserv.audit.plugins.module_utils.ios import fate_tables, parse_ios, transit_tables  # noqa: E402
+from ansible_collections.diffserv.audit.plugins.module_utils.ios import parse_ios, transit_tables  # noqa: E402
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.fates import interface_fate_tables  # noqa: E402
 
 TRANSIT_TARGET_SECONDS = 0.4
-PARTS = ("parse", "transit", "fate_tables")
+PARTS = ("parse", "transit", "interface_tables")
 
 
 def ours(text: str, link: str | None) -> dict[str, float]:
@@ -61,8 +63,8 @@ def ours(text: str, link: str | None) -> dict[str, float]:
     transit_tables(config, link or next(iter(config.interfaces)))
     times["transit"] = time.perf_counter() - start
     start = time.perf_counter()
-    fate_tables(config)
-    times["fate_tables"] = time.perf_counter() - start
+    interface_fate_tables(config)
+    times["interface_tables"] = time.perf_counter() - start
     return times
 
 
@@ -122,26 +124,28 @@ def main(argv: list[str] | None = None) -> int:
     config = parse_ios(text, "bench.cfg")
     link = args.link or next(iter(config.interfaces))
     transit = transit_tables(config, link)
-    tables = fate_tables(config)
+    rows = interface_fate_tables(config)
+    tables = list({id(table): table for *_row, table in rows}.values())
     entries = sum(len(acl.entries) for acl in config.acls.values())
     print("config: %d lines, %d interfaces, %d class-maps, %d policy-maps, %d route-maps, %d ACL entries in %d lists"
           % (config.line_count - 1, len(config.interfaces), len(config.class_maps), len(config.policy_maps),
              len(config.route_maps), entries, len(config.acls)))
-    print("ours produces: %d transit tables from %s (%d computed, the others share), %d fate tables, %d byte classes, "
-          "%d diagnostics" % (len(transit), link, len({id(table.classes) for table in transit}), len(tables),
-                              sum(len(table.classes) for table in tables), len(config.diagnostics)))
+    print("ours produces: %d transit tables from %s (%d computed, the others share), %d interface tables (%d computed), "
+          "%d byte classes in those, %d diagnostics" % (
+              len(transit), link, len({id(table.classes) for table in transit}), len(rows), len(tables),
+              sum(len(table.classes) for table in tables), len(config.diagnostics)))
     print("python %s on %s, %d CPUs, load average %s" % (
         platform.python_version(), platform.machine(), os.cpu_count() or 0,
         " ".join("%.2f" % x for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"))
 
     parts, wall_a, wall_b, cpu_a = timed(text, link, args.repeat)
     median_a, median_b = statistics.median(wall_a), statistics.median(wall_b)
-    for name, label in zip(PARTS, ("parse_ios", "transit_tables", "fate_tables")):
+    for name, label in zip(PARTS, ("parse_ios", "transit_tables", "interface_tables")):
         times = parts[name]
         print("    %-15s median %.3f s  (min %.3f, max %.3f)" % (label, statistics.median(times), min(times), max(times)))
-    print("(a) audit: parse + transit + fate_tables: median %.3f s  (min %.3f, max %.3f, %d runs)"
+    print("(a) audit: parse + transit + interface tables: median %.3f s  (min %.3f, max %.3f, %d runs)"
           % (median_a, min(wall_a), max(wall_a), args.repeat))
-    print("(b) hier_config get_hconfig:              median %.3f s  (min %.3f, max %.3f, %d runs)"
+    print("(b) hier_config get_hconfig:                   median %.3f s  (min %.3f, max %.3f, %d runs)"
           % (median_b, min(wall_b), max(wall_b), args.repeat))
     print("ratio (b)/(a): %.2fx (medians), %.2fx (minimums)" % (median_b / median_a, min(wall_b) / min(wall_a)))
     print("ratio (b)/transit_tables: %.2fx (medians)" % (median_b / statistics.median(parts["transit"])))
