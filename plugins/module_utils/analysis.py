@@ -877,6 +877,9 @@ def _conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
     out_interfaces: dict[tuple[t.Any, ...], list[str]] = {}
     # key + path -> [marking, its parts in the conflict, whether they are the whole class] per marking
     behind: dict[tuple[t.Any, ...], list[list[t.Any]]] = {}
+    # key -> the packets of every part in the conflict (what an exemption must cover, no more)
+    exact: dict[tuple[t.Any, ...], dict[PacketClass, None]] = {}
+    moot: dict[tuple[t.Any, ...], dict[PacketClass, None]] = {}
     whole: dict[tuple[t.Any, ...], bool] = {}
     marks = firewall.marks
     # Only bytes some router table may treat differently from unmarked traffic can conflict.
@@ -962,6 +965,8 @@ def _conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
                                                ds_byte, group[0])
                     out_interfaces[key] = []
                     whole[key] = True
+                exact.setdefault(key, {}).update(dict.fromkeys(part.packets for part in group))
+                moot.setdefault(key, {}).update(dict.fromkeys(part.packets for part in discarded))
                 complete = len(group) + len(discarded) == len(parts)
                 whole[key] = whole[key] and lost
                 path_markings = behind.setdefault(key + (marking.path,), [])
@@ -990,8 +995,36 @@ def _conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
         severity = conflict.severity
         if not whole[key] and severity == "critical":
             severity = "high"
-        out.append(dataclasses.replace(conflict, flows=tuple(flows.get(key, ())), treatment=treatment, severity=severity))
+        out.append(dataclasses.replace(conflict, flows=tuple(flows.get(key, ())), treatment=treatment, severity=severity,
+                                       packets=tuple(exact.get(key, ())), moot=tuple(moot.get(key, ()))))
     return out
+
+
+def link_tables(router: RouterInput, interface: str, family: int) -> list[FateTable]:
+    """The router's tables a link into `interface` is joined with: in there, out on every interface that forwards;
+    with no other interface, the input side alone (policy routing to Null0 and input ACLs decide there)."""
+    return transit_tables(router.config, interface, family=family) or [
+        fate_table(router.config, interface, "in", family=family)]
+
+
+def with_packets(conflict: Conflict, firewall: FirewallInput, router: RouterInput,
+                 links: t.Sequence[Link] | None) -> Conflict:
+    """The conflict with exactly the packets that meet its fate (the router's view, Conflict.packets and moot),
+    for a conflict read back without them (findings.json): its link joined again on these models.  As it was
+    when it has them, or when the link or the conflict is not there."""
+    if conflict.packets:
+        return conflict
+    part = next((p for p in firewall.families() if p.marks.family == conflict.family), None)
+    candidates = links if links is not None else assumed_links({firewall.host: firewall}, {router.host: router})
+    link = next((link for link in candidates
+                 if link.ref.source == conflict.link.source and link.ref.target == conflict.link.target), None)
+    if part is None or link is None:
+        return conflict
+    for found in conflicts_on_link(link, part, router, link_tables(router, link.interface, part.marks.family)):
+        if (found.marker.writers, found.ds_byte, found.treatment.action, found.treatment.interface) == (
+                conflict.marker.writers, conflict.ds_byte, conflict.treatment.action, conflict.treatment.interface):
+            return dataclasses.replace(conflict, packets=found.packets, moot=found.moot)
+    return conflict
 
 
 def _table_advice(table: FateTable, legacy: t.Collection[int]) -> list[tuple[str, tuple[Evidence, ...], int]]:
@@ -1163,10 +1196,7 @@ def _join_links(links: list[Link], indexes: t.Sequence[int], firewalls: dict[str
             key = (link.router, link.interface, family)
             try:
                 if key not in tables_cache:
-                    # In on the link, out on every interface that forwards; with no other interface, the
-                    # input side alone (policy routing to Null0 and input ACLs decide there).
-                    tables_cache[key] = transit_tables(router.config, link.interface, family=family) or [
-                        fate_table(router.config, link.interface, "in", family=family)]
+                    tables_cache[key] = link_tables(router, link.interface, family)
             except Exception as error:  # pylint: disable=broad-except
                 outcomes.append((index, family, link, (), {
                     "stage": "tables", "host": link.router, "error": _portable(error),

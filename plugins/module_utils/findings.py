@@ -205,6 +205,13 @@ class Conflict:
     # The address family of the marked packets (4: IPv4 DS byte; 6: IPv6 Traffic Class); findings.json
     # names it only for 6, so an IPv4 conflict reads as it always did.
     family: int = 4
+    # Exactly which packets meet the conflict's fate, as the router sees them (after the firewall's NAT): the
+    # join's parts (ios/space.PacketClass), for the planner's exemptions.  Not in findings.json (the flows say
+    # them in words): a conflict read back from it has none, and the planner joins its link again.
+    packets: tuple[t.Any, ...] = dataclasses.field(default=(), compare=False, repr=False)
+    # Packets of the same marking classes that the router discards marked or not (an anti-spoofing ACL's
+    # sources): an exemption may cover them too, at no cost to anyone, and be written in fewer entries.
+    moot: tuple[t.Any, ...] = dataclasses.field(default=(), compare=False, repr=False)
 
     @property
     def flow_classes(self) -> int:

@@ -72,6 +72,9 @@ _ENTRY_WORDS = ("permit", "deny", "evaluate", "dynamic")
 _ORDERING: tuple[tuple[tuple[dict[str, t.Any], ...], int], ...] = (
     (({"startswith": ("ip access-list ", "access-list ", "ipv6 access-list ")},), -40),
     (({"startswith": "class-map "},), -30),
+    # A class-map this collection defines to exempt flows (remediation/exempt_flows.py) before the class-map that
+    # comes to name it with `match class-map` (of two rules that match a line, hier_config applies the later).
+    (({"startswith": "class-map match-all DIFFSERV-"},), -35),
     (({"startswith": ("route-map ", "policy-map ")},), -20),
     (({"startswith": ("no route-map ", "no policy-map ")},), 110),
     (({"startswith": "no class-map "},), 120),

@@ -8,7 +8,7 @@ A strategy is one module exposing `STRATEGY = Strategy(name, title, does, plan, 
 its default is "every registered strategy".
 
 >>> STRATEGIES
-('remove_policy', 'change_dscp', 'remark_boundary')
+('remove_policy', 'change_dscp', 'remark_boundary', 'exempt_flows')
 >>> Options().strategies == STRATEGIES
 True
 
@@ -21,13 +21,16 @@ __metaclass__ = type
 
 import dataclasses
 
-from ansible_collections.diffserv.audit.plugins.module_utils.remediation import change_dscp, remark_boundary, remove_policy
+from ansible_collections.diffserv.audit.plugins.module_utils.remediation import (
+    change_dscp, exempt_flows, remark_boundary, remove_policy,
+)
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model import PlanError, Strategy
 
 REGISTRY: dict[str, Strategy] = {
     remove_policy.STRATEGY.name: remove_policy.STRATEGY,
     change_dscp.STRATEGY.name: change_dscp.STRATEGY,
     remark_boundary.STRATEGY.name: remark_boundary.STRATEGY,
+    exempt_flows.STRATEGY.name: exempt_flows.STRATEGY,
 }
 STRATEGIES = tuple(REGISTRY)
 TITLES = {name: strategy.title for name, strategy in REGISTRY.items()}

@@ -99,6 +99,28 @@ class ConfigText:
     def insert_before(self, number: int, texts: t.Sequence[str], stage: int = 0) -> None:
         self._before.setdefault(number, []).append((stage, tuple(texts)))
 
+    def insert_section(self, texts: t.Sequence[str], stage: int = 0) -> None:
+        """A new top-level section (its `!` included) where IOS prints one of its kind in running-config: after
+        the last section that comes no later (IOS_SECTION_ORDER), else before the first that comes later."""
+        rank = ios_section_rank(texts[0])
+        if rank is None:
+            raise PlanError("no place in running-config order for a new %r section" % texts[0])
+        after = before = None
+        for number, raw in enumerate(self.lines, 1):
+            if not raw or raw[0] in " \t!":
+                continue
+            other = ios_section_rank(raw)
+            if other is None:
+                continue
+            if other <= rank:
+                after = number
+            elif before is None:
+                before = number
+        if after is not None:
+            self.insert_after(self.block(after)[-1], ["!"] + list(texts[:-1] if texts[-1] == "!" else texts), stage)
+        else:
+            self.insert_before(before if before is not None else len(self.lines), texts, stage)
+
     def deleted(self, number: int) -> bool:
         return number in self._deleted
 
@@ -116,6 +138,20 @@ class ConfigText:
                 if at <= stage:
                     out.extend(texts)
         return "\n".join(out)
+
+
+# The order IOS prints running-config's top-level sections in (Cisco IOS configuration fundamentals: `show
+# running-config`), for placing a new definition where the device will show it.
+IOS_SECTION_ORDER: tuple[tuple[str, float], ...] = (
+    ("object-group ", 9.5), ("class-map ", 10), ("policy-map ", 11), ("interface ", 20), ("router ", 25),
+    ("ip route ", 26), ("ip access-list ", 28), ("access-list ", 29), ("ipv6 access-list ", 29.5),
+    ("snmp-server ", 30), ("route-map ", 31), ("control-plane", 32), ("banner ", 33), ("line ", 34), ("end", 99),
+)
+
+
+def ios_section_rank(line: str) -> float | None:
+    """Where a top-level line's kind comes in running-config (None: a kind this order does not place)."""
+    return next((rank for prefix, rank in IOS_SECTION_ORDER if line.startswith(prefix)), None)
 
 
 def unified_diff(before: str, after: str, name: str) -> str:

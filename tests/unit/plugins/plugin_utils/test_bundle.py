@@ -56,10 +56,10 @@ def founding(tmp_path_factory):
     return folder / "changes", summary
 
 
-def test_the_founding_incident_produces_three_bundles_with_all_five_files(founding):
+def test_the_founding_incident_produces_a_bundle_per_strategy_with_all_five_files(founding):
     root, summary = founding
-    assert sorted(p.name for p in root.iterdir()) == ["change_dscp", "remark_boundary", "remove_policy",
-                                                      "summary.json"]
+    assert sorted(p.name for p in root.iterdir()) == ["change_dscp", "exempt_flows", "remark_boundary",
+                                                      "remove_policy", "summary.json"]
     for strategy in core.STRATEGIES:
         names = {p.name for p in (root / strategy).iterdir()}
         assert {"CHANGE.md", "border-rtr1.commands", "border-rtr1.rollback", "border-rtr1.diff",
@@ -102,7 +102,7 @@ def test_change_md_has_every_part_change_control_asks_for(founding):
     root, _summary = founding
     for strategy in core.STRATEGIES:
         text = (root / strategy / "CHANGE.md").read_text()
-        for heading in ("## Summary", "## Evidence chain", "## The three options compared", "## Implementation steps",
+        for heading in ("## Summary", "## Evidence chain", "## The options compared", "## Implementation steps",
                         "## Pre-checks", "## Post-checks", "## Rollback"):
             assert heading in text, (strategy, heading)
         assert "partner-fw.rules` line 35" in text and "access-list 106 permit ip any any dscp 1" in text

@@ -22,8 +22,9 @@ def test_docstring_examples_run():
     assert doctest.testmod(strategies).failed == 0
 
 
-def test_the_registry_holds_the_three_strategies_in_the_order_plans_are_shown():
-    assert strategies.STRATEGIES == core.STRATEGIES == ("remove_policy", "change_dscp", "remark_boundary")
+def test_the_registry_holds_the_four_strategies_in_the_order_plans_are_shown():
+    assert strategies.STRATEGIES == core.STRATEGIES == ("remove_policy", "change_dscp", "remark_boundary",
+                                                        "exempt_flows")
     for name, strategy in strategies.REGISTRY.items():
         assert strategy.name == name and strategy.title == strategies.TITLES[name]
         assert callable(strategy.plan) and callable(strategy.risks) and strategy.does
