@@ -279,9 +279,8 @@ def _entry_lines(model: RouterModel, acl: Acl, entry: AclEntry, entries: t.Seque
     free = [seq for seq in range(low + 1, entry.seq)]
     if len(free) < len(entries):
         return None
-    # Spread over the gap, as IOS resequencing would, so later exemptions still find room.
-    step = len(free) // len(entries)
-    numbers = [free[index * step] for index in range(len(entries))]
+    # Spread evenly over the gap, so that later entries still find room on either side.
+    numbers = [free[(index + 1) * len(free) // (len(entries) + 1)] for index in range(len(entries))]
     if acl.family == 6:
         if _SEQ6_FIRST.match(body):
             return [indent + "sequence %d %s" % (seq, words) for seq, words in zip(numbers, entries)]
