@@ -13,7 +13,7 @@ DOCUMENTATION = r"""
 module: remediate
 short_description: Apply one remediation strategy to the routers and firewalls we manage, with drift check, verification and rollback
 description:
-  - Plans one strategy (C(remove_policy), C(change_dscp) or C(remark_boundary)) for the findings of the
+  - Plans one strategy (C(remove_policy), C(change_dscp), C(remark_boundary) or C(exempt_flows)) for the findings of the
     same run, exactly as the audit's change bundles do, and applies it to every managed host it changes.
   - "In check mode (C(--check --diff)) it shows, per host, the running configuration as audited
     against the candidate, in Ansible's own diff output, and connects to no device: no configuration
@@ -46,7 +46,7 @@ options:
     description: The strategy to apply.
     type: str
     required: true
-    choices: [remove_policy, change_dscp, remark_boundary]
+    choices: [remove_policy, change_dscp, remark_boundary, exempt_flows]
   findings:
     description: The findings M(diffserv.audit.analyze) returned in the same run.
     type: dict

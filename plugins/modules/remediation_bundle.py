@@ -13,7 +13,7 @@ DOCUMENTATION = r"""
 module: remediation_bundle
 short_description: Write change-control bundles that fix every DSCP/TOS conflict found
 description:
-  - Runs once, on the controller, after M(diffserv.audit.analyze). Plans three strategies for every
+  - Runs once, on the controller, after M(diffserv.audit.analyze). Plans four strategies for every
     conflict and writes one folder per strategy under C(<report_dir>/changes/).
   - "C(remove_policy): take out what drops, polices or re-marks the marked traffic (route-map clause,
     ACL entry, policy class), then what only fed it; interfaces let go before definitions are deleted,
@@ -25,9 +25,16 @@ description:
   - "C(remark_boundary): clear the DS field where traffic enters (C(set dscp default) in class-default of
     the interface's input policy, in the syntax the router uses) and, on firewalls, a C(DSCP --set-dscp 0)
     rule placed after every write on the way out."
+  - "C(exempt_flows): exempt exactly the conflicting flows, as the router sees them (after the firewall's
+    NAT), from what catches them, and nothing else: entries matching those flows with their DSCP, inserted
+    by sequence number before the access-list entry that catches them (C(deny) in a list a route-map or
+    class-map matches, C(permit) in a filter), or, where a class-map matches the DSCP itself, a
+    C(match not access-group) beside that criterion (in a match-all class-map of its own, for a match-any
+    one). Every other packet keeps its treatment; not planned (and said why) where the flows take more
+    than 32 entries or the list also serves the other way."
   - Every candidate configuration is audited again; a strategy is clean when the fleet with its candidates
     has no conflict and no error, and no intermediate stage adds one.
-  - "Each folder holds C(CHANGE.md) (summary, evidence chain, the three options compared, steps, pre- and
+  - "Each folder holds C(CHANGE.md) (summary, evidence chain, the options compared, steps, pre- and
     post-checks, rollback), C(plan.json), and per host C(<host>.commands), C(<host>.rollback),
     C(<host>.diff), C(<host>.candidate). A host whose collection says C(managed: false) gets
     C(<host>.request.md), a request to its owner, instead of commands. A firewall collected with both
@@ -57,7 +64,7 @@ options:
     description: The strategies to plan.
     type: list
     elements: str
-    choices: [remove_policy, change_dscp, remark_boundary]
+    choices: [remove_policy, change_dscp, remark_boundary, exempt_flows]
   boundary_policy:
     description: The name of the input policy C(remark_boundary) creates where an interface has none.
     type: str

@@ -8,7 +8,7 @@
 writes, under `<report_dir>/changes/`:
 
     summary.json                  every strategy: clean or not, hosts, files (what a playbook reads)
-    <strategy>/CHANGE.md          summary, evidence chain, the three options compared, steps,
+    <strategy>/CHANGE.md          summary, evidence chain, the options compared, steps,
                                   pre-checks, post-checks, rollback
     <strategy>/plan.json          the same plan as data: commands, rollback, checks per host
     <strategy>/<host>.commands    configuration commands, in the order to apply them (managed hosts)

@@ -240,5 +240,5 @@ def test_analyze_returns_only_the_summary_when_asked_and_findings_json_holds_the
     assert slim == {**{key: value for key, value in on_disk.items() if key != "hosts"}, "strategies": {
         name: {key: value for key, value in strategy.items() if key not in ("hosts", "files")}
         for name, strategy in on_disk["strategies"].items()}}
-    assert sorted(slim["strategies"]) == ["change_dscp", "remark_boundary", "remove_policy"] and all(
+    assert sorted(slim["strategies"]) == ["change_dscp", "exempt_flows", "remark_boundary", "remove_policy"] and all(
         "clean" in strategy and "refused" in strategy for strategy in slim["strategies"].values())

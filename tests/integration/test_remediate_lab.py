@@ -112,6 +112,25 @@ def test_other_strategies_apply_and_settle(tmp_path, strategy, gone):
         assert second.returncode == 0 and "changed=0" in second.stdout, second.stdout[-3000:]
 
 
+def test_exempt_flows_dry_runs_then_inserts_the_entries_by_sequence_number_and_settles(tmp_path):
+    with Lab(firewalls=1, routers=1) as lab:
+        router = lab.routers[0]
+        before = router.running_config()
+        dry = remediate(lab, tmp_path, "exempt_flows", "--check", "--diff")
+        assert dry.returncode == 0, dry.stdout[-4000:]
+        assert "+access-list 106 deny   tcp any any gt 511 dscp 1" in dry.stdout, dry.stdout[-4000:]
+        assert router.config_commands() == [] and router.running_config() == before
+        first = remediate(lab, tmp_path, "exempt_flows")
+        assert first.returncode == 0, first.stdout[-4000:]
+        lines = router.running_config().split("\n")
+        # The partner's flows go first; the worm filter stays for every other DSCP 1 packet.
+        exempt = lines.index("access-list 106 deny   tcp any any gt 511 dscp 1")
+        assert exempt < lines.index("access-list 106 permit ip any any dscp 1")
+        assert " ip policy route-map null_policy_route" in lines
+        second = remediate(lab, tmp_path, "exempt_flows")
+        assert second.returncode == 0 and "changed=0" in second.stdout, second.stdout[-3000:]
+
+
 def test_remark_boundary_changes_the_router_and_our_firewall_then_settles(tmp_path):
     with Lab(firewalls=1, routers=1, sudo="password") as lab:
         first = remediate(lab, tmp_path, "remark_boundary")

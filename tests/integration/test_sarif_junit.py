@@ -107,7 +107,7 @@ def test_each_strategy_bundle_comes_as_one_archive_with_the_html_report(tmp_path
                   "-e", "diffserv_report_dir=%s" % tmp_path, "-e", "diffserv_report_archives=true")
     assert run.returncode == 0, run.stdout + run.stderr
     strategies = sorted(p.name for p in (tmp_path / "changes").iterdir() if p.is_dir())
-    assert strategies == ["change_dscp", "remark_boundary", "remove_policy"]
+    assert strategies == ["change_dscp", "exempt_flows", "remark_boundary", "remove_policy"]
     for name in strategies:
         with zipfile.ZipFile(tmp_path / "changes" / ("%s.zip" % name)) as archive:
             members = set(archive.namelist())

@@ -267,6 +267,9 @@ def _entry_lines(model: RouterModel, acl: Acl, entry: AclEntry, entries: t.Seque
     numbered like the entry they go before where the list prints its sequence numbers (an unnumbered line typed
     into such a list would go to its end); None when no free numbers are left before that entry."""
     raw = model.text.line(entry.source.line)
+    if acl.family == 4:
+        # IOS pads `deny` to the width of `permit` where it prints an IPv4 entry without its number.
+        entries = ["deny   " + words[5:] if words.startswith("deny ") else words for words in entries]
     if acl.family == 4 and raw.startswith("access-list "):
         return ["access-list %s %s" % (acl.name, words) for words in entries]
     indent = raw[:ConfigText.indent_of(raw)]
@@ -274,6 +277,7 @@ def _entry_lines(model: RouterModel, acl: Acl, entry: AclEntry, entries: t.Seque
     numbered = body.split(None, 1)[0].isdigit() or bool(_SEQ6_FIRST.match(body) or _SEQ6_LAST.search(body))
     if not numbered or entry.seq is None:
         return [indent + words for words in entries]
+    entries = [" ".join(words.split()) for words in entries]
     position = acl.entries.index(entry)
     low = next((e.seq for e in reversed(acl.entries[:position]) if e.seq is not None), 0)
     free = [seq for seq in range(low + 1, entry.seq)]

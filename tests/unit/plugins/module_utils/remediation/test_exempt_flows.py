@@ -189,9 +189,10 @@ def test_the_founding_router_gets_three_entries_before_the_worm_filter_and_keeps
     hosts, findings = build(BY_NAME["founding"])
     (plan,) = core.plan_remediation(findings, hosts, core.Options(strategies=("exempt_flows",)), hier.staged_commands)
     change = next(change for change in plan.changes if change.host == "border-rtr1")
-    assert added(change) == ["access-list 106 deny tcp any any gt 511 dscp 1",
-                             "access-list 106 deny tcp any any eq pop3 dscp 1",
-                             "access-list 106 deny tcp any any eq 465 dscp 1"]
+    # As IOS prints them (`deny` padded to the width of `permit`).
+    assert added(change) == ["access-list 106 deny   tcp any any gt 511 dscp 1",
+                             "access-list 106 deny   tcp any any eq pop3 dscp 1",
+                             "access-list 106 deny   tcp any any eq 465 dscp 1"]
     # The new entries go in by sequence number before the old one (10), which stays.
     assert change.commands == ("ip access-list extended 106", " 5 deny tcp any any gt 511 dscp 1",
                                " 7 deny tcp any any eq pop3 dscp 1", " 8 deny tcp any any eq 465 dscp 1", " exit")
@@ -212,7 +213,7 @@ def test_a_drop_limited_to_part_of_the_marked_packets_is_exempted_for_that_part_
     (conflict,) = audited.findings.conflicts
     assert conflict.flows[0].partial
     assert audited.plan.clean, audited.plan.recheck
-    assert added(audited.change) == ["access-list 120 deny tcp any eq smtp 198.51.100.0 0.0.0.127 dscp 1"]
+    assert added(audited.change) == ["access-list 120 deny   tcp any eq smtp 198.51.100.0 0.0.0.127 dscp 1"]
     assert assert_only_the_conflicts_change(audited.findings.conflicts, audited.running, audited.change.candidate,
                                             "GigabitEthernet0/0", "GigabitEthernet0/1") > 0
 
@@ -221,7 +222,7 @@ def test_the_exemption_is_written_for_the_address_the_router_sees_after_snat():
     acl = "access-list 120 permit tcp host 203.0.113.5 any dscp 1\naccess-list 120 permit tcp host 203.0.113.99 any dscp 1"
     audited = plan_exempt(MAIL_REPLIES_SNAT, router(acl))
     assert audited.findings.conflicts and audited.plan.clean, audited.plan.recheck
-    assert added(audited.change) == ["access-list 120 deny tcp host 203.0.113.5 eq smtp any dscp 1"]
+    assert added(audited.change) == ["access-list 120 deny   tcp host 203.0.113.5 eq smtp any dscp 1"]
     # Not the private source the mangle rule saw, and the other host's entry is left as it was.
     assert "10.1." not in "\n".join(added(audited.change))
     assert assert_only_the_conflicts_change(audited.findings.conflicts, audited.running, audited.change.candidate,
@@ -264,8 +265,8 @@ def test_flows_that_need_too_many_entries_are_left_to_the_other_strategies(monke
     (plan,) = core.plan_remediation(findings, hosts, core.Options(strategies=("exempt_flows",)))
     change = next(change for change in plan.changes if change.host == "border-rtr1")
     assert any("takes 3 entries" in note and "more than 2" in note for note in change.notes), change.notes
-    assert added(change) == ["access-list 106 deny tcp any any gt 511 dscp 1",
-                             "access-list 106 deny tcp any any eq pop3 dscp 1"]
+    assert added(change) == ["access-list 106 deny   tcp any any gt 511 dscp 1",
+                             "access-list 106 deny   tcp any any eq pop3 dscp 1"]
 
 
 def test_a_numbered_list_without_room_before_the_entry_says_resequence():
