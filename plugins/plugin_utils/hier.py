@@ -234,15 +234,39 @@ class DiffservIosDriver(HConfigDriverCiscoIOS):
         """Every entry with its number: the one it carries or the device holds, else a free one between its
         neighbours (remembered in `known`, so running, the stages and the candidate agree)."""
         used = set(known.values())
-        for index, (entry, text, seq) in enumerate(items):
-            if seq is None:
-                low = next((s for _e, _t, s in reversed(items[:index]) if s is not None), 0)
-                high = next((s for _e, _t, s in items[index + 1:] if s is not None), None)
-                seq = _free_sequence(name, low, high, used)
+        index = 0
+        while index < len(items):
+            if items[index][2] is not None:
+                index += 1
+                continue
+            # A run of new entries between two numbered ones: spread over the gap, so that nine entries fit
+            # before an entry IOS numbered 10 (exemptions go in before the entry they exempt from).
+            end = index
+            while end < len(items) and items[end][2] is None:
+                end += 1
+            low = next((s for _e, _t, s in reversed(items[:index]) if s is not None), 0)
+            high = next((s for _e, _t, s in items[end:] if s is not None), None)
+            for offset, seq in enumerate(_free_sequences(name, low, high, used, end - index)):
+                entry, text, _none = items[index + offset]
                 known[text] = seq
                 used.add(seq)
-                items[index] = (entry, text, seq)
+                items[index + offset] = (entry, text, seq)
+            index = end
         return [(entry, text, t.cast(int, seq)) for entry, text, seq in items]
+
+
+def _free_sequences(name: str, low: int, high: int | None, used: set[int], count: int) -> list[int]:
+    """`count` sequence numbers after `low` and before `high` that no entry holds: one at a time as IOS gives
+    them where the gap is open-ended, else spread evenly over the free numbers of the gap."""
+    if high is None or count == 1:
+        found = []
+        for _index in range(count):
+            found.append(_free_sequence(name, low if not found else found[-1], high, used | set(found)))
+        return found
+    free = [seq for seq in range(low + 1, high) if seq not in used]
+    if len(free) < count:
+        _free_sequence(name, high - 1, high, used)  # raises, naming the list and the resequence command
+    return [free[(index + 1) * len(free) // (count + 1)] for index in range(count)]
 
 
 def _free_sequence(name: str, low: int, high: int | None, used: set[int]) -> int:

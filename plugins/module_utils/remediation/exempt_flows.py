@@ -270,12 +270,16 @@ def _entry_lines(model: RouterModel, acl: Acl, entry: AclEntry, entries: t.Seque
     if acl.family == 4:
         # IOS pads `deny` to the width of `permit` where it prints an IPv4 entry without its number.
         entries = ["deny   " + words[5:] if words.startswith("deny ") else words for words in entries]
-    if acl.family == 4 and raw.startswith("access-list "):
-        return ["access-list %s %s" % (acl.name, words) for words in entries]
     indent = raw[:ConfigText.indent_of(raw)]
     body = raw.strip()
     numbered = body.split(None, 1)[0].isdigit() or bool(_SEQ6_FIRST.match(body) or _SEQ6_LAST.search(body))
     if not numbered or entry.seq is None:
+        # A list that prints no numbers holds 10, 20, ... (as IOS numbers a list it loads): nine numbers are
+        # free before an entry (the pre-check `show access-lists` confirms the numbers before anything is sent).
+        if len(entries) > 9:
+            return None
+        if acl.family == 4 and raw.startswith("access-list "):
+            return ["access-list %s %s" % (acl.name, words) for words in entries]
         return [indent + words for words in entries]
     entries = [" ".join(words.split()) for words in entries]
     position = acl.entries.index(entry)

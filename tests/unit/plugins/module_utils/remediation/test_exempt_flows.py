@@ -194,9 +194,10 @@ def test_the_founding_router_gets_three_entries_before_the_worm_filter_and_keeps
                              "access-list 106 deny   tcp any any eq pop3 dscp 1",
                              "access-list 106 deny   tcp any any eq 465 dscp 1"]
     # The new entries go in by sequence number before the old one (10), which stays.
-    assert change.commands == ("ip access-list extended 106", " 5 deny tcp any any gt 511 dscp 1",
-                               " 7 deny tcp any any eq pop3 dscp 1", " 8 deny tcp any any eq 465 dscp 1", " exit")
-    assert change.rollback == ("ip access-list extended 106", " no 5", " no 7", " no 8", " exit")
+    # Spread over the free numbers 1-9, so that a later entry still finds room on either side.
+    assert change.commands == ("ip access-list extended 106", " 3 deny tcp any any gt 511 dscp 1",
+                               " 5 deny tcp any any eq pop3 dscp 1", " 7 deny tcp any any eq 465 dscp 1", " exit")
+    assert change.rollback == ("ip access-list extended 106", " no 3", " no 5", " no 7", " exit")
     assert "access-list 106 permit ip any any dscp 1" in change.candidate.split("\n")
     # A worm's DSCP 1 web request is still null-routed; the partner's mail replies are not.
     config = parse_ios(change.candidate, "rtr.cfg")
@@ -267,6 +268,19 @@ def test_flows_that_need_too_many_entries_are_left_to_the_other_strategies(monke
     assert any("takes 3 entries" in note and "more than 2" in note for note in change.notes), change.notes
     assert added(change) == ["access-list 106 deny   tcp any any gt 511 dscp 1",
                              "access-list 106 deny   tcp any any eq pop3 dscp 1"]
+
+
+def test_more_entries_than_the_numbers_free_before_the_entry_say_resequence():
+    # Ten ports, each its own entry: IOS numbered the list 10, 20, ...; nine numbers are free before 10.
+    ports = ",".join(str(port) for port in range(2000, 2020, 2))
+    firewall = MAIL_REPLIES.replace("-p tcp -m tcp --sport 25", "-p tcp -m multiport --sports %s" % ports)
+    audited = plan_exempt(firewall, router("access-list 120 permit tcp any any dscp 1"))
+    assert audited.findings.conflicts and not audited.change.changed
+    assert any("no free sequence numbers before line" in note and "resequence" in note
+               for note in audited.change.notes), audited.change.notes
+    audited = plan_exempt(firewall.replace(",2018", ""), router("access-list 120 permit tcp any any dscp 1"))
+    assert len(added(audited.change)) == 9 and audited.plan.clean, audited.change.notes
+    assert [int(line.split()[0]) for line in audited.change.commands[1:-1]] == list(range(1, 10))
 
 
 def test_a_numbered_list_without_room_before_the_entry_says_resequence():
