@@ -366,8 +366,8 @@ class _Exemptions:
         for line, (acl, entry, words, gives_up) in sorted(self.before_entries.items()):
             lines = _entry_lines(self.model, acl, entry, list(words))
             if lines is None:
-                self.notes.append("%s %s: no free sequence numbers before line %d for %d exemption entries; resequence "
-                                  "the list first (%s access-list resequence %s 10 10)" % (
+                self.notes.append("%s %s: no free sequence numbers before line %d for %d exemption entries: not "
+                                  "planned; resequence the list first (%s access-list resequence %s 10 10)" % (
                                       _list_words(acl), acl.name, line, len(words),
                                       "ipv6" if acl.family == 6 else "ip", acl.name))
                 continue

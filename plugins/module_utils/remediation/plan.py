@@ -1,9 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, diffserv.audit contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Conflicts -> three strategies -> intended configurations, staged, re-audited.
+"""Conflicts -> four strategies -> intended configurations, staged, re-audited.
 
-For every conflict the audit finds, three ways out, each planned for every host it touches:
+For every conflict the audit finds, four ways out, each planned for every host it touches:
 
 * ``remove_policy`` (remove_policy.py): take out the mechanism that treats the marked traffic
   differently (the route-map clause that null-routes it, the ACL entry that denies it, the
@@ -19,6 +19,9 @@ For every conflict the audit finds, three ways out, each planned for every host 
   outside, before anything acts on it: `set dscp default` in class-default of the interface's
   input policy (IOS marks before it policy-routes), and on managed firewalls a
   `DSCP --set-dscp 0` rule placed after every write on the way out (iptables.py).
+* ``exempt_flows`` (exempt_flows.py): exempt exactly the conflicting flows, as the router sees
+  them, from what catches them (entries before the ACL entry, or `match not access-group` beside a
+  class-map's own `match dscp`), and nothing else.
 
 A plan is a list of `HostChange`s (model.py): the running text, the intended text after each
 stage (the last one is the candidate) and, once `attach_commands` has been given hier_config's
@@ -96,7 +99,8 @@ def _risks(risks: t.Iterable[str], changes: t.Sequence[HostChange]) -> tuple[str
     """The strategy's own risks, then every note that says a part cannot be done or was not moved."""
     found = list(risks)
     for change in changes:
-        found.extend("%s: %s" % (change.host, note) for note in change.notes if "cannot" in note or "not moved" in note)
+        found.extend("%s: %s" % (change.host, note) for note in change.notes
+                     if "cannot" in note or "not moved" in note or "not planned" in note)
     return tuple(dict.fromkeys(found))
 
 
