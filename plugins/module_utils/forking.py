@@ -131,6 +131,47 @@ def computed_apart(keys: t.Iterable[Key], compute: t.Callable[[Key], Value], gro
 _MISSING = object()
 
 
+def computed_shared(keys: t.Sequence[Key], compute: t.Callable[[Key], Value],
+                    valid: t.Callable[[Key, t.Any], bool]) -> dict[Key, Value]:
+    """compute(key) for every key, on two cores: a forked child and this process each take the next key nobody
+    has taken yet, in the order given (costliest first is best), until none is left, so neither waits while work
+    is left for it.  Static shares cannot do that when the costs depend on the input: the four strategies cost
+    9.0, 7.2, 4.3 and 3.3 s on a 1,000-device fleet, and 3.4, 0.8, 0.4 and 0.0 s on one 100,000-rule dump.
+
+    The keys wait in a pipe, one byte each: a read of one byte takes one, atomically between the two
+    processes.  A child that fails costs time, never a value: whatever it took and did not hand back (or handed
+    back as a value `valid` refuses) is computed here.  Up to 255 keys; more, or one core: all here, in order."""
+    keys = list(keys)
+    if len(keys) < 2 or len(keys) > 255 or not two_cores():
+        return {key: compute(key) for key in keys}
+    queue, feed = os.pipe()
+    try:
+        os.write(feed, bytes(range(len(keys))))
+    finally:
+        os.close(feed)  # closed before the fork: once the queue is empty, each side reads the end of it
+    try:
+        child = fork_call(functools.partial(_take_each, keys, compute, queue))
+        values = _take_each(keys, compute, queue)
+    finally:
+        os.close(queue)
+    handed = child.result() if child is not None else None
+    for key in keys:
+        if key not in values:
+            value = handed.get(key, _MISSING) if isinstance(handed, dict) else _MISSING
+            values[key] = t.cast(Value, value) if value is not _MISSING and valid(key, value) else compute(key)
+    return {key: values[key] for key in keys}
+
+
+def _take_each(keys: t.Sequence[Key], compute: t.Callable[[Key], Value], queue: int) -> dict[Key, Value]:
+    """Take keys from the queue one at a time, each computed before the next is taken."""
+    values: dict[Key, Value] = {}
+    while True:
+        taken = os.read(queue, 1)
+        if not taken:
+            return values
+        values[keys[taken[0]]] = compute(keys[taken[0]])
+
+
 def _compute_each(compute: t.Callable[[Key], Value], group: t.Sequence[Key]) -> dict[Key, Value]:
     """A forked child's share: each key's value."""
     return {key: compute(key) for key in group}

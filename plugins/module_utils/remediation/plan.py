@@ -50,7 +50,9 @@ import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils import platforms
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
-from ansible_collections.diffserv.audit.plugins.module_utils.forking import FORK_MIN_HOSTS, computed_apart, worth_forking
+from ansible_collections.diffserv.audit.plugins.module_utils.forking import (
+    FORK_MIN_HOSTS, computed_apart, computed_shared, worth_forking,
+)
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import Findings, as_findings
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.change_dscp import (
     choose_codepoint, codepoint_problems,
@@ -137,6 +139,8 @@ def plan_strategy(strategy: str, fleet: Fleet, findings: Findings | t.Mapping[st
 
 # Below this many characters of text (and 16 hosts), each strategy but the first is planned in a child of its own.
 SPREAD_MAX_BYTES = 8 << 20
+# The order strategies are taken in when a child and this process share them: the costliest (on a fleet) first.
+COSTLIEST_FIRST = ("change_dscp", "remark_boundary", "exempt_flows", "remove_policy")
 
 
 def plan_remediation(findings: Findings | t.Mapping[str, t.Any], hosts: t.Mapping[str, HostText],
@@ -158,21 +162,31 @@ def plan_remediation(findings: Findings | t.Mapping[str, t.Any], hosts: t.Mappin
     # Strategies are planned on both cores by forked children (they read the audited models without copying
     # them) that hand their plans back pickled. Which strategy costs most depends on the input, and each child
     # copies the pages of the heap it touches:
-    # - a few hosts of a few MB (one 50,000-line router, 2.6 MB: remove_policy's re-audit 2.0 s, the two others
+    # - a few hosts of a few MB (one 50,000-line router, 2.6 MB: remove_policy's re-audit 2.0 s, the others
     #   0.8 s together): each strategy but the first gets a child of its own, so none waits behind another
     #   (2.8 -> 2.0 s);
-    # - bigger (a 100,000-rule dump, 13 MB: 4.0 s with one child, 4.8 s with two) and fleets (1,000 devices:
-    #   11.8 s with one child, 15.4 s with two): one child plans every other strategy (change_dscp of the three,
-    #   whose staged re-audits on a fleet cost about what the two others do together).
-    groups: list[list[str]] = []
+    # - bigger (a 100,000-rule dump, 13 MB) and fleets (1,000 devices): one child and this process each take
+    #   the next strategy nobody has taken, costliest first (computed_shared): on the fleet change_dscp 9.0 s,
+    #   remark_boundary 7.2, exempt_flows 4.3, remove_policy 3.3 end at 12.3 s on both sides, where the
+    #   fixed halves (change_dscp and exempt_flows in the child) ended at 13.3; on the dump remark_boundary's
+    #   3.4 s alone is the longest, whoever takes the others.
+    kind = "serial"
     size = sum(len(host.text) for host in fleet.hosts.values())
     if worth_forking(len(fleet.audited), len(names), size):
-        spread = len(fleet.audited) < FORK_MIN_HOSTS and size < SPREAD_MAX_BYTES
-        groups = [[name] for name in names[1:]] if spread else [names[1::2]]
+        kind = "spread" if len(fleet.audited) < FORK_MIN_HOSTS and size < SPREAD_MAX_BYTES else "shared"
+    plan_one = functools.partial(_plan_or_refusal, fleet=fleet, findings=findings, options=options,
+                                 ios_planner=ios_planner)
+
+    def valid(name: str, plan: t.Any) -> bool:
+        return isinstance(plan, Plan) and plan.strategy == name
+
     # A child that failed: its strategies are planned here, so a failure never loses a plan.
-    planned = computed_apart(names, functools.partial(_plan_or_refusal, fleet=fleet, findings=findings,
-                                                      options=options, ios_planner=ios_planner),
-                             groups, lambda name, plan: isinstance(plan, Plan) and plan.strategy == name)
+    if kind == "shared":
+        costliest_first = sorted(names, key=lambda name: COSTLIEST_FIRST.index(name) if name in COSTLIEST_FIRST
+                                 else len(COSTLIEST_FIRST))
+        planned = computed_shared(costliest_first, plan_one, valid)
+    else:
+        planned = computed_apart(names, plan_one, [[name] for name in names[1:]] if kind == "spread" else [], valid)
     return tuple(planned[name] for name in names)
 
 

@@ -45,7 +45,7 @@ def test_two_cores_plan_what_one_process_plans(monkeypatch, forks):
     fleet, serial = plans(monkeypatch, serial=True)
     assert len(fleet.audited) >= forking.FORK_MIN_HOSTS and forked_pids == []
     _fleet, forked = plans(monkeypatch, serial=False)
-    assert len(forked_pids) == 2  # every other firewall's load, then change_dscp, went to a child
+    assert len(forked_pids) == 2  # every other firewall's load, then the strategies shared with one child
     assert [plan.strategy for plan in forked] == list(core.Options().strategies)
     assert forked == serial
     assert sum(len(plan.changes) for plan in forked) >= 20 and any(plan.clean for plan in forked)
@@ -317,3 +317,44 @@ def test_computed_apart_takes_the_childs_values_and_recomputes_what_it_refuses(m
         {"a": "A", "b": "B", "c": "C"}
     assert len(forks) == 3
     assert forking.computed_apart([1, 2], compute, [], lambda _k, _v: True)[2][0] == 4 and len(forks) == 3
+
+
+def test_computed_shared_lets_whoever_is_free_take_the_next_key(monkeypatch, forks):
+    """forking.computed_shared, on which the planner shares a fleet's strategies: the child and this process
+    each take the next key nobody has taken, so a long key on one side leaves the others to the other side;
+    every key is computed once; a child that fails costs no value; a refused value is computed here."""
+    import os
+    import pickle
+    import time
+
+    from ansible_collections.diffserv.audit.plugins.module_utils import forking
+
+    monkeypatch.setenv("DIFFSERV_SERIAL_PLANNING", "")
+
+    def compute(key: str) -> tuple[str, int]:
+        # "slow" takes long enough that the other side takes every other key meanwhile.
+        time.sleep(1.0 if key == "slow" else 0.01)
+        return key.upper(), os.getpid()
+
+    keys = ["slow", "a", "b", "c", "d"]
+    values = forking.computed_shared(keys, compute, lambda _key, value: True)
+    assert list(values) == keys and {key: value[0] for key, value in values.items()} == {k: k.upper() for k in keys}
+    assert len(forks) == 1
+    sides = {value[1] for value in values.values()}
+    assert sides == {os.getpid(), forks[0]}
+    # Whoever took "slow" took nothing else: the other side did the four short ones.
+    slow_side = values["slow"][1]
+    assert [key for key, value in values.items() if value[1] == slow_side] == ["slow"]
+
+    refused = forking.computed_shared(keys[1:], compute, lambda _key, value: value[1] == os.getpid())
+    assert {value[1] for value in refused.values()} == {os.getpid()}  # the child's values refused: computed here
+
+    def broken(*_args, **_kwargs):
+        raise pickle.PicklingError("the child cannot pickle")
+
+    monkeypatch.setattr(forking.pickle, "dumps", broken)
+    assert {key: value[0] for key, value in forking.computed_shared(keys[1:], compute, lambda _k, _v: True).items()} \
+        == {"a": "A", "b": "B", "c": "C", "d": "D"}
+    monkeypatch.setenv("DIFFSERV_SERIAL_PLANNING", "1")
+    before = len(forks)
+    assert forking.computed_shared(["x", "y"], compute, lambda _k, _v: True)["y"][0] == "Y" and len(forks) == before
