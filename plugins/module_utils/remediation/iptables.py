@@ -237,11 +237,13 @@ def _ipv4(text: str, source: str) -> Ruleset:
 
 
 def _dump(text: str, source: str, family: int) -> Ruleset:
-    """A candidate text read as the dump it changes: the IPv4 one (_ipv4), or an ip6tables-save dump read as
-    IPv6, as the audit read it (its last dump, as ip6tables-restore leaves it loaded)."""
+    """A candidate text read as the dump it changes: the IPv4 one (_ipv4), or its IPv6 one, as the audit read it
+    (the last, as ip6tables-restore leaves it loaded): the IPv6 dump of a saved file holding both families, or an
+    ip6tables-save text read as IPv6."""
     if family != 6:
         return _ipv4(text, source)
-    return parse_dumps(text, source, family=6)[-1]
+    found = [ruleset for ruleset in parse_dumps(text, source) if ruleset.family == 6]
+    return found[-1] if found else parse_dumps(text, source, family=6)[-1]
 
 
 def _may_mark(path: str, keep: int, setv: int, _byte_mask: int) -> bool:
@@ -342,53 +344,89 @@ def boundary_change(firewall: Firewall, here: t.Sequence[Conflict], egresses: se
     if unknown_egress:
         egresses = {None}
     text = firewall.host.text
+    source = firewall.host.source
     actions: list[Action] = []
     commands: list[str] = []
     rollback: list[str] = []
     notes: list[str] = []
     stages: list[Stage] = []
-    # The audit's parsed dump and marking map, then each placement's candidate: the dump is not read again.
-    ruleset: Ruleset = firewall.ruleset
-    marks: MarkingMap = firewall.marks
-    for out in sorted(egresses, key=lambda e: e or ""):
-        try:
-            placement = place_clear_rule(text, firewall.host.source, out, firewall.backend, firewall.era,
-                                         ruleset=ruleset, before=marks)
-        except PlacementError as error:
-            notes.append(str(error))
+    checks: list[Check] = []
+    # Each family with conflicts here is cleared in its own dump of this text: the dump the strategies plan from,
+    # and, in a saved file that holds both (iptables-save then ip6tables-save output), the other family's dump of
+    # the same file, each with its own tool.
+    families = sorted({conflict.family for conflict in here}) or [firewall.ruleset.family]
+    planned: dict[int, tuple[Ruleset, MarkingMap]] = {}
+    for family in families:
+        # The audit's parsed dump and marking map, then each placement's candidate: the dump is not read again,
+        # unless a placement in the other family's dump moved its lines.
+        audited = _same_file_part(firewall, family)
+        if audited is None:
+            notes.append("%s: no IPv%d dump in this text to clear the DS field of its IPv%d packets: not planned for "
+                         "them" % (source, family, family))
             continue
-        text = placement.candidate
-        ruleset = t.cast(Ruleset, placement.candidate_ruleset)
-        marks = t.cast(MarkingMap, placement.candidate_marks)
-        do, undo = clear_commands(placement, firewall.ruleset.family)
-        commands.extend(do)
-        rollback[:0] = undo
-        actions.extend(_request_actions(firewall, here, placement))
-        notes.append(placement.proof)
+        ruleset: Ruleset = audited[0] if text == firewall.host.text else _dump(text, source, family)
+        marks: MarkingMap | None = audited[1] if text == firewall.host.text else None
+        before_text, before_ruleset = text, ruleset
+        for out in sorted(egresses, key=lambda e: e or ""):
+            try:
+                placement = place_clear_rule(text, source, out, firewall.backend, firewall.era,
+                                             ruleset=ruleset, before=marks)
+            except PlacementError as error:
+                notes.append(str(error))
+                continue
+            text = placement.candidate
+            ruleset = t.cast(Ruleset, placement.candidate_ruleset)
+            marks = t.cast(MarkingMap, placement.candidate_marks)
+            do, undo = clear_commands(placement, family)
+            commands.extend(do)
+            rollback[:0] = undo
+            actions.extend(_request_actions(firewall, here, placement))
+            notes.append(placement.proof)
+        if text != before_text:
+            planned[family] = (ruleset, t.cast(MarkingMap, marks))
+            checks.extend(_boundary_checks(before_text, text, source, before_ruleset, ruleset, family))
     if unknown_egress:
         notes.append("the interface towards the routers is not known (no diffserv_links): the rule clears the "
                      "DSCP of packets leaving by every interface; give diffserv_links to limit it to one")
     if text != firewall.host.text:
         stages.append(Stage("clear the DS field on the way out, after every write", text))
-        # The re-audit of this candidate reads the model the last proof built.
-        fleet.remember(firewall.host, text, FirewallInput(host, firewall.host.source, ruleset, marks,
-                                                          firewall.host.managed, family=ruleset.family))
-    # iptables-save prints what the audit read, in every era (iptables 1.2 has no -S); ip6tables-save an
-    # IPv6 dump.
-    tool = "ip6tables" if ruleset.family == 6 else "iptables"
-    listing = "%s-save -t mangle | grep -e '^-A %s '" % (tool, CHAIN)
-    checks = (
-        Check(PRE, listing, chain_listing(firewall.host.text, firewall.host.source, firewall.ruleset),
-              "the chain is as audited: the rule position in the commands depends on it"),
-        Check(POST, listing, chain_listing(text, firewall.host.source, ruleset),
-              "the clearing rule is in place, after every TOS and DSCP write"),
-        Check(POST, "%s -t mangle -L POSTROUTING -v -n --line-numbers" % tool, ("DSCP set 0x00",),
-              "the packet counter of the DSCP rule grows as traffic leaves"),
-    ) if stages else ()
+        if len(families) == 1 and firewall.ruleset.family in planned:
+            # The re-audit of this candidate reads the model the last proof built (a text of both families is
+            # read again there: its other dump's lines moved).
+            ruleset, marks = planned[firewall.ruleset.family]
+            fleet.remember(firewall.host, text, FirewallInput(host, source, ruleset, marks, firewall.host.managed,
+                                                              family=ruleset.family))
     return HostChange(host, firewall.host.platform, firewall.host.managed, firewall.host.source, firewall.host.text,
                       tuple(stages), actions=tuple(actions), notes=tuple(notes), commands=tuple(commands),
                       rollback=tuple(rollback), command_blocks=(tuple(commands),) if commands else (),
-                      checks=checks, family=firewall.ruleset.family)
+                      checks=tuple(checks) if stages else (), family=firewall.ruleset.family)
+
+
+def _same_file_part(firewall: Firewall, family: int) -> tuple[Ruleset, MarkingMap] | None:
+    """The audited dump of `family` in the firewall's own text, with its marking map: the one the strategies plan
+    from, or the other family's dump of a saved file holding both; None when the text has none."""
+    if firewall.ruleset.family == family:
+        return firewall.ruleset, firewall.marks
+    other = firewall.model.ipv6 if firewall.model is not None and family == 6 else None
+    if other is None or other.file != firewall.host.source or firewall.host.ipv6 is not None:
+        return None
+    return other.ruleset, other.marks
+
+
+def _boundary_checks(before: str, after: str, source: str, before_ruleset: Ruleset, after_ruleset: Ruleset,
+                     family: int) -> list[Check]:
+    # iptables-save prints what the audit read, in every era (iptables 1.2 has no -S); ip6tables-save an
+    # IPv6 dump.
+    tool = "ip6tables" if family == 6 else "iptables"
+    listing = "%s-save -t mangle | grep -e '^-A %s '" % (tool, CHAIN)
+    return [
+        Check(PRE, listing, chain_listing(before, source, before_ruleset),
+              "the chain is as audited: the rule position in the commands depends on it"),
+        Check(POST, listing, chain_listing(after, source, after_ruleset),
+              "the clearing rule is in place, after every TOS and DSCP write"),
+        Check(POST, "%s -t mangle -L POSTROUTING -v -n --line-numbers" % tool, ("DSCP set 0x00",),
+              "the packet counter of the DSCP rule grows as traffic leaves"),
+    ]
 
 
 def boundary_window(change: HostChange) -> Window:
