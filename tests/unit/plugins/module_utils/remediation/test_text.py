@@ -104,3 +104,55 @@ def test_renumber_entry_refuses_when_no_number_is_free():
 ])
 def test_the_clearing_line_is_spelled_as_the_router_spells_its_own(config, block, expected):
     assert edit.dscp_clear_syntax(config, block) == expected
+
+
+def _apply(diff: str, before: str) -> list[str]:
+    """A unified diff applied to the text it was made from (the test's own patch, no library)."""
+    import re
+
+    old = before.splitlines()
+    out: list[str] = []
+    position = 0
+    for line in diff.splitlines()[2:]:
+        hunk = re.match(r"^@@ -(\d+)(?:,(\d+))? \+\d+(?:,\d+)? @@$", line)
+        if hunk:
+            start = int(hunk.group(1)) - (0 if hunk.group(2) == "0" else 1)
+            out.extend(old[position:start])
+            position = start
+        elif line.startswith((" ", "-")):
+            assert old[position] == line[1:], (position, line)
+            if line.startswith(" "):
+                out.append(line[1:])
+            position += 1
+        elif line.startswith("+"):
+            out.append(line[1:])
+    return out + old[position:]
+
+
+def test_unified_diff_applied_to_the_running_text_gives_the_candidate():
+    import random
+
+    rng = random.Random(5)
+    for _trial in range(3000):
+        # Few distinct lines, so that the alignment has choices (`!`, `exit`, repeated entries).
+        before = [rng.choice(("!", "exit", "a", "b", " permit ip any any")) for _line in range(rng.randint(0, 40))]
+        after = list(before)
+        for _edit in range(rng.randint(1, 4)):
+            spot = rng.randint(0, len(after))
+            if rng.random() < 0.5 or not after:
+                after.insert(spot, rng.choice(("!", "X", "a")))
+            else:
+                del after[min(spot, len(after) - 1)]
+        text, candidate = "".join(line + "\n" for line in before), "".join(line + "\n" for line in after)
+        diff = edit.unified_diff(text, candidate, "r1")
+        assert (diff == "") == (before == after)
+        assert _apply(diff, text) == after, (before, after, diff)
+
+
+def test_unified_diff_of_one_line_in_a_big_text_is_difflibs():
+    import difflib
+
+    before = ["access-list 110 permit tcp any host 10.0.%d.%d eq 25" % (i // 250, i % 250) for i in range(20000)]
+    after = before[:12345] + ["access-list 106 deny   tcp any any gt 511 dscp 1"] + before[12345:]
+    expected = "\n".join(difflib.unified_diff(before, after, "r1 (running)", "r1 (candidate)", lineterm="")) + "\n"
+    assert edit.unified_diff("\n".join(before), "\n".join(after), "r1") == expected
