@@ -186,9 +186,10 @@ def unified_diff(before: str, after: str, name: str) -> str:
     while tail < shortest - head and old[-1 - tail] == new[-1 - tail]:
         tail += 1
     middle = difflib.SequenceMatcher(None, old[head:len(old) - tail], new[head:len(new) - tail]).get_opcodes()
-    opcodes = ([("equal", 0, head, 0, head)] if head else []) + [
-        (tag, i1 + head, i2 + head, j1 + head, j2 + head) for tag, i1, i2, j1, j2 in middle] + (
-        [("equal", len(old) - tail, len(old), len(new) - tail, len(new))] if tail else [])
+    opcodes: list[Opcode] = [("equal", 0, head, 0, head)] if head else []
+    opcodes.extend((tag, i1 + head, i2 + head, j1 + head, j2 + head) for tag, i1, i2, j1, j2 in middle)
+    if tail:
+        opcodes.append(("equal", len(old) - tail, len(old), len(new) - tail, len(new)))
     matcher = _Opcodes(opcodes)
     out = ["--- %s (running)" % name, "+++ %s (candidate)" % name]
     for group in matcher.get_grouped_opcodes(3):
@@ -203,14 +204,17 @@ def unified_diff(before: str, after: str, name: str) -> str:
     return "\n".join(out) + "\n"
 
 
-class _Opcodes(difflib.SequenceMatcher):
+Opcode = t.Tuple[t.Literal["replace", "delete", "insert", "equal"], int, int, int, int]
+
+
+class _Opcodes(difflib.SequenceMatcher):  # type: ignore[type-arg]  # str lines; the stub's generic is not runtime
     """difflib's grouping of hunks over opcodes computed elsewhere (unified_diff's trimmed comparison)."""
 
-    def __init__(self, opcodes: list[tuple[str, int, int, int, int]]) -> None:
+    def __init__(self, opcodes: list[Opcode]) -> None:
         super().__init__(None, "", "")
         self.opcodes = opcodes
 
-    def get_opcodes(self) -> list[tuple[str, int, int, int, int]]:
+    def get_opcodes(self) -> list[Opcode]:
         return self.opcodes
 
 
