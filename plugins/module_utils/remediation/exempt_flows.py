@@ -37,7 +37,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model i
     Action, Codepoint, HostChange, Planned, Stage, Strategy, Window,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.reaudit import Fleet, Router
-from ansible_collections.diffserv.audit.plugins.module_utils.remediation.router import RouterModel, acl_kind
+from ansible_collections.diffserv.audit.plugins.module_utils.remediation.router import RouterModel, acl_kind, markers
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.text import ConfigText
 
 if t.TYPE_CHECKING:  # pragma: no cover - annotations only (the registry imports this module)
@@ -313,6 +313,8 @@ class _Exemptions:
         self.around_criteria: dict[int, tuple[ClassMap, Criterion, int, dict[str, None], list[str]]] = {}
         self.actions: list[Action] = []
         self.lost: list[str] = []
+        # (what the router marks itself, the fate) -> firewall -> the lines of the flows exempted with it
+        self.self_marked: dict[tuple[str, str], dict[str, list[int]]] = {}
         self.notes: list[str] = []
 
     def add(self, conflict: Conflict) -> None:
@@ -326,6 +328,13 @@ class _Exemptions:
         # merged into as few classes as that allows: fewer entries, the same effect.
         boxes = merged_boxes(conflict.packets + conflict.moot)
         marked_by = "the flows %s marks at line %d" % (conflict.marker.host, conflict.marker.line)
+        if entries or criteria:
+            # An entry tells packets apart by their headers and byte, not by who marked them: a packet of these
+            # flows the router marks with this DSCP itself (a class catching a worm's URL) is exempted too.
+            for policy, policy_class, line in markers(self.model, conflict.dscp):
+                key = ("policy-map %s class %s marks DSCP %s itself (line %d)" % (
+                    policy.name, policy_class.name, dsfield.dscp_label(conflict.dscp), line), conflict.treatment.action)
+                self.self_marked.setdefault(key, {}).setdefault(conflict.marker.host, []).append(conflict.marker.line)
         for acl, entry, verb in entries:
             words = entry_words(boxes, verb, conflict.dscp)
             held = self.before_entries.get(entry.source.line)
@@ -363,6 +372,14 @@ class _Exemptions:
         return False
 
     def write(self) -> None:
+        for (marks, fate), flows in self.self_marked.items():
+            said = []
+            for host, lines in flows.items():
+                numbers = sorted(set(lines))
+                said.append("%s marks at line%s %s" % (host, "s" if len(numbers) > 1 else "",
+                                                       ", ".join(str(line) for line in numbers)))
+            self.lost.append("%s: packets of the flows %s that it marks are exempted too, and no longer %s" % (
+                marks, "; ".join(said), fate))
         for line, (acl, entry, words, gives_up) in sorted(self.before_entries.items()):
             lines = _entry_lines(self.model, acl, entry, list(words))
             if lines is None:

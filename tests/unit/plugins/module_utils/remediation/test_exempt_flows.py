@@ -206,6 +206,14 @@ def test_the_founding_router_gets_three_entries_before_the_worm_filter_and_keeps
     assert fate(config, worm, "GigabitEthernet0/0", "GigabitEthernet0/1")[0] == "null-routed"
     assert fate(config, reply, "GigabitEthernet0/0", "GigabitEthernet0/1")[0] == "forwarded"
     assert any("every other packet with that DSCP still is" in risk for risk in plan.risks)
+    # The router marks DSCP 1 itself (the NBAR class of Code-Red URLs): such packets of the partner's flows are
+    # exempted too, and the plan says so; a worm's request to a high port is the price.
+    assert any("class http-hacks marks DSCP 1 (LE) itself" in risk and "no longer null-routed" in risk
+               and "partner-fw marks at lines 23, 25, 35" in risk
+               for risk in plan.risks), plan.risks
+    nbar = dict(reply, sport=40000, dport=8080, tos=0)
+    assert trace_ios(config, dict(nbar, in_interface="GigabitEthernet0/0", out_interface="GigabitEthernet0/1",
+                                  nbar=["http-hacks"]))["fate"] == "forwarded"
 
 
 # ---------------------------------------------------------------------- part of the header space, NAT, IPv6
