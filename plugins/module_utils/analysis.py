@@ -787,7 +787,11 @@ def _new_conflict(link: Link, firewall: FirewallInput, router: RouterInput, tabl
         confirmed_by_trace=confirmed, example_packet=dict(packet, tos=ds_byte))
     # Where the plain packet fares alike marked and unmarked, the byte changes only what may happen under
     # conditions: ranked by those (a policer: high), not by the plain fate both share.
-    severity = _severity(action, policed) if confirmed or part.plain_differs else ("high" if policed else "medium")
+    # Judged per byte (past the link's budget), the plain outcomes compared are the engine's, with no header test
+    # applied: where the trace of a packet of the part does not confirm them, the difference is one under
+    # conditions (a re-audit of exemptions on a 1,000-interface router met it as a false critical null route).
+    plain_differs = part.plain_differs and not part.byte_level
+    severity = _severity(action, policed) if confirmed or plain_differs else ("high" if policed else "medium")
     return Conflict(ds_byte >> 2, ds_byte, dsfield.describe_byte(ds_byte), severity,
                     marker, treatment, (), link.assumed, link.ref, firewall.marks.family)
 

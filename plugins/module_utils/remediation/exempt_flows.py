@@ -249,6 +249,23 @@ def _exemption_points(model: RouterModel, conflict: Conflict,
     return entries, criteria, notes
 
 
+def _bodies_before(acl: Acl, entry: AclEntry) -> set[str]:
+    """The entries of the list before `entry`, as entry_words writes them (no list name, number, padding)."""
+    found = set()
+    for other in acl.entries[:acl.entries.index(entry)]:
+        words = other.source.text.split()
+        if words[:1] == ["access-list"]:
+            words = words[2:]
+        if words[:1] == ["sequence"]:
+            words = words[2:]
+        elif words[:1] and words[0].isdigit():
+            words = words[1:]
+        if len(words) > 2 and words[-2] == "sequence":
+            words = words[:-2]
+        found.add(" ".join(words))
+    return found
+
+
 def _is_attachment(user: str, model: RouterModel, acl: Acl) -> bool:
     return any(user.startswith("%s %s " % (iface, direction))
                for iface, direction, _line, _text in model.attachments(acl_kind(acl), acl.name))
@@ -336,7 +353,12 @@ class _Exemptions:
                     policy.name, policy_class.name, dsfield.dscp_label(conflict.dscp), line), conflict.treatment.action)
                 self.self_marked.setdefault(key, {}).setdefault(conflict.marker.host, []).append(conflict.marker.line)
         for acl, entry, verb in entries:
-            words = entry_words(boxes, verb, conflict.dscp)
+            present = _bodies_before(acl, entry)
+            words = [item for item in entry_words(boxes, verb, conflict.dscp) if item not in present]
+            if not words:
+                self.notes.append("%s: %s %s already holds every exemption it needs before line %d; not planned" % (
+                    where, _list_words(acl), acl.name, entry.source.line))
+                continue
             held = self.before_entries.get(entry.source.line)
             if self._too_many(where, words, held[2] if held else {}, "%s %s" % (_list_words(acl), acl.name)):
                 continue
@@ -381,14 +403,14 @@ class _Exemptions:
             self.lost.append("%s: packets of the flows %s that it marks are exempted too, and no longer %s" % (
                 marks, "; ".join(said), fate))
         for line, (acl, entry, words, gives_up) in sorted(self.before_entries.items()):
-            lines = _entry_lines(self.model, acl, entry, list(words))
-            if lines is None:
+            written = _entry_lines(self.model, acl, entry, list(words))
+            if written is None:
                 self.notes.append("%s %s: no free sequence numbers before line %d for %d exemption entries: not "
                                   "planned; resequence the list first (%s access-list resequence %s 10 10)" % (
                                       _list_words(acl), acl.name, line, len(words),
                                       "ipv6" if acl.family == 6 else "ip", acl.name))
                 continue
-            self.text.insert_before(line, lines)
+            self.text.insert_before(line, written)
             self.lost.extend(gives_up)
             self.actions.append(Action("add", "%d exemption entr%s in %s %s" % (
                 len(words), "y" if len(words) == 1 else "ies", _list_words(acl), acl.name),

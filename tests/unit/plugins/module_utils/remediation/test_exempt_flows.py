@@ -324,3 +324,23 @@ def test_merging_adds_no_packet():
         packet = {"protocol": "tcp", "src": "1.2.3.4", "dst": "5.6.7.8", "sport": rng.randint(0, 1100),
                   "dport": rng.choice((25, 110, 443))}
         assert any(inside(packet, box) for box in boxes) == any(inside(packet, box) for box in merged)
+
+
+def test_past_the_join_budget_an_exemption_the_trace_confirms_is_not_called_a_critical_null_route(monkeypatch):
+    """On a router of a thousand interfaces the join spends its budget and judges the rest per DS byte, header
+    tests not applied: the exemption's deny entry reads as not matching and the null route as the plain fate.
+    The trace of a packet of the class says otherwise; the conflict is then one under conditions, not a critical
+    one (a re-audit of the 50,000-line router's exemptions reported a critical null route that was not there)."""
+    firewall = MAIL_REPLIES.replace("--sport 25", "--dport 512:65535")
+    acl = "access-list 120 deny   tcp any any gt 511 dscp 1\naccess-list 120 permit ip any any dscp 1"
+    exact = plan_exempt(firewall, router(acl))
+    assert not exact.findings.conflicts  # every marked packet is exempted: exactly, nothing to report
+    monkeypatch.setattr(analysis, "JOIN_BUDGET", 0)
+    judged = plan_exempt(firewall, router(acl))
+    (conflict,) = judged.findings.conflicts
+    assert any("judged per DS byte" in condition.reason for condition in conflict.treatment.may_match)
+    assert not conflict.treatment.confirmed_by_trace and conflict.severity == "medium"
+    # Its plan does not type the exemption the list already holds again (hier_config would refuse the duplicate).
+    change = judged.change
+    assert not change.changed
+    assert any("already holds every exemption it needs" in note for note in change.notes), change.notes
