@@ -301,7 +301,7 @@ def _entry_lines(model: RouterModel, acl: Acl, entry: AclEntry, entries: t.Seque
     entries = [" ".join(words.split()) for words in entries]
     position = acl.entries.index(entry)
     low = next((e.seq for e in reversed(acl.entries[:position]) if e.seq is not None), 0)
-    free = [seq for seq in range(low + 1, entry.seq)]
+    free = list(range(low + 1, entry.seq))
     if len(free) < len(entries):
         return None
     # Spread evenly over the gap, so that later entries still find room on either side.
