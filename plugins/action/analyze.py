@@ -77,7 +77,8 @@ class ActionModule(DiffservAction):
             dscp = args["dscp"] if args["dscp"] is not None else task_vars.get("diffserv_dscp")
             collections = {host: (registered or {}).get("diffserv_collection") for host, registered in results.items()}
             try:
-                result["bundle"] = write_bundles(typed, collections, args["bundles_dir"], {"dscp": dscp},
+                given = {"dscp": dscp, "strategies": args["strategies"]}
+                result["bundle"] = write_bundles(typed, collections, args["bundles_dir"], given,
                                                  write=not self._task.check_mode, loaded=fleet)
                 if args["result_findings"] == "summary":
                     # changes/summary.json holds the per-host and per-file lists (see the option).

@@ -85,6 +85,13 @@ options:
   dscp:
     description: The new codepoint for the C(change_dscp) bundle (C(diffserv_dscp)); default chosen and explained.
     type: raw
+  strategies:
+    description:
+      - The strategies whose change bundles are written (C(diffserv_strategies)); default every one, broad to narrow.
+      - Each is planned and re-audited for the whole fleet; on 1,000 devices C(exempt_flows) costs about 5 s of one core.
+    type: list
+    elements: str
+    choices: [remove_policy, change_dscp, remark_boundary, exempt_flows]
 notes:
   - The IOS side is modelled from the configuration text; no Cisco image runs in this collection's tests.
   - "What the network observed is read from inventory variables: C(diffserv_captures), a list of C({file: PATH,

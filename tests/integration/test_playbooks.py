@@ -90,6 +90,21 @@ def test_founding_incident_example_finds_the_dscp_1_conflict_with_both_ends(tmp_
     assert "[CRITICAL] DSCP 1" in run.stdout
 
 
+def test_diffserv_strategies_chooses_the_bundles_written(tmp_path):
+    run = ansible("ansible-playbook", "diffserv.audit.audit", "-i", "inventories/example",
+                  "-e", "diffserv_report_dir=%s" % tmp_path, "-e", '{"diffserv_strategies": ["exempt_flows"]}')
+    assert run.returncode == 0, run.stdout + run.stderr
+    folders = sorted(p.name for p in (tmp_path / "changes").iterdir() if p.is_dir())
+    assert folders == ["exempt_flows"]
+    summary = json.loads((tmp_path / "changes" / "summary.json").read_text())
+    assert list(summary["strategies"]) == ["exempt_flows"] and summary["strategies"]["exempt_flows"]["clean"]
+    commands = (tmp_path / "changes" / "exempt_flows" / "border-rtr1.commands").read_text()
+    assert " 3 deny tcp any any gt 511 dscp 1" in commands
+    refused = ansible("ansible-playbook", "diffserv.audit.audit", "-i", "inventories/example",
+                      "-e", "diffserv_report_dir=%s" % (tmp_path / "refused"), "-e", '{"diffserv_strategies": ["reboot"]}')
+    assert refused.returncode != 0 and "reboot" in refused.stdout
+
+
 def test_adhoc_trace_of_the_partner_syn_ack():
     packets = {"iptables": "inventories/example/files/partner-fw.rules",
                "packets": [{"in_interface": "eth1", "out_interface": "eth0", "protocol": "tcp",
