@@ -327,7 +327,8 @@ class _Exemptions:
         # entry line -> (its list, the entry, the exemptions before it, what each conflict's exemptions give up)
         self.before_entries: dict[int, tuple[Acl, AclEntry, dict[str, None], list[str]]] = {}
         # criterion line -> (the class-map, the criterion, its family, the flows it no longer matches, gives up)
-        self.around_criteria: dict[int, tuple[ClassMap, Criterion, int, dict[str, None], list[str]]] = {}
+        # criterion line -> (the class-map, the criterion, per family the flows it no longer matches, gives up)
+        self.around_criteria: dict[int, tuple[ClassMap, Criterion, dict[int, dict[str, None]], list[str]]] = {}
         self.actions: list[Action] = []
         self.lost: list[str] = []
         # (what the router marks itself, the fate) -> firewall -> the lines of the flows exempted with it
@@ -374,12 +375,13 @@ class _Exemptions:
             words = entry_words(boxes, "permit", conflict.dscp)
             line = criterion.source.line
             known = self.around_criteria.get(line)
-            if self._too_many(where, words, known[3] if known else {}, "class-map %s" % class_map.name):
+            held_words = known[2].get(conflict.family, {}) if known else {}
+            if self._too_many(where, words, held_words, "class-map %s" % class_map.name):
                 continue
             if known is None:
-                known = self.around_criteria[line] = (class_map, criterion, conflict.family, {}, [])
-            known[3].update(dict.fromkeys(words))
-            known[4].append("class-map %s (%s): DSCP %s packets of %s (%s) no longer match it; every other packet "
+                known = self.around_criteria[line] = (class_map, criterion, {}, [])
+            known[2].setdefault(conflict.family, {}).update(dict.fromkeys(words))
+            known[3].append("class-map %s (%s): DSCP %s packets of %s (%s) no longer match it; every other packet "
                             "with that DSCP still does" % (
                                 class_map.name, ", ".join(self.model.users("class-map", class_map.name))
                                 or "not used", dsfield.dscp_label(conflict.dscp), marked_by,
@@ -417,18 +419,27 @@ class _Exemptions:
                 ((line, entry.source.text),),
                 "before the entry that catches the conflicting flows, matching exactly them with their DSCP"))
         taken = set(self.model.config.acls) | set(self.model.config.acls6) | set(self.model.config.class_maps)
-        for line, (class_map, criterion, family, words, gives_up) in sorted(self.around_criteria.items()):
-            self._around(class_map, criterion, family, list(words), taken)
+        for line, (class_map, criterion, by_family, gives_up) in sorted(self.around_criteria.items()):
+            self._around(class_map, criterion, {family: list(words) for family, words in by_family.items()}, taken)
             self.lost.extend(gives_up)
 
-    def _around(self, class_map: ClassMap, criterion: Criterion, family: int, words: list[str],
+    def _around(self, class_map: ClassMap, criterion: Criterion, by_family: dict[int, list[str]],
                 taken: set[str]) -> None:
         """The criterion no longer matches the exempted flows: `match not access-group` beside it in a match-all
-        class-map; in a match-any one, the criterion moves into a match-all class-map of its own that has it."""
+        class-map; in a match-any one, the criterion moves into a match-all class-map of its own that has it.
+
+        `match access-group name` reads the IPv4 list of that name for IPv4 packets and the IPv6 one for IPv6
+        packets: a criterion of both families (`match dscp`) gets both lists, the family with nothing to exempt
+        a list that matches nothing, so that its packets meet the class exactly as before."""
         base = re.sub(r"[^A-Za-z0-9_-]+", "-", class_map.name).strip("-") or "CLASS"
         acl_name = _fresh("DIFFSERV-EXEMPT-%s" % base, taken)
-        header = "ipv6 access-list %s" % acl_name if family == 6 else "ip access-list extended %s" % acl_name
-        self.text.insert_section([header] + [" " + item for item in words] + ["!"])
+        families = (4,) if criterion.family == 4 else (4, 6)
+        for family in families:
+            words = by_family.get(family) or ["deny ip any any" if family == 4 else "deny ipv6 any any"]
+            if family == 4:
+                words = ["deny   " + item[5:] if item.startswith("deny ") else item for item in words]
+            header = "ipv6 access-list %s" % acl_name if family == 6 else "ip access-list extended %s" % acl_name
+            self.text.insert_section([header] + [" " + item for item in words] + ["!"])
         raw = self.text.line(criterion.source.line)
         indent = raw[:ConfigText.indent_of(raw)] or " "
         exempt = "match not access-group name %s" % acl_name
@@ -441,10 +452,11 @@ class _Exemptions:
             self.text.replace(criterion.source.line, indent + "match class-map %s" % nested)
             done = "`%s` replaced by `match class-map %s` (match-all: `%s` and `%s`)" % (
                 raw.strip(), nested, raw.strip(), exempt)
+        count = sum(len(words) for words in by_family.values())
         self.actions.append(Action(
             "add", "%s %s with %d exemption entr%s; in class-map %s, %s" % (
-                "ipv6 access-list" if family == 6 else "access-list", acl_name, len(words),
-                "y" if len(words) == 1 else "ies", class_map.name, done),
+                " and ".join("ipv6 access-list" if family == 6 else "access-list" for family in families), acl_name,
+                count, "y" if count == 1 else "ies", class_map.name, done),
             ((criterion.source.line, criterion.source.text),),
             "the class-map matches the byte itself: it now leaves out exactly the conflicting flows with their DSCP"))
 

@@ -344,3 +344,29 @@ def test_past_the_join_budget_an_exemption_the_trace_confirms_is_not_called_a_cr
     change = judged.change
     assert not change.changed
     assert any("already holds every exemption it needs" in note for note in change.notes), change.notes
+
+
+@pytest.mark.parametrize("match", ["match-all", "match-any"])
+@pytest.mark.parametrize("families", ["ipv6", "both"])
+def test_a_class_map_matching_both_families_gets_a_list_of_each_named_alike(match, families):
+    """`match dscp 1` matches IPv4 and IPv6 packets, and `match access-group name X` reads the IPv4 list X for
+    IPv4 packets and the IPv6 list X for IPv6 ones: each family's flows go in its own list, and a family with
+    nothing to exempt gets a list that matches nothing, so that its packets meet the class as before (a list of
+    one family only left the other family's packets to an undefined list: a may-match, and a stage problem)."""
+    from .test_dual_family_plans import BOTH, ROUTERS
+
+    router_text = ROUTERS[46].replace("match-all lower-effort", "%s lower-effort" % match)
+    audited = plan_exempt(MAIL6 if families == "ipv6" else BOTH, router_text,
+                          item="ip6tables-save" if families == "ipv6" else "iptables-save")
+    assert {c.family for c in audited.findings.conflicts} == ({6} if families == "ipv6" else {4, 6})
+    assert audited.plan.clean, (audited.plan.recheck, audited.plan.stage_problems)
+    lines = added(audited.change)
+    ipv4 = lines[lines.index("ip access-list extended DIFFSERV-EXEMPT-lower-effort") + 1]
+    ipv6 = lines[lines.index("ipv6 access-list DIFFSERV-EXEMPT-lower-effort") + 1]
+    assert ipv6 == " permit tcp any eq smtp any gt 1023 dscp 1"
+    assert ipv4 == (" deny   ip any any" if families == "ipv6" else " permit tcp any any gt 511 dscp 1")
+    assert (" match not access-group name DIFFSERV-EXEMPT-lower-effort" in lines) and (
+        (" match class-map DIFFSERV-lower-effort-DSCP" in lines) == (match == "match-any"))
+    assert assert_only_the_conflicts_change(audited.findings.conflicts, audited.running, audited.change.candidate,
+                                            "GigabitEthernet0/0", "GigabitEthernet0/1",
+                                            family=6 if families == "ipv6" else 4) > 0
