@@ -27,7 +27,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model i
     Action, Codepoint, HostChange, Planned, Stage, Strategy, Window,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.reaudit import Fleet
-from ansible_collections.diffserv.audit.plugins.module_utils.remediation.router import RouterModel, markers
+from ansible_collections.diffserv.audit.plugins.module_utils.remediation.router import RouterModel, by_router, markers
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.text import (
     ConfigText, renumber_entry, swap_values,
 )
@@ -198,10 +198,8 @@ def _changes(fleet: Fleet, conflicts: t.Sequence[Conflict],
         if choice.refused:
             return [], choices, choice.refused
     changes = []
-    for host in sorted({c.treatment.host for c in conflicts}):
-        router = fleet.routers.get(host)
-        if router is None:
-            continue
+    for router, on_router in by_router(fleet, conflicts):
+        host = router.host.host
         text = ConfigText(router.host.text)
         model = RouterModel(router, text)
         actions: list[Action] = []
@@ -209,7 +207,7 @@ def _changes(fleet: Fleet, conflicts: t.Sequence[Conflict],
         used_stages: set[int] = set()
         for choice in choices:
             old, new = choice.old, t.cast(int, choice.new)
-            here = [c for c in conflicts if c.treatment.host == host and c.dscp == old]
+            here = [c for c in on_router if c.dscp == old]
             if not here:
                 continue
             on_path = {step.line for c in here for step in c.treatment.lines}

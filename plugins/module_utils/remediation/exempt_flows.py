@@ -37,7 +37,9 @@ from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model i
     Action, Codepoint, HostChange, Planned, Stage, Strategy, Window,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.reaudit import Fleet, Router
-from ansible_collections.diffserv.audit.plugins.module_utils.remediation.router import RouterModel, acl_kind, markers
+from ansible_collections.diffserv.audit.plugins.module_utils.remediation.router import (
+    RouterModel, acl_kind, by_router, markers,
+)
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.text import ConfigText
 
 if t.TYPE_CHECKING:  # pragma: no cover - annotations only (the registry imports this module)
@@ -438,6 +440,9 @@ class _Exemptions:
             words = by_family.get(family) or ["deny ip any any" if family == 4 else "deny ipv6 any any"]
             if family == 4:
                 words = ["deny   " + item[5:] if item.startswith("deny ") else item for item in words]
+            else:
+                # IOS prints an IPv6 entry with its number last, as it numbers a new list: 10, 20, ...
+                words = ["%s sequence %d" % (item, 10 * (index + 1)) for index, item in enumerate(words)]
             header = "ipv6 access-list %s" % acl_name if family == 6 else "ip access-list extended %s" % acl_name
             self.text.insert_section([header] + [" " + item for item in words] + ["!"])
         raw = self.text.line(criterion.source.line)
@@ -482,12 +487,10 @@ def plan(fleet: Fleet, conflicts: t.Sequence[Conflict], options: Options) -> Pla
     """Per router on a conflict's path: exemptions of exactly its flows from whatever catches them."""
     changes: list[HostChange] = []
     windows: list[Window] = []
-    for host in sorted({c.treatment.host for c in conflicts}):
-        router = fleet.routers.get(host)
-        if router is None:
-            continue
+    for router, here in by_router(fleet, conflicts):
+        host = router.host.host
         exemptions = _Exemptions(router)
-        for conflict in (c for c in conflicts if c.treatment.host == host):
+        for conflict in here:
             firewall = fleet.firewalls.get(conflict.marker.host)
             if not conflict.packets and firewall is not None and firewall.model is not None:
                 conflict = with_packets(conflict, firewall.model, _router_input(router), fleet.links)

@@ -31,7 +31,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model i
     Action, Codepoint, HostChange, Planned, Stage, Strategy, Window,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.reaudit import Firewall, Fleet, Router
-from ansible_collections.diffserv.audit.plugins.module_utils.remediation.router import RouterModel
+from ansible_collections.diffserv.audit.plugins.module_utils.remediation.router import RouterModel, by_router
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.text import ConfigText, dscp_clear_syntax
 
 if t.TYPE_CHECKING:  # pragma: no cover - annotations only (the registry imports this module)
@@ -169,11 +169,7 @@ def plan(fleet: Fleet, conflicts: t.Sequence[Conflict], options: Options) -> Pla
 
 def _changes(fleet: Fleet, conflicts: t.Sequence[Conflict], options: Options) -> list[HostChange]:
     changes: list[HostChange] = []
-    for host in sorted({c.treatment.host for c in conflicts}):
-        router = fleet.routers.get(host)
-        if router is None:
-            continue
-        here = [c for c in conflicts if c.treatment.host == host]
+    for router, here in by_router(fleet, conflicts):
         interfaces = sorted({c.treatment.interface for c in here})
         changes.append(_boundary_ios(router, interfaces, options, sorted({c.dscp for c in here}),
                                      {c.family for c in here}))

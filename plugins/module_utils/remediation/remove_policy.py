@@ -27,7 +27,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model i
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.reaudit import Fleet
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.router import (
-    RouterModel, acl_kind, class_action_words, criteria_words, filter_words, markers,
+    RouterModel, acl_kind, by_router, class_action_words, criteria_words, filter_words, markers,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.text import ConfigText
 
@@ -242,11 +242,8 @@ def plan(fleet: Fleet, conflicts: t.Sequence[Conflict], options: Options) -> Pla
     """Per router on a conflict's path: its mechanisms removed, then the marking that only fed them."""
     changes: list[HostChange] = []
     windows: list[Window] = []
-    for host in sorted({c.treatment.host for c in conflicts}):
-        router = fleet.routers.get(host)
-        if router is None:
-            continue
-        here = [c for c in conflicts if c.treatment.host == host]
+    for router, here in by_router(fleet, conflicts):
+        host = router.host.host
         text = ConfigText(router.host.text)
         model = RouterModel(router, text)
         removal = _Removal(model)

@@ -22,7 +22,8 @@ from ansible_collections.diffserv.audit.plugins.module_utils.ios.links import re
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import (
     Acl, AclEntry, Attachment, ClassMap, Criterion, PolicyClass, PolicyMap, RouteMap, RouteMapClause,
 )
-from ansible_collections.diffserv.audit.plugins.module_utils.remediation.reaudit import Router
+from ansible_collections.diffserv.audit.plugins.module_utils.findings import Conflict
+from ansible_collections.diffserv.audit.plugins.module_utils.remediation.reaudit import Fleet, Router
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.text import ConfigText
 
 
@@ -240,6 +241,14 @@ class RouterModel:
                     and cm.name in class_maps and (crit.ds_mask >> byte & 1) != (crit.ds_mask & 1):
                 found.append((line, crit.source.text))
         return sorted(found)
+
+
+def by_router(fleet: Fleet, conflicts: t.Sequence[Conflict]) -> t.Iterator[tuple[Router, list[Conflict]]]:
+    """Each audited router on a conflict's path, in name order, with the conflicts it treats."""
+    for host in sorted({c.treatment.host for c in conflicts}):
+        router = fleet.routers.get(host)
+        if router is not None:
+            yield router, [c for c in conflicts if c.treatment.host == host]
 
 
 def markers(model: RouterModel, dscp: int) -> list[tuple[PolicyMap, PolicyClass, int]]:

@@ -50,7 +50,10 @@ def collections(router: str, managed: bool = True, v6: str = V6):
 
 def audit(router: str, managed: bool = True, v6: str = V6):
     """The audit and the boundary's plan, on the models the audit loaded (as analyze and remediate plan)."""
-    given = collections(router, managed, v6)
+    return audit_collections(collections(router, managed, v6))
+
+
+def audit_collections(given):
     loaded = loader.load_fleet({name: {"diffserv_collection": value} for name, value in given.items()}, LINKS)
     findings = analysis.analyze(loaded.firewalls, loaded.routers, loaded.links, loaded.errors, loaded.notes)
     hosts = bundle.hosts_from_collections(given)
@@ -198,17 +201,9 @@ BOTH = V4.rstrip("\n") + "\n" + V6
 
 
 def audit_one_file(router: str, managed: bool = True, text: str = BOTH):
-    given = {"fw": {"platform": "iptables", "managed": managed, "files": [
-        {"name": "iptables-save", "source": "fw.rules", "text": text}]},
-        "rtr": {"platform": "ios", "managed": True, "files": [
-            {"name": "running-config", "source": "rtr.cfg", "text": router}]}}
-    loaded = loader.load_fleet({name: {"diffserv_collection": value} for name, value in given.items()}, LINKS)
-    findings = analysis.analyze(loaded.firewalls, loaded.routers, loaded.links, loaded.errors, loaded.notes)
-    hosts = bundle.hosts_from_collections(given)
-    fleet = reaudit.fleet_from_loaded(findings, hosts, loaded.routers, loaded.firewalls)
-    (plan,) = core.plan_remediation(findings, hosts, core.Options(strategies=("remark_boundary",)),
-                                    hier.staged_commands, fleet=fleet)
-    return findings, fleet, plan
+    given = collections(router, managed)
+    given["fw"]["files"] = [{"name": "iptables-save", "source": "fw.rules", "text": text}]
+    return audit_collections(given)
 
 
 @pytest.mark.parametrize("router, conflicts, commands", [

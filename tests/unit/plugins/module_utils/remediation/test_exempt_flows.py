@@ -363,7 +363,7 @@ def test_a_class_map_matching_both_families_gets_a_list_of_each_named_alike(matc
     lines = added(audited.change)
     ipv4 = lines[lines.index("ip access-list extended DIFFSERV-EXEMPT-lower-effort") + 1]
     ipv6 = lines[lines.index("ipv6 access-list DIFFSERV-EXEMPT-lower-effort") + 1]
-    assert ipv6 == " permit tcp any eq smtp any gt 1023 dscp 1"
+    assert ipv6 == " permit tcp any eq smtp any gt 1023 dscp 1 sequence 10"
     assert ipv4 == (" deny   ip any any" if families == "ipv6" else " permit tcp any any gt 511 dscp 1")
     assert (" match not access-group name DIFFSERV-EXEMPT-lower-effort" in lines) and (
         (" match class-map DIFFSERV-lower-effort-DSCP" in lines) == (match == "match-any"))
