@@ -123,12 +123,19 @@ def computed_apart(keys: t.Iterable[Key], compute: t.Callable[[Key], Value], gro
             continue  # the fork itself failed: the group was computed above
         handed = child.result()
         for key in group:
-            value = handed.get(key, _MISSING) if isinstance(handed, dict) else _MISSING
-            values[key] = t.cast(Value, value) if value is not _MISSING and valid(key, value) else compute(key)
+            values[key] = _handed_or_computed(handed, key, compute, valid)
     return values
 
 
 _MISSING = object()
+
+
+def _handed_or_computed(handed: t.Any, key: Key, compute: t.Callable[[Key], Value],
+                        valid: t.Callable[[Key, t.Any], bool]) -> Value:
+    """The value a child handed back for `key` (a dict by key, or None when it failed), or, where it did not or
+    `valid` refuses it, the value computed here."""
+    value = handed.get(key, _MISSING) if isinstance(handed, dict) else _MISSING
+    return t.cast(Value, value) if value is not _MISSING and valid(key, value) else compute(key)
 
 
 def computed_shared(keys: t.Sequence[Key], compute: t.Callable[[Key], Value],
@@ -157,8 +164,7 @@ def computed_shared(keys: t.Sequence[Key], compute: t.Callable[[Key], Value],
     handed = child.result() if child is not None else None
     for key in keys:
         if key not in values:
-            value = handed.get(key, _MISSING) if isinstance(handed, dict) else _MISSING
-            values[key] = t.cast(Value, value) if value is not _MISSING and valid(key, value) else compute(key)
+            values[key] = _handed_or_computed(handed, key, compute, valid)
     return {key: values[key] for key in keys}
 
 

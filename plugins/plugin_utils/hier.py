@@ -40,6 +40,7 @@ import re
 import typing as t
 
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError
+from ansible_collections.diffserv.audit.plugins.module_utils.remediation.text import spread_sequences
 
 try:
     from hier_config import HConfig, HConfigChild, get_hconfig
@@ -263,10 +264,10 @@ def _free_sequences(name: str, low: int, high: int | None, used: set[int], count
         for _index in range(count):
             found.append(_free_sequence(name, low if not found else found[-1], high, used | set(found)))
         return found
-    free = [seq for seq in range(low + 1, high) if seq not in used]
-    if len(free) < count:
+    spread = spread_sequences(low, high, used, count)
+    if spread is None:
         _free_sequence(name, high - 1, high, used)  # raises, naming the list and the resequence command
-    return [free[(index + 1) * len(free) // (count + 1)] for index in range(count)]
+    return t.cast(t.List[int], spread)
 
 
 def _free_sequence(name: str, low: int, high: int | None, used: set[int]) -> int:

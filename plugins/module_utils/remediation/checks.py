@@ -25,6 +25,7 @@ import typing as t
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import IosConfig
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.parse import parse_ios
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model import POST, PRE, Check, HostChange
+from ansible_collections.diffserv.audit.plugins.module_utils.remediation.text import entry_body
 
 
 # Compiled once: hier_config's per-line patterns overflow `re`'s caches of compiled patterns and templates, so
@@ -35,8 +36,6 @@ _ACL_SECTION = re.compile(r"ip access-list (?:standard|extended) (\S+)$")
 _ACL6_SECTION = re.compile(r"ipv6 access-list (\S+)$")
 _BY_NUMBER = re.compile(r"\s+(no )?\d+")
 _BY_SEQUENCE = re.compile(r"\ssequence \d+$")
-_SEQUENCE6 = re.compile(r"^sequence \d+ | sequence \d+$")
-_NUMBER4 = re.compile(r"^(?:access-list \S+ |\d+ )")
 
 
 def _top_blocks(text: str) -> dict[str, list[str]]:
@@ -114,13 +113,11 @@ def acl_sequence_checks(change: HostChange, sequences: t.Mapping[str, t.Mapping[
                 return ("(no such list)",)
             rows = []
             for entry in acl.entries:
-                words = " ".join(entry.source.text.split())
+                body = entry_body(entry.source.text, family)
                 if family == 6:
                     # `show ipv6 access-list` prints the number last.
-                    body = _SEQUENCE6.sub("", words)
                     rows.append("%s sequence %s" % (body, known.get(body, "?")))
                 else:
-                    body = _NUMBER4.sub("", words)
                     rows.append("%s %s" % (known.get(body, "?"), body))
             return tuple(rows)
 

@@ -30,7 +30,7 @@ import typing as t
 from ansible_collections.diffserv.audit.plugins.module_utils import dsfield
 from ansible_collections.diffserv.audit.plugins.module_utils.analysis import RouterInput, with_packets
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import Conflict
-from ansible_collections.diffserv.audit.plugins.module_utils.ios.acl import PROTOCOL_NAMES, TCP_PORTS, UDP_PORTS
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.acl import ICMP_TYPES, PROTOCOL_NAMES, TCP_PORTS, UDP_PORTS
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import Acl, AclEntry, ClassMap, Criterion
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.space import PacketClass
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.model import (
@@ -40,7 +40,9 @@ from ansible_collections.diffserv.audit.plugins.module_utils.remediation.reaudit
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation.router import (
     RouterModel, acl_kind, by_router, markers,
 )
-from ansible_collections.diffserv.audit.plugins.module_utils.remediation.text import ConfigText
+from ansible_collections.diffserv.audit.plugins.module_utils.remediation.text import (
+    ConfigText, entry_body, spread_sequences,
+)
 
 if t.TYPE_CHECKING:  # pragma: no cover - annotations only (the registry imports this module)
     from ansible_collections.diffserv.audit.plugins.module_utils.remediation.strategies import Options
@@ -54,14 +56,14 @@ ENTRY_LIMIT = 32
 # "permit (IP extended)": port and dscp keywords).
 _TCP_NAMES = {number: name for name, number in sorted(TCP_PORTS.items(), reverse=True)}
 _UDP_NAMES = {number: name for name, number in sorted(UDP_PORTS.items(), reverse=True)}
-_DSCP_WORDS = {0: "default", 8: "cs1", 10: "af11", 12: "af12", 14: "af13", 16: "cs2", 18: "af21", 20: "af22",
-               22: "af23", 24: "cs3", 26: "af31", 28: "af32", 30: "af33", 32: "cs4", 34: "af41", 36: "af42",
-               38: "af43", 40: "cs5", 46: "ef", 48: "cs6", 56: "cs7"}
-_ICMP_WORDS = {0: "echo-reply", 3: "unreachable", 4: "source-quench", 5: "redirect", 6: "alternate-address",
-               8: "echo", 9: "router-advertisement", 10: "router-solicitation", 11: "time-exceeded",
-               12: "parameter-problem", 13: "timestamp-request", 14: "timestamp-reply", 15: "information-request",
-               16: "information-reply", 17: "mask-request", 18: "mask-reply", 30: "traceroute",
-               31: "conversion-error", 32: "mobile-redirect"}
+# The codepoints IOS has a keyword for (af11-af43, cs1-cs7, ef; 0 is `default`), and the ICMP types it names.
+_DSCP_WORDS = {value: name.lower() for name, value in dsfield.DSCP_NAMES.items()
+               if (name[:2] in ("AF", "CS") and value) or name == "EF"}
+_DSCP_WORDS[0] = "default"
+_ICMP_WORDS: dict[int, str] = {}
+for _name, (_type, _code) in ICMP_TYPES.items():
+    if _code is None:
+        _ICMP_WORDS.setdefault(_type, _name)
 _PORTED = (6, 17)
 _CLASSIFIER, _FILTER = "classifier", "filter"
 
@@ -228,19 +230,22 @@ def _exemption_points(model: RouterModel, conflict: Conflict,
         if not entry.tests_ds or not entry.ds_mask >> conflict.ds_byte & 1:
             continue
         six = acl.family == 6
-        classifies = any(number in model.rm_matches and any(
+        classifies = any(line in model.rm_matches and any(
             match.kind == "acl" and acl.name in match.refs and (match.family == 6) == six
-            for match in model.rm_matches[number][1].matches) for number in lines) or any(
-            number in model.criteria and model.criteria[number][1].kind == "acl"
-            and model.criteria[number][1].ref == acl.name for number in lines)
+            for match in model.rm_matches[line][1].matches) for line in lines) or any(
+            line in model.criteria and model.criteria[line][1].kind == "acl"
+            and model.criteria[line][1].ref == acl.name for line in lines)
         role = _CLASSIFIER if classifies else _FILTER
         verb = "deny" if role == _CLASSIFIER else "permit"
         if entry.action == verb:
             notes.append("%s %s line %d %ss the marked packets where unmarked ones are not: an exemption cannot make "
                          "them fare as unmarked; not planned" % (_list_words(acl), acl.name, number, entry.action))
             continue
+        # users() names an interface's use `<interface> <direction> (line N)`: those are the list's filter uses.
+        attached = tuple("%s %s " % (iface, direction)
+                         for iface, direction, _line, _text in model.attachments(acl_kind(acl), acl.name))
         other_roles = [user for user in model.users(acl_kind(acl), acl.name)
-                       if (_FILTER if _is_attachment(user, model, acl) else _CLASSIFIER) != role]
+                       if (_FILTER if user.startswith(attached) else _CLASSIFIER) != role]
         if other_roles:
             notes.append("%s %s also serves as a %s (%s): an entry that exempts the flows from the %s would change "
                          "the other use the wrong way; not planned" % (
@@ -253,24 +258,7 @@ def _exemption_points(model: RouterModel, conflict: Conflict,
 
 def _bodies_before(acl: Acl, entry: AclEntry) -> set[str]:
     """The entries of the list before `entry`, as entry_words writes them (no list name, number, padding)."""
-    found = set()
-    for other in acl.entries[:acl.entries.index(entry)]:
-        words = other.source.text.split()
-        if words[:1] == ["access-list"]:
-            words = words[2:]
-        if words[:1] == ["sequence"]:
-            words = words[2:]
-        elif words[:1] and words[0].isdigit():
-            words = words[1:]
-        if len(words) > 2 and words[-2] == "sequence":
-            words = words[:-2]
-        found.add(" ".join(words))
-    return found
-
-
-def _is_attachment(user: str, model: RouterModel, acl: Acl) -> bool:
-    return any(user.startswith("%s %s " % (iface, direction))
-               for iface, direction, _line, _text in model.attachments(acl_kind(acl), acl.name))
+    return {entry_body(other.source.text, acl.family) for other in acl.entries[:acl.entries.index(entry)]}
 
 
 def _list_words(acl: Acl) -> str:
@@ -303,11 +291,9 @@ def _entry_lines(model: RouterModel, acl: Acl, entry: AclEntry, entries: t.Seque
     entries = [" ".join(words.split()) for words in entries]
     position = acl.entries.index(entry)
     low = next((e.seq for e in reversed(acl.entries[:position]) if e.seq is not None), 0)
-    free = list(range(low + 1, entry.seq))
-    if len(free) < len(entries):
+    numbers = spread_sequences(low, entry.seq, {e.seq for e in acl.entries if e.seq is not None}, len(entries))
+    if numbers is None:
         return None
-    # Spread evenly over the gap, so that later entries still find room on either side.
-    numbers = [free[(index + 1) * len(free) // (len(entries) + 1)] for index in range(len(entries))]
     if acl.family == 6:
         if _SEQ6_FIRST.match(body):
             return [indent + "sequence %d %s" % (seq, words) for seq, words in zip(numbers, entries)]

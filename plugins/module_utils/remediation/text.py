@@ -251,6 +251,35 @@ def swap_values(text: str, keyword: str, old: int, new: int, many: bool) -> str:
     return out
 
 
+# An entry line's sequence number: `10 permit ...` (IPv4), `sequence 10 permit ...` or `permit ... sequence 10`
+# (`ipv6 access-list`), and a numbered list's `access-list 106 ` prefix.
+_SEQUENCE6 = re.compile(r"^sequence \d+ | sequence \d+$")
+_NUMBER4 = re.compile(r"^(?:access-list \S+ |\d+ )")
+
+
+def entry_body(raw: str, family: int) -> str:
+    """An access-list entry line without its list name or sequence number, spaces folded: what `show
+    access-lists` prints beside the number.
+
+    >>> entry_body("access-list 106 deny   tcp any any gt 511 dscp 1", 4), entry_body(" permit ipv6 any any sequence 20", 6)
+    ('deny tcp any any gt 511 dscp 1', 'permit ipv6 any any')
+    """
+    return (_SEQUENCE6 if family == 6 else _NUMBER4).sub("", " ".join(raw.split()))
+
+
+def spread_sequences(low: int, high: int, used: t.Collection[int], count: int) -> list[int] | None:
+    """`count` sequence numbers between `low` and `high` that no entry holds, spread evenly over the free ones so
+    that later entries still find room on either side; None when fewer are free.
+
+    >>> spread_sequences(0, 10, (), 3), spread_sequences(0, 10, (), 10)
+    ([3, 5, 7], None)
+    """
+    free = [seq for seq in range(low + 1, high) if seq not in used]
+    if len(free) < count:
+        return None
+    return [free[(index + 1) * len(free) // (count + 1)] for index in range(count)]
+
+
 def renumber_entry(raw: str, acl: Acl, entry: AclEntry) -> str:
     """An entry line with a sequence number free between `entry` and the next entry of its list."""
     used = {e.seq for e in acl.entries if e.seq is not None}
