@@ -1012,10 +1012,12 @@ def link_tables(router: RouterInput, interface: str, family: int) -> list[FateTa
 
 
 def with_packets(conflict: Conflict, firewall: FirewallInput, router: RouterInput,
-                 links: t.Sequence[Link] | None) -> Conflict:
+                 links: t.Sequence[Link] | None,
+                 joined: dict[tuple[str, str, int], list[Conflict]] | None = None) -> Conflict:
     """The conflict with exactly the packets that meet its fate (the router's view, Conflict.packets and moot),
-    for a conflict read back without them (findings.json): its link joined again on these models.  As it was
-    when it has them, or when the link or the conflict is not there."""
+    for a conflict read back without them (findings.json): its link joined again on these models, once per link
+    and family for all of a plan's conflicts where `joined` keeps the joins.  As it was when it has them, or when
+    the link or the conflict is not there."""
     if conflict.packets:
         return conflict
     part = next((p for p in firewall.families() if p.marks.family == conflict.family), None)
@@ -1024,7 +1026,11 @@ def with_packets(conflict: Conflict, firewall: FirewallInput, router: RouterInpu
                  if link.ref.source == conflict.link.source and link.ref.target == conflict.link.target), None)
     if part is None or link is None:
         return conflict
-    for found in conflicts_on_link(link, part, router, link_tables(router, link.interface, part.marks.family)):
+    joined = {} if joined is None else joined
+    key = (conflict.link.source, conflict.link.target, conflict.family)
+    if key not in joined:
+        joined[key] = conflicts_on_link(link, part, router, link_tables(router, link.interface, part.marks.family))
+    for found in joined[key]:
         if (found.marker.writers, found.ds_byte, found.treatment.action, found.treatment.interface) == (
                 conflict.marker.writers, conflict.ds_byte, conflict.treatment.action, conflict.treatment.interface):
             return dataclasses.replace(conflict, packets=found.packets, moot=found.moot)

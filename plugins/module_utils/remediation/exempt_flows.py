@@ -473,13 +473,15 @@ def plan(fleet: Fleet, conflicts: t.Sequence[Conflict], options: Options) -> Pla
     """Per router on a conflict's path: exemptions of exactly its flows from whatever catches them."""
     changes: list[HostChange] = []
     windows: list[Window] = []
+    # Conflicts read back without their packets (findings.json): each link joined again once, for all of them.
+    joined: dict[tuple[str, str, int], list[Conflict]] = {}
     for router, here in by_router(fleet, conflicts):
         host = router.host.host
         exemptions = _Exemptions(router)
         for conflict in here:
             firewall = fleet.firewalls.get(conflict.marker.host)
             if not conflict.packets and firewall is not None and firewall.model is not None:
-                conflict = with_packets(conflict, firewall.model, _router_input(router), fleet.links)
+                conflict = with_packets(conflict, firewall.model, _router_input(router), fleet.links, joined)
             if not conflict.packets:
                 exemptions.notes.append("DSCP %d %s on %s: which packets meet it is not known here (its link is not "
                                         "in this audit); not planned" % (conflict.dscp, conflict.treatment.action,

@@ -259,6 +259,18 @@ def test_findings_read_back_from_json_plan_the_same_exemptions():
     assert again[0].clean
 
 
+def test_conflicts_read_back_have_their_link_joined_once_for_all_of_them(monkeypatch):
+    hosts, findings = build(BY_NAME["founding"])
+    read_back = Findings.from_dict(findings.as_dict())
+    assert len({(c.link.source, c.link.target) for c in read_back.conflicts}) == 1 < len(read_back.conflicts)
+    fleet = core.build_fleet(read_back, hosts, core.Options())
+    joins = []
+    real = analysis.conflicts_on_link
+    monkeypatch.setattr(analysis, "conflicts_on_link", lambda *args: joins.append(args[0]) or real(*args))
+    planned = exempt_flows.plan(fleet, list(read_back.conflicts), core.Options())
+    assert len(joins) == 1 and any(change.stages for change in planned.changes)
+
+
 def test_a_list_that_also_filters_somewhere_is_not_bent_the_other_way():
     audited = plan_exempt(MAIL_REPLIES, router("access-list 120 permit tcp any any dscp 1",
                                                extra="!\ninterface GigabitEthernet0/2\n ip access-group 120 in\n"))
