@@ -600,22 +600,23 @@ def _whole(fate_class: FateClass) -> ClassFate:
 
 
 def _byte_level(marked_class: FateClass, plain_class: FateClass, packets: PacketClass,
-                wholes: dict[int, tuple[FateClass, ClassFate]]) -> Part:
+                wholes: dict[int, tuple[FateClass, ClassFate, Path]]) -> Part:
     """A class judged per byte (the engine's own comparison, no header test applied): past the budget.
-    `wholes` keeps each class's reading (it does not depend on the packets; held, so ids stay unique)."""
-    def whole(fate_class: FateClass) -> ClassFate:
-        held = wholes.get(id(fate_class))
-        if held is None:
-            held = wholes[id(fate_class)] = (fate_class, _whole(fate_class))
-        return held[1]
-    return Part(packets, whole(marked_class), whole(plain_class), marked_class.default, plain_class.default, False,
-                marked_class.fate_differs, (), True)
+    `wholes` keeps each class's reading and default path (neither depends on the packets; a 1,000-interface
+    router asks for the same few hundred classes thousands of times; held, so ids stay unique)."""
+    marked = wholes.get(id(marked_class))
+    if marked is None:
+        marked = wholes[id(marked_class)] = (marked_class, _whole(marked_class), marked_class.default)
+    plain = wholes.get(id(plain_class))
+    if plain is None:
+        plain = wholes[id(plain_class)] = (plain_class, _whole(plain_class), plain_class.default)
+    return Part(packets, marked[1], plain[1], marked[2], plain[2], False, marked_class.fate_differs, (), True)
 
 
 def class_parts(marked_class: FateClass, plain_class: FateClass, packets: PacketClass,
                 limit: int = MAX_PARTS, judges: dict[PacketClass, _Judge] | None = None,
                 budget: list[int] | None = None,
-                wholes: dict[int, tuple[FateClass, ClassFate]] | None = None) -> list[Part]:
+                wholes: dict[int, tuple[FateClass, ClassFate, Path]] | None = None) -> list[Part]:
     """`packets` arriving with the bytes of `marked_class` against the same packets with byte 0 (`plain_class`):
     cut until the router's header tests are decided for every part (or `limit` parts), in header order.
     `judges` keeps each class's header verdicts across calls (the tables of one link); `budget` ([n]) the
@@ -928,7 +929,7 @@ def _conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
     classes: dict[tuple[int, ...], PacketClass] = {}
     answers: dict[tuple[int, ...], list[Part]] = {}
     judges: dict[PacketClass, _Judge] = {}
-    wholes: dict[int, tuple[FateClass, ClassFate]] = {}
+    wholes: dict[int, tuple[FateClass, ClassFate, Path]] = {}
     budget = [JOIN_BUDGET]
     # In and out by the same interface (hairpin forwarding, which routes rarely do) is left out by the map itself,
     # before its histories are expanded.

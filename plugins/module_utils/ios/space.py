@@ -64,6 +64,15 @@ class PacketClass:
     sport: Ranges | None = None
     dport: Ranges | None = None
     icmp_types: frozenset[int] | None = None
+    # The hash, once computed: a class is a key of the join's memos and of a conflict's packets thousands of
+    # times over (a 1,000-interface router), and its address ranges are long tuples to hash again each time.
+    _hash: int | None = dataclasses.field(default=None, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            object.__setattr__(self, "_hash", hash((self.family, self.protocols, self.src, self.dst, self.sport,
+                                                    self.dport, self.icmp_types)))
+        return t.cast(int, self._hash)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
