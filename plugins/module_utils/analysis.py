@@ -38,7 +38,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.ios.fates import (
     DROPPED, NULL_ROUTED, FateTable, fate_table, interface_fate_tables, transit_tables,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.links import unused_definitions
-from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import AclEntry, Address, IosConfig, Ports
+from ansible_collections.diffserv.audit.plugins.module_utils.ios.model import AclEntry, Address, IosConfig, Ports, gc_paused
 from ansible_collections.diffserv.audit.plugins.module_utils.ios.space import (
     ClassFate, PacketClass, and3, entry_cover, or3, port_intervals, restrict_with,
 )
@@ -871,7 +871,10 @@ def conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
     """The conflicts of one link: each marking class leaving the firewall there, against the router's tables
     of the firewall's address family, for exactly the packets of the class (class_parts)."""
     try:
-        return _conflicts_on_link(link, firewall, router, tables)
+        # Thousands of small acyclic objects per link (parts, judges' memos): no collection needs to scan them,
+        # nor the router's model each time they pile up (as the engine builds its tables).
+        with gc_paused():
+            return _conflicts_on_link(link, firewall, router, tables)
     finally:
         _REACHABLE_MEMO.clear()  # what reachable remembered is this link's: nothing outlives the join
 
@@ -908,9 +911,10 @@ def _conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
                 suspect_mask |= fate_class.mask
     suspect = {byte for byte in range(1, 256) if suspect_mask >> byte & 1}
     indexed = [(table.byte_class, table.classes) for table in tables]
-    groups_by_byte: dict[int, list[tuple[FateClass, FateClass, list[int]]]] = {}
+    groups_by_byte: dict[int, list[tuple[FateClass, FateClass, list[int], int]]] = {}
 
-    def groups_of(byte: int) -> list[tuple[FateClass, FateClass, list[int]]]:
+    def groups_of(byte: int) -> list[tuple[FateClass, FateClass, list[int], int]]:
+        """(marked class, plain class, table positions, the positions as a bitset) per group of the byte."""
         known = groups_by_byte.get(byte)
         if known is None:
             pairs: dict[tuple[int, int], tuple[FateClass, FateClass, list[int]]] = {}
@@ -923,14 +927,20 @@ def _conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
                     group[2].append(position)
                 elif suspect_class(fate_class, zero):
                     pairs[pair] = (fate_class, zero, [position])
-            known = groups_by_byte[byte] = list(pairs.values())
+            known = groups_by_byte[byte] = [(fate_class, zero, positions, sum(1 << p for p in positions))
+                                            for fate_class, zero, positions in pairs.values()]
         return known
 
     classes: dict[tuple[int, ...], PacketClass] = {}
-    answers: dict[tuple[int, ...], list[Part]] = {}
+    # Per group and marking header: the parts, and what the join reads of them (the parts that differ, by the
+    # action marked packets meet; the parts discarded marked or not; whether all are discarded), once.
+    answers: dict[tuple[int, ...], tuple[list[tuple[str, list[Part], bool]], list[Part], bool]] = {}
     judges: dict[PacketClass, _Judge] = {}
     wholes: dict[int, tuple[FateClass, ClassFate, Path]] = {}
     budget = [JOIN_BUDGET]
+    # The tables (as a bitset of positions) each conflict was met in, and the groups whose packets it holds.
+    listed: dict[tuple[t.Any, ...], int] = {}
+    gathered: set[tuple[tuple[t.Any, ...], int]] = set()
     # In and out by the same interface (hairpin forwarding, which routes rarely do) is left out by the map itself,
     # before its histories are expanded.
     for marking in marks.leaving(link.egress, ds_bytes=suspect, hairpin=False):
@@ -940,39 +950,41 @@ def _conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
         if ds_byte is None or ds_byte == 0:
             continue
         header = (marking.masks[PROTO], marking.masks[SRC], marking.masks[DST], marking.masks[SPORT], marking.masks[DPORT])
-        # (table position, conflict key) for each table where this marking's packets fare otherwise: the
+        # The tables (as a bitset of positions) per conflict where this marking's packets fare otherwise: the
         # interfaces are listed in table order, as a walk of the tables one by one would meet them.
-        met: list[tuple[int, tuple[t.Any, ...]]] = []
-        for fate_class, zero, positions in groups_of(ds_byte):
+        met: dict[tuple[t.Any, ...], int] = {}
+        for fate_class, zero, positions, position_bits in groups_of(ds_byte):
             answer_key = (id(fate_class), id(zero)) + header
-            parts = answers.get(answer_key)
-            if parts is None:
+            answer = answers.get(answer_key)
+            if answer is None:
                 packets = classes.get(header)
                 if packets is None:
                     packets = classes[header] = packet_class(marking)
-                parts = answers[answer_key] = class_parts(fate_class, zero, packets, judges=judges,
-                                                          budget=budget, wholes=wholes)
-            by_action: dict[str, list[Part]] = {}
-            for part in parts:
-                if part.differs:
-                    by_action.setdefault(part.action, []).append(part)
-            if not by_action:
-                continue
-            # Parts the router discards marked or not are no "rest" the conflict leaves alone (an anti-spoofing
-            # ACL's sources): a flow is partial where other packets of the class get through or fare otherwise.
-            discarded = [part for part in parts if not part.differs and part.action in DISCARDED]
-            lost = all(part.action in DISCARDED for part in parts)
-            for action, group in by_action.items():
+                parts = class_parts(fate_class, zero, packets, judges=judges, budget=budget, wholes=wholes)
+                by_action: dict[str, list[Part]] = {}
+                for part in parts:
+                    if part.differs:
+                        by_action.setdefault(part.action, []).append(part)
+                # Parts the router discards marked or not are no "rest" the conflict leaves alone (an anti-spoofing
+                # ACL's sources): a flow is partial where other packets of the class get through or fare otherwise.
+                discarded = [part for part in parts if not part.differs and part.action in DISCARDED]
+                answer = answers[answer_key] = (
+                    [(action, group, len(group) + len(discarded) == len(parts)) for action, group in by_action.items()],
+                    discarded, all(part.action in DISCARDED for part in parts))
+            acted, discarded, lost = answer
+            for action, group, complete in acted:
                 key = (marking.writers[-1], ds_byte, link.interface, action)
-                met.extend((position, key) for position in positions)
+                met[key] = met.get(key, 0) | position_bits
                 if key not in found:
                     found[key] = _new_conflict(link, firewall, router, tables[positions[0]], fate_class, marking,
                                                ds_byte, group[0])
                     out_interfaces[key] = []
                     whole[key] = True
-                exact.setdefault(key, {}).update(dict.fromkeys(part.packets for part in group))
-                moot.setdefault(key, {}).update(dict.fromkeys(part.packets for part in discarded))
-                complete = len(group) + len(discarded) == len(parts)
+                if (key, id(group)) not in gathered:
+                    # A group's packets are the same for every marking of its header: gathered once a conflict.
+                    gathered.add((key, id(group)))
+                    exact.setdefault(key, {}).update(dict.fromkeys(part.packets for part in group))
+                    moot.setdefault(key, {}).update(dict.fromkeys(part.packets for part in discarded))
                 whole[key] = whole[key] and lost
                 path_markings = behind.setdefault(key + (marking.path,), [])
                 if not path_markings or path_markings[-1][0] is not marking:
@@ -983,10 +995,16 @@ def _conflicts_on_link(link: Link, firewall: FirewallInput, router: RouterInput,
                     held[1].extend(fresh)
                     held[2].update(id(part) for part in fresh)
                     held[3] = held[3] and complete
-        for position, key in sorted(met, key=lambda item: item[0]):
-            out_interface = tables[position].out_interface
-            if out_interface and out_interface not in out_interfaces[key]:
-                out_interfaces[key].append(out_interface)
+        for key, bits in met.items():
+            fresh_bits = bits & ~listed.get(key, 0)
+            listed[key] = listed.get(key, 0) | bits
+            names = out_interfaces[key]
+            while fresh_bits:
+                low = fresh_bits & -fresh_bits
+                fresh_bits ^= low
+                out_interface = tables[low.bit_length() - 1].out_interface
+                if out_interface and out_interface not in names:
+                    names.append(out_interface)
     flows: dict[tuple[t.Any, ...], list[Flow]] = {}
     for key_path, entries in behind.items():
         if all(entry[3] for entry in entries):
