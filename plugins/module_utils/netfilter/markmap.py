@@ -358,6 +358,11 @@ class MarkingMap:
         self._expanded: dict[int, list[Marking]] = {}
         # Rules with their address tests left out (for the part of a class holding an interface's address).
         self._free_rules: dict[int, _SymRule] = {}
+        # Each writing line with the (in, out) interface masks of the pieces it wrote, and whether a REDIRECT moved
+        # a piece's out interface (or left none of it): writer_lines_leaving reads its answer from these where
+        # every written piece reaches the end as it was written (see there).
+        self._written: dict[int, set[tuple[int, int]]] = {}
+        self._out_moved = False
         # The hook and table being walked (a NAT target's meaning depends on them).
         self._hook = ""
         self._table_name = ""
@@ -753,7 +758,9 @@ class MarkingMap:
                     found.append(((new_piece, keep, setv, writers + (event,), assumptions), None, "accept", stack))
             return found
         if write is not None:
+            written = self._written.setdefault(line, set())
             for piece in matched:
+                written.add((piece[IIF], piece[OIF]))
                 if write.legacy_rev0:
                     # Revision 0 writes only when (current & 0x1e) != value: split on the arrived byte.
                     same = self._tos_mask(keep, setv, ((write.value, 0x1E, False),)) & piece[BYTE]
@@ -822,6 +829,7 @@ class MarkingMap:
             parts.append((piece, space.mask((target.addresses,))))
         elif target.kind == "REDIRECT" and hook == "OUTPUT":
             # Locally generated packets are redirected to the loopback address, and leave by lo.
+            self._out_moved = True
             out = piece[OIF] & interfaces.atom("lo")
             if out:
                 loopback = LOOPBACK[self.family]
@@ -835,6 +843,7 @@ class MarkingMap:
                     continue
                 sub = _with(piece, iface_dim, bit)
                 if target.kind == "REDIRECT":
+                    self._out_moved = True
                     sub = _with(sub, OIF, sub[OIF] & interfaces.empty_atom)
                     if not sub[OIF]:
                         continue
@@ -1250,10 +1259,41 @@ class MarkingMap:
         """Every line in the writer sequence of any class leaving by `out_interface` on one of `paths`:
         the union of what leaving() would list, walked through merged histories without forming
         their products."""
+        if self.writes_reach_the_end:
+            return self._written_leaving(out_interface, paths)
+        # A held class may leave by other interfaces too: only its part leaving by this one is expanded.
+        atom = self.interfaces.atom(out_interface) if out_interface is not None else self.interfaces.full
         found: set[int] = set()
         for raw in self._raw_leaving(out_interface):
             if raw[0] in paths:
-                _writer_lines(raw[6], raw[4], found)
+                masks = raw[6]
+                _writer_lines(masks[:OIF] + (masks[OIF] & atom,) + masks[OIF + 1:], raw[4], found)
+        return found
+
+    @property
+    def writes_reach_the_end(self) -> bool:
+        """Every piece a line wrote reaches the end of the map with its interfaces as written: no class the map
+        drops holds a write, and no REDIRECT moved an out interface.  writer_lines_leaving is then read from the
+        writes (milliseconds), not walked through the merged histories (seconds on a 100,000-rule dump)."""
+        return not self._out_moved and not any(raw[1] == "drop" and raw[4] for raw in self._classes)
+
+    def _written_leaving(self, out_interface: str | None, paths: t.Container[str]) -> set[int]:
+        """writer_lines_leaving from what each line wrote, where every written piece reaches the end of the map as
+        it was written: no class the map drops holds a write, and no REDIRECT moved an out interface.  Then a
+        line is in the sequence of a class leaving by `out_interface` on a path exactly when one piece it wrote
+        holds packets of that path leaving there (a piece is a cube: its interface masks combine freely; later
+        rules split it, merges keep its writers in a history, translations leave its interfaces alone), and the
+        union needs no walk of the histories (on a 100,000-rule dump, 1.5 s for the walk)."""
+        empty = self.interfaces.empty_atom
+        real = self.interfaces.full ^ empty
+        leaving = self.interfaces.atom(out_interface) if out_interface is not None else self.interfaces.full
+        # (in, out) interface masks of each path, the out one cut to the interface asked for.
+        path_masks = (("forward", real, real), ("output", empty, real), ("input", real, empty))
+        wanted = [(iif, oif & leaving) for path, iif, oif in path_masks if path in paths]
+        found: set[int] = set()
+        for line, pieces in self._written.items():
+            if any(piece_in & iif and piece_out & oif for piece_in, piece_out in pieces for iif, oif in wanted):
+                found.add(line)
         return found
 
     def packet_marking(self, packet: t.Any) -> list[Marking]:

@@ -268,8 +268,10 @@ def place_clear_rule(text: str, source: str, egress: str | None, backend: str = 
     before = before if before is not None else marking_map(ruleset, backend, era, interfaces=interfaces)
     known = before
     # The lines that write the byte on the way out (for the proof's words) and the candidates' maps are
-    # independent: on a big dump (a 100,000-rule dump takes a second for each) a forked child walks the first.
-    writer_lines = Beside(lambda: known.writer_lines_leaving(egress, ("forward", "output")), len(text))
+    # independent: on a big dump (a 100,000-rule dump takes a second for each) a forked child walks the first,
+    # where it must be walked (MarkingMap.writes_reach_the_end: else it is read in milliseconds, no child needed).
+    writer_lines = Beside(lambda: known.writer_lines_leaving(egress, ("forward", "output")),
+                          0 if known.writes_reach_the_end else len(text))
     try:
         return _placed(text, source, egress, backend, era, ruleset, interfaces, writer_lines)
     finally:

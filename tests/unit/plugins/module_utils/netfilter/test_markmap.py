@@ -145,3 +145,42 @@ def test_leaving_without_hairpin_is_leaving_minus_the_hairpin_markings():
             kept_count += len(kept)
     # Not vacuous: the seeds give markings of both kinds.
     assert left_out and kept_count
+
+
+def _rulesets_with_writes():
+    """Random dumps of every kind the generators write: mangle alone (with filter, degenerate port ranges),
+    with a nat table (SNAT, MASQUERADE, DNAT, REDIRECT, NETMAP) in both families."""
+    for seed in range(40):
+        rng = random.Random(seed)
+        yield "mangle-%d" % seed, parse_ruleset(rulegen.random_ruleset(rng, degenerate=seed % 4 == 0), "r.rules")
+        yield "nat-%d" % seed, parse_ruleset(rulegen.random_nat_ruleset(rng), "n.rules")
+        yield "nat6-%d" % seed, parse_ruleset(rulegen.random_nat_ruleset6(rng), "n6.rules", family=6)
+
+
+def test_writer_lines_leaving_are_the_lines_of_the_markings_leaving_there():
+    """remark_boundary's words ("after every write on that path (lines ...)"): the lines in the sequence of any
+    marking leaving by the interface on the paths, as leaving() expands them, no more (a held class that may
+    also leave by another interface gives only its part leaving by this one), no fewer.  Both readings: from what
+    each line wrote, where every written piece reaches the end as written, and the walk of the merged histories
+    (forced here by saying a REDIRECT moved an interface), on random dumps that use each."""
+    read_from_writes = walked = 0
+    for name, ruleset in _rulesets_with_writes():
+        marks = marking_map(ruleset, interfaces=["eth0", "eth1", "lo"])
+        every = marks.leaving(None)
+        direct = not marks._out_moved and not any(raw[1] == "drop" and raw[4] for raw in marks._classes)
+        for egress in (None, "eth0", "eth1", "lo", "ppp0"):
+            atom = marks.interfaces.atom(egress) if egress else marks.interfaces.full
+            for paths in (("forward", "output"), ("forward",), ("output",), ("input",)):
+                expected = {line for marking in every if marking.path in paths and marking.masks[1] & atom
+                            for line in marking.writers if isinstance(line, int)}
+                assert marks.writer_lines_leaving(egress, paths) == expected, (name, egress, paths)
+                moved = marks._out_moved
+                marks._out_moved = True
+                try:
+                    assert marks.writer_lines_leaving(egress, paths) == expected, (name, egress, paths, "walked")
+                finally:
+                    marks._out_moved = moved
+        read_from_writes += direct
+        walked += not direct
+    # Not vacuous: the dumps take both readings.
+    assert read_from_writes > 20 and walked > 5

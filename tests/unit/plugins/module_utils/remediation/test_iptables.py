@@ -50,7 +50,7 @@ def test_an_accept_after_a_write_moves_the_rule_before_it():
 
 
 def test_no_single_position_can_win_and_it_says_why():
-    dump = NO_POSITION_WINS
+    dump = NO_POSITION_WINS + PROXY
     with pytest.raises(ipt.PlacementError, match="no position in mangle POSTROUTING"):
         ipt.place_clear_rule(dump, "fw.rules", "eth0")
 
@@ -99,14 +99,26 @@ def big_enough(monkeypatch, forks):
     return forking, forks
 
 
+# The founding dump with a transparent proxy: a REDIRECT moves the out interface of the packets it takes, so the
+# lines that write the byte of packets leaving by eth0 are walked through the map's histories, not read from the
+# writes (MarkingMap.writes_reach_the_end).
+PROXY = ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+         "-A PREROUTING -i eth1 -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 3128\nCOMMIT\n")
+REDIRECTED = read("partner-fw.rules") + PROXY
+
+
 def test_a_big_dumps_writer_lines_walked_beside_give_the_same_placement(big_enough, monkeypatch):
     forking, pids = big_enough
-    forked = ipt.place_clear_rule(read("partner-fw.rules"), "partner-fw.rules", "eth0")
+    assert not marking_map(parse_ruleset(REDIRECTED, "fw.rules"), interfaces=["eth0"]).writes_reach_the_end
+    forked = ipt.place_clear_rule(REDIRECTED, "fw.rules", "eth0")
     assert len(pids) == 1
     monkeypatch.setattr(forking, "FORK_MIN_BYTES", 1 << 40)
-    alone = ipt.place_clear_rule(read("partner-fw.rules"), "partner-fw.rules", "eth0")
+    alone = ipt.place_clear_rule(REDIRECTED, "fw.rules", "eth0")
     assert len(pids) == 1 and forked.writers == alone.writers and forked.writers[:1] == (9,)
     assert (forked.candidate, forked.position, forked.proof) == (alone.candidate, alone.position, alone.proof)
+    # The same lines as read from the writes of the dump without the proxy (it writes no byte), with no child.
+    plain = ipt.place_clear_rule(read("partner-fw.rules"), "partner-fw.rules", "eth0")
+    assert plain.writers == alone.writers and len(pids) == 1
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("the child cannot pickle")
@@ -114,13 +126,13 @@ def test_a_big_dumps_writer_lines_walked_beside_give_the_same_placement(big_enou
     # A child that fails costs nothing but time: the lines are walked here.
     monkeypatch.setattr(forking, "FORK_MIN_BYTES", 1)
     monkeypatch.setattr(forking.pickle, "dumps", broken)
-    assert ipt.place_clear_rule(read("partner-fw.rules"), "partner-fw.rules", "eth0").writers == alone.writers
+    assert ipt.place_clear_rule(REDIRECTED, "fw.rules", "eth0").writers == alone.writers
     assert len(pids) == 2
 
 
 def test_a_refused_placement_reaps_the_child_it_started(big_enough):
     _forking, pids = big_enough
-    dump = NO_POSITION_WINS
+    dump = NO_POSITION_WINS + PROXY
     with pytest.raises(ipt.PlacementError, match="no position in mangle POSTROUTING"):
         ipt.place_clear_rule(dump, "fw.rules", "eth0")
     assert len(pids) == 1
