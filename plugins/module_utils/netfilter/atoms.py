@@ -76,18 +76,17 @@ class Intervals:
     def ranges(self, mask: int) -> list[tuple[int, int]]:
         """The atoms of a mask as merged inclusive intervals."""
         found: list[tuple[int, int]] = []
-        index = 0
         mask &= self.real
+        # Run by run of adjacent atoms, not bit by bit: a big dump's address masks hold thousands of atoms, and
+        # shifting such a mask once per atom costs the square of its length (0.6 s for a 100,000-rule dump's join).
+        # Adding a run's lowest bit carries through the run: the sum's lowest set bit is the first atom after it.
         while mask:
-            if mask & 1:
-                low = self.starts[index]
-                high = self.starts[index + 1] - 1 if index + 1 < self.size else self.top
-                if found and found[-1][1] + 1 == low:
-                    found[-1] = (found[-1][0], high)
-                else:
-                    found.append((low, high))
-            mask >>= 1
-            index += 1
+            lowest = mask & -mask
+            carried = mask + lowest
+            after = carried & -carried
+            first, end = lowest.bit_length() - 1, after.bit_length() - 1
+            found.append((self.starts[first], self.starts[end] - 1 if end < self.size else self.top))
+            mask &= carried
         return found
 
 
