@@ -60,6 +60,7 @@ STATIC_DIMS = 7
 DIM_NAMES = ("in_interface", "out_interface", "protocol", "src", "dst", "sport", "dport", "tos_in")
 _INLINE = "inline"  # a call frame's kind besides jump (False) and goto (True): evaluate.InlineJump
 _LAST = 1 << 62  # sorts after every rule position: a frame's own point comes after its callees'
+_RETURNED = 1 << 30  # the position a RETURN resumes its chain at: past its end, whatever follows
 
 
 # ---------------------------------------------------------------------------
@@ -363,6 +364,9 @@ class MarkingMap:
         # every written piece reaches the end as it was written (see there).
         self._written: dict[int, set[tuple[int, int]]] = {}
         self._out_moved = False
+        # What a candidate with one rule appended to mangle POSTROUTING resumes from (with_appended_rule):
+        # recorded by build() where the map runs the mangle table alone.
+        self._resume: _Resume | None = None
         # The hook and table being walked (a NAT target's meaning depends on them).
         self._hook = ""
         self._table_name = ""
@@ -376,7 +380,10 @@ class MarkingMap:
     _BUILD_CACHES = ("_symrules", "_skip_indexes", "_tos_cache")
 
     def __getstate__(self) -> dict[str, t.Any]:
-        return {name: value for name, value in self.__dict__.items() if name not in self._BUILD_CACHES}
+        # Nor with what a candidate would resume from (with_appended_rule builds such a map's candidate in full).
+        state = {name: value for name, value in self.__dict__.items() if name not in self._BUILD_CACHES}
+        state["_resume"] = None
+        return state
 
     def __setstate__(self, state: dict[str, t.Any]) -> None:
         self.__dict__.update(state)
@@ -565,10 +572,55 @@ class MarkingMap:
         received = self._run_hook("INPUT", received, dropped)
         forwarded = self._run_hook("FORWARD", forwarded, dropped)
         sent = self._run_hook("OUTPUT", [(generated, 0xFF, 0x00, (), ())], dropped)
+        if self.tables == ("mangle",) and not self._extras:
+            self._resume = _Resume(received, dropped)
         leaving = self._run_hook("POSTROUTING", forwarded + sent, dropped)
+        self._classify(received, leaving, dropped)
+        return self
+
+    def _classify(self, received: list[tuple[t.Any, ...]], leaving: list[tuple[t.Any, ...]],
+                  dropped: list[tuple[t.Any, ...]]) -> None:
         for verdict, states in (("accept", received + leaving), ("drop", dropped)):
             for path, (masks, keep, setv, writers, assumptions) in self._by_path(states):
                 self._classes.append((path, verdict, keep, setv, writers, assumptions, masks))
+
+    def with_appended_rule(self, running: "MarkingMap", after_line: int) -> "MarkingMap":
+        """This map (built on a candidate dump: `running`'s dump with one rule appended to mangle POSTROUTING, on
+        the line after `after_line`), built from what `running`'s build recorded instead of walked again.
+
+        Before mangle POSTROUTING the two dumps run alike; in it, a class meets the new rule exactly when it walked
+        off the end of the chain in `running` (not by RETURN or the end of a goto'd chain) and the rule's matches
+        touch it.  The others end as they ended, in the same order; those that meet it wait at its program point,
+        the last, and are walked from there as build() would.  Every line after `after_line` moved down one.  On
+        a 100,000-rule dump: 0.2 s instead of the 1.3 s build.  Built in full (build()) where `running` did not
+        record (NAT or native tables applied, interfaces' addresses), where its dump has unmodelled matches or
+        targets (their assumptions name lines), or where the two maps' atoms differ."""
+        resume = running._resume
+        rules = self._sym_chain("mangle", "POSTROUTING", True) if "mangle" in self.tables else ()
+        if resume is None or resume.passed is None or self.tables != running.tables or self._extras \
+                or self.full != running.full or self.interfaces.labels != running.interfaces.labels \
+                or self.protocols.numbers != running.protocols.numbers \
+                or any(self.intervals[dim].starts != running.intervals[dim].starts for dim in (SRC, DST, SPORT, DPORT)) \
+                or len(rules) != len(running._sym_chain("mangle", "POSTROUTING", True)) + 1 \
+                or self.program.policy("mangle", "POSTROUTING") == "DROP":
+            return self.build()
+        shift = _LineShift(after_line)
+        try:
+            received = [shift.state(state) for state in resume.received]
+            dropped = [shift.state(state) for state in resume.dropped]
+            passed = [shift.state(state) for state in resume.passed]
+        except _NotShifted:
+            return self.build()
+        new_rule = rules[-1]
+        walked_off = set(resume.walked_off)
+        waiting = [state for index, state in enumerate(passed) if index in walked_off and _touches(state[0], new_rule.cubes)]
+        kept = [state for index, state in enumerate(passed) if not (index in walked_off and _touches(state[0], new_rule.cubes))]
+        for line, pieces in running._written.items():
+            self._written[shift.line(line)] = set(pieces)
+        stage = next(stage for stage in self.program.stages("POSTROUTING") if stage.table == "mangle")
+        self._hook, self._table_name, self._nat_stage = "POSTROUTING", "mangle", False
+        self._run_table(waiting, stage, True, kept, dropped, start=len(rules) - 1)
+        self._classify(received, _merge_stage(kept, self.has_nat), dropped)
         return self
 
     def _by_path(self, states: list[tuple[t.Any, ...]]) -> t.Iterator[tuple[str, tuple[t.Any, ...]]]:
@@ -597,13 +649,22 @@ class MarkingMap:
             self._nat_stage = stage.table == "nat" and not getattr(self.program.ruleset.tables[stage.table],
                                                                    "native", False)
             passed: list[tuple[t.Any, ...]] = []
-            self._run_table(states, stage, knows_out, passed, dropped)
+            walked_off: list[int] | None = None
+            if self._resume is not None and hook == "POSTROUTING" and stage.table == "mangle":
+                walked_off = self._resume.walked_off
+                self._resume.passed = passed
+            self._run_table(states, stage, knows_out, passed, dropped, walked_off=walked_off)
             states = _merge_stage(passed, self.has_nat)
         return states
 
     def _run_table(self, states: list[tuple[t.Any, ...]], stage: Stage, knows_out: bool,
-                   passed: list[tuple[t.Any, ...]], dropped: list[tuple[t.Any, ...]]) -> None:
+                   passed: list[tuple[t.Any, ...]], dropped: list[tuple[t.Any, ...]],
+                   walked_off: list[int] | None = None, start: int = 0) -> None:
         """Walk one base chain (and the chains it jumps to) at one hook for every class, in program order.
+
+        `walked_off` collects the positions in `passed` of the classes that walked off the end of the base chain
+        (not by RETURN, nor at the end of a chain it went to by goto): a rule appended to the chain would meet
+        them.  `start`: the rule of the base chain the classes start at.
 
         Program points are visited in the order the kernel runs them (ordered by the
         positions of every frame of the call stack), and the classes that meet at one point
@@ -653,9 +714,12 @@ class MarkingMap:
                 # An interface's address may be any address: every address test may touch it.
                 masks = masks[:SRC] + (masks[SRC] | real_addresses, masks[DST] | real_addresses) + masks[DST + 1:]
             count = len(rules)
+            walked = position < _RETURNED
             position = skip(chain, rules, position, masks)
             while position >= count:
                 if not stack:
+                    if walked and walked_off is not None and not policy_drop:
+                        walked_off.append(len(passed))
                     (dropped if policy_drop else passed).append(state)
                     return
                 chain, position, is_goto = stack[-1]
@@ -663,7 +727,9 @@ class MarkingMap:
                 if is_goto is True:
                     # A goto'd chain returns past the chain that went to it.
                     position = count
+                    walked = False
                     continue
+                walked = True
                 rules = rules_of(chain)
                 count = len(rules)
                 position = skip(chain, rules, position, masks)
@@ -700,12 +766,12 @@ class MarkingMap:
                     (dropped if next_position == "drop" else passed).append(state)
                 elif next_chain == "":
                     # RETURN: resume the caller, or the policy of the built-in chain.
-                    schedule(state, chain, 1 << 30, next_stack)
+                    schedule(state, chain, _RETURNED, next_stack)
                 else:
                     schedule(state, next_chain, next_position, next_stack)
 
         for state in states:
-            schedule(state, hook, 0, ())
+            schedule(state, hook, start, ())
         while heap:
             _order, key = heapq.heappop(heap)
             stack, chain, position = key
@@ -1539,9 +1605,77 @@ def _touches(masks: tuple[int, ...], cubes: tuple[_Cube, ...]) -> bool:
     return False
 
 
+class _Resume:
+    """What build() recorded for with_appended_rule: the classes received (INPUT done) and dropped (all hooks),
+    and mangle POSTROUTING's classes as they ended it, before they were merged, with the positions of those that
+    walked off the end of the chain."""
+
+    __slots__ = ("received", "dropped", "passed", "walked_off")
+
+    def __init__(self, received: list[tuple[t.Any, ...]], dropped: list[tuple[t.Any, ...]]) -> None:
+        self.received = received
+        self.dropped = dropped
+        self.passed: list[tuple[t.Any, ...]] | None = None
+        self.walked_off: list[int] = []
+
+
+class _NotShifted(Exception):
+    """A class carries words that may name lines (an assumption): its lines cannot be moved by number alone."""
+
+
+class _LineShift:
+    """Lines after `after` moved down one, in the writers of classes and of the merged histories they open."""
+
+    def __init__(self, after: int) -> None:
+        self.after = after
+        self._histories: dict[int, tuple[_History, _History]] = {}
+
+    def line(self, line: int) -> int:
+        return line + 1 if line > self.after else line
+
+    def state(self, state: tuple[t.Any, ...]) -> tuple[t.Any, ...]:
+        masks, keep, setv, writers, assumptions = state
+        if assumptions:
+            raise _NotShifted()
+        moved = self.writers(writers)
+        return state if moved is writers else (masks, keep, setv, moved, assumptions)
+
+    def writers(self, writers: tuple[t.Any, ...]) -> tuple[t.Any, ...]:
+        moved: list[t.Any] = []
+        changed = False
+        for writer in writers:
+            new: t.Any
+            if isinstance(writer, _History):
+                new = self.history(writer)
+                changed = changed or new is not writer
+            elif type(writer) is int:
+                new = self.line(writer)
+                changed = changed or new != writer
+            else:
+                raise _NotShifted()  # an assumption or a translation in the sequence
+            moved.append(new)
+        return tuple(moved) if changed else writers
+
+    def history(self, history: _History) -> _History:
+        held = self._histories.get(id(history))
+        if held is None:
+            parts = [(masks, self.writers(writers)) for masks, writers in history.parts]
+            same = all(new[1] is old[1] for new, old in zip(parts, history.parts))
+            held = self._histories[id(history)] = (history, history if same else _History(parts))
+        return held[1]
+
+
 def marking_map(ruleset: Ruleset | View, backend: str = "auto", era: str = "auto", interfaces: t.Iterable[str] = (),
                 tables: tuple[str, ...] = ("mangle", "nat"), program: Program | None = None,
                 nat_limit: int | None = None) -> MarkingMap:
     """Build the marking map of a firewall (see the module docstring)."""
     program = program or Program(ruleset, backend, era)
     return MarkingMap(program, interfaces, tables, nat_limit).build()
+
+
+def appended_marking_map(running: MarkingMap, ruleset: Ruleset | View, after_line: int, backend: str = "auto",
+                         era: str = "auto", interfaces: t.Iterable[str] = ()) -> MarkingMap:
+    """marking_map of `ruleset`, which is `running`'s dump with one rule appended to mangle POSTROUTING on the line
+    after `after_line`: resumed from what `running`'s build recorded where it can be (MarkingMap.with_appended_rule),
+    else built."""
+    return MarkingMap(Program(ruleset, backend, era), interfaces).with_appended_rule(running, after_line)

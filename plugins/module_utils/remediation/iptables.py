@@ -42,7 +42,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils.errors import Diffs
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import Conflict
 from ansible_collections.diffserv.audit.plugins.module_utils.forking import Beside
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import (
-    Marking, MarkingMap, marking_map,
+    Marking, MarkingMap, appended_marking_map, marking_map,
 )
 from ansible_collections.diffserv.audit.plugins.module_utils.loader import joined_ruleset
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import (
@@ -273,20 +273,26 @@ def place_clear_rule(text: str, source: str, egress: str | None, backend: str = 
     writer_lines = Beside(lambda: known.writer_lines_leaving(egress, ("forward", "output")),
                           0 if known.writes_reach_the_end else len(text))
     try:
-        return _placed(text, source, egress, backend, era, ruleset, interfaces, writer_lines)
+        return _placed(text, source, egress, backend, era, ruleset, interfaces, writer_lines, known)
     finally:
         writer_lines.close()
 
 
 def _placed(text: str, source: str, egress: str | None, backend: str, era: str, ruleset: Ruleset,
-            interfaces: list[str], writer_lines: Beside[set[int]]) -> ClearPlacement:
-    rule_lines, _last = _mangle_postrouting_lines(ruleset)
+            interfaces: list[str], writer_lines: Beside[set[int]], before: MarkingMap) -> ClearPlacement:
+    rule_lines, last_declaration = _mangle_postrouting_lines(ruleset)
     rule = clear_rule(egress)
     candidates = _Candidates(text, source, ruleset, rule)
     tried = []
     for index in range(len(rule_lines), -1, -1):
         candidate_ruleset = candidates.at(index)
-        marks = marking_map(candidate_ruleset, backend, era, interfaces=interfaces)
+        if index == len(rule_lines) and candidates.parsed_rule is not None and (rule_lines or last_declaration):
+            # The rule appended to the chain, which is where it usually wins: the map resumes from the running
+            # map's walk (the chain's classes that walked off its end meet the rule; the rest end as they did).
+            appended_after = rule_lines[-1] if rule_lines else t.cast(int, last_declaration)
+            marks = appended_marking_map(before, candidate_ruleset, appended_after, backend, era, interfaces=interfaces)
+        else:
+            marks = marking_map(candidate_ruleset, backend, era, interfaces=interfaces)
         # Expanding the classes of a big map is where the time goes: only the classes still marked
         # are expanded (none, once the position is right), and the proof counts the others.
         left = still_marked(marks, egress)

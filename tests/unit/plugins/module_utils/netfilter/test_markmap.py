@@ -7,12 +7,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.evaluate import Packet, Program, trace
-from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import marking_map
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.history import expand_writers
+from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.markmap import MarkingMap, marking_map
 from ansible_collections.diffserv.audit.plugins.module_utils.netfilter.parse import parse_ruleset
+from ansible_collections.diffserv.audit.plugins.module_utils.remediation import iptables as ipt
 
 from tests.kernel import rulegen
 
 SEED = pathlib.Path(__file__).resolve().parents[5] / "inventories" / "example" / "files" / "partner-fw.rules"
+HEAD_MANGLE = ("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+               ":POSTROUTING ACCEPT [0:0]\n")
 LAB_PATHS = {"forward": ("forward", "eth1", "eth0"), "output": ("output", "", "eth0"),
              "reverse": ("forward", "eth0", "eth1")}
 
@@ -184,3 +188,58 @@ def test_writer_lines_leaving_are_the_lines_of_the_markings_leaving_there():
         walked += not direct
     # Not vacuous: the dumps take both readings.
     assert read_from_writes > 20 and walked > 5
+
+
+def _held_classes(marks):
+    """A map's classes as held, each with its merged histories expanded: two maps alike here are the same map."""
+    return [(path, verdict, keep, setv, assumptions, masks,
+             sorted(expand_writers(masks, writers), key=repr))
+            for path, verdict, keep, setv, writers, assumptions, masks in marks._classes]
+
+
+def _appended(text, egress):
+    """The running dump, its map, and the candidate with remark_boundary's rule appended to mangle POSTROUTING."""
+    ruleset = parse_ruleset(text, "fw.rules")
+    interfaces = [egress] if egress else []
+    running = marking_map(ruleset, interfaces=interfaces)
+    candidates = ipt._Candidates(text, "fw.rules", ruleset, ipt.clear_rule(egress))
+    lines, declared = ipt._mangle_postrouting_lines(ruleset)
+    return running, candidates.at(len(lines)), (lines[-1] if lines else declared), interfaces
+
+
+def test_a_candidate_with_a_rule_appended_resumes_from_the_running_walk_and_is_the_built_map():
+    """remark_boundary's first try appends its rule to mangle POSTROUTING: the candidate's map resumes from what
+    the running map's build recorded (the classes that walked off the chain's end meet the rule, in order; lines
+    after it move down one).  It is the map build() gives, class for class and sub-class for sub-class, with the
+    same lines read from the writes, on random dumps whose POSTROUTING holds ACCEPTs, RETURNs, gotos, user chains
+    after it, and rules that touch only some classes."""
+    resumed = 0
+    for seed in range(40):
+        text = rulegen.random_ruleset(random.Random(seed), degenerate=seed % 4 == 0)
+        for egress in ("eth0", None):
+            running, candidate, after, interfaces = _appended(text, egress)
+            built = marking_map(candidate, interfaces=interfaces)
+            fresh = MarkingMap(Program(candidate, "auto", "auto"), interfaces)
+            fresh.build = lambda: pytest.fail("built, not resumed")
+            from_running = fresh.with_appended_rule(running, after)
+            assert _held_classes(from_running) == _held_classes(built), (seed, egress)
+            assert from_running._written == built._written and from_running.class_count == built.class_count
+            assert from_running.writer_lines_leaving(egress, ("forward", "output")) == \
+                built.writer_lines_leaving(egress, ("forward", "output"))
+            resumed += 1
+    assert resumed == 80
+
+
+def test_a_candidate_is_built_in_full_where_the_running_walk_cannot_be_resumed():
+    # A nat table applied (classes carry translations), and an unmodelled match (assumptions name lines).
+    nat = rulegen.random_nat_ruleset(random.Random(3))
+    opaque = HEAD_MANGLE + "-A POSTROUTING -m statistic --mode random --probability 0.5 -j TOS --set-tos 0x04\nCOMMIT\n"
+    for text in (nat, opaque):
+        running, candidate, after, interfaces = _appended(text, "eth0")
+        fresh = MarkingMap(Program(candidate, "auto", "auto"), interfaces)
+        calls = []
+        build = fresh.build
+        fresh.build = lambda: calls.append(1) or build()
+        from_running = fresh.with_appended_rule(running, after)
+        assert calls == [1]
+        assert _held_classes(from_running) == _held_classes(marking_map(candidate, interfaces=interfaces))
