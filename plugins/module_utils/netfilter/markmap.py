@@ -1648,7 +1648,7 @@ class _LineShift:
             if isinstance(writer, _History):
                 new = self.history(writer)
                 changed = changed or new is not writer
-            elif type(writer) is int:
+            elif isinstance(writer, int):
                 new = self.line(writer)
                 changed = changed or new != writer
             else:
