@@ -611,10 +611,12 @@ class MarkingMap:
             passed = [shift.state(state) for state in resume.passed]
         except _NotShifted:
             return self.build()
-        new_rule = rules[-1]
+        new_cubes = rules[-1].cubes
         walked_off = set(resume.walked_off)
-        waiting = [state for index, state in enumerate(passed) if index in walked_off and _touches(state[0], new_rule.cubes)]
-        kept = [state for index, state in enumerate(passed) if not (index in walked_off and _touches(state[0], new_rule.cubes))]
+        waiting: list[tuple[t.Any, ...]] = []
+        kept: list[tuple[t.Any, ...]] = []
+        for index, state in enumerate(passed):
+            (waiting if index in walked_off and _touches(state[0], new_cubes) else kept).append(state)
         for line, pieces in running._written.items():
             self._written[shift.line(line)] = set(pieces)
         stage = next(stage for stage in self.program.stages("POSTROUTING") if stage.table == "mangle")

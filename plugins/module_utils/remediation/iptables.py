@@ -132,8 +132,14 @@ def _with_rule(text: str, ruleset: Ruleset, index: int, rule: str) -> tuple[str,
             end -= 1
         block = list(_MANGLE_HEADER) + [rule, "COMMIT"]
         return "\n".join(lines[:end] + block + lines[end:]) + ("" if text.endswith("\n") else "\n"), None
-    after = rule_lines[index - 1] if index > 0 else last_declaration
+    after = _line_before(rule_lines, last_declaration, index)
     return "\n".join(lines[:after] + [_rule_line(ruleset, rule)] + lines[after:]), after
+
+
+def _line_before(rule_lines: list[int], last_declaration: int, index: int) -> int:
+    """The dump line a rule inserted after the `index`-th POSTROUTING rule follows (0: the table's last chain
+    declaration)."""
+    return rule_lines[index - 1] if index > 0 else last_declaration
 
 
 class _CandidateTable(Table):
@@ -208,7 +214,7 @@ class _Candidates:
         if self.parsed_rule is None:
             return _dump(_with_rule(self.text, self.ruleset, index, self.rule)[0], self.source, self.ruleset.family)
         rule_lines, last_declaration = _mangle_postrouting_lines(self.ruleset)
-        after = rule_lines[index - 1] if index > 0 else t.cast(int, last_declaration)
+        after = _line_before(rule_lines, t.cast(int, last_declaration), index)
         rule = dataclasses.replace(self.parsed_rule, source=self.parsed_rule.source._replace(line=after + 1))
         ruleset = self.ruleset
         header = ruleset.header
@@ -286,11 +292,11 @@ def _placed(text: str, source: str, egress: str | None, backend: str, era: str, 
     tried = []
     for index in range(len(rule_lines), -1, -1):
         candidate_ruleset = candidates.at(index)
-        if index == len(rule_lines) and candidates.parsed_rule is not None and (rule_lines or last_declaration):
+        if index == len(rule_lines) and candidates.parsed_rule is not None and last_declaration is not None:
             # The rule appended to the chain, which is where it usually wins: the map resumes from the running
             # map's walk (the chain's classes that walked off its end meet the rule; the rest end as they did).
-            appended_after = rule_lines[-1] if rule_lines else t.cast(int, last_declaration)
-            marks = appended_marking_map(before, candidate_ruleset, appended_after, backend, era, interfaces=interfaces)
+            marks = appended_marking_map(before, candidate_ruleset, _line_before(rule_lines, last_declaration, index),
+                                         backend, era, interfaces=interfaces)
         else:
             marks = marking_map(candidate_ruleset, backend, era, interfaces=interfaces)
         # Expanding the classes of a big map is where the time goes: only the classes still marked

@@ -14,9 +14,9 @@ from ansible_collections.diffserv.audit.plugins.module_utils.remediation import 
 
 from tests.kernel import rulegen
 
+from .test_nat import MANGLE_HEAD
+
 SEED = pathlib.Path(__file__).resolve().parents[5] / "inventories" / "example" / "files" / "partner-fw.rules"
-HEAD_MANGLE = ("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
-               ":POSTROUTING ACCEPT [0:0]\n")
 LAB_PATHS = {"forward": ("forward", "eth1", "eth0"), "output": ("output", "", "eth0"),
              "reverse": ("forward", "eth0", "eth1")}
 
@@ -233,7 +233,7 @@ def test_a_candidate_with_a_rule_appended_resumes_from_the_running_walk_and_is_t
 def test_a_candidate_is_built_in_full_where_the_running_walk_cannot_be_resumed():
     # A nat table applied (classes carry translations), and an unmodelled match (assumptions name lines).
     nat = rulegen.random_nat_ruleset(random.Random(3))
-    opaque = HEAD_MANGLE + "-A POSTROUTING -m statistic --mode random --probability 0.5 -j TOS --set-tos 0x04\nCOMMIT\n"
+    opaque = MANGLE_HEAD + "-A POSTROUTING -m statistic --mode random --probability 0.5 -j TOS --set-tos 0x04\nCOMMIT\n"
     for text in (nat, opaque):
         running, candidate, after, interfaces = _appended(text, "eth0")
         fresh = MarkingMap(Program(candidate, "auto", "auto"), interfaces)
