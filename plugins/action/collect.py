@@ -16,7 +16,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.diffserv.audit.plugins.module_utils import platforms
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import DiffservError, ParseError
-from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact
+from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact, seal
 from ansible_collections.diffserv.audit.plugins.plugin_utils.action_base import DiffservAction
 from ansible_collections.diffserv.audit.plugins.plugin_utils.files import read_config
 from ansible_collections.diffserv.audit.plugins.plugin_utils.inventory import (
@@ -166,7 +166,9 @@ class ActionModule(DiffservAction):
                     text = redact(text)
                 reader = _reader(driver, name)
                 summary = reader.check(name, text, source) if args["check"] else {"checked": False}
-                entry = {"name": name, "source": source, "text": text, "summary": summary, "notes": notes}
+                # `redacted`: the seal of the redacted text, by which the analysis need not redact it again.
+                entry = {"name": name, "source": source, "text": text, "redacted": seal(text), "summary": summary,
+                         "notes": notes}
                 if companions and name in driver.analysed_items:
                     # The iptables dumps the native tables are analysed with (their own items are above).
                     entry["iptables"] = companions

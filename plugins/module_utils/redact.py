@@ -39,6 +39,8 @@ from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
+import hashlib
+import os
 import re
 import typing as t
 
@@ -653,8 +655,153 @@ def _redact_sparse(text: str) -> str:
 def redact(text: str) -> str:
     """Every secret in a configuration text replaced by `<redacted:kind#N>`; everything else kept, line for line."""
     if text.isascii() and not _walk_needed(text.lower()):
-        return _redact_sparse(text)
-    return _redact_walk(text)
+        return _known_clean(_redact_sparse(text))
+    return _known_clean(_redact_walk(text))
+
+
+# The big texts this process has redacted (or found sealed), newest last: redact_derived() compares a text made
+# from one of them with it instead of reading all of it.  Held by identity: only these very objects are trusted.
+_CLEAN: list[str] = []
+_CLEAN_KEPT = 8
+_DERIVE_MIN = 1 << 20
+# A text is compared with its base in slices of this many characters.
+_SLICE = 1 << 16
+
+
+def _known_clean(text: str) -> str:
+    if len(text) >= _DERIVE_MIN and not any(text is clean for clean in _CLEAN):
+        _CLEAN.append(text)
+        del _CLEAN[:-_CLEAN_KEPT]
+    return text
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """How many leading characters a and b share (slice by slice, then by halves: memory speed)."""
+    limit = min(len(a), len(b))
+    start = 0
+    while start < limit and a[start:start + _SLICE] == b[start:start + _SLICE]:
+        start += _SLICE
+    low, high = start, min(limit, start + _SLICE)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[start:middle] == b[start:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _common_suffix(a: str, b: str, limit: int) -> int:
+    """How many trailing characters a and b share, at most `limit`."""
+    end = 0
+    while end < limit and a[len(a) - min(end + _SLICE, limit):len(a) - end] == b[len(b) - min(end + _SLICE, limit):len(b) - end]:
+        end = min(end + _SLICE, limit)
+    low, high = end, min(limit, end + _SLICE)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[len(a) - middle:len(a) - end] == b[len(b) - middle:len(b) - end]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _column_zero(line: str) -> bool:
+    """Whether a line opens a section for _section_of (what it reads as the section of the lines under it)."""
+    return bool(line) and line[0] not in (" ", "\t", "!")
+
+
+def _unchanged_from(text: str, base: str) -> bool:
+    """Whether redact(text) is `text` itself, read from `base` (a text redact() left as it was) where they differ.
+
+    The sparse redaction changes only lines holding a hint, each by its own words and its section (the last line at
+    column 0 before it).  With `text` = prefix + new + suffix and `base` = prefix + old + suffix, line for line:
+    - the prefix's lines are the base's, under the base's sections: the base kept them, so would the text;
+    - the new lines hold no hint, and neither they nor the old ones hold what makes a text need the walk (key
+      material), which the whole text must not hold either;
+    - the suffix's lines after its first line at column 0 keep their sections; those before it (whose section
+      the new lines may change) hold no hint.
+    Anything else (a hint among the new lines, a non-ASCII text, a long section cut) answers False: redact it.
+    """
+    if not (text.isascii() and base.isascii()):
+        return False
+    prefix = _common_prefix(text, base)
+    prefix = text.rfind("\n", 0, prefix) + 1
+    suffix = _common_suffix(text, base, min(len(text), len(base)) - prefix)
+    if suffix and not all(len(each) == suffix or each[len(each) - suffix - 1] == "\n" for each in (text, base)):
+        # The suffix starts after a newline of its own (both texts hold it), so its lines are whole.
+        cut = text.find("\n", len(text) - suffix)
+        suffix = 0 if cut < 0 else len(text) - cut - 1
+    new = text[prefix:len(text) - suffix].lower()
+    old = base[prefix:len(base) - suffix].lower()
+    if len(new) + len(old) > len(text) // 4:
+        return False
+    if any(hint in new for hint in _ANY_HINTS):
+        return False
+    if any(word in part for part in (new, old) for word in ("private", "crypto", "certificate")):
+        return False
+    if _walk_needed(text.lower()):
+        return False
+    start = len(text) - suffix
+    window = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        line = text[start:end]
+        if _column_zero(line):
+            return True
+        low = line.lower()
+        if any(hint in low for hint in _ANY_HINTS):
+            return False
+        window += 1
+        if window > 10000:
+            return False
+        start = end + 1
+    return True
+
+
+def redact_derived(text: str, base: str) -> str:
+    """redact(text) for a text made from `base` by changing a few lines (a candidate from the running text): where
+    `base` is a text this process redacted and _unchanged_from() can tell, without reading all of `text` again."""
+    if len(text) >= _DERIVE_MIN and any(base is clean for clean in _CLEAN) and _unchanged_from(text, base):
+        return text
+    return redact(text)
+
+
+# What a seal vouches for: this file's own bytes, so any change to the rules breaks every older seal.
+_RULES_DIGEST: list[str | None] = []
+
+
+def _rules_digest() -> str | None:
+    """The digest of this module's source (None where it cannot be read, e.g. from a zip: nothing is sealed)."""
+    if not _RULES_DIGEST:
+        try:
+            with open(os.path.splitext(__file__)[0] + ".py", "rb") as handle:
+                _RULES_DIGEST.append(hashlib.sha256(handle.read()).hexdigest()[:16])
+        except (OSError, NameError):
+            _RULES_DIGEST.append(None)
+    return _RULES_DIGEST[0]
+
+
+def seal(text: str) -> str | None:
+    """A mark a redacted text travels with (the collect action's files carry it as `redacted`): these rules' digest
+    and the text's.  redact_sealed() trusts a text whose seal still matches and redacts any other.
+
+    Not a defence against someone who writes the collection (they hold the configuration anyway): it lets a 13 MB
+    dump that collect redacted skip a second redaction (0.2 s), and is broken by any edit of the text or of this
+    module, by which the text would have to be redacted again.
+    """
+    rules = _rules_digest()
+    if rules is None:
+        return None
+    return "%s:%s" % (rules, hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
+
+
+def redact_sealed(text: str, sealed: str | None) -> str:
+    """redact(text), skipped where `sealed` is the seal() of this very text under these very rules."""
+    if sealed is not None and sealed == seal(text):
+        return _known_clean(text)
+    return redact(text)
 
 
 def _redact_walk(text: str) -> str:

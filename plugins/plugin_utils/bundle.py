@@ -37,7 +37,7 @@ from ansible_collections.diffserv.audit.plugins.module_utils import dsfield, pla
 from ansible_collections.diffserv.audit.plugins.module_utils.errors import QUOTE_LIMIT, quote
 from ansible_collections.diffserv.audit.plugins.module_utils.findings import Findings, as_findings
 from ansible_collections.diffserv.audit.plugins.module_utils.forking import computed_apart, worth_forking
-from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact, redact_data
+from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact, redact_data, redact_derived, redact_sealed
 from ansible_collections.diffserv.audit.plugins.module_utils.remediation import plan as core
 from ansible_collections.diffserv.audit.plugins.plugin_utils import hier
 from ansible_collections.diffserv.audit.plugins.plugin_utils.templates import templates_dir
@@ -71,10 +71,17 @@ def hosts_from_collections(collections: t.Mapping[str, t.Mapping[str, t.Any]]) -
         if item is not None:
             managed = bool(collection.get("managed", True))
             companion = driver.companion_item(collection.get("files", []))
-            ipv6 = core.HostText(host, collection["platform"], redact(companion["text"]), companion["source"], managed) \
+            # Redacted again unless the text still carries collect's seal (redact_sealed): a belt for texts
+            # that did not come from collect as they are.
+            ipv6 = core.HostText(host, collection["platform"], _redacted(companion), companion["source"], managed) \
                 if companion is not None else None
-            hosts[host] = core.HostText(host, collection["platform"], redact(item["text"]), item["source"], managed, ipv6)
+            hosts[host] = core.HostText(host, collection["platform"], _redacted(item), item["source"], managed, ipv6)
     return hosts
+
+
+def _redacted(item: t.Mapping[str, t.Any]) -> str:
+    """A collected file's text as the plan may read it."""
+    return redact_sealed(item["text"], item.get("redacted"))
 
 
 def options_from(given: t.Mapping[str, t.Any] | None) -> core.Options:
@@ -326,6 +333,8 @@ def render_bundle(plan: core.Plan, plans: t.Sequence[core.Plan], findings: Findi
     """File name -> content for one strategy's folder (nothing written); `data` is plan_data(plan) when made already."""
     env = env or environment()
     files: dict[str, str] = {"CHANGE.md": env.get_template("CHANGE.md.j2").render(change_context(plan, plans, findings))}
+    # The text each candidate was made from: redaction reads the candidate where it differs (redact_derived).
+    made_from: dict[str, str] = {}
     for change in plan.changes:
         if not change.changed:
             continue
@@ -333,6 +342,7 @@ def render_bundle(plan: core.Plan, plans: t.Sequence[core.Plan], findings: Findi
         files["%s.diff" % name] = core.unified_diff(change.running, change.candidate, name)
         files["%s.candidate" % name] = change.candidate if change.candidate.endswith("\n") \
             else change.candidate + "\n"
+        made_from["%s.candidate" % name] = change.running
         if change.managed:
             template = env.get_template("%s/commands.j2" % change.platform)
             files["%s.commands" % name] = template.render(lines=list(change.commands))
@@ -342,7 +352,8 @@ def render_bundle(plan: core.Plan, plans: t.Sequence[core.Plan], findings: Findi
                 request_context(plan, change, findings))
     files["plan.json"] = json.dumps(data if data is not None else plan_data(plan), indent=2, sort_keys=True) + "\n"
     # Belt and braces: the texts were redacted when collected.
-    return {name: redact(text) for name, text in files.items()}
+    return {name: redact_derived(text, made_from[name]) if name in made_from else redact(text)
+            for name, text in files.items()}
 
 
 def plan_data(plan: core.Plan) -> dict[str, t.Any]:

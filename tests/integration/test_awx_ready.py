@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from tests.integration.test_playbooks import EXAMPLE, ansible
+from ansible_collections.diffserv.audit.plugins.module_utils.redact import seal
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(sys.executable).parent
@@ -160,6 +161,10 @@ def test_collection_in_slices_then_one_analysis_equals_one_run(tmp_path, store):
     else:
         assert sorted(p.name for p in (tmp_path / "collected").iterdir()) == ["access-sw1.json", "border-rtr1.json",
                                                                             "partner-fw.json"]
+        # Each stored text carries collect's seal: the analysis need not redact it again (redact_sealed).
+        stored = json.loads((tmp_path / "collected" / "border-rtr1.json").read_text())
+        files = stored["collection"]["files"]
+        assert files and all(item["redacted"] == seal(item["text"]) for item in files)
     sliced = tmp_path / "sliced"
     run = playbook(hosts, "-e", "diffserv_stage=analyze", "-e", "diffserv_report_dir=%s" % sliced,
                    "-e", "diffserv_write_bundles=false", *extra, env=env)

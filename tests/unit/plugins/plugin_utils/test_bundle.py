@@ -211,3 +211,18 @@ def test_every_audited_host_appears_and_an_unmanaged_router_gets_a_request(tmp_p
     assert "  77  access-list 106 permit ip any any dscp 1" in request
     assert " no ip policy route-map null_policy_route" in request and "How to undo" in request
     assert "| partner-fw | iptables | no | none | - |" in (folder / "CHANGE.md").read_text()
+
+
+def test_a_text_keeps_collects_seal_only_while_it_is_the_text_collect_redacted():
+    # collect hands each file's redacted text with its seal (`redacted`); the plan trusts the text as it is only
+    # while the seal matches, and redacts anything else: an edited text, a text without a seal.
+    from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact, seal
+    given = collections()
+    router = given["border-rtr1"]["files"][0]
+    router["text"] = redact(router["text"] + "snmp-server community Leaky1 RO\n")
+    router["redacted"] = seal(router["text"])
+    assert bundle.hosts_from_collections(given)["border-rtr1"].text is router["text"]
+    router["text"] += "snmp-server community Leaky2 RO\n"  # written after collect sealed it
+    assert "Leaky2" not in bundle.hosts_from_collections(given)["border-rtr1"].text
+    del router["redacted"]
+    assert "Leaky2" not in bundle.hosts_from_collections(given)["border-rtr1"].text
