@@ -95,14 +95,37 @@ class History:
     rules).  The exact writers of any sub-class stay recoverable: `expand_writers` intersects.
     """
 
-    __slots__ = ("parts", "_index", "_lines", "translated")
+    __slots__ = ("_parts", "_index", "_lines", "translated", "_derived")
 
     def __init__(self, parts: list[Part]) -> None:
-        self.parts = parts
+        self._parts: list[Part] | None = parts
+        self._derived: tuple[History, t.Callable[[tuple[t.Any, ...]], tuple[t.Any, ...]]] | None = None
         self._index: _PartIndex | None = None
         self._lines: frozenset[int] | None = None
         # Whether a part's sequence holds a translation (a nat rule): such parts may overlap others.
         self.translated = any(translated(writers) for _masks, writers in parts)
+
+    @classmethod
+    def derived(cls, origin: "History", moved: t.Callable[[tuple[t.Any, ...]], tuple[t.Any, ...]]) -> "History":
+        """`origin` with `moved` applied to each part's writers, when the parts are first read: a candidate's map
+        renumbers the lines of every history it takes over (markmap._LineShift), and reads few of them."""
+        history = cls.__new__(cls)
+        history._parts = None
+        history._derived = (origin, moved)
+        history._index = None
+        history._lines = None
+        # `moved` renumbers lines only: a translation stays one.
+        history.translated = origin.translated
+        return history
+
+    @property
+    def parts(self) -> list[Part]:
+        if self._parts is None:
+            assert self._derived is not None
+            origin, moved = self._derived
+            self._parts = [(masks, moved(writers)) for masks, writers in origin.parts]
+            self._derived = None
+        return self._parts
 
     @property
     def lines(self) -> frozenset[int]:

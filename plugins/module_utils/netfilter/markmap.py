@@ -1659,11 +1659,14 @@ class _LineShift:
         return tuple(moved) if changed else writers
 
     def history(self, history: _History) -> _History:
+        # Renumbered when first read (History.derived): most of a candidate's histories never are.  A sequence
+        # that cannot be shifted then raises _NotShifted there, which only the eager walk of the states catches:
+        # History.translated (a translation in some part) is what the lazy parts must not meet, and is tested here.
+        if history.translated:
+            raise _NotShifted()
         held = self._histories.get(id(history))
         if held is None:
-            parts = [(masks, self.writers(writers)) for masks, writers in history.parts]
-            same = all(new[1] is old[1] for new, old in zip(parts, history.parts))
-            held = self._histories[id(history)] = (history, history if same else _History(parts))
+            held = self._histories[id(history)] = (history, _History.derived(history, self.writers))
         return held[1]
 
 
