@@ -121,8 +121,7 @@ class History:
     @property
     def parts(self) -> list[Part]:
         if self._parts is None:
-            assert self._derived is not None
-            origin, moved = self._derived
+            origin, moved = t.cast(t.Tuple[History, t.Callable[[t.Tuple[t.Any, ...]], t.Tuple[t.Any, ...]]], self._derived)
             self._parts = [(masks, moved(writers)) for masks, writers in origin.parts]
             self._derived = None
         return self._parts

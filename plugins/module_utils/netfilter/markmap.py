@@ -591,10 +591,11 @@ class MarkingMap:
         Before mangle POSTROUTING the two dumps run alike; in it, a class meets the new rule exactly when it walked
         off the end of the chain in `running` (not by RETURN or the end of a goto'd chain) and the rule's matches
         touch it.  The others end as they ended, in the same order; those that meet it wait at its program point,
-        the last, and are walked from there as build() would.  Every line after `after_line` moved down one.  On
-        a 100,000-rule dump: 0.2 s instead of the 1.3 s build.  Built in full (build()) where `running` did not
-        record (NAT or native tables applied, interfaces' addresses), where its dump has unmodelled matches or
-        targets (their assumptions name lines), or where the two maps' atoms differ."""
+        the last, and are walked from there as build() would.  Every line after `after_line` moved down one (in a
+        merged history, when the history is first read: History.derived).  On a 100,000-rule dump: 0.2 s instead of
+        the 1.3 s build.  Built in full (build()) where `running` did not record (NAT or native tables applied,
+        interfaces' addresses), where its dump has unmodelled matches or targets (their assumptions name lines), or
+        where the two maps' atoms differ."""
         resume = running._resume
         rules = self._sym_chain("mangle", "POSTROUTING", True) if "mangle" in self.tables else ()
         if resume is None or resume.passed is None or self.tables != running.tables or self._extras \

@@ -97,3 +97,22 @@ def test_a_class_meeting_no_part_has_no_sub_class_and_no_line_from_the_history()
     assert history.expand_writers((0b11, 0b10), (merged, 9)) == []
     assert history.writer_lines((0b11, 0b10), (merged, 9)) == {9}
     assert merged.lines == {5, 6}
+
+
+def test_a_derived_history_moves_its_parts_when_first_read_and_answers_as_an_eager_one():
+    leaf = ((0b01, 0b1), (5,))
+    other = ((0b10, 0b1), (6, 7))
+    origin = history.History([leaf, other])
+    calls = []
+
+    def moved(writers):
+        calls.append(writers)
+        return tuple(line + 1 if line > 5 else line for line in writers)
+
+    derived = history.History.derived(origin, moved)
+    assert calls == [] and derived.translated is False  # nothing read yet
+    eager = history.History([((0b01, 0b1), (5,)), ((0b10, 0b1), (7, 8))])
+    assert history.expand_writers((0b11, 0b1), (derived, 9)) == history.expand_writers((0b11, 0b1), (eager, 9))
+    assert derived.lines == eager.lines == frozenset({5, 7, 8})
+    assert len(calls) == 2  # each part moved once, however often it is read
+    assert origin.parts == [leaf, other]  # the running map's history is untouched
