@@ -217,12 +217,24 @@ def expand_writers(masks: Masks, writers: tuple[t.Any, ...]) -> list[tuple[Masks
         if not isinstance(event, int):
             return [(sub, sequence) for sub, _origin, sequence in expand_events(masks, writers)]
     found: list[tuple[Masks, tuple[int, ...]]] = []
-    for inside, part_writers in meeting_parts(masks, writers[0]):
-        if part_writers and isinstance(part_writers[0], History):
-            found.extend((sub_masks, sub_writers + later) for sub_masks, sub_writers in expand_writers(inside, part_writers))
-        else:
-            found.append((inside, part_writers + later))
+    _expand_into(masks, writers[0], later, found)
     return found
+
+
+def _expand_into(masks: Masks, history: History, later: tuple[t.Any, ...],
+                 found: list[tuple[Masks, tuple[int, ...]]]) -> None:
+    """expand_writers' sub-classes of the class `masks` through `history`, each sequence followed by `later`
+    (what the enclosing levels wrote after it), appended to `found` depth first: a nested history's sub-classes
+    are not gathered in a list of their own and copied into the enclosing level's."""
+    for inside, part_writers in meeting_parts(masks, history):
+        if not part_writers or not isinstance(part_writers[0], History):
+            found.append((inside, part_writers + later))
+            continue
+        nested = part_writers[1:]
+        if any(not isinstance(event, int) for event in nested):
+            found.extend((sub, sequence + later) for sub, _origin, sequence in expand_events(inside, part_writers))
+        else:
+            _expand_into(inside, part_writers[0], nested + later, found)
 
 
 def expand_events(masks: Masks, writers: tuple[t.Any, ...]) -> list[tuple[Masks, Masks, tuple[t.Any, ...]]]:
