@@ -39,6 +39,7 @@ from __future__ import absolute_import, annotations, division, print_function
 
 __metaclass__ = type
 
+import functools
 import hashlib
 import os
 import re
@@ -659,19 +660,24 @@ def redact(text: str) -> str:
     return _known_clean(_redact_walk(text))
 
 
-# The big texts this process has redacted (or found sealed), newest last: redact_derived() compares a text made
-# from one of them with it instead of reading all of it.  Held by identity: only these very objects are trusted.
-_CLEAN: list[str] = []
-_CLEAN_KEPT = 8
+# The texts this process has redacted or found sealed, by id, oldest first: redact_derived() compares a text made
+# from one of them with it instead of reading all of it.  Held (so no other object takes the id) and trusted by
+# identity: only these very objects.  redact() keeps what it gave of _DERIVE_MIN characters or more (the 13.8 MB
+# dump, once collected); redact_sealed(), the planner's way in for every collected text, what it gave of _BASE_MIN
+# or more (a fleet's 1,000 running texts, the bases of its candidates).
+_CLEAN: dict[int, str] = {}
+_CLEAN_KEPT = 4096
 _DERIVE_MIN = 1 << 20
+_BASE_MIN = 1 << 12
 # A text is compared with its base in slices of this many characters.
 _SLICE = 1 << 16
 
 
-def _known_clean(text: str) -> str:
-    if len(text) >= _DERIVE_MIN and not any(text is clean for clean in _CLEAN):
-        _CLEAN.append(text)
-        del _CLEAN[:-_CLEAN_KEPT]
+def _known_clean(text: str, least: int | None = None) -> str:
+    if len(text) >= (_DERIVE_MIN if least is None else least) and _CLEAN.get(id(text)) is not text:
+        _CLEAN[id(text)] = text
+        if len(_CLEAN) > _CLEAN_KEPT:
+            del _CLEAN[next(iter(_CLEAN))]
     return text
 
 
@@ -763,7 +769,7 @@ def _unchanged_from(text: str, base: str) -> bool:
 def redact_derived(text: str, base: str) -> str:
     """redact(text) for a text made from `base` by changing a few lines (a candidate from the running text): where
     `base` is a text this process redacted and _unchanged_from() can tell, without reading all of `text` again."""
-    if len(text) >= _DERIVE_MIN and any(base is clean for clean in _CLEAN) and _unchanged_from(text, base):
+    if len(text) >= _BASE_MIN and _CLEAN.get(id(base)) is base and _unchanged_from(text, base):
         return text
     return redact(text)
 
@@ -800,8 +806,8 @@ def seal(text: str) -> str | None:
 def redact_sealed(text: str, sealed: str | None) -> str:
     """redact(text), skipped where `sealed` is the seal() of this very text under these very rules."""
     if sealed is not None and sealed == seal(text):
-        return _known_clean(text)
-    return redact(text)
+        return _known_clean(text, _BASE_MIN)
+    return _known_clean(redact(text), _BASE_MIN)
 
 
 def _redact_walk(text: str) -> str:
@@ -816,6 +822,16 @@ def _redact_walk(text: str) -> str:
         else:
             out.append(redact_line(line, numbering, walker.section))
     return "\n".join(out)
+
+
+# A line of data this long or shorter is redacted once per process (_redacted_short): a fleet's plans and findings
+# quote the same rules and router lines in every strategy, host after host.
+_SHORT = 1024
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _redacted_short(line: str) -> str:
+    return redact_line(line)
 
 
 def secrets_in(text: str) -> list[tuple[int, str, str]]:
@@ -836,7 +852,9 @@ def secrets_in(text: str) -> list[tuple[int, str, str]]:
 def redact_data(value: t.Any) -> t.Any:
     """Redact every string inside a JSON-like structure (what findings.json holds)."""
     if isinstance(value, str):
-        return redact(value) if "\n" in value else redact_line(value)
+        if "\n" in value:
+            return redact(value)
+        return _redacted_short(value) if len(value) <= _SHORT else redact_line(value)
     if isinstance(value, list):
         return [redact_data(item) for item in value]
     if isinstance(value, tuple):

@@ -38,7 +38,8 @@ INSERTED = [line for line in SECRETS.splitlines() if line.strip()] + [
 def small_texts_derive(monkeypatch):
     """Every text counts as big (the corpus files are small), and the trusted list starts empty."""
     monkeypatch.setattr(redact_module, "_DERIVE_MIN", 0)
-    monkeypatch.setattr(redact_module, "_CLEAN", [])
+    monkeypatch.setattr(redact_module, "_BASE_MIN", 0)
+    monkeypatch.setattr(redact_module, "_CLEAN", {})
     monkeypatch.setattr(redact_module, "_SLICE", 64)  # small slices: the slice-then-halves search is exercised
 
 
@@ -124,3 +125,26 @@ def test_derived_redaction_is_redaction_on_random_edits(small_texts_derive, corp
             assert expected == candidate, round_
     # Most edits of a long file touch no secret: the shortcut is taken, so the equality above tested it.
     assert fast > least, fast
+
+
+def test_every_collected_text_of_a_few_kilobytes_is_a_base(monkeypatch):
+    # A fleet's running texts are small: each enters the plan through redact_sealed and is a base from then on,
+    # so its candidates are read where they differ (what a 1,000-device fleet's bundles redact most).
+    monkeypatch.setattr(redact_module, "_CLEAN", {})
+    running = redact("hostname r\n" + "ip route 10.%d.0.0 255.255.0.0 Null0\n" * 300 % tuple(range(300)))
+    assert len(running) >= redact_module._BASE_MIN
+    collected = redact_sealed(running, seal(running))
+    candidate = collected.replace("hostname r\n", "hostname r\nip route 0.0.0.0 0.0.0.0 Null0\n")
+    assert redact_derived(candidate, collected) is candidate
+    leaked = collected.replace("hostname r\n", "hostname r\nsnmp-server community Leak3 RO\n")
+    assert "Leak3" not in redact_derived(leaked, collected)
+    # A text of the same words that did not come through redact_sealed (or redact) is not a base.
+    stranger = "".join(list(collected))
+    assert stranger is not collected and redact_module._CLEAN.get(id(stranger)) is None
+
+
+def test_data_lines_are_redacted_alike_the_first_time_and_after():
+    from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact_data
+    data = {"rule": "snmp-server community Again1 RO", "rows": ["snmp-server community Again1 RO"] * 3}
+    first, second = redact_data(data), redact_data(data)
+    assert first == second and "Again1" not in repr(first)
