@@ -187,29 +187,33 @@ def test_advisories_shared_with_the_child_come_out_in_order_with_their_errors(mo
                             parallel=True) == serial
 
 
-def test_the_bundle_folders_split_in_two_shares_of_about_equal_cost():
+def test_the_bundle_folders_are_taken_costliest_first_by_whoever_is_free(monkeypatch, tmp_path, forks):
     from ansible_collections.diffserv.audit.plugins.plugin_utils import bundle
 
-    _fleet, plans = plans_for_shares()
-    theirs, mine = bundle._two_shares(plans)
-    assert sorted(p.strategy for p in theirs + mine) == sorted(p.strategy for p in plans) and theirs and mine
-    costs = sorted(bundle._render_cost(plan) for plan in plans)
-    assert len(costs) >= 4 and costs[-1] > costs[0]
-    # The costliest folder goes to the child; the greedy split (each folder, costliest first, to the lighter
-    # share) leaves the shares differing by no more than the costliest folder.
-    assert max(bundle._render_cost(p) for p in theirs) == costs[-1]
-    assert all(bundle._render_cost(p) < costs[-1] or p in theirs for p in plans)
-    assert abs(sum(map(bundle._render_cost, theirs)) - sum(map(bundle._render_cost, mine))) <= costs[-1]
-    # Greedy: every folder of the heavier share went there while that share was the lighter one.
-    heavier, lighter = sorted((theirs, mine), key=lambda share: sum(map(bundle._render_cost, share)), reverse=True)
-    assert sum(map(bundle._render_cost, heavier)) - min(map(bundle._render_cost, heavier)) \
-        <= sum(map(bundle._render_cost, lighter))
-
-
-def plans_for_shares():
     findings, hosts, loaded = fleet_of_every_scenario()
+    collections = {name: {"platform": host.platform, "managed": host.managed,
+                          "files": [{"name": "iptables-save" if host.platform == "iptables" else "running-config",
+                                     "source": host.source, "text": host.text}]} for name, host in hosts.items()}
+    taken = []
+
+    def recorded(keys, compute, valid):
+        taken.append(list(keys))
+        return forking.computed_shared(keys, compute, valid)
+
+    monkeypatch.setenv("DIFFSERV_SERIAL_PLANNING", "")
+    monkeypatch.setattr(bundle, "computed_shared", recorded)
+    before = len(forks)
+    summary = bundle.write_bundles(findings, collections, str(tmp_path), loaded=loaded)
+    # One queue of the four folders, the costliest (the texts of the hosts it changes) first, shared with a child.
+    assert len(taken) == 1 and sorted(taken[0]) == sorted(core.Options().strategies)
     fleet = reaudit.fleet_from_loaded(findings, hosts, loaded.routers, loaded.firewalls)
-    return fleet, core.plan_remediation(findings, hosts, core.Options(), hier.staged_commands, fleet=fleet)
+    plans = {plan.strategy: plan for plan in core.plan_remediation(findings, hosts, core.Options(),
+                                                                   hier.staged_commands, fleet=fleet)}
+    costs = [bundle._render_cost(plans[name]) for name in taken[0]]
+    assert costs == sorted(costs, reverse=True) and costs[0] > costs[-1]
+    assert len(forks) > before  # a child took part
+    assert all((tmp_path / "changes" / name / "CHANGE.md").is_file() for name in taken[0])
+    assert list(summary["strategies"]) == list(core.Options().strategies)
 
 
 def test_one_big_routers_advisories_are_computed_beside_its_join(forks):
