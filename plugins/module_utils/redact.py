@@ -43,6 +43,7 @@ import functools
 import hashlib
 import os
 import re
+import threading
 import typing as t
 
 MARK = "<redacted:%s>"
@@ -673,11 +674,16 @@ _BASE_MIN = 1 << 12
 _SLICE = 1 << 16
 
 
+# collect redacts live texts in a pool of threads: the registry changes under a lock.
+_CLEAN_LOCK = threading.Lock()
+
+
 def _known_clean(text: str, least: int | None = None) -> str:
     if len(text) >= (_DERIVE_MIN if least is None else least) and _CLEAN.get(id(text)) is not text:
-        _CLEAN[id(text)] = text
-        if len(_CLEAN) > _CLEAN_KEPT:
-            del _CLEAN[next(iter(_CLEAN))]
+        with _CLEAN_LOCK:
+            _CLEAN[id(text)] = text
+            if len(_CLEAN) > _CLEAN_KEPT:
+                del _CLEAN[next(iter(_CLEAN))]
     return text
 
 

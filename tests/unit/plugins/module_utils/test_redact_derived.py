@@ -148,3 +148,16 @@ def test_data_lines_are_redacted_alike_the_first_time_and_after():
     data = {"rule": "snmp-server community Again1 RO", "rows": ["snmp-server community Again1 RO"] * 3}
     first, second = redact_data(data), redact_data(data)
     assert first == second and "Again1" not in repr(first)
+
+
+def test_the_registry_of_bases_keeps_the_newest_and_a_forgotten_base_means_a_full_read(monkeypatch, small_texts_derive):
+    monkeypatch.setattr(redact_module, "_CLEAN_KEPT", 3)
+    monkeypatch.setattr(redact_module, "_DERIVE_MIN", 1 << 30)  # only redact_sealed registers here
+    bases = [redact_sealed("hostname r%d\n" % n + "ip route 0.0.0.0 0.0.0.0 Null0\n" * 40, None) for n in range(5)]
+    assert list(redact_module._CLEAN.values()) == bases[2:]  # the oldest two were let go
+    calls = []
+    monkeypatch.setattr(redact_module, "_unchanged_from", lambda text, base: calls.append(base) or True)
+    for base in bases:
+        candidate = base + "ip route 10.0.0.0 255.0.0.0 Null0\n"
+        assert redact_derived(candidate, base) == redact(candidate)
+    assert calls == bases[2:]  # only a base still held is compared with
