@@ -208,6 +208,11 @@ diffserv_collection:
         text:
           description: The text, secrets redacted line for line.
           type: str
+        redacted:
+          description:
+            - The seal of the redacted text, a digest of the redaction code and of the text. The analysis trusts a
+              text whose seal still matches and redacts any other again (an edited text, an older collection).
+          type: str
         summary:
           description: What the controller's parse found (tables and rules, or interfaces; diagnostics).
           type: dict
