@@ -1059,8 +1059,7 @@ def with_packets(conflict: Conflict, firewall: FirewallInput, router: RouterInpu
 def _table_advice(table: FateTable, legacy: t.Collection[int]) -> list[tuple[str, tuple[Evidence, ...], int]]:
     """What one table deserves a word about, whichever interface holds it: (kind, lines, DSCP)."""
     found: list[tuple[str, tuple[Evidence, ...], int]] = []
-    # The class of byte 4 (DSCP 1, ECN 0) found by its mask: the table's index of all 256 bytes is not needed here.
-    fate_class = next(each for each in table.classes if each.mask >> (1 << 2) & 1)
+    fate_class = table.for_byte(1 << 2)
     if fate_class.fate in (NULL_ROUTED, DROPPED) and fate_class.fate_differs:
         found.append(("drops-lower-effort",
                       tuple(_shown(step.source) for step in fate_class.default.steps if step.depends_on_dscp), 1))

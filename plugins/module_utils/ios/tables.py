@@ -254,7 +254,12 @@ class FateTable:
         return cached
 
     def for_byte(self, byte: int) -> FateClass:
-        return self.classes[self.byte_class[byte]]
+        cached: tuple[int, ...] | None = self.__dict__.get("_byte_class")
+        if cached is None:
+            # One byte asked of a table not indexed yet (a router's advisories ask each of 754 tables for DSCP 1):
+            # its class found by its mask, without indexing all 256 bytes.
+            return next(each for each in self.classes if each.mask >> byte & 1)
+        return self.classes[cached[byte]]
 
     def for_dscp(self, dscp: int) -> list[FateClass]:
         """The classes of DSCP's four bytes; more than one when ECN/TOS bits matter."""
