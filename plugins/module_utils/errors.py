@@ -18,10 +18,9 @@ from __future__ import absolute_import, annotations, division, print_function
 __metaclass__ = type
 
 import dataclasses
-import functools
 import typing as t
 
-from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact_line
+from ansible_collections.diffserv.audit.plugins.module_utils.redact import redact_line_once
 
 # How much of an input line a message quotes: enough to recognise the line, never a whole garbage line.
 QUOTE_LIMIT = 200
@@ -36,16 +35,11 @@ def quote(text: str, limit: int = QUOTE_LIMIT, exact: bool = False) -> str:
     parent; a check command whose trailing space matters).
     """
     body = text if exact else text.strip()
-    if len(body) <= limit:
-        return _redacted(body)
-    return _redacted(body[:limit]) + "... (%d more characters)" % (len(body) - limit)
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _redacted(body: str) -> str:
     # A fleet's evidence lines repeat (each conflict in every strategy's bundle, the report's rows): each
     # distinct bounded line is redacted once.  Bodies are at most a few times QUOTE_LIMIT long.
-    return redact_line(body)
+    if len(body) <= limit:
+        return redact_line_once(body)
+    return redact_line_once(body[:limit]) + "... (%d more characters)" % (len(body) - limit)
 
 
 class DiffservError(Exception):

@@ -830,13 +830,14 @@ def _redact_walk(text: str) -> str:
     return "\n".join(out)
 
 
-# A line of data this long or shorter is redacted once per process (_redacted_short): a fleet's plans and findings
+# A line of data this long or shorter is redacted once per process (redact_line_once): a fleet's plans and findings
 # quote the same rules and router lines in every strategy, host after host.
 _SHORT = 1024
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _redacted_short(line: str) -> str:
+def redact_line_once(line: str) -> str:
+    """redact_line(line), remembered: for short lines that recur (quotes in messages and evidence, data lines)."""
     return redact_line(line)
 
 
@@ -860,7 +861,7 @@ def redact_data(value: t.Any) -> t.Any:
     if isinstance(value, str):
         if "\n" in value:
             return redact(value)
-        return _redacted_short(value) if len(value) <= _SHORT else redact_line(value)
+        return redact_line_once(value) if len(value) <= _SHORT else redact_line(value)
     if isinstance(value, list):
         return [redact_data(item) for item in value]
     if isinstance(value, tuple):
