@@ -617,12 +617,17 @@ def _hinted_lines(text: str, low: str) -> list[tuple[int, int]]:
     return found
 
 
+def _column_zero(line: str) -> bool:
+    """Whether a line opens a section: _section_of reads it as the section of the lines under it."""
+    return bool(line) and line[0] not in (" ", "\t", "!")
+
+
 def _section_of(text: str, start: int) -> str:
     """The walker's section for the line starting at `start`: itself at column 0, else the last such line before it."""
     while True:
         end = text.find("\n", start)
         line = text[start:] if end < 0 else text[start:end]
-        if line and line[0] not in (" ", "\t", "!"):
+        if _column_zero(line):
             return line.strip().lower()
         if start == 0:
             return ""
@@ -716,11 +721,6 @@ def _common_suffix(a: str, b: str, limit: int) -> int:
         else:
             high = middle - 1
     return low
-
-
-def _column_zero(line: str) -> bool:
-    """Whether a line opens a section for _section_of (what it reads as the section of the lines under it)."""
-    return bool(line) and line[0] not in (" ", "\t", "!")
 
 
 def _unchanged_from(text: str, base: str) -> bool:
